@@ -1,0 +1,196 @@
+package acl
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Sentinel errors of the directory and the rights engine.
+var (
+	// ErrAuthFailed is returned for any failed login, whether the account
+	// exists or not, so callers cannot tell the two apart.
+	ErrAuthFailed = errors.New("authentication failed")
+	// ErrDenied is returned when an action is not allowed.
+	ErrDenied = errors.New("permission denied")
+	// ErrNoAccount is returned for an address that names no account.
+	ErrNoAccount = errors.New("no such account")
+)
+
+// Plan is a subscription plan.
+type Plan struct {
+	Name        string
+	Share       bool  // may grant others access
+	MaxGrantees int   // 0: unlimited
+	Quota       int64 // bytes; 0: unlimited
+}
+
+// AccountSpec declares an account, as the operator wrote it.
+type AccountSpec struct {
+	Address      string
+	PasswordHash string // empty: cannot log in
+	Plan         string
+	Groups       []string
+	Aliases      []string
+	Team         bool
+}
+
+// Account is a resolved account. Its address is canonical: as the operator
+// wrote it, with the domain lower-cased.
+type Account struct {
+	Address string
+	Aliases []string
+	Plan    Plan
+	Groups  []string // sorted
+	Team    bool
+
+	hash hasher // nil: cannot log in
+}
+
+// CanLogin reports whether the account has a password.
+func (a *Account) CanLogin() bool { return a.hash != nil }
+
+// InGroup reports whether the account belongs to group g.
+func (a *Account) InGroup(g string) bool {
+	_, ok := slices.BinarySearch(a.Groups, g)
+	return ok
+}
+
+// SharesGroupWith reports whether a and b have a group in common.
+func (a *Account) SharesGroupWith(b *Account) bool {
+	for _, g := range a.Groups {
+		if b.InGroup(g) {
+			return true
+		}
+	}
+	return false
+}
+
+// Directory is an immutable view of the accounts, plans and groups of one
+// configuration. A reload builds a new Directory and swaps it in whole.
+type Directory struct {
+	accounts []*Account          // in declaration order
+	byAddr   map[string]*Account // folded address or alias -> account
+	groups   map[string]bool
+	shares   []Share
+	dummy    hasher // verified against when no account matches
+}
+
+// Share is an operator-managed grant from the configuration.
+type Share struct {
+	Owner   string // account address
+	Mailbox string // empty: every mailbox of Owner
+	Grantee string // address, group:NAME, anyone; "-" prefix negates
+	Rights  string
+}
+
+// NewDirectory builds a directory. It checks what it relies on (unique
+// addresses, known plans, parsable hashes); the config package reports the
+// operator-facing details first.
+func NewDirectory(specs []AccountSpec, plans []Plan, groups []string, shares []Share) (*Directory, error) {
+	d := &Directory{
+		byAddr: map[string]*Account{},
+		groups: map[string]bool{},
+		shares: slices.Clone(shares),
+	}
+	for _, g := range groups {
+		d.groups[g] = true
+	}
+	planByName := map[string]Plan{}
+	for _, p := range plans {
+		planByName[p.Name] = p
+	}
+	for _, s := range specs {
+		addr, err := CanonicalAddress(s.Address)
+		if err != nil {
+			return nil, err
+		}
+		plan, ok := planByName[s.Plan]
+		if !ok {
+			return nil, fmt.Errorf("account %s: unknown plan %q", addr, s.Plan)
+		}
+		a := &Account{Address: addr, Plan: plan, Team: s.Team, Groups: slices.Clone(s.Groups)}
+		slices.Sort(a.Groups)
+		if s.PasswordHash != "" {
+			if a.hash, err = parseHash(s.PasswordHash); err != nil {
+				return nil, fmt.Errorf("account %s: %w", addr, err)
+			}
+		}
+		for _, g := range a.Groups {
+			if !d.groups[g] {
+				return nil, fmt.Errorf("account %s: unknown group %q", addr, g)
+			}
+		}
+		names := []string{addr}
+		for _, al := range s.Aliases {
+			c, err := CanonicalAddress(al)
+			if err != nil {
+				return nil, fmt.Errorf("account %s: alias: %w", addr, err)
+			}
+			a.Aliases = append(a.Aliases, c)
+			names = append(names, c)
+		}
+		for _, n := range names {
+			f := Fold(n)
+			if _, dup := d.byAddr[f]; dup {
+				return nil, fmt.Errorf("address %s is used twice", n)
+			}
+			d.byAddr[f] = a
+		}
+		d.accounts = append(d.accounts, a)
+	}
+	// A fixed hash to verify against when the account is unknown, so that a
+	// failed login takes the same time either way.
+	dummy, err := HashPassword("mailroom-dummy")
+	if err != nil {
+		return nil, err
+	}
+	d.dummy, _ = parseHash(dummy)
+	return d, nil
+}
+
+// Accounts returns every account in declaration order.
+func (d *Directory) Accounts() []*Account { return d.accounts }
+
+// Shares returns the operator's grants.
+func (d *Directory) Shares() []Share { return d.shares }
+
+// HasGroup reports whether group g is defined.
+func (d *Directory) HasGroup(g string) bool { return d.groups[g] }
+
+// Lookup finds the account an address or alias belongs to. The domain is
+// matched case-insensitively and so is the local part; the account's
+// canonical address keeps the case the operator wrote.
+func (d *Directory) Lookup(addr string) (*Account, bool) {
+	a, ok := d.byAddr[Fold(addr)]
+	return a, ok
+}
+
+// Authenticate checks a login. It returns ErrAuthFailed for an unknown
+// address, an account without a password and a wrong password alike, and
+// spends the same hashing work in each case.
+func (d *Directory) Authenticate(addr, password string) (*Account, error) {
+	a, ok := d.Lookup(addr)
+	if !ok || a.hash == nil {
+		d.dummy.verify(password)
+		return nil, ErrAuthFailed
+	}
+	if !a.hash.verify(password) {
+		return nil, ErrAuthFailed
+	}
+	return a, nil
+}
+
+// CanonicalAddress checks that addr is local@domain and returns it with the
+// domain lower-cased and the local part as written.
+func CanonicalAddress(addr string) (string, error) {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || at == len(addr)-1 {
+		return "", fmt.Errorf("%q is not an address", addr)
+	}
+	return addr[:at] + "@" + strings.ToLower(addr[at+1:]), nil
+}
+
+// Fold returns the comparison form of an address: lower-cased throughout.
+func Fold(addr string) string { return strings.ToLower(addr) }

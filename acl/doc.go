@@ -1,0 +1,21 @@
+// Package acl is Mailroom's directory and rights engine.
+//
+// The directory holds the accounts, aliases, plans and groups of one
+// configuration. It is immutable: a reload builds a new Directory and the
+// caller swaps it in whole, so a session sees one consistent view.
+//
+// Addresses: an account's canonical address keeps the local part as the
+// operator wrote it and lower-cases the domain. Lookups fold case on both
+// parts, as every mail client and server in practice does (RFC 5321 §2.4
+// allows case-sensitive local parts; nobody relies on it).
+//
+// Passwords: new hashes are argon2id in the PHC string format; bcrypt
+// hashes ($2a$, $2b$, $2y$) are accepted too. A failed login costs the same
+// hashing work whether or not the account exists (ErrAuthFailed in every
+// case), so timing does not reveal which addresses are real.
+//
+// Rights (RFC 4314 §2.1): l r s w i p k x t e a, with the obsolete c and d
+// mapped as §2.1.1 says. The owner holds every right on its own mailboxes.
+// Grants are limited to members of a group the owner belongs to, and to
+// owners whose plan allows sharing (DESIGN.md, "Delegation").
+package acl

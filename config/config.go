@@ -1,0 +1,318 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Hostname is the name the server announces in SMTP greetings,
+	// Received headers and Message-IDs. Empty means the machine's host name.
+	Hostname string `toml:"hostname"`
+	// DataDir holds the Badger database, generated certificates and keys.
+	DataDir string `toml:"data_dir"`
+
+	Log       Log              `toml:"log"`
+	Listeners Listeners        `toml:"listeners"`
+	TLS       TLS              `toml:"tls"`
+	Limits    Limits           `toml:"limits"`
+	Domains   []Domain         `toml:"domains"`
+	Plans     map[string]Plan  `toml:"plans"`
+	Groups    map[string]Group `toml:"groups"`
+	Accounts  []Account        `toml:"accounts"`
+	Shares    []Share          `toml:"share"`
+	Outbound  Outbound         `toml:"outbound"`
+	Admin     Admin            `toml:"admin"`
+}
+
+// Log configures the server's logs.
+type Log struct {
+	// Level is one of trace, debug, info, warn, error. Trace adds protocol
+	// transcripts (with AUTH redacted).
+	Level string `toml:"level"`
+	// Format is "text" or "json".
+	Format string `toml:"format"`
+}
+
+// Listeners names every network listener. A listener with Disabled set, or
+// an empty Address, does not listen.
+type Listeners struct {
+	IMAP        Listener `toml:"imap"`
+	IMAPS       Listener `toml:"imaps"`
+	SMTP        Listener `toml:"smtp"`
+	Submission  Listener `toml:"submission"`
+	Submissions Listener `toml:"submissions"`
+	LMTP        Listener `toml:"lmtp"`
+}
+
+// Listener is one listening socket.
+type Listener struct {
+	// Address is host:port, or for LMTP also unix:/path/to/socket.
+	Address string `toml:"address"`
+	// Disabled turns the listener off.
+	Disabled bool `toml:"disabled"`
+	// AllowInsecureAuth permits passwords before TLS. For loopback
+	// development only.
+	AllowInsecureAuth bool `toml:"allow_insecure_auth"`
+}
+
+// Enabled reports whether the listener should listen.
+func (l Listener) Enabled() bool { return !l.Disabled && l.Address != "" }
+
+// TLS says where the certificate comes from.
+type TLS struct {
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// SelfSigned generates a self-signed certificate for Hostname once and
+	// keeps it in the data directory. For development.
+	SelfSigned bool `toml:"self_signed"`
+}
+
+// Configured reports whether any certificate source is set.
+func (t TLS) Configured() bool { return t.SelfSigned || t.CertFile != "" }
+
+// Limits bound what one client may ask of the server.
+type Limits struct {
+	MessageSize         Size     `toml:"message_size"`
+	Recipients          int      `toml:"recipients"`
+	Connections         int      `toml:"connections"`
+	ConnectionsPerIP    int      `toml:"connections_per_ip"`
+	SessionsPerAccount  int      `toml:"sessions_per_account"`
+	MailboxesPerAccount int      `toml:"mailboxes_per_account"`
+	IdleTimeout         Duration `toml:"idle_timeout"`
+	LoginTimeout        Duration `toml:"login_timeout"`
+	SMTPTimeout         Duration `toml:"smtp_timeout"`
+}
+
+// Domain is a local mail domain.
+type Domain struct {
+	Name string `toml:"name"`
+	// DKIMSelector names the key in DNS (<selector>._domainkey.<name>).
+	// Empty: mail from this domain is not signed.
+	DKIMSelector string `toml:"dkim_selector"`
+	// DKIMKey is a PEM private key file (RSA or Ed25519).
+	DKIMKey string `toml:"dkim_key"`
+	// DKIMGenerate creates DKIMKey (or, when DKIMKey is empty, a key in the
+	// data directory) on first start if it does not exist.
+	DKIMGenerate bool `toml:"dkim_generate"`
+}
+
+// Plan is a subscription plan.
+type Plan struct {
+	// Share says whether holders may grant others access to their mailboxes.
+	Share bool `toml:"share"`
+	// MaxGrantees bounds the distinct identifiers an account may grant
+	// rights to; 0 means no limit.
+	MaxGrantees int `toml:"max_grantees"`
+	// Quota bounds the bytes an account's mailboxes hold; 0 means no limit.
+	Quota Size `toml:"quota"`
+}
+
+// Group is an organisation boundary: rights are granted only within groups.
+type Group struct {
+	Description string `toml:"description"`
+}
+
+// Account is a mailbox owner.
+type Account struct {
+	Address string `toml:"address"`
+	// PasswordHash is a bcrypt or argon2id hash (mailroom hash-password).
+	// Empty: the account cannot log in.
+	PasswordHash string   `toml:"password_hash"`
+	Plan         string   `toml:"plan"`
+	Groups       []string `toml:"groups"`
+	Aliases      []string `toml:"aliases"`
+	// Team shows the account's mailboxes under Shared/ rather than
+	// Other Users/.
+	Team bool `toml:"team"`
+}
+
+// Share is an operator-managed grant.
+type Share struct {
+	// Owner is the account whose mailboxes are shared.
+	Owner string `toml:"owner"`
+	// Mailbox is one of Owner's mailboxes; empty means all of them.
+	Mailbox string `toml:"mailbox"`
+	// Grantee is an address, group:NAME or anyone.
+	Grantee string `toml:"grantee"`
+	// Rights is an RFC 4314 rights string.
+	Rights string `toml:"rights"`
+}
+
+// Outbound configures delivery to remote hosts.
+type Outbound struct {
+	// Relay sends all remote mail through this smarthost (host:port).
+	Relay         string `toml:"relay"`
+	RelayUsername string `toml:"relay_username"`
+	RelayPassword string `toml:"relay_password"`
+	// MaxAge is how long a message is retried before it bounces.
+	MaxAge Duration `toml:"max_age"`
+	// RetryInitial is the first retry delay; later ones double.
+	RetryInitial Duration `toml:"retry_initial"`
+	// Workers is the number of concurrent deliveries.
+	Workers int `toml:"workers"`
+}
+
+// Admin configures the local administration socket.
+type Admin struct {
+	// Socket is a unix socket path; relative to the data directory when
+	// not absolute. Empty disables it.
+	Socket string `toml:"socket"`
+}
+
+// Defaults returns the configuration an empty file yields.
+func Defaults() Config {
+	return Config{
+		DataDir: "/var/lib/mailroom",
+		Log:     Log{Level: "info", Format: "text"},
+		Listeners: Listeners{
+			IMAP:        Listener{Address: ":143"},
+			IMAPS:       Listener{Address: ":993"},
+			SMTP:        Listener{Address: ":25"},
+			Submission:  Listener{Address: ":587"},
+			Submissions: Listener{Address: ":465"},
+		},
+		Limits: Limits{
+			MessageSize:         25 << 20,
+			Recipients:          100,
+			Connections:         1000,
+			ConnectionsPerIP:    20,
+			SessionsPerAccount:  50,
+			MailboxesPerAccount: 1000,
+			IdleTimeout:         Duration(30 * time.Minute),
+			LoginTimeout:        Duration(60 * time.Second),
+			SMTPTimeout:         Duration(5 * time.Minute),
+		},
+		Plans: map[string]Plan{
+			DefaultPlan: {Share: true},
+		},
+		Groups: map[string]Group{},
+		Outbound: Outbound{
+			MaxAge:       Duration(5 * 24 * time.Hour),
+			RetryInitial: Duration(5 * time.Minute),
+			Workers:      4,
+		},
+		Admin: Admin{Socket: "admin.sock"},
+	}
+}
+
+// DefaultPlan is the plan of an account that names none. It allows sharing
+// with no limits unless the file defines a plan of this name itself.
+const DefaultPlan = "default"
+
+// Load reads, decodes and validates the file at path. Relative paths in
+// the file are made absolute against the file's directory.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	cfg.resolvePaths(dir)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Parse decodes a TOML document strictly: every key must be known. It fills
+// defaults but does not validate or resolve paths.
+func Parse(data []byte) (*Config, error) {
+	cfg := Defaults()
+	userPlans := map[string]Plan{}
+	cfg.Plans = userPlans
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&cfg)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return nil, fmt.Errorf("line %d: %s", perr.Position.Line, perr.Message)
+		}
+		return nil, err
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		lines := keyLines(data)
+		var errs []error
+		for _, k := range und {
+			errs = append(errs, fmt.Errorf("%s: unknown key (line %s)", k, lines.find(k)))
+		}
+		return nil, errors.Join(errs...)
+	}
+	if _, ok := cfg.Plans[DefaultPlan]; !ok {
+		cfg.Plans[DefaultPlan] = Defaults().Plans[DefaultPlan]
+	}
+	if cfg.Groups == nil {
+		cfg.Groups = map[string]Group{}
+	}
+	return &cfg, nil
+}
+
+func (c *Config) resolvePaths(dir string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	abs(&c.DataDir)
+	abs(&c.TLS.CertFile)
+	abs(&c.TLS.KeyFile)
+	for i := range c.Domains {
+		abs(&c.Domains[i].DKIMKey)
+	}
+	if strings.HasPrefix(c.Listeners.LMTP.Address, "unix:") {
+		p := strings.TrimPrefix(c.Listeners.LMTP.Address, "unix:")
+		abs(&p)
+		c.Listeners.LMTP.Address = "unix:" + p
+	}
+}
+
+// SetDataDir overrides the data directory (the -data flag).
+func (c *Config) SetDataDir(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	c.DataDir = abs
+	return nil
+}
+
+// AdminSocket returns the admin socket path, or "" when disabled.
+func (c *Config) AdminSocket() string {
+	if c.Admin.Socket == "" || filepath.IsAbs(c.Admin.Socket) {
+		return c.Admin.Socket
+	}
+	return filepath.Join(c.DataDir, c.Admin.Socket)
+}
+
+// DKIMKeyPath returns where domain d's DKIM key lives.
+func (c *Config) DKIMKeyPath(d Domain) string {
+	if d.DKIMKey != "" {
+		return d.DKIMKey
+	}
+	return filepath.Join(c.DataDir, "dkim", d.Name+"."+d.DKIMSelector+".pem")
+}
+
+// PlanNames returns the defined plan names, sorted.
+func (c *Config) PlanNames() []string {
+	names := make([]string, 0, len(c.Plans))
+	for n := range c.Plans {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,471 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+const messageRecordV1 = 1
+
+func (m *Message) encode() []byte {
+	e := enc{b: make([]byte, 0, 64+len(m.Prefix))}
+	e.byte1(messageRecordV1)
+	e.byte1(byte(m.Flags.Sys))
+	e.uvarint(m.ModSeq)
+	e.varint(m.InternalDate.UnixNano())
+	e.uvarint(uint64(m.Size))
+	e.b = append(e.b, m.Body[:]...)
+	e.bytes(m.Prefix)
+	e.uvarint(uint64(len(m.Flags.Keywords)))
+	for _, k := range m.Flags.Keywords {
+		e.str(k)
+	}
+	return e.b
+}
+
+func decodeMessage(uid UID, b []byte) (*Message, error) {
+	d := dec{b: b}
+	if v := d.byte1(); v != messageRecordV1 {
+		return nil, fmt.Errorf("message %d: %w (version %d)", uid, errCorrupt, v)
+	}
+	m := &Message{UID: uid}
+	m.Flags.Sys = SysFlags(d.byte1())
+	m.ModSeq = d.uvarint()
+	m.InternalDate = time.Unix(0, d.varint())
+	m.Size = int64(d.uvarint())
+	d.fixed(m.Body[:])
+	if p := d.bytes(); len(p) > 0 {
+		m.Prefix = p
+	}
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.err = errCorrupt
+	}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		m.Flags.Keywords = append(m.Flags.Keywords, d.str())
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("message %d: %w", uid, d.err)
+	}
+	return m, nil
+}
+
+func getMessage(tx *badger.Txn, id MailboxID, uid UID) (*Message, error) {
+	v, ok, err := getValue(tx, messageKey(id, uid))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrNoMessage
+	}
+	return decodeMessage(uid, v)
+}
+
+// Delivery is one copy of a message for one mailbox.
+type Delivery struct {
+	Mailbox MailboxID
+	NewMessage
+	// Quota is the owning account's byte limit; 0 means none.
+	Quota int64
+}
+
+// Delivered says where a delivery landed.
+type Delivered struct {
+	Mailbox     MailboxID
+	UID         UID
+	UIDValidity uint32
+}
+
+// Deliver stores body once and adds a message referring to it to every
+// delivery's mailbox, all in one transaction: either every mailbox has the
+// message when Deliver returns, or none has.
+func (s *Store) Deliver(ctx context.Context, body []byte, deliveries []Delivery) ([]Delivered, error) {
+	if len(body) > maxBodySize {
+		return nil, ErrTooLarge
+	}
+	hash := BodyID(sha256.Sum256(body))
+	ids := make([]MailboxID, len(deliveries))
+	for i, d := range deliveries {
+		ids[i] = d.Mailbox
+	}
+	var out []Delivered
+	err := s.update(ctx, ids, func(tx *txn) error {
+		out = out[:0]
+		if err := tx.refBody(hash, body, len(deliveries)); err != nil {
+			return err
+		}
+		for _, d := range deliveries {
+			m, err := getMailbox(tx.Txn, d.Mailbox)
+			if err != nil {
+				return err
+			}
+			date := d.InternalDate
+			if date.IsZero() {
+				date = tx.s.now()
+			}
+			msg := &Message{
+				Flags:        Flags{Sys: d.Flags.Sys, Keywords: slices.Clone(d.Flags.Keywords)},
+				InternalDate: date,
+				Size:         int64(len(d.Prefix) + len(body)),
+				Body:         hash,
+				Prefix:       d.Prefix,
+			}
+			if err := tx.addMessage(m, msg, d.Quota); err != nil {
+				return err
+			}
+			out = append(out, Delivered{Mailbox: m.ID, UID: msg.UID, UIDValidity: m.UIDValidity})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Append adds one message to one mailbox (IMAP APPEND).
+func (s *Store) Append(ctx context.Context, id MailboxID, body []byte, msg NewMessage, quota int64) (Delivered, error) {
+	d, err := s.Deliver(ctx, body, []Delivery{{Mailbox: id, NewMessage: msg, Quota: quota}})
+	if err != nil {
+		return Delivered{}, err
+	}
+	return d[0], nil
+}
+
+// addMessage assigns msg the mailbox's next UID and modseq, stores it,
+// updates the mailbox's counters and the account's usage, and queues the
+// change. The body reference is the caller's to take.
+func (tx *txn) addMessage(m *Mailbox, msg *Message, quota int64) error {
+	if quota > 0 {
+		used, err := tx.usage(m.Account)
+		if err != nil {
+			return err
+		}
+		if used+msg.Size > quota {
+			return ErrOverQuota
+		}
+	}
+	if m.UIDNext == 0 || uint64(m.UIDNext) >= 1<<32-1 {
+		return fmt.Errorf("mailbox %q: UID space exhausted", m.Name)
+	}
+	msg.UID = m.UIDNext
+	m.UIDNext++
+	m.HighestModSeq++
+	msg.ModSeq = m.HighestModSeq
+	m.Messages++
+	if msg.Flags.Sys&FlagSeen == 0 {
+		m.Unseen++
+	}
+	m.Size += msg.Size
+	if err := tx.Set(messageKey(m.ID, msg.UID), msg.encode()); err != nil {
+		return err
+	}
+	if err := tx.putMailbox(m); err != nil {
+		return err
+	}
+	if err := tx.addUsage(m.Account, msg.Size); err != nil {
+		return err
+	}
+	tx.publish(Change{Mailbox: m.ID, ModSeq: msg.ModSeq, Kind: ChangeAppend, Messages: []Message{*msg}})
+	return nil
+}
+
+// removeMessage deletes one message record, releases its body and updates
+// the mailbox counters. The caller publishes.
+func (tx *txn) removeMessage(id MailboxID, uid UID) (*Mailbox, error) {
+	msg, err := getMessage(tx.Txn, id, uid)
+	if err != nil {
+		return nil, err
+	}
+	v, ok, err := getValue(tx.Txn, mailboxKey(id))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrNoMailbox
+	}
+	m, err := decodeMailbox(id, v)
+	if err != nil {
+		return nil, err
+	}
+	m.Messages--
+	if msg.Flags.Sys&FlagSeen == 0 {
+		m.Unseen--
+	}
+	m.Size -= msg.Size
+	if !m.deleted {
+		m.HighestModSeq++
+		if err := tx.addUsage(m.Account, -msg.Size); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.putMailbox(m); err != nil {
+		return nil, err
+	}
+	if err := tx.unrefBody(msg.Body); err != nil {
+		return nil, err
+	}
+	return m, tx.Delete(messageKey(id, uid))
+}
+
+func (tx *txn) usage(account string) (int64, error) {
+	v, _, err := getValue(tx.Txn, usageKey(account))
+	if err != nil || len(v) != 8 {
+		return 0, err
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+func (tx *txn) addUsage(account string, delta int64) error {
+	if delta == 0 {
+		return nil
+	}
+	u, err := tx.usage(account)
+	if err != nil {
+		return err
+	}
+	return tx.Set(usageKey(account), binary.BigEndian.AppendUint64(nil, uint64(max(u+delta, 0))))
+}
+
+// Usage returns the bytes the account's messages take, as clients see them.
+func (s *Store) Usage(ctx context.Context, account string) (int64, error) {
+	var u int64
+	err := s.view(func(tx *badger.Txn) error {
+		var err error
+		u, err = (&txn{Txn: tx}).usage(account)
+		return err
+	})
+	return u, err
+}
+
+// UIDs returns the mailbox's UIDs in ascending order. It reads keys only.
+func (s *Store) UIDs(ctx context.Context, id MailboxID) ([]UID, error) {
+	var uids []UID
+	err := s.view(func(tx *badger.Txn) error {
+		uids = scanUIDs(tx, id, 0)
+		return nil
+	})
+	return uids, err
+}
+
+// Messages calls fn for each message of the mailbox whose UID is in
+// [from, to], in UID order; to = 0 means no upper bound. fn must not keep
+// the *Message past the call.
+func (s *Store) Messages(ctx context.Context, id MailboxID, from, to UID, fn func(*Message) error) error {
+	return s.view(func(tx *badger.Txn) error {
+		prefix := messagePrefix(id)
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		for it.Seek(messageKey(id, from)); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			item := it.Item()
+			uid := uidFromKey(item.Key())
+			if to != 0 && uid > to {
+				break
+			}
+			var msg *Message
+			err := item.Value(func(v []byte) error {
+				var err error
+				msg, err = decodeMessage(uid, v)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if err := fn(msg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Message returns one message's record.
+func (s *Store) Message(ctx context.Context, id MailboxID, uid UID) (*Message, error) {
+	var m *Message
+	err := s.view(func(tx *badger.Txn) error {
+		var err error
+		m, err = getMessage(tx, id, uid)
+		return err
+	})
+	return m, err
+}
+
+// StoreFlags changes the flags of the given messages (missing UIDs are
+// skipped) and returns the messages whose flags changed, with their new
+// flags and modseqs. keep, if not nil, may veto a change per message (the
+// caller's rights check); it sees the old and proposed flags and returns
+// the flags to write.
+func (s *Store) StoreFlags(ctx context.Context, id MailboxID, uids []UID, op FlagOp, flags Flags, keep func(old, proposed Flags) Flags) ([]Message, error) {
+	var changed []Message
+	err := s.update(ctx, []MailboxID{id}, func(tx *txn) error {
+		changed = changed[:0]
+		m, err := getMailbox(tx.Txn, id)
+		if err != nil {
+			return err
+		}
+		for _, uid := range uids {
+			msg, err := getMessage(tx.Txn, id, uid)
+			if err == ErrNoMessage {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			nf := msg.Flags.apply(op, flags)
+			if keep != nil {
+				nf = keep(msg.Flags, nf)
+			}
+			if nf.equal(msg.Flags) {
+				continue
+			}
+			wasSeen, isSeen := msg.Flags.Sys&FlagSeen != 0, nf.Sys&FlagSeen != 0
+			if wasSeen && !isSeen {
+				m.Unseen++
+			} else if !wasSeen && isSeen {
+				m.Unseen--
+			}
+			m.HighestModSeq++
+			msg.Flags = nf
+			msg.ModSeq = m.HighestModSeq
+			if err := tx.Set(messageKey(id, uid), msg.encode()); err != nil {
+				return err
+			}
+			changed = append(changed, *msg)
+		}
+		if len(changed) == 0 {
+			return nil
+		}
+		tx.publish(Change{Mailbox: id, ModSeq: m.HighestModSeq, Kind: ChangeFlags, Messages: slices.Clone(changed)})
+		return tx.putMailbox(m)
+	})
+	return changed, err
+}
+
+// Expunge removes the given messages (nil: every message flagged
+// \Deleted) that are flagged \Deleted, and returns their UIDs ascending.
+// Large expunges are split into transactions of purgeBatch messages.
+func (s *Store) Expunge(ctx context.Context, id MailboxID, uids []UID) ([]UID, error) {
+	var targets []UID
+	err := s.Messages(ctx, id, 1, 0, func(m *Message) error {
+		if m.Flags.Sys&FlagDeleted != 0 {
+			targets = append(targets, m.UID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if uids != nil {
+		targets = slices.DeleteFunc(targets, func(u UID) bool { _, ok := slices.BinarySearch(uids, u); return !ok })
+	}
+	var done []UID
+	for chunk := range slices.Chunk(targets, purgeBatch) {
+		var removed []UID
+		err := s.update(ctx, []MailboxID{id}, func(tx *txn) error {
+			removed = removed[:0]
+			var m *Mailbox
+			for _, uid := range chunk {
+				msg, err := getMessage(tx.Txn, id, uid)
+				if err == ErrNoMessage || (err == nil && msg.Flags.Sys&FlagDeleted == 0) {
+					continue // already gone, or undeleted since we looked
+				}
+				if err != nil {
+					return err
+				}
+				if m, err = tx.removeMessage(id, uid); err != nil {
+					return err
+				}
+				removed = append(removed, uid)
+			}
+			if len(removed) > 0 {
+				tx.publish(Change{Mailbox: id, ModSeq: m.HighestModSeq, Kind: ChangeExpunge, UIDs: slices.Clone(removed)})
+			}
+			return nil
+		})
+		if err != nil {
+			return done, err
+		}
+		done = append(done, removed...)
+	}
+	return done, nil
+}
+
+// Copied maps source UIDs to the UIDs of their copies.
+type Copied struct {
+	UIDValidity uint32
+	Source      []UID
+	Dest        []UID
+}
+
+// Copy copies messages into dst, sharing their bodies, keeping flags and
+// internal dates. Missing source UIDs are skipped.
+func (s *Store) Copy(ctx context.Context, src MailboxID, uids []UID, dst MailboxID, quota int64) (*Copied, error) {
+	return s.copyMove(ctx, src, uids, dst, quota, false)
+}
+
+// Move moves messages into dst in one transaction: the copies appear and
+// the originals are expunged together (RFC 6851).
+func (s *Store) Move(ctx context.Context, src MailboxID, uids []UID, dst MailboxID, quota int64) (*Copied, error) {
+	return s.copyMove(ctx, src, uids, dst, quota, true)
+}
+
+func (s *Store) copyMove(ctx context.Context, src MailboxID, uids []UID, dst MailboxID, quota int64, move bool) (*Copied, error) {
+	var out *Copied
+	err := s.update(ctx, []MailboxID{src, dst}, func(tx *txn) error {
+		out = &Copied{}
+		if _, err := getMailbox(tx.Txn, src); err != nil {
+			return err
+		}
+		dm, err := getMailbox(tx.Txn, dst)
+		if err != nil {
+			return err
+		}
+		out.UIDValidity = dm.UIDValidity
+		var appended []Message
+		for _, uid := range uids {
+			msg, err := getMessage(tx.Txn, src, uid)
+			if err == ErrNoMessage {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := tx.addRef(msg.Body, 1); err != nil {
+				return err
+			}
+			cp := *msg
+			if src == dst && move {
+				return fmt.Errorf("move into the same mailbox")
+			}
+			if err := tx.addMessage(dm, &cp, quota); err != nil {
+				return err
+			}
+			appended = append(appended, cp)
+			out.Source = append(out.Source, uid)
+			out.Dest = append(out.Dest, cp.UID)
+		}
+		// addMessage queued one change per message; fold them into one.
+		tx.changes = slices.DeleteFunc(tx.changes, func(c Change) bool { return c.Mailbox == dst && c.Kind == ChangeAppend })
+		if len(appended) > 0 {
+			tx.publish(Change{Mailbox: dst, ModSeq: dm.HighestModSeq, Kind: ChangeAppend, Messages: appended})
+		}
+		if !move || len(out.Source) == 0 {
+			return nil
+		}
+		var sm *Mailbox
+		for _, uid := range out.Source {
+			if sm, err = tx.removeMessage(src, uid); err != nil {
+				return err
+			}
+		}
+		tx.publish(Change{Mailbox: src, ModSeq: sm.HighestModSeq, Kind: ChangeExpunge, UIDs: slices.Clone(out.Source)})
+		return nil
+	})
+	return out, err
+}

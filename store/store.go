@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Options configures a Store.
+type Options struct {
+	// Dir is the data directory; the database lives in Dir itself.
+	Dir string
+	// Logger receives Badger's warnings and the store's own messages.
+	Logger *slog.Logger
+	// OnChange, if set, is called after every commit with what changed,
+	// in commit order per mailbox, while that mailbox's write lock is
+	// held: it must not block or call back into the store's writers.
+	OnChange func(Change)
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is Mailroom's database. All methods are safe for concurrent use.
+type Store struct {
+	db       *badger.DB
+	log      *slog.Logger
+	onChange func(Change)
+	now      func() time.Time
+
+	mu    sync.Mutex
+	locks map[MailboxID]*mailboxLock
+
+	gcStop chan struct{}
+	gcDone chan struct{}
+}
+
+type mailboxLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// Open opens (creating if needed) the database in opts.Dir. A second
+// process opening the same directory gets ErrLocked.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	bopts := badger.DefaultOptions(opts.Dir).
+		WithSyncWrites(true).
+		WithLogger(badgerLogger{log}).
+		WithValueThreshold(4 << 10).
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(3).
+		WithBlockCacheSize(32 << 20).
+		WithValueLogFileSize(256 << 20).
+		WithNumCompactors(2).
+		WithMetricsEnabled(false)
+	db, err := badger.Open(bopts)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("open %s: %w", opts.Dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("open %s: %w", opts.Dir, err)
+	}
+	s := &Store{
+		db:       db,
+		log:      log,
+		onChange: opts.OnChange,
+		now:      opts.Now,
+		locks:    map[MailboxID]*mailboxLock{},
+		gcStop:   make(chan struct{}),
+		gcDone:   make(chan struct{}),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.onChange == nil {
+		s.onChange = func(Change) {}
+	}
+	// Finish purging mailboxes whose deletion a crash interrupted.
+	if err := s.purgeDeleted(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("resume mailbox purge: %w", err)
+	}
+	go s.gcLoop()
+	return s, nil
+}
+
+// Close waits for background work to stop and closes the database.
+func (s *Store) Close() error {
+	close(s.gcStop)
+	<-s.gcDone
+	return s.db.Close()
+}
+
+// gcLoop reclaims value-log space freed by deleted bodies.
+func (s *Store) gcLoop() {
+	defer close(s.gcDone)
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.gcStop:
+			return
+		case <-t.C:
+			s.RunGC()
+		}
+	}
+}
+
+// RunGC rewrites value-log files until no file is at least half garbage.
+func (s *Store) RunGC() {
+	for s.db.RunValueLogGC(0.5) == nil {
+	}
+}
+
+// lock takes the write locks of the given mailboxes in ID order, so that
+// writers touching several never deadlock, and returns the unlock func.
+func (s *Store) lock(ids []MailboxID) func() {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	held := make([]*mailboxLock, len(ids))
+	s.mu.Lock()
+	for i, id := range ids {
+		l := s.locks[id]
+		if l == nil {
+			l = &mailboxLock{}
+			s.locks[id] = l
+		}
+		l.refs++
+		held[i] = l
+	}
+	s.mu.Unlock()
+	for _, l := range held {
+		l.mu.Lock()
+	}
+	return func() {
+		for _, l := range held {
+			l.mu.Unlock()
+		}
+		s.mu.Lock()
+		for i, id := range ids {
+			if held[i].refs--; held[i].refs == 0 {
+				delete(s.locks, id)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// txn is a write transaction plus the changes to publish once it commits.
+type txn struct {
+	*badger.Txn
+	s       *Store
+	changes []Change
+}
+
+// update runs fn in a write transaction holding the given mailboxes' locks,
+// retrying on conflicts, and publishes the changes after a durable commit.
+func (s *Store) update(ctx context.Context, mailboxes []MailboxID, fn func(tx *txn) error) error {
+	unlock := s.lock(mailboxes)
+	defer unlock()
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		tx := &txn{Txn: s.db.NewTransaction(true), s: s}
+		err := fn(tx)
+		if err == nil {
+			err = tx.Commit()
+		}
+		tx.Discard()
+		if errors.Is(err, badger.ErrConflict) && attempt < 100 {
+			continue
+		}
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			return fmt.Errorf("%w: %v", ErrTooLarge, err)
+		}
+		if err != nil {
+			return err
+		}
+		for _, c := range tx.changes {
+			s.onChange(c)
+		}
+		return nil
+	}
+}
+
+// view runs fn in a read-only transaction.
+func (s *Store) view(fn func(tx *badger.Txn) error) error {
+	return s.db.View(fn)
+}
+
+func (tx *txn) publish(c Change) { tx.changes = append(tx.changes, c) }
+
+// getValue returns the value of key, or nil and false if it is absent.
+func getValue(tx *badger.Txn, key []byte) ([]byte, bool, error) {
+	item, err := tx.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	v, err := item.ValueCopy(nil)
+	return v, true, err
+}
+
+// badgerLogger bridges Badger's logger to slog; Badger's info chatter is
+// logged at debug level.
+type badgerLogger struct{ log *slog.Logger }
+
+func (l badgerLogger) Errorf(f string, a ...any) {
+	l.log.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (l badgerLogger) Warningf(f string, a ...any) {
+	l.log.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (l badgerLogger) Infof(f string, a ...any) {
+	l.log.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (l badgerLogger) Debugf(f string, a ...any) {
+	l.log.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}

@@ -1,0 +1,376 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openTest(t *testing.T, opts Options) *Store {
+	t.Helper()
+	if opts.Dir == "" {
+		opts.Dir = t.TempDir()
+	}
+	s, err := Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustMailbox(t *testing.T, s *Store, account, name string) *Mailbox {
+	t.Helper()
+	m, err := s.MailboxByName(context.Background(), account, name)
+	if err != nil {
+		t.Fatalf("mailbox %q: %v", name, err)
+	}
+	return m
+}
+
+func names(ms []*Mailbox) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Name)
+	}
+	return out
+}
+
+func TestEnsureAccountCreatesSpecialUse(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	for range 2 { // idempotent
+		if err := s.EnsureAccount(ctx, "alice@example.test", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms, err := s.Mailboxes(ctx, "Alice@EXAMPLE.test") // account keys fold case
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"}
+	if got := names(ms); !slices.Equal(got, want) {
+		t.Fatalf("mailboxes = %v, want %v", got, want)
+	}
+	if m := mustMailbox(t, s, "alice@example.test", "Sent"); m.SpecialUse != SpecialSent {
+		t.Errorf("Sent special use = %q", m.SpecialUse)
+	}
+	// A team account that cannot log in gets only INBOX.
+	if err := s.EnsureAccount(ctx, "info@example.test", false); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ = s.Mailboxes(ctx, "info@example.test")
+	if got := names(ms); !slices.Equal(got, []string{"INBOX"}) {
+		t.Fatalf("team mailboxes = %v", got)
+	}
+}
+
+func TestMailboxTree(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	const a = "alice@example.test"
+	if err := s.EnsureAccount(ctx, a, false); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		want error
+	}{
+		{"create nested makes superiors", func() error { _, err := s.CreateMailbox(ctx, a, "Work/2026/Q1", CreateOptions{}); return err }, nil},
+		{"create existing", func() error { _, err := s.CreateMailbox(ctx, a, "Work", CreateOptions{}); return err }, ErrExists},
+		{"create inbox any case", func() error { _, err := s.CreateMailbox(ctx, a, "inbox", CreateOptions{}); return err }, ErrExists},
+		{"create trailing delimiter", func() error { _, err := s.CreateMailbox(ctx, a, "Lists/", CreateOptions{}); return err }, nil},
+		{"create empty level", func() error { _, err := s.CreateMailbox(ctx, a, "a//b", CreateOptions{}); return err }, ErrBadName},
+		{"create under inbox", func() error { _, err := s.CreateMailbox(ctx, a, "inbox/sub", CreateOptions{}); return err }, nil},
+		{"delete inbox", func() error { return s.DeleteMailbox(ctx, a, "INBOX") }, ErrInboxDelete},
+		{"delete with children", func() error { return s.DeleteMailbox(ctx, a, "Work") }, ErrHasChildren},
+		{"delete missing", func() error { return s.DeleteMailbox(ctx, a, "Nope") }, ErrNoMailbox},
+		{"rename into itself", func() error { return s.RenameMailbox(ctx, a, "Work", "Work/x") }, ErrRenameInside},
+		{"rename onto existing", func() error { return s.RenameMailbox(ctx, a, "Work", "Lists") }, ErrExists},
+		{"rename with children", func() error { return s.RenameMailbox(ctx, a, "Work", "Old/Work") }, nil},
+		{"rename missing", func() error { return s.RenameMailbox(ctx, a, "Work", "X") }, ErrNoMailbox},
+		{"delete leaf", func() error { return s.DeleteMailbox(ctx, a, "Old/Work/2026/Q1") }, nil},
+		{"too many", func() error {
+			_, err := s.CreateMailbox(ctx, a, "x/y/z", CreateOptions{MaxMailboxes: 8})
+			return err
+		}, ErrTooMany},
+	}
+	for _, st := range steps {
+		if err := st.do(); !errors.Is(err, st.want) {
+			t.Fatalf("%s: err = %v, want %v", st.name, err, st.want)
+		}
+	}
+	ms, _ := s.Mailboxes(ctx, a)
+	want := []string{"INBOX", "INBOX/sub", "Lists", "Old", "Old/Work", "Old/Work/2026"}
+	if got := names(ms); !slices.Equal(got, want) {
+		t.Fatalf("mailboxes = %v, want %v", got, want)
+	}
+}
+
+func TestRenameInboxMovesMessages(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	const a = "alice@example.test"
+	s.EnsureAccount(ctx, a, false)
+	s.CreateMailbox(ctx, a, "INBOX/child", CreateOptions{})
+	in := mustMailbox(t, s, a, "INBOX")
+	if _, err := s.Append(ctx, in.ID, []byte("Subject: hi\r\n\r\nbody\r\n"), NewMessage{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RenameMailbox(ctx, a, "INBOX", "Saved"); err != nil {
+		t.Fatal(err)
+	}
+	saved := mustMailbox(t, s, a, "Saved")
+	newIn := mustMailbox(t, s, a, "INBOX")
+	if saved.Messages != 1 || newIn.Messages != 0 || newIn.UIDValidity == saved.UIDValidity {
+		t.Fatalf("saved=%+v inbox=%+v", saved, newIn)
+	}
+	mustMailbox(t, s, a, "INBOX/child") // inferiors of INBOX stay
+}
+
+func TestSubscriptions(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	const a = "alice@example.test"
+	s.EnsureAccount(ctx, a, false)
+	s.CreateMailbox(ctx, a, "Work/Sub", CreateOptions{})
+	for _, n := range []string{"Work", "Work/Sub", "Ghost"} {
+		if err := s.Subscribe(ctx, a, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Unsubscribe(ctx, a, "Ghost")
+	if err := s.RenameMailbox(ctx, a, "Work", "Job"); err != nil {
+		t.Fatal(err)
+	}
+	subs, _ := s.Subscriptions(ctx, a)
+	if !slices.Equal(subs, []string{"Job", "Job/Sub"}) {
+		t.Fatalf("subscriptions = %v", subs)
+	}
+}
+
+func TestMessagesLifecycle(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var changes []Change
+	s := openTest(t, Options{OnChange: func(c Change) { mu.Lock(); changes = append(changes, c); mu.Unlock() }})
+	ctx := context.Background()
+	const a = "alice@example.test"
+	s.EnsureAccount(ctx, a, true)
+	in := mustMailbox(t, s, a, "INBOX")
+	arch := mustMailbox(t, s, a, "Archive")
+	date := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	body := []byte("From: bob@example.test\r\nSubject: one\r\n\r\nhello\r\n")
+	d, err := s.Append(ctx, in.ID, body, NewMessage{Flags: ParseFlags([]string{`\Flagged`, "$Work"}), InternalDate: date, Prefix: []byte("Delivered-To: alice@example.test\r\n")}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.UID != 1 || d.UIDValidity != in.UIDValidity {
+		t.Fatalf("delivered = %+v", d)
+	}
+	s.Append(ctx, in.ID, []byte("Subject: two\r\n\r\n2\r\n"), NewMessage{Flags: ParseFlags([]string{`\Seen`})}, 0)
+
+	in = mustMailbox(t, s, a, "INBOX")
+	if in.Messages != 2 || in.Unseen != 1 || in.UIDNext != 3 {
+		t.Fatalf("inbox = %+v", in)
+	}
+	msg, err := s.Message(ctx, in.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !msg.InternalDate.Equal(date) || !slices.Equal(msg.Flags.Names(), []string{`\Flagged`, "$Work"}) {
+		t.Fatalf("message = %+v", msg)
+	}
+	content, _ := s.Content(ctx, msg)
+	if want := "Delivered-To: alice@example.test\r\n" + string(body); string(content) != want || msg.Size != int64(len(want)) {
+		t.Fatalf("content = %q size %d", content, msg.Size)
+	}
+
+	// Flags: add \Seen to 1, remove $Work; modseq rises, unseen falls.
+	ch, err := s.StoreFlags(ctx, in.ID, []UID{1, 99}, FlagsAdd, ParseFlags([]string{`\Seen`}), nil)
+	if err != nil || len(ch) != 1 || ch[0].ModSeq <= msg.ModSeq {
+		t.Fatalf("store flags = %+v, %v", ch, err)
+	}
+	s.StoreFlags(ctx, in.ID, []UID{1}, FlagsRemove, ParseFlags([]string{"$Work"}), nil)
+	if in = mustMailbox(t, s, a, "INBOX"); in.Unseen != 0 {
+		t.Fatalf("unseen = %d", in.Unseen)
+	}
+
+	// Copy shares the body; move expunges the source.
+	cp, err := s.Copy(ctx, in.ID, []UID{1, 2}, arch.ID, 0)
+	if err != nil || !slices.Equal(cp.Dest, []UID{1, 2}) {
+		t.Fatalf("copy = %+v, %v", cp, err)
+	}
+	st, _ := s.Stats(ctx)
+	if st.Messages != 4 || st.Bodies != 2 {
+		t.Fatalf("stats after copy = %+v", st)
+	}
+	mv, err := s.Move(ctx, arch.ID, []UID{2}, in.ID, 0)
+	if err != nil || !slices.Equal(mv.Dest, []UID{3}) {
+		t.Fatalf("move = %+v, %v", mv, err)
+	}
+
+	// Expunge only \Deleted messages, and only those asked for.
+	s.StoreFlags(ctx, in.ID, []UID{1, 2, 3}, FlagsAdd, ParseFlags([]string{`\Deleted`}), nil)
+	gone, err := s.Expunge(ctx, in.ID, []UID{2, 3})
+	if err != nil || !slices.Equal(gone, []UID{2, 3}) {
+		t.Fatalf("uid expunge = %v, %v", gone, err)
+	}
+	gone, _ = s.Expunge(ctx, in.ID, nil)
+	if !slices.Equal(gone, []UID{1}) {
+		t.Fatalf("expunge = %v", gone)
+	}
+	s.StoreFlags(ctx, arch.ID, []UID{1}, FlagsAdd, ParseFlags([]string{`\Deleted`}), nil)
+	s.Expunge(ctx, arch.ID, nil)
+	st, _ = s.Stats(ctx)
+	if st.Messages != 0 || st.Bodies != 0 || st.BodyBytes != 0 || st.LogicalBytes != 0 {
+		t.Fatalf("stats after expunging all = %+v", st)
+	}
+	if u, _ := s.Usage(ctx, a); u != 0 {
+		t.Fatalf("usage = %d", u)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	var kinds []ChangeKind
+	for _, c := range changes {
+		if c.Mailbox == in.ID {
+			kinds = append(kinds, c.Kind)
+		}
+	}
+	want := []ChangeKind{ChangeAppend, ChangeAppend, ChangeFlags, ChangeFlags, ChangeAppend, ChangeFlags, ChangeExpunge, ChangeExpunge}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("INBOX changes = %v, want %v", kinds, want)
+	}
+}
+
+func TestDeliverManyOneBody(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	var ds []Delivery
+	for i := range 50 {
+		a := fmt.Sprintf("user%d@example.test", i)
+		s.EnsureAccount(ctx, a, false)
+		ds = append(ds, Delivery{Mailbox: mustMailbox(t, s, a, "INBOX").ID, NewMessage: NewMessage{Prefix: []byte("Delivered-To: " + a + "\r\n")}})
+	}
+	body := bytes.Repeat([]byte("list post line\r\n"), 1000)
+	if _, err := s.Deliver(ctx, body, ds); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.Stats(ctx)
+	if st.Messages != 50 || st.Bodies != 1 || st.BodyBytes != int64(len(body)) || st.LogicalBytes <= 50*int64(len(body)) {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+func TestQuota(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	s.EnsureAccount(ctx, "a@example.test", false)
+	in := mustMailbox(t, s, "a@example.test", "INBOX")
+	body := bytes.Repeat([]byte("x"), 600)
+	if _, err := s.Append(ctx, in.ID, body, NewMessage{}, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, in.ID, body, NewMessage{}, 1000); !errors.Is(err, ErrOverQuota) {
+		t.Fatalf("second append: %v, want ErrOverQuota", err)
+	}
+	if in = mustMailbox(t, s, "a@example.test", "INBOX"); in.Messages != 1 {
+		t.Fatalf("messages = %d", in.Messages)
+	}
+}
+
+func TestDeleteMailboxPurges(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	const a = "a@example.test"
+	s.EnsureAccount(ctx, a, false)
+	m, _ := s.CreateMailbox(ctx, a, "Big", CreateOptions{})
+	for i := range 2*purgeBatch + 5 {
+		if _, err := s.Append(ctx, m.ID, fmt.Appendf(nil, "Subject: %d\r\n\r\n", i), NewMessage{}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteMailbox(ctx, a, "Big"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.Stats(ctx)
+	if st.Mailboxes != 1 || st.Messages != 0 || st.Bodies != 0 {
+		t.Fatalf("stats = %+v", st)
+	}
+	// The name is free again, with a new UIDVALIDITY.
+	m2, err := s.CreateMailbox(ctx, a, "Big", CreateOptions{})
+	if err != nil || m2.UIDValidity == m.UIDValidity {
+		t.Fatalf("recreate = %+v, %v", m2, err)
+	}
+}
+
+func TestConcurrentAppendsKeepOrder(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var seen []UID
+	s := openTest(t, Options{OnChange: func(c Change) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range c.Messages {
+			seen = append(seen, m.UID)
+		}
+	}})
+	ctx := context.Background()
+	s.EnsureAccount(ctx, "a@example.test", false)
+	in := mustMailbox(t, s, "a@example.test", "INBOX")
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 20 {
+				if _, err := s.Append(ctx, in.ID, fmt.Appendf(nil, "g%d i%d", g, i), NewMessage{}, 0); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 160 || !slices.IsSorted(seen) {
+		t.Fatalf("published %d UIDs, sorted=%v", len(seen), slices.IsSorted(seen))
+	}
+}
+
+func TestSecondOpenIsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	openTest(t, Options{Dir: dir})
+	_, err := Open(context.Background(), Options{Dir: dir})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second open: %v, want ErrLocked", err)
+	}
+}
+
+func TestNormalizeName(t *testing.T) {
+	for in, want := range map[string]string{
+		"inbox": "INBOX", "InBoX/Sub": "INBOX/Sub", "Work/": "Work", "Inboxes": "Inboxes",
+	} {
+		if got, err := NormalizeName(in); err != nil || got != want {
+			t.Errorf("NormalizeName(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "/", "a//b", "/a", "a\x00b"} {
+		if _, err := NormalizeName(bad); err == nil {
+			t.Errorf("NormalizeName(%q) succeeded", bad)
+		}
+	}
+}
