@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // Sentinel errors of the directory and the rights engine.
@@ -194,3 +195,21 @@ func CanonicalAddress(addr string) (string, error) {
 
 // Fold returns the comparison form of an address: lower-cased throughout.
 func Fold(addr string) string { return strings.ToLower(addr) }
+
+// Live holds the current Directory. cmd swaps in a new one on reload;
+// sessions load it once per command, so each command sees one consistent
+// configuration.
+type Live struct{ p atomic.Pointer[Directory] }
+
+// NewLive returns a Live holding d.
+func NewLive(d *Directory) *Live {
+	l := &Live{}
+	l.p.Store(d)
+	return l
+}
+
+// Load returns the current directory.
+func (l *Live) Load() *Directory { return l.p.Load() }
+
+// Store swaps in a new directory.
+func (l *Live) Store(d *Directory) { l.p.Store(d) }

@@ -241,6 +241,9 @@ func Parse(data []byte) (*Config, error) {
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
+			if perr.LastKey != "" {
+				return nil, fmt.Errorf("%s: %s (line %d)", perr.LastKey, perr.Message, perr.Position.Line)
+			}
 			return nil, fmt.Errorf("line %d: %s", perr.Position.Line, perr.Message)
 		}
 		return nil, err

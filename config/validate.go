@@ -318,7 +318,7 @@ func (c *Config) validateShares(v *validator, owners map[string]owner) {
 		}
 		grantees[f][strings.ToLower(g)] = true
 		if max := c.Plans[o.plan].MaxGrantees; max > 0 && len(grantees[f]) > max {
-			v.add(key+".grantee", "%s's plan %q allows %d grantees", s.Owner, o.plan, max)
+			v.add(key+".grantee", "%s's plan %q allows at most %d grantees; this is grantee number %d", s.Owner, o.plan, max, len(grantees[f]))
 		}
 	}
 }

@@ -150,7 +150,7 @@ func (s *Store) CreateMailbox(ctx context.Context, account, name string, opts Cr
 			return ErrExists
 		}
 		var missing []string
-		for _, n := range append(superiors(name), name) {
+		for _, n := range append(Superiors(name), name) {
 			_, ok, err := lookupName(tx.Txn, account, n)
 			if err != nil {
 				return err
@@ -184,8 +184,8 @@ func (s *Store) CreateMailbox(ctx context.Context, account, name string, opts Cr
 	return created, err
 }
 
-// superiors returns "a", "a/b" for "a/b/c".
-func superiors(name string) []string {
+// Superiors returns "a", "a/b" for "a/b/c".
+func Superiors(name string) []string {
 	var out []string
 	for i := 0; i < len(name); i++ {
 		if name[i] == Delimiter {
@@ -507,7 +507,7 @@ func (s *Store) RenameMailbox(ctx context.Context, account, from, to string) err
 				return err
 			}
 		}
-		for _, sup := range superiors(to) {
+		for _, sup := range Superiors(to) {
 			if _, ok, err := lookupName(tx.Txn, account, sup); err != nil {
 				return err
 			} else if !ok {

@@ -162,6 +162,7 @@ func (s *Store) lock(ids []MailboxID) func() {
 type txn struct {
 	*badger.Txn
 	s       *Store
+	origin  any
 	changes []Change
 }
 
@@ -174,7 +175,7 @@ func (s *Store) update(ctx context.Context, mailboxes []MailboxID, fn func(tx *t
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		tx := &txn{Txn: s.db.NewTransaction(true), s: s}
+		tx := &txn{Txn: s.db.NewTransaction(true), s: s, origin: ctx.Value(originKey{})}
 		err := fn(tx)
 		if err == nil {
 			err = tx.Commit()
@@ -201,7 +202,18 @@ func (s *Store) view(fn func(tx *badger.Txn) error) error {
 	return s.db.View(fn)
 }
 
-func (tx *txn) publish(c Change) { tx.changes = append(tx.changes, c) }
+func (tx *txn) publish(c Change) {
+	c.Origin = tx.origin
+	tx.changes = append(tx.changes, c)
+}
+
+type originKey struct{}
+
+// WithOrigin tags the changes a write makes with v, so that a subscriber
+// can tell its own changes from others'.
+func WithOrigin(ctx context.Context, v any) context.Context {
+	return context.WithValue(ctx, originKey{}, v)
+}
 
 // getValue returns the value of key, or nil and false if it is absent.
 func getValue(tx *badger.Txn, key []byte) ([]byte, bool, error) {
@@ -227,8 +239,8 @@ func (l badgerLogger) Warningf(f string, a ...any) {
 	l.log.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
 }
 func (l badgerLogger) Infof(f string, a ...any) {
-	l.log.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+	l.log.Log(context.Background(), slog.LevelDebug-4, strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
 }
 func (l badgerLogger) Debugf(f string, a ...any) {
-	l.log.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+	l.log.Log(context.Background(), slog.LevelDebug-4, strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
 }

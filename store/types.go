@@ -210,6 +210,8 @@ type Change struct {
 	Messages []Message
 	// UIDs: expunged messages (ChangeExpunge), ascending.
 	UIDs []UID
+	// Origin is the value the writer attached with WithOrigin, if any.
+	Origin any
 }
 
 // ChangeKind says what a Change is.

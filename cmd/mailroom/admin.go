@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The admin socket lets admin commands reach a running server instead of
+// opening the database a second time. Protocol: one request line (a
+// command word), one JSON response line {"ok":bool,"error":"...","data":...}.
+// The socket is mode 0600 in the data directory: only the server's user
+// may use it.
+
+type adminServer struct {
+	ln net.Listener
+	wg sync.WaitGroup
+}
+
+type adminResponse struct {
+	OK    bool            `json:"ok"`
+	Error string          `json:"error,omitempty"`
+	Data  json.RawMessage `json:"data,omitempty"`
+}
+
+func startAdmin(path string, s *server, log *slog.Logger) (*adminServer, error) {
+	// A socket file left by a crashed server is stale: nothing answers it.
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("%s: another server is answering on it", path)
+	}
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	a := &adminServer{ln: ln}
+	a.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			a.wg.Go(func() { s.serveAdmin(c, log) })
+		}
+	})
+	return a, nil
+}
+
+func (a *adminServer) close() {
+	a.ln.Close()
+	a.wg.Wait()
+}
+
+func (s *server) serveAdmin(c net.Conn, log *slog.Logger) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Minute))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return
+	}
+	var data any
+	switch cmd := strings.TrimSpace(line); cmd {
+	case "stats":
+		data, err = s.store.Stats(context.Background())
+	default:
+		err = fmt.Errorf("unknown admin command %q", cmd)
+	}
+	resp := adminResponse{OK: err == nil}
+	if err != nil {
+		resp.Error = err.Error()
+		log.Warn("admin command failed", "err", err)
+	} else if resp.Data, err = json.Marshal(data); err != nil {
+		resp = adminResponse{Error: err.Error()}
+	}
+	json.NewEncoder(c).Encode(resp)
+}
+
+// adminCall sends one command to a running server and decodes its data.
+func adminCall(ctx context.Context, path, cmd string, out any) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Minute))
+	if _, err := fmt.Fprintln(c, cmd); err != nil {
+		return err
+	}
+	var resp adminResponse
+	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+		return err
+	}
+	if !resp.OK {
+		return errors.New(resp.Error)
+	}
+	return json.Unmarshal(resp.Data, out)
+}

@@ -1,0 +1,202 @@
+// Command mailroom is the Mailroom mail server and its admin tool.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"mailroom/acl"
+	"mailroom/config"
+	"mailroom/store"
+)
+
+const usage = `usage: mailroom <command> [flags]
+
+commands:
+  serve          run the server (-c FILE, -data DIR)
+  check-config   validate the configuration (-c FILE)
+  hash-password  read a password from stdin or a prompt and print its hash
+  stats          print what the data directory holds, as JSON (-c FILE, -data DIR)
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd, args := os.Args[1], os.Args[2:]
+	var err error
+	switch cmd {
+	case "serve":
+		err = cmdServe(ctx, args)
+	case "check-config":
+		err = cmdCheckConfig(args, os.Stdout)
+	case "hash-password":
+		err = cmdHashPassword(os.Stdin, os.Stdout, os.Stderr)
+	case "stats":
+		err = cmdStats(ctx, args, os.Stdout)
+	case "help", "-h", "-help", "--help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "mailroom: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		fmt.Fprintf(os.Stderr, "mailroom %s: %v\n", cmd, err)
+		os.Exit(1)
+	}
+}
+
+// usageError is a flag parsing error the flag package already printed.
+type usageError struct{ error }
+
+// commonFlags parses -c and -data.
+func commonFlags(name string, args []string, withData bool) (cfgPath, dataDir string, err error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&cfgPath, "c", "mailroom.toml", "configuration `file`")
+	if withData {
+		fs.StringVar(&dataDir, "data", "", "data `directory` (overrides data_dir)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return "", "", usageError{err}
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return "", "", usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	}
+	return cfgPath, dataDir, nil
+}
+
+// loadConfig loads and validates the file, applying -data.
+func loadConfig(path, dataDir string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if dataDir != "" {
+		if err := cfg.SetDataDir(dataDir); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
+func cmdCheckConfig(args []string, out io.Writer) error {
+	path, _, err := commonFlags("check-config", args, false)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(path)
+	if err == nil {
+		_, err = buildDirectory(cfg)
+	}
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(out, line)
+		}
+		return errors.New("configuration has errors")
+	}
+	fmt.Fprintln(out, "ok")
+	return nil
+}
+
+func cmdHashPassword(in *os.File, out, prompt io.Writer) error {
+	var pw string
+	if term.IsTerminal(int(in.Fd())) {
+		fmt.Fprint(prompt, "Password: ")
+		a, err := term.ReadPassword(int(in.Fd()))
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(prompt, "Again: ")
+		b, err := term.ReadPassword(int(in.Fd()))
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return err
+		}
+		if string(a) != string(b) {
+			return errors.New("passwords do not match")
+		}
+		pw = string(a)
+	} else {
+		line, err := bufio.NewReader(in).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		pw = strings.TrimRight(line, "\r\n")
+	}
+	if pw == "" {
+		return errors.New("empty password")
+	}
+	h, err := acl.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, h)
+	return nil
+}
+
+// statsReport is what `mailroom stats` prints.
+type statsReport struct {
+	store.Stats
+	ConfiguredAccounts int `json:"configured_accounts"`
+}
+
+func cmdStats(ctx context.Context, args []string, out io.Writer) error {
+	path, dataDir, err := commonFlags("stats", args, true)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(path, dataDir)
+	if err != nil {
+		return err
+	}
+	var st store.Stats
+	// A running server holds the database; ask it through its socket.
+	if sock := cfg.AdminSocket(); sock != "" {
+		if err := adminCall(ctx, sock, "stats", &st); err == nil {
+			return printStats(out, cfg, st)
+		}
+	}
+	s, err := store.Open(ctx, store.Options{Dir: cfg.DataDir})
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("%w, and its admin socket did not answer", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if st, err = s.Stats(ctx); err != nil {
+		return err
+	}
+	return printStats(out, cfg, st)
+}
+
+func printStats(out io.Writer, cfg *config.Config, st store.Stats) error {
+	r := statsReport{Stats: st, ConfiguredAccounts: len(cfg.Accounts)}
+	// "accounts" counts configured accounts; accounts with mail are in
+	// the store's own count.
+	r.Accounts = len(cfg.Accounts)
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}

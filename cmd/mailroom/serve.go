@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"mailroom/acl"
+	"mailroom/config"
+	"mailroom/imapd"
+	"mailroom/store"
+)
+
+// levelTrace is below debug: protocol transcripts.
+const levelTrace = slog.LevelDebug - 4
+
+func newLogger(cfg config.Log, level *slog.LevelVar) *slog.Logger {
+	level.Set(parseLevel(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func parseLevel(s string) slog.Level {
+	switch s {
+	case "trace":
+		return levelTrace
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// buildDirectory turns the config's identity sections into an acl
+// directory.
+func buildDirectory(cfg *config.Config) (*acl.Directory, error) {
+	var plans []acl.Plan
+	for _, name := range cfg.PlanNames() {
+		p := cfg.Plans[name]
+		plans = append(plans, acl.Plan{Name: name, Share: p.Share, MaxGrantees: p.MaxGrantees, Quota: int64(p.Quota)})
+	}
+	var groups []string
+	for g := range cfg.Groups {
+		groups = append(groups, g)
+	}
+	var specs []acl.AccountSpec
+	for _, a := range cfg.Accounts {
+		plan := a.Plan
+		if plan == "" {
+			plan = config.DefaultPlan
+		}
+		specs = append(specs, acl.AccountSpec{
+			Address: a.Address, PasswordHash: a.PasswordHash, Plan: plan,
+			Groups: a.Groups, Aliases: a.Aliases, Team: a.Team,
+		})
+	}
+	var shares []acl.Share
+	for _, s := range cfg.Shares {
+		shares = append(shares, acl.Share{Owner: s.Owner, Mailbox: s.Mailbox, Grantee: s.Grantee, Rights: s.Rights})
+	}
+	return acl.NewDirectory(specs, plans, groups, shares)
+}
+
+func cmdServe(ctx context.Context, args []string) error {
+	path, dataDir, err := commonFlags("serve", args, true)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(path, dataDir)
+	if err != nil {
+		return err
+	}
+	var level slog.LevelVar
+	log := newLogger(cfg.Log, &level)
+	srv, err := start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+			return srv.shutdown()
+		case <-hup:
+			next, err := loadConfig(path, dataDir)
+			if err == nil {
+				err = srv.reload(next, &level)
+			}
+			if err != nil {
+				log.Error("reload failed; keeping the running configuration", "err", err)
+				continue
+			}
+			log.Info("configuration reloaded")
+		}
+	}
+}
+
+// server is a running Mailroom.
+type server struct {
+	log   *slog.Logger
+	cfg   *config.Config
+	store *store.Store
+	dir   *acl.Live
+	imap  *imapd.Server
+	admin *adminServer
+
+	listeners []net.Listener
+	wg        sync.WaitGroup
+}
+
+// start opens the store, binds every listener and starts serving. Binding
+// happens before start returns, so the logged addresses are live.
+func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, error) {
+	dir, err := buildDirectory(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	var tlsConfig *tls.Config
+	if cfg.TLS.Configured() {
+		if tlsConfig, err = loadTLS(cfg, log); err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+	}
+	reg := imapd.NewRegistry()
+	st, err := store.Open(ctx, store.Options{Dir: cfg.DataDir, Logger: log.With("component", "store"), OnChange: reg.Publish})
+	if err != nil {
+		return nil, err
+	}
+	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir)}
+	s.imap = imapd.New(imapd.Options{
+		Store: st, Registry: reg, Directory: s.dir, Logger: log, TLSConfig: tlsConfig,
+		AppendLimit: int64(cfg.Limits.MessageSize), MaxMailboxes: cfg.Limits.MailboxesPerAccount,
+	})
+	for _, name := range []string{"imap", "imaps"} {
+		l := cfg.Listener(name)
+		if !l.Enabled() {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.Address)
+		if err != nil {
+			s.shutdown()
+			return nil, fmt.Errorf("listeners.%s: %w", name, err)
+		}
+		if name == "imaps" {
+			ln = tls.NewListener(ln, tlsConfig)
+		}
+		s.listeners = append(s.listeners, ln)
+		log.Info("listening", "listener", name, "addr", ln.Addr().String())
+		s.wg.Go(func() {
+			if err := s.imap.Serve(ln, imapd.ListenerOptions{InsecureAuth: l.AllowInsecureAuth}); err != nil && !errors.Is(err, net.ErrClosed) {
+				log.Error("serve", "listener", name, "err", err)
+			}
+		})
+	}
+	for _, name := range []string{"smtp", "submission", "submissions", "lmtp"} {
+		if cfg.Listener(name).Enabled() {
+			log.Warn("listener not started: SMTP is not implemented yet", "listener", name, "addr", cfg.Listener(name).Address)
+		}
+	}
+	if sock := cfg.AdminSocket(); sock != "" {
+		if s.admin, err = startAdmin(sock, s, log); err != nil {
+			s.shutdown()
+			return nil, fmt.Errorf("admin socket: %w", err)
+		}
+		log.Info("listening", "listener", "admin", "addr", sock)
+	}
+	log.Info("mailroom started", "data_dir", cfg.DataDir, "accounts", len(dir.Accounts()))
+	return s, nil
+}
+
+// reload applies a new configuration: the directory is swapped atomically
+// and the log level changes; listener and store changes need a restart.
+func (s *server) reload(cfg *config.Config, level *slog.LevelVar) error {
+	dir, err := buildDirectory(cfg)
+	if err != nil {
+		return err
+	}
+	for _, name := range cfg.ListenerNames() {
+		if cfg.Listener(name) != s.cfg.Listener(name) {
+			s.log.Warn("listener changes take effect at restart", "listener", name)
+		}
+	}
+	if cfg.DataDir != s.cfg.DataDir {
+		s.log.Warn("data_dir changes take effect at restart")
+	}
+	s.dir.Store(dir)
+	level.Set(parseLevel(cfg.Log.Level))
+	s.cfg = cfg
+	return nil
+}
+
+// shutdown stops accepting, lets in-flight commands finish, and closes the
+// store.
+func (s *server) shutdown() error {
+	if s.admin != nil {
+		s.admin.close()
+	}
+	if s.imap != nil {
+		s.imap.Close()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		s.log.Warn("listeners did not stop in 30s")
+	}
+	return s.store.Close()
+}

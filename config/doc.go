@@ -1,0 +1,24 @@
+// Package config is Mailroom's configuration file: its schema, strict
+// decoding, defaults and validation. Only cmd/mailroom imports it; it turns
+// a Config into each package's own Options.
+//
+// Decisions recorded here:
+//   - Unknown keys are errors, each named with the line it is on (the toml
+//     package keeps key positions private, so lines.go finds them).
+//   - Validate reports every problem at once, each prefixed by its dotted
+//     key, e.g. `accounts[2].plan: unknown plan "gold"`.
+//   - Relative paths are relative to the configuration file's directory, so
+//     a service manager's working directory does not matter.
+//   - Sizes accept "25MB"-style strings (units are powers of 1024) or
+//     integers; durations must be strings with a unit, because a bare 30
+//     would silently be 30 nanoseconds.
+//   - Plans and groups are tables keyed by name; accounts, domains and
+//     shares are arrays of tables. An account without a plan gets plan
+//     "default", which shares without limits unless the file defines it.
+//   - Operator [[share]] grants obey the same gating as IMAP SETACL: the
+//     owner's plan must allow sharing, the grantee must share a group with
+//     the owner, and the plan's max_grantees counts distinct grantees (a
+//     group counts once).
+//   - Configured local parts may not contain '/' (the IMAP hierarchy
+//     delimiter, which names Other Users/<address>/...) or '%'.
+package config

@@ -1,0 +1,22 @@
+// Package imapd is Mailroom's IMAP server: go-imap/v2's imapserver handles
+// the wire protocol, and a session here implements each command over the
+// store (RFC 9051 IMAP4rev2 and RFC 3501 IMAP4rev1, with the extensions in
+// Server.caps).
+//
+// Live updates: the store publishes each committed change (Registry.Publish)
+// in commit order per mailbox. The registry keeps, for every mailbox some
+// session has selected, the current UID list and a go-imap MailboxTracker;
+// each session has a SessionTracker that translates sequence numbers
+// between its view and the current one. Changes are applied idempotently by
+// UID, so a SELECT that loads the list while a commit is being published
+// sees each message once. A session's own flag changes are tagged with its
+// tracker (store.WithOrigin) so it is not sent a duplicate FETCH.
+//
+// Errors: store sentinels become NO with RFC 5530 response codes
+// (NONEXISTENT, ALREADYEXISTS, HASCHILDREN, OVERQUOTA, TRYCREATE, ...);
+// anything else is logged and answered with a generic SERVERBUG NO.
+//
+// Messages that do not parse are stored and served as they are: ENVELOPE
+// and BODYSTRUCTURE fall back to empty or text/plain values rather than
+// failing the command.
+package imapd

@@ -1,0 +1,340 @@
+package imapd
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
+
+	"mailroom/store"
+)
+
+// msgRef is a message as the client knows it.
+type msgRef struct {
+	seq uint32
+	uid store.UID
+}
+
+// view returns every message the client knows of, by ascending UID (and so
+// ascending sequence number): current messages that have been announced.
+func (s *session) view() []msgRef {
+	b := s.sel.box
+	b.mu.RLock()
+	uids := slices.Clone(b.uids)
+	b.mu.RUnlock()
+	out := make([]msgRef, 0, len(uids))
+	for i, uid := range uids {
+		if seq := s.sel.tracker.EncodeSeqNum(uint32(i + 1)); seq != 0 {
+			out = append(out, msgRef{seq: seq, uid: uid})
+		}
+	}
+	return out
+}
+
+// resolve returns the messages of the client's view that set names.
+func (s *session) resolve(set imap.NumSet) []msgRef {
+	if imap.IsSearchRes(set) {
+		set = s.sel.searchRes
+	}
+	v := s.view()
+	if len(v) == 0 {
+		return nil
+	}
+	var out []msgRef
+	switch set := set.(type) {
+	case imap.SeqSet:
+		last := v[len(v)-1].seq
+		for _, r := range set {
+			lo, hi := starTo(r.Start, last), starTo(r.Stop, last)
+			if lo > hi {
+				lo, hi = hi, lo
+			}
+			i, _ := slices.BinarySearchFunc(v, lo, func(m msgRef, seq uint32) int { return int(m.seq) - int(seq) })
+			for ; i < len(v) && v[i].seq <= hi; i++ {
+				out = append(out, v[i])
+			}
+		}
+	case imap.UIDSet:
+		last := uint32(v[len(v)-1].uid)
+		for _, r := range set {
+			lo, hi := store.UID(starTo(uint32(r.Start), last)), store.UID(starTo(uint32(r.Stop), last))
+			if lo > hi {
+				lo, hi = hi, lo
+			}
+			i, _ := slices.BinarySearchFunc(v, lo, func(m msgRef, uid store.UID) int { return int(m.uid) - int(uid) })
+			for ; i < len(v) && v[i].uid <= hi; i++ {
+				out = append(out, v[i])
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b msgRef) int { return int(a.uid) - int(b.uid) })
+	return slices.CompactFunc(out, func(a, b msgRef) bool { return a.uid == b.uid })
+}
+
+// starTo replaces the "*" of a range (0) with last.
+func starTo(n, last uint32) uint32 {
+	if n == 0 {
+		return last
+	}
+	return n
+}
+
+func uidsOf(refs []msgRef) []store.UID {
+	out := make([]store.UID, len(refs))
+	for i, r := range refs {
+		out[i] = r.uid
+	}
+	return out
+}
+
+// eachMessage calls fn with the stored record of each ref, reading the
+// records in one ordered scan over the UID span.
+func (s *session) eachMessage(refs []msgRef, fn func(msgRef, *store.Message) error) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	i := 0
+	return s.store().Messages(s.ctx(), s.sel.mailbox.ID, refs[0].uid, refs[len(refs)-1].uid, func(m *store.Message) error {
+		for i < len(refs) && refs[i].uid < m.UID {
+			i++
+		}
+		if i < len(refs) && refs[i].uid == m.UID {
+			return fn(refs[i], m)
+		}
+		return nil
+	})
+}
+
+func (s *session) Fetch(w *imapserver.FetchWriter, set imap.NumSet, opts *imap.FetchOptions) error {
+	refs := s.resolve(set)
+	needBody := opts.Envelope || opts.BodyStructure != nil || len(opts.BodySection) > 0 ||
+		len(opts.BinarySection) > 0 || len(opts.BinarySectionSize) > 0
+	markSeen := false
+	for _, bs := range opts.BodySection {
+		markSeen = markSeen || !bs.Peek
+	}
+	for _, bs := range opts.BinarySection {
+		markSeen = markSeen || !bs.Peek
+	}
+	markSeen = markSeen && !s.sel.readOnly
+	var seen []store.UID
+	err := s.eachMessage(refs, func(r msgRef, m *store.Message) error {
+		var content []byte
+		if needBody {
+			var err error
+			if content, err = s.store().Content(s.ctx(), m); err != nil {
+				return err
+			}
+		}
+		flags := m.Flags
+		nowSeen := markSeen && flags.Sys&store.FlagSeen == 0
+		if nowSeen {
+			seen = append(seen, m.UID)
+			flags.Sys |= store.FlagSeen
+		}
+		return writeFetch(w, r, m, flags, content, opts, nowSeen)
+	})
+	if err != nil {
+		return s.internal("fetch", err)
+	}
+	if len(seen) > 0 {
+		ctx := store.WithOrigin(s.ctx(), s.sel.tracker)
+		if _, err := s.store().StoreFlags(ctx, s.sel.mailbox.ID, seen, store.FlagsAdd, store.Flags{Sys: store.FlagSeen}, nil); err != nil {
+			return s.internal("fetch: set \\Seen", err)
+		}
+	}
+	return nil
+}
+
+func writeFetch(w *imapserver.FetchWriter, r msgRef, m *store.Message, flags store.Flags, content []byte, opts *imap.FetchOptions, flagsChanged bool) error {
+	rw := w.CreateMessage(r.seq)
+	rw.WriteUID(imap.UID(m.UID))
+	if opts.Flags || flagsChanged {
+		rw.WriteFlags(imapFlags(flags))
+	}
+	if opts.InternalDate {
+		rw.WriteInternalDate(m.InternalDate)
+	}
+	if opts.RFC822Size {
+		rw.WriteRFC822Size(m.Size)
+	}
+	if opts.Envelope {
+		rw.WriteEnvelope(envelope(content))
+	}
+	if opts.BodyStructure != nil {
+		rw.WriteBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(content)))
+	}
+	for _, bs := range opts.BodySection {
+		buf := imapserver.ExtractBodySection(bytes.NewReader(content), bs)
+		if err := writeLiteral(rw.WriteBodySection(bs, int64(len(buf))), buf); err != nil {
+			return err
+		}
+	}
+	for _, bs := range opts.BinarySection {
+		buf := imapserver.ExtractBinarySection(bytes.NewReader(content), bs)
+		if err := writeLiteral(rw.WriteBinarySection(bs, int64(len(buf))), buf); err != nil {
+			return err
+		}
+	}
+	for _, bs := range opts.BinarySectionSize {
+		rw.WriteBinarySectionSize(bs, imapserver.ExtractBinarySectionSize(bytes.NewReader(content), bs))
+	}
+	return rw.Close()
+}
+
+// envelope parses the header of content; a header that does not parse
+// yields an empty envelope rather than an error, so the message is served.
+func envelope(content []byte) *imap.Envelope {
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(content)))
+	if err != nil {
+		return &imap.Envelope{}
+	}
+	return imapserver.ExtractEnvelope(h)
+}
+
+func writeLiteral(wc io.WriteCloser, b []byte) error {
+	if _, err := wc.Write(b); err != nil {
+		wc.Close()
+		return err
+	}
+	return wc.Close()
+}
+
+func (s *session) Store(w *imapserver.FetchWriter, set imap.NumSet, flags *imap.StoreFlags, opts *imap.StoreOptions) error {
+	if s.sel.readOnly {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}
+	}
+	refs := s.resolve(set)
+	var op store.FlagOp
+	switch flags.Op {
+	case imap.StoreFlagsAdd:
+		op = store.FlagsAdd
+	case imap.StoreFlagsDel:
+		op = store.FlagsRemove
+	default:
+		op = store.FlagsSet
+	}
+	ctx := store.WithOrigin(s.ctx(), s.sel.tracker)
+	changed, err := s.store().StoreFlags(ctx, s.sel.mailbox.ID, uidsOf(refs), op, storeFlags(flags.Flags), nil)
+	if err != nil {
+		return s.mapErr("store", err)
+	}
+	if flags.Silent {
+		return nil
+	}
+	// Without .SILENT every addressed message gets a FETCH with its flags,
+	// changed or not (RFC 9051 §6.4.6).
+	byUID := map[store.UID]store.Flags{}
+	for _, m := range changed {
+		byUID[m.UID] = m.Flags
+	}
+	return s.eachMessage(refs, func(r msgRef, m *store.Message) error {
+		f, ok := byUID[m.UID]
+		if !ok {
+			f = m.Flags
+		}
+		rw := w.CreateMessage(r.seq)
+		rw.WriteUID(imap.UID(m.UID))
+		rw.WriteFlags(imapFlags(f))
+		return rw.Close()
+	})
+}
+
+func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	if s.sel.readOnly {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}
+	}
+	var only []store.UID
+	if uids != nil {
+		only = uidsOf(s.resolve(*uids))
+		if len(only) == 0 {
+			return nil
+		}
+	}
+	// The registry turns the committed expunge into EXPUNGE responses for
+	// every session, this one included; go-imap polls after the command.
+	_, err := s.store().Expunge(s.ctx(), s.sel.mailbox.ID, only)
+	return s.mapErr("expunge", err)
+}
+
+func (s *session) Copy(set imap.NumSet, dest string) (*imap.CopyData, error) {
+	dm, err := s.mailbox(dest)
+	if err != nil {
+		return nil, trycreate(s.mapErr("copy", err))
+	}
+	refs := s.resolve(set)
+	cp, err := s.store().Copy(s.ctx(), s.sel.mailbox.ID, uidsOf(refs), dm.ID, s.quota())
+	if err != nil {
+		return nil, s.mapErr("copy", err)
+	}
+	return copyData(cp), nil
+}
+
+func (s *session) Move(w *imapserver.MoveWriter, set imap.NumSet, dest string) error {
+	if s.sel.readOnly {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}
+	}
+	dm, err := s.mailbox(dest)
+	if err != nil {
+		return trycreate(s.mapErr("move", err))
+	}
+	if dm.ID == s.sel.mailbox.ID {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Source and destination are the same mailbox"}
+	}
+	refs := s.resolve(set)
+	cp, err := s.store().Move(s.ctx(), s.sel.mailbox.ID, uidsOf(refs), dm.ID, s.quota())
+	if err != nil {
+		return s.mapErr("move", err)
+	}
+	if len(cp.Source) == 0 {
+		return nil
+	}
+	// COPYUID first; the EXPUNGEs follow in go-imap's post-command poll
+	// (RFC 6851 §4.3).
+	return w.WriteCopyData(copyData(cp))
+}
+
+func copyData(cp *store.Copied) *imap.CopyData {
+	d := &imap.CopyData{UIDValidity: cp.UIDValidity}
+	for i := range cp.Source {
+		d.SourceUIDs.AddNum(imap.UID(cp.Source[i]))
+		d.DestUIDs.AddNum(imap.UID(cp.Dest[i]))
+	}
+	return d
+}
+
+// trycreate adds TRYCREATE to a missing destination (RFC 9051 §6.4.7).
+func trycreate(err error) error {
+	if e, ok := err.(*imap.Error); ok && e.Code == imap.ResponseCodeNonExistent {
+		e.Code = imap.ResponseCodeTryCreate
+	}
+	return err
+}
+
+func (s *session) Append(name string, r imap.LiteralReader, opts *imap.AppendOptions) (*imap.AppendData, error) {
+	m, err := s.mailbox(name)
+	if err != nil {
+		return nil, trycreate(s.mapErr("append", err))
+	}
+	if r.Size() > s.srv.opts.AppendLimit {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Message exceeds APPENDLIMIT"}
+	}
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	nm := store.NewMessage{Flags: storeFlags(opts.Flags), InternalDate: opts.Time}
+	if nm.InternalDate.IsZero() {
+		nm.InternalDate = time.Now()
+	}
+	d, err := s.store().Append(s.ctx(), m.ID, body, nm, s.quota())
+	if err != nil {
+		return nil, s.mapErr("append", err)
+	}
+	return &imap.AppendData{UID: imap.UID(d.UID), UIDValidity: d.UIDValidity}, nil
+}

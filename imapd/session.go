@@ -1,0 +1,195 @@
+package imapd
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"mailroom/acl"
+	"mailroom/store"
+)
+
+// session is one IMAP connection. go-imap calls its methods from the
+// connection's goroutine, and Idle from a second one that touches only the
+// tracker.
+type session struct {
+	srv  *Server
+	conn *imapserver.Conn
+	log  *slog.Logger
+
+	account *acl.Account // nil before login
+	sel     *selected    // nil when no mailbox is selected
+}
+
+// selected is the session's view of its selected mailbox.
+type selected struct {
+	box      *openMailbox
+	tracker  *imapserver.SessionTracker
+	mailbox  *store.Mailbox
+	readOnly bool
+	// searchRes is the result saved by SEARCH RETURN (SAVE) (RFC 5182).
+	searchRes imap.UIDSet
+}
+
+var (
+	_ imapserver.SessionIMAP4rev2      = (*session)(nil)
+	_ imapserver.SessionAppendLimit    = (*session)(nil)
+	_ imapserver.SessionUnauthenticate = (*session)(nil)
+)
+
+func (s *session) ctx() context.Context { return context.Background() }
+
+func (s *session) store() *store.Store { return s.srv.opts.Store }
+
+func (s *session) Close() error {
+	if s.sel != nil {
+		s.unselect()
+	}
+	s.log.Debug("closed")
+	return nil
+}
+
+func (s *session) Login(username, password string) error {
+	dir := s.srv.opts.Directory.Load()
+	a, err := dir.Authenticate(username, password)
+	if err != nil {
+		s.log.Info("login failed", "user", username)
+		return imapserver.ErrAuthFailed
+	}
+	if err := s.store().EnsureAccount(s.ctx(), a.Address, true); err != nil {
+		return s.internal("ensure account", err)
+	}
+	s.account = a
+	s.log = s.log.With("user", a.Address)
+	s.log.Info("login")
+	return nil
+}
+
+func (s *session) Unauthenticate() error {
+	if s.sel != nil {
+		s.unselect()
+	}
+	s.account = nil
+	return nil
+}
+
+func (s *session) AppendLimit() uint32 {
+	return uint32(min(s.srv.opts.AppendLimit, 1<<32-1))
+}
+
+func (s *session) Namespace() (*imap.NamespaceData, error) {
+	return &imap.NamespaceData{
+		Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: store.Delimiter}},
+	}, nil
+}
+
+// quota is the logged-in account's byte limit, 0 for none.
+func (s *session) quota() int64 { return s.account.Plan.Quota }
+
+// internal logs an unexpected error and returns a generic one that says
+// nothing of the server's internals.
+func (s *session) internal(what string, err error) error {
+	s.log.Error(what, "err", err)
+	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug, Text: "Internal server error, try again later"}
+}
+
+// mapErr translates store errors to IMAP responses (RFC 5530 codes).
+func (s *session) mapErr(what string, err error) error {
+	no := func(code imap.ResponseCode, text string) error {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: code, Text: text}
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNoMailbox):
+		return no(imap.ResponseCodeNonExistent, "No such mailbox")
+	case errors.Is(err, store.ErrExists):
+		return no(imap.ResponseCodeAlreadyExists, "Mailbox already exists")
+	case errors.Is(err, store.ErrHasChildren):
+		return no(imap.ResponseCodeHasChildren, "Mailbox has children; delete them first")
+	case errors.Is(err, store.ErrInboxDelete):
+		return no(imap.ResponseCodeCannot, "INBOX cannot be deleted")
+	case errors.Is(err, store.ErrRenameInside):
+		return no(imap.ResponseCodeCannot, "Cannot rename a mailbox into itself")
+	case errors.Is(err, store.ErrBadName):
+		return no(imap.ResponseCodeCannot, "Invalid mailbox name")
+	case errors.Is(err, store.ErrOverQuota):
+		return no(imap.ResponseCodeOverQuota, "Quota exceeded")
+	case errors.Is(err, store.ErrTooMany):
+		return no(imap.ResponseCodeLimit, "Too many mailboxes")
+	case errors.Is(err, store.ErrTooLarge):
+		return no(imap.ResponseCodeTooBig, "Message or request too large")
+	}
+	return s.internal(what, err)
+}
+
+// mailbox resolves a client's mailbox name to a mailbox. Only the personal
+// namespace exists so far.
+func (s *session) mailbox(name string) (*store.Mailbox, error) {
+	return s.store().MailboxByName(s.ctx(), s.account.Address, name)
+}
+
+func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectData, error) {
+	if s.sel != nil {
+		s.unselect()
+	}
+	m, err := s.mailbox(name)
+	if err != nil {
+		return nil, s.mapErr("select", err)
+	}
+	box, err := s.srv.opts.Registry.open(s.ctx(), s.store(), m.ID)
+	if err != nil {
+		return nil, s.internal("select", err)
+	}
+	box.mu.RLock()
+	n := uint32(len(box.uids))
+	tracker := box.tracker.NewSession()
+	box.mu.RUnlock()
+	// Re-read the record so that UIDNEXT is not older than the UID list.
+	if m, err = s.store().Mailbox(s.ctx(), m.ID); err != nil {
+		tracker.Close()
+		s.srv.opts.Registry.release(box)
+		return nil, s.mapErr("select", err)
+	}
+	s.sel = &selected{box: box, tracker: tracker, mailbox: m, readOnly: opts != nil && opts.ReadOnly}
+	data := &imap.SelectData{
+		Flags:          []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft},
+		PermanentFlags: []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft, imap.FlagWildcard},
+		NumMessages:    n,
+		UIDNext:        imap.UID(m.UIDNext),
+		UIDValidity:    m.UIDValidity,
+	}
+	if s.sel.readOnly {
+		data.PermanentFlags = nil
+	}
+	return data, nil
+}
+
+func (s *session) Unselect() error {
+	s.unselect()
+	return nil
+}
+
+func (s *session) unselect() {
+	s.sel.tracker.Close()
+	s.srv.opts.Registry.release(s.sel.box)
+	s.sel = nil
+}
+
+func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	if s.sel == nil {
+		return nil
+	}
+	return s.sel.tracker.Poll(w, allowExpunge)
+}
+
+func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	if s.sel == nil {
+		<-stop
+		return nil
+	}
+	return s.sel.tracker.Idle(w, stop)
+}

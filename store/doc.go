@@ -1,0 +1,42 @@
+// Package store is Mailroom's database: mailboxes, messages, de-duplicated
+// bodies, subscriptions, quota usage and (later) ACL entries and the
+// outbound queue, all in one Badger database. It knows nothing of IMAP wire
+// syntax or of who is logged in; it does what it is told, atomically.
+//
+// Keys are binary: one kind byte, then big-endian integers or
+// NUL-terminated account names, so Badger's order is the order we iterate
+// in (enc.go lists the kinds). Account names are folded to lower case in
+// keys.
+//
+// Invariants:
+//   - Every protocol-level change is one Badger transaction, committed with
+//     SyncWrites before the call returns: a message is acknowledged only
+//     once it is durable.
+//   - A message is a record per mailbox (UID, flags, internal date, modseq,
+//     size, per-delivery header prefix) plus a reference to a body stored
+//     once under the SHA-256 of its bytes. A body's reference count is a
+//     separate key changed in the same transaction as the records that use
+//     it; the last reference deletes the body. A message's content is its
+//     prefix followed by its body, byte for byte as it arrived.
+//   - Body records start with a format byte (0: raw bytes) so that part-level
+//     de-duplication can add a manifest format without a migration.
+//   - Each mailbox record carries UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and
+//     the counters STATUS needs (messages, unseen, size), kept exact by the
+//     same transactions; Check recomputes them all.
+//   - UIDVALIDITY is the creation time in seconds but always larger than
+//     any handed out before, so a recreated name never reuses one.
+//   - Writers take per-mailbox locks (in ID order) around commit and
+//     publication, so OnChange sees each mailbox's changes in commit order.
+//   - Deleting a mailbox frees its name and hides it in one transaction,
+//     then purges its messages in batches; Open resumes an interrupted
+//     purge. Large expunges are batched the same way, so no operation on a
+//     big mailbox hits Badger's transaction size limit.
+//   - A second process opening the directory gets ErrLocked.
+//
+// Mailbox names follow RFC 9051 §5.1: "/" is the delimiter, INBOX is
+// case-insensitive (also as the first level of a name), CREATE makes
+// missing superiors, DELETE of a name with inferiors is refused
+// (ErrHasChildren, as §6.3.5 allows), RENAME moves inferiors and
+// subscriptions along, and renaming INBOX moves its messages to the new
+// name and leaves an empty INBOX.
+package store
