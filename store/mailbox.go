@@ -231,6 +231,18 @@ func (s *Store) EnsureAccount(ctx context.Context, account string, withSpecial b
 	})
 }
 
+// Inbox returns the account's INBOX, creating it if the account has none
+// yet (mail to an account that never logged in).
+func (s *Store) Inbox(ctx context.Context, account string) (*Mailbox, error) {
+	m, err := s.MailboxByName(ctx, account, Inbox)
+	if errors.Is(err, ErrNoMailbox) {
+		if err = s.EnsureAccount(ctx, account, false); err == nil {
+			m, err = s.MailboxByName(ctx, account, Inbox)
+		}
+	}
+	return m, err
+}
+
 // Mailboxes returns the account's mailboxes sorted by name.
 func (s *Store) Mailboxes(ctx context.Context, account string) ([]*Mailbox, error) {
 	var out []*Mailbox

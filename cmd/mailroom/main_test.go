@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
 )
@@ -137,15 +138,49 @@ func TestServeDevConfig(t *testing.T) {
 	data := t.TempDir()
 	p := startServe(t, "-c", "../../testdata/dev.toml", "-data", data)
 	p.waitFor(t, 0, "mailroom started")
-	for _, l := range []string{"imap", "imaps", "admin"} {
-		p.listenAddr(t, l)
-	}
-	if addr := p.listenAddr(t, "imap"); addr != "127.0.0.1:1143" {
-		t.Fatalf("imap on %s", addr)
+	for l, want := range map[string]string{"imap": "127.0.0.1:1143", "imaps": "127.0.0.1:1993", "smtp": "127.0.0.1:2525",
+		"submission": "127.0.0.1:1587", "submissions": "127.0.0.1:1465"} {
+		if got := p.listenAddr(t, l); got != want {
+			t.Errorf("%s listens on %s, want %s", l, got, want)
+		}
 	}
 	if err := login(t, "127.0.0.1:1143", "alice@example.test", "password"); err != nil {
 		t.Fatalf("login: %v", err)
 	}
+	// Mail in by SMTP, out by IMAP.
+	msg := "From: someone@remote.test\r\nSubject: via MX\r\n\r\nhello\r\n"
+	sc, err := smtp.Dial("127.0.0.1:2525")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Mail("someone@remote.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Rcpt("alice@example.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := sc.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(msg))
+	if err := w.Close(); err != nil {
+		t.Fatalf("smtp DATA: %v", err)
+	}
+	sc.Quit()
+	c, err := imapclient.DialInsecure("127.0.0.1:1143", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("alice@example.test", "password").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	sel, err := c.Select("INBOX", nil).Wait()
+	if err != nil || sel.NumMessages != 1 {
+		t.Fatalf("INBOX after SMTP delivery: %+v, %v", sel, err)
+	}
+	c.Logout().Wait()
 	if _, err := os.Stat(filepath.Join(data, "tls", "self-signed.crt")); err != nil {
 		t.Fatalf("self-signed certificate not generated: %v", err)
 	}
@@ -164,22 +199,22 @@ func TestServeDevConfig(t *testing.T) {
 			t.Errorf("stats lacks %q: %s", k, out)
 		}
 	}
-	if st["accounts"] != 4 || st["mailboxes"] != 6 { // alice's INBOX and five special-use
+	if st["accounts"] != 4 || st["mailboxes"] != 6 || st["messages"] != 1 { // alice's INBOX and five special-use
 		t.Errorf("stats = %s", out)
 	}
 
 	// A second server on the same data directory is refused clearly.
 	second := exec.Command(binary, "serve", "-c", "../../testdata/dev.toml", "-data", data)
-	msg, err := second.CombinedOutput()
-	if err == nil || !strings.Contains(string(msg), "in use by another process") {
-		t.Fatalf("second serve: %v: %s", err, msg)
+	out2, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(out2), "in use by another process") {
+		t.Fatalf("second serve: %v: %s", err, out2)
 	}
 
 	p.stop(t)
 
 	// stats with the server stopped opens the directory itself.
 	out, err = exec.Command(binary, "stats", "-c", "../../testdata/dev.toml", "-data", data).Output()
-	if err != nil || !strings.Contains(string(out), `"mailboxes": 6`) {
+	if err != nil || !strings.Contains(string(out), `"messages": 1`) {
 		t.Fatalf("stats after stop: %v: %s", err, out)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"mailroom/acl"
 	"mailroom/config"
 	"mailroom/imapd"
+	"mailroom/smtpd"
 	"mailroom/store"
 )
 
@@ -119,6 +121,7 @@ type server struct {
 	store *store.Store
 	dir   *acl.Live
 	imap  *imapd.Server
+	smtp  *smtpd.Server
 	admin *adminServer
 
 	listeners []net.Listener
@@ -151,31 +154,47 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		Store: st, Registry: reg, Directory: s.dir, Logger: log, TLSConfig: tlsConfig,
 		AppendLimit: int64(cfg.Limits.MessageSize), MaxMailboxes: cfg.Limits.MailboxesPerAccount,
 	})
-	for _, name := range []string{"imap", "imaps"} {
+	var domains []string
+	for _, d := range cfg.Domains {
+		domains = append(domains, d.Name)
+	}
+	s.smtp = smtpd.New(smtpd.Options{
+		Store: st, Directory: s.dir, Logger: log, Hostname: hostname(cfg), Domains: domains,
+		TLSConfig: tlsConfig, MaxMessageBytes: int64(cfg.Limits.MessageSize),
+		MaxRecipients: cfg.Limits.Recipients, Timeout: cfg.Limits.SMTPTimeout.D(),
+	})
+	for _, name := range cfg.ListenerNames() {
 		l := cfg.Listener(name)
 		if !l.Enabled() {
 			continue
 		}
-		ln, err := net.Listen("tcp", l.Address)
+		ln, err := listen(l.Address)
 		if err != nil {
 			s.shutdown()
 			return nil, fmt.Errorf("listeners.%s: %w", name, err)
 		}
-		if name == "imaps" {
+		if name == "imaps" || name == "submissions" {
 			ln = tls.NewListener(ln, tlsConfig)
 		}
 		s.listeners = append(s.listeners, ln)
 		log.Info("listening", "listener", name, "addr", ln.Addr().String())
+		serve := func() error {
+			switch name {
+			case "imap", "imaps":
+				return s.imap.Serve(ln, imapd.ListenerOptions{InsecureAuth: l.AllowInsecureAuth})
+			case "smtp":
+				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeMX})
+			case "lmtp":
+				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeLMTP})
+			default:
+				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeSubmission, InsecureAuth: l.AllowInsecureAuth})
+			}
+		}
 		s.wg.Go(func() {
-			if err := s.imap.Serve(ln, imapd.ListenerOptions{InsecureAuth: l.AllowInsecureAuth}); err != nil && !errors.Is(err, net.ErrClosed) {
+			if err := serve(); err != nil && !errors.Is(err, net.ErrClosed) {
 				log.Error("serve", "listener", name, "err", err)
 			}
 		})
-	}
-	for _, name := range []string{"smtp", "submission", "submissions", "lmtp"} {
-		if cfg.Listener(name).Enabled() {
-			log.Warn("listener not started: SMTP is not implemented yet", "listener", name, "addr", cfg.Listener(name).Address)
-		}
 	}
 	if sock := cfg.AdminSocket(); sock != "" {
 		if s.admin, err = startAdmin(sock, s, log); err != nil {
@@ -186,6 +205,15 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	}
 	log.Info("mailroom started", "data_dir", cfg.DataDir, "accounts", len(dir.Accounts()))
 	return s, nil
+}
+
+// listen opens a TCP listener, or a unix socket for "unix:/path".
+func listen(addr string) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		os.Remove(path) // a socket left by a previous run
+		return net.Listen("unix", path)
+	}
+	return net.Listen("tcp", addr)
 }
 
 // reload applies a new configuration: the directory is swapped atomically
@@ -214,6 +242,11 @@ func (s *server) reload(cfg *config.Config, level *slog.LevelVar) error {
 func (s *server) shutdown() error {
 	if s.admin != nil {
 		s.admin.close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if s.smtp != nil {
+		s.smtp.Shutdown(ctx) // lets a DATA in progress finish
 	}
 	if s.imap != nil {
 		s.imap.Close()

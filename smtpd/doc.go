@@ -1,0 +1,30 @@
+// Package smtpd is Mailroom's SMTP side: the inbound MX, authenticated
+// submission, LMTP, and local delivery, on github.com/emersion/go-smtp.
+//
+// Relay rules (never an open relay): on MX and LMTP a recipient must be an
+// account or alias of a local domain (550 5.1.1 otherwise) and anything
+// else is refused with 554 5.7.1. The decision rests on the domain after
+// the last '@' of the path, with a trailing dot dropped and case folded;
+// source routes are ignored (RFC 5321 §4.1.1.3), so "@a:b@c" is b@c,
+// "user%other@local" and "\"x@remote\"@local" are merely unknown local
+// parts, and address literals are never local.
+//
+// Submission requires AUTH (PLAIN or LOGIN, only over TLS unless the
+// listener allows insecure auth). The envelope sender, every From: address
+// and any Sender: must be the user's own address or alias (550 5.7.1
+// naming the refused address). Submission adds Received, and Date and
+// Message-ID when missing, in front of the client's bytes, which are
+// otherwise kept exactly. Remote recipients go to the outbound queue.
+//
+// Local delivery: all local recipients of a message are delivered in one
+// store transaction (one stored body), and DATA is answered only after it
+// is durable. Each copy carries its own Return-Path and Delivered-To (and,
+// on MX/LMTP, the Received line naming that recipient) as a per-delivery
+// prefix kept outside the shared body. Two recipients that are the same
+// account (an address and its alias) get one copy. A mailbox at or over
+// its plan's quota is refused at RCPT with 452 4.2.2; a message that
+// passes RCPT is delivered even if it takes the mailbox past the quota.
+//
+// LMTP answers per recipient (RFC 2033); the listener is meant for a
+// trusted MTA on loopback or a unix socket.
+package smtpd

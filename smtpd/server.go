@@ -1,0 +1,157 @@
+package smtpd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"mailroom/acl"
+	"mailroom/store"
+)
+
+// Mode says what a listener is for.
+type Mode int
+
+const (
+	// ModeMX accepts mail for local recipients from anyone.
+	ModeMX Mode = iota
+	// ModeSubmission requires AUTH and enforces send-as.
+	ModeSubmission
+	// ModeLMTP accepts mail for local recipients with per-recipient
+	// replies, from a trusted MTA in front.
+	ModeLMTP
+)
+
+func (m Mode) String() string {
+	return [...]string{"mx", "submission", "lmtp"}[m]
+}
+
+// Queue takes mail for remote recipients. Enqueue must make the message
+// durable before it returns.
+type Queue interface {
+	Enqueue(ctx context.Context, from string, rcpts []string, msg []byte) error
+}
+
+// Options configures the SMTP server.
+type Options struct {
+	Store     *store.Store
+	Directory *acl.Live
+	Logger    *slog.Logger
+	Hostname  string
+	// Domains are the local domains, lower-case.
+	Domains   []string
+	TLSConfig *tls.Config
+	// MaxMessageBytes bounds DATA; MaxRecipients bounds RCPT TO.
+	MaxMessageBytes int64
+	MaxRecipients   int
+	// Timeout bounds each read and write.
+	Timeout time.Duration
+	// Queue takes submitted mail for remote recipients; nil refuses it.
+	Queue Queue
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// ListenerOptions qualify one listener.
+type ListenerOptions struct {
+	Mode Mode
+	// InsecureAuth allows AUTH before TLS.
+	InsecureAuth bool
+}
+
+// Server serves SMTP and LMTP listeners.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	domains map[string]bool
+	next    atomic.Uint64
+
+	mu      sync.Mutex
+	servers []*smtp.Server
+}
+
+// New returns a server; Serve starts listeners.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Minute
+	}
+	s := &Server{opts: opts, log: opts.Logger.With("proto", "smtp"), domains: map[string]bool{}}
+	for _, d := range opts.Domains {
+		s.domains[strings.ToLower(d)] = true
+	}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
+	srv := smtp.NewServer(backend{s: s, lopts: lopts})
+	srv.Domain = s.opts.Hostname
+	srv.TLSConfig = s.opts.TLSConfig
+	srv.LMTP = lopts.Mode == ModeLMTP
+	srv.MaxMessageBytes = s.opts.MaxMessageBytes
+	srv.MaxRecipients = s.opts.MaxRecipients
+	srv.AllowInsecureAuth = lopts.InsecureAuth
+	srv.ReadTimeout = s.opts.Timeout
+	srv.WriteTimeout = s.opts.Timeout
+	srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
+	srv.EnableSMTPUTF8 = true
+	s.mu.Lock()
+	s.servers = append(s.servers, srv)
+	s.mu.Unlock()
+	err := srv.Serve(ln)
+	if errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting and waits, until ctx is done, for sessions to
+// finish; then it closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	servers := s.servers
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, srv := range servers {
+		wg.Go(func() {
+			if srv.Shutdown(ctx) != nil {
+				srv.Close()
+			}
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+type backend struct {
+	s     *Server
+	lopts ListenerOptions
+}
+
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	id := b.s.next.Add(1)
+	sess := &session{
+		srv:  b.s,
+		mode: b.lopts.Mode,
+		conn: c,
+		log:  b.s.log.With("conn", id, "remote", c.Conn().RemoteAddr().String(), "listener", b.lopts.Mode.String()),
+	}
+	return sess, nil
+}
+
+// isLocal reports whether domain is one of ours.
+func (s *Server) isLocal(domain string) bool { return s.domains[domain] }

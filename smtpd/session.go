@@ -1,0 +1,233 @@
+package smtpd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"mailroom/acl"
+)
+
+// session is one SMTP transaction stream on one connection.
+type session struct {
+	srv  *Server
+	mode Mode
+	conn *smtp.Conn
+	log  *slog.Logger
+
+	user *acl.Account // after AUTH
+
+	from   string // "" for the null sender
+	local  []*acl.Account
+	rcpts  []string // local recipients as given, parallel to local
+	remote []string
+}
+
+var (
+	_ smtp.AuthSession = (*session)(nil)
+	_ smtp.LMTPSession = (*session)(nil)
+)
+
+func smtpErr(code int, enh smtp.EnhancedCode, format string, args ...any) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: code, EnhancedCode: enh, Message: fmt.Sprintf(format, args...)}
+}
+
+var (
+	errAuthRequired = smtpErr(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required")
+	errAuthFailed   = smtpErr(535, smtp.EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
+	errTempFailure  = smtpErr(451, smtp.EnhancedCode{4, 3, 0}, "Temporary server error, please try again later")
+)
+
+func (s *session) AuthMechanisms() []string {
+	if s.mode != ModeSubmission {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	if s.mode != ModeSubmission {
+		return nil, smtp.ErrAuthUnsupported
+	}
+	if s.user != nil {
+		return nil, smtpErr(503, smtp.EnhancedCode{5, 5, 1}, "Already authenticated")
+	}
+	check := func(identity, username, password string) error {
+		if identity != "" && acl.Fold(identity) != acl.Fold(username) {
+			return errAuthFailed
+		}
+		a, err := s.srv.opts.Directory.Load().Authenticate(username, password)
+		if err != nil {
+			s.log.Info("auth failed", "user", username)
+			return errAuthFailed
+		}
+		s.user = a
+		s.log = s.log.With("user", a.Address)
+		s.log.Info("auth")
+		return nil
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(check), nil
+	case sasl.Login:
+		return newLoginServer(func(u, p string) error { return check("", u, p) }), nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+func (s *session) Reset() {
+	s.from, s.local, s.rcpts, s.remote = "", nil, nil, nil
+}
+
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	s.Reset()
+	if s.mode == ModeSubmission && s.user == nil {
+		return errAuthRequired
+	}
+	if from == "" {
+		if s.mode == ModeSubmission {
+			return smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "The null sender is not allowed on submission")
+		}
+		return nil // bounces
+	}
+	a, err := parseAddress(from)
+	if err != nil {
+		return smtpErr(501, smtp.EnhancedCode{5, 1, 7}, "Bad sender address syntax")
+	}
+	if s.mode == ModeSubmission {
+		if err := s.checkSendAs("envelope sender", a.String()); err != nil {
+			return err
+		}
+	}
+	s.from = a.String()
+	return nil
+}
+
+// checkSendAs enforces DESIGN.md's send-as rule: the address must be the
+// user's own or one of the user's aliases.
+func (s *session) checkSendAs(what, addr string) error {
+	owner, ok := s.srv.opts.Directory.Load().Lookup(addr)
+	if ok && owner.Address == s.user.Address {
+		return nil
+	}
+	return smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "%s <%s> is not an address of %s", what, addr, s.user.Address)
+}
+
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if s.mode == ModeSubmission && s.user == nil {
+		return errAuthRequired
+	}
+	a, err := parseAddress(to)
+	if err != nil {
+		return smtpErr(501, smtp.EnhancedCode{5, 1, 3}, "Bad recipient address syntax")
+	}
+	if !s.srv.isLocal(a.domain) {
+		if s.mode != ModeSubmission {
+			s.log.Info("relay denied", "from", s.from, "rcpt", to)
+			return smtpErr(554, smtp.EnhancedCode{5, 7, 1}, "Relay access denied: <%s> is not a local address", to)
+		}
+		if s.srv.opts.Queue == nil {
+			return smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "This server does not deliver to remote addresses")
+		}
+		s.remote = append(s.remote, a.String())
+		return nil
+	}
+	acct, ok := s.srv.opts.Directory.Load().Lookup(a.String())
+	if !ok {
+		s.log.Info("unknown recipient", "from", s.from, "rcpt", to)
+		return smtpErr(550, smtp.EnhancedCode{5, 1, 1}, "No such user here: <%s>", to)
+	}
+	if q := acct.Plan.Quota; q > 0 {
+		used, err := s.srv.opts.Store.Usage(context.Background(), acct.Address)
+		if err != nil {
+			s.log.Error("quota check", "err", err)
+			return errTempFailure
+		}
+		if used >= q {
+			s.log.Info("mailbox full", "rcpt", acct.Address)
+			return smtpErr(452, smtp.EnhancedCode{4, 2, 2}, "Mailbox of <%s> is full", to)
+		}
+	}
+	s.local = append(s.local, acct)
+	s.rcpts = append(s.rcpts, a.String())
+	return nil
+}
+
+func (s *session) Data(r io.Reader) error {
+	msg, err := s.readMessage(r)
+	if err != nil {
+		return err
+	}
+	if err := s.deliverLocal(msg, nil); err != nil {
+		return err
+	}
+	if len(s.remote) > 0 {
+		if err := s.srv.opts.Queue.Enqueue(context.Background(), s.from, s.remote, msg); err != nil {
+			s.log.Error("enqueue", "err", err)
+			// Local copies are committed; a retry would duplicate them,
+			// but losing the remote ones is worse.
+			return errTempFailure
+		}
+		s.log.Info("queued", "from", s.from, "rcpts", s.remote, "size", len(msg))
+	}
+	return nil
+}
+
+func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	msg, err := s.readMessage(r)
+	if err != nil {
+		return err
+	}
+	return s.deliverLocal(msg, status)
+}
+
+// readMessage reads DATA and, on submission, checks and completes the
+// header.
+func (s *session) readMessage(r io.Reader) ([]byte, error) {
+	msg, err := io.ReadAll(r)
+	if err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return nil, se // too large
+		}
+		if errors.Is(err, smtp.ErrTooLongLine) {
+			return nil, smtpErr(500, smtp.EnhancedCode{5, 5, 2}, "Line too long (RFC 5321 allows 1000 octets)")
+		}
+		return nil, smtpErr(451, smtp.EnhancedCode{4, 4, 2}, "Error reading message data")
+	}
+	if s.mode == ModeSubmission {
+		return s.prepareSubmission(msg)
+	}
+	return msg, nil
+}
+
+// remoteIP is the client's address for Received headers.
+func (s *session) remoteIP() string {
+	if a, ok := s.conn.Conn().RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return s.conn.Conn().RemoteAddr().String()
+}
+
+// dedupe drops repeated accounts (an address and its alias in one
+// message), keeping the first recipient address given for each.
+func dedupe(accts []*acl.Account, rcpts []string) ([]*acl.Account, []string) {
+	var outA []*acl.Account
+	var outR []string
+	for i, a := range accts {
+		if !slices.Contains(outA, a) {
+			outA = append(outA, a)
+			outR = append(outR, rcpts[i])
+		}
+	}
+	return outA, outR
+}
