@@ -10,6 +10,7 @@ import (
 )
 
 func (s *session) Create(name string, opts *imap.CreateOptions) error {
+	defer s.srv.busy()()
 	var use string
 	if opts != nil && len(opts.SpecialUse) > 0 {
 		if len(opts.SpecialUse) > 1 {
@@ -24,14 +25,17 @@ func (s *session) Create(name string, opts *imap.CreateOptions) error {
 }
 
 func (s *session) Delete(name string) error {
+	defer s.srv.busy()()
 	return s.mapErr("delete", s.store().DeleteMailbox(s.ctx(), s.account.Address, name))
 }
 
 func (s *session) Rename(from, to string, _ *imap.RenameOptions) error {
+	defer s.srv.busy()()
 	return s.mapErr("rename", s.store().RenameMailbox(s.ctx(), s.account.Address, from, to))
 }
 
 func (s *session) Subscribe(name string) error {
+	defer s.srv.busy()()
 	if _, err := s.mailbox(name); err != nil {
 		return s.mapErr("subscribe", err)
 	}
@@ -39,10 +43,12 @@ func (s *session) Subscribe(name string) error {
 }
 
 func (s *session) Unsubscribe(name string) error {
+	defer s.srv.busy()()
 	return s.mapErr("unsubscribe", s.store().Unsubscribe(s.ctx(), s.account.Address, name))
 }
 
 func (s *session) Status(name string, opts *imap.StatusOptions) (*imap.StatusData, error) {
+	defer s.srv.busy()()
 	m, err := s.mailbox(name)
 	if err != nil {
 		return nil, s.mapErr("status", err)
@@ -87,6 +93,7 @@ type listEntry struct {
 }
 
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, opts *imap.ListOptions) error {
+	defer s.srv.busy()()
 	if opts == nil {
 		opts = &imap.ListOptions{}
 	}

@@ -111,6 +111,7 @@ func (s *session) eachMessage(refs []msgRef, fn func(msgRef, *store.Message) err
 }
 
 func (s *session) Fetch(w *imapserver.FetchWriter, set imap.NumSet, opts *imap.FetchOptions) error {
+	defer s.srv.busy()()
 	refs := s.resolve(set)
 	needBody := opts.Envelope || opts.BodyStructure != nil || len(opts.BodySection) > 0 ||
 		len(opts.BinarySection) > 0 || len(opts.BinarySectionSize) > 0
@@ -206,6 +207,7 @@ func writeLiteral(wc io.WriteCloser, b []byte) error {
 }
 
 func (s *session) Store(w *imapserver.FetchWriter, set imap.NumSet, flags *imap.StoreFlags, opts *imap.StoreOptions) error {
+	defer s.srv.busy()()
 	if s.sel.readOnly {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}
 	}
@@ -246,6 +248,7 @@ func (s *session) Store(w *imapserver.FetchWriter, set imap.NumSet, flags *imap.
 }
 
 func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	defer s.srv.busy()()
 	if s.sel.readOnly {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}
 	}
@@ -263,6 +266,7 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 }
 
 func (s *session) Copy(set imap.NumSet, dest string) (*imap.CopyData, error) {
+	defer s.srv.busy()()
 	dm, err := s.mailbox(dest)
 	if err != nil {
 		return nil, trycreate(s.mapErr("copy", err))
@@ -276,6 +280,7 @@ func (s *session) Copy(set imap.NumSet, dest string) (*imap.CopyData, error) {
 }
 
 func (s *session) Move(w *imapserver.MoveWriter, set imap.NumSet, dest string) error {
+	defer s.srv.busy()()
 	if s.sel.readOnly {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}
 	}
@@ -317,6 +322,7 @@ func trycreate(err error) error {
 }
 
 func (s *session) Append(name string, r imap.LiteralReader, opts *imap.AppendOptions) (*imap.AppendData, error) {
+	defer s.srv.busy()()
 	m, err := s.mailbox(name)
 	if err != nil {
 		return nil, trycreate(s.mapErr("append", err))

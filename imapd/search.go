@@ -18,6 +18,7 @@ import (
 )
 
 func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, opts *imap.SearchOptions) (*imap.SearchData, error) {
+	defer s.srv.busy()()
 	view := s.view()
 	needContent := criteriaNeedContent(criteria)
 	var hits []msgRef

@@ -43,6 +43,16 @@ type Server struct {
 	next  atomic.Uint64
 	mu    sync.Mutex
 	impls []*imapserver.Server
+
+	// gate: each command holds it for reading, so Close can wait for the
+	// commands in flight to finish before it closes connections.
+	gate sync.RWMutex
+}
+
+// busy marks a command in flight until the returned func is called.
+func (s *Server) busy() func() {
+	s.gate.RLock()
+	return s.gate.RUnlock
 }
 
 // New returns a server; Serve starts listeners.
@@ -84,8 +94,11 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	return srv.Serve(ln)
 }
 
-// Close stops every listener and closes every connection.
+// Close waits for the commands in flight to finish, then stops every
+// listener and closes every connection.
 func (s *Server) Close() error {
+	s.gate.Lock()
+	s.gate.Unlock() // an empty critical section: we only wait
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, srv := range s.impls {

@@ -53,6 +53,7 @@ func (s *session) Close() error {
 }
 
 func (s *session) Login(username, password string) error {
+	defer s.srv.busy()()
 	dir := s.srv.opts.Directory.Load()
 	a, err := dir.Authenticate(username, password)
 	if err != nil {
@@ -133,6 +134,7 @@ func (s *session) mailbox(name string) (*store.Mailbox, error) {
 }
 
 func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectData, error) {
+	defer s.srv.busy()()
 	if s.sel != nil {
 		s.unselect()
 	}
@@ -169,6 +171,7 @@ func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectDat
 }
 
 func (s *session) Unselect() error {
+	defer s.srv.busy()()
 	s.unselect()
 	return nil
 }

@@ -40,6 +40,24 @@ type Store struct {
 
 	gcStop chan struct{}
 	gcDone chan struct{}
+
+	// gate lets Close wait for operations in progress and refuse new ones.
+	gate   sync.RWMutex
+	closed bool
+}
+
+// ErrClosed is returned by operations on a closed store.
+var ErrClosed = errors.New("store is closed")
+
+// enter admits an operation unless the store is closed; the caller must
+// call the returned func when done.
+func (s *Store) enter() (func(), error) {
+	s.gate.RLock()
+	if s.closed {
+		s.gate.RUnlock()
+		return nil, ErrClosed
+	}
+	return s.gate.RUnlock, nil
 }
 
 type mailboxLock struct {
@@ -95,8 +113,16 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close waits for background work to stop and closes the database.
+// Close waits for operations in progress and background work to finish,
+// then closes the database. Later operations get ErrClosed.
 func (s *Store) Close() error {
+	s.gate.Lock()
+	if s.closed {
+		s.gate.Unlock()
+		return ErrClosed
+	}
+	s.closed = true
+	s.gate.Unlock()
 	close(s.gcStop)
 	<-s.gcDone
 	return s.db.Close()
@@ -119,6 +145,11 @@ func (s *Store) gcLoop() {
 
 // RunGC rewrites value-log files until no file is at least half garbage.
 func (s *Store) RunGC() {
+	leave, err := s.enter()
+	if err != nil {
+		return
+	}
+	defer leave()
 	for s.db.RunValueLogGC(0.5) == nil {
 	}
 }
@@ -169,6 +200,11 @@ type txn struct {
 // update runs fn in a write transaction holding the given mailboxes' locks,
 // retrying on conflicts, and publishes the changes after a durable commit.
 func (s *Store) update(ctx context.Context, mailboxes []MailboxID, fn func(tx *txn) error) error {
+	leave, err := s.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
 	unlock := s.lock(mailboxes)
 	defer unlock()
 	for attempt := 0; ; attempt++ {
@@ -199,6 +235,11 @@ func (s *Store) update(ctx context.Context, mailboxes []MailboxID, fn func(tx *t
 
 // view runs fn in a read-only transaction.
 func (s *Store) view(fn func(tx *badger.Txn) error) error {
+	leave, err := s.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
 	return s.db.View(fn)
 }
 

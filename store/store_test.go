@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -372,5 +373,51 @@ func TestNormalizeName(t *testing.T) {
 		if _, err := NormalizeName(bad); err == nil {
 			t.Errorf("NormalizeName(%q) succeeded", bad)
 		}
+	}
+}
+
+func TestClosedStoreRefusesWork(t *testing.T) {
+	t.Parallel()
+	s, err := Open(context.Background(), Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s.EnsureAccount(ctx, "a@example.test", false)
+	in := mustMailbox(t, s, "a@example.test", "INBOX")
+	// Close while appends are running: every append either lands or gets
+	// ErrClosed, and Close returns only after those in flight finish.
+	var wg sync.WaitGroup
+	var landed, refused sync.Map
+	for g := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				_, err := s.Append(ctx, in.ID, fmt.Appendf(nil, "g%d-%d", g, i), NewMessage{}, 0)
+				if errors.Is(err, ErrClosed) {
+					refused.Store(g, true)
+					return
+				}
+				if err != nil {
+					t.Errorf("append: %v", err)
+					return
+				}
+				landed.Store(fmt.Sprint(g, i), true)
+			}
+		})
+	}
+	for n := 0; n < 20; {
+		n = 0
+		landed.Range(func(_, _ any) bool { n++; return true })
+		runtime.Gosched()
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if _, err := s.Stats(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("stats after close: %v", err)
+	}
+	if err := s.Close(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("second close: %v", err)
 	}
 }
