@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Validate checks the whole configuration and returns every problem found,
@@ -159,6 +160,9 @@ func (c *Config) validateLimits(v *validator) {
 		if positive[key] <= 0 {
 			v.add(key, "must be greater than zero")
 		}
+	}
+	if l.IdleTimeout > 0 && l.IdleTimeout.D() < 30*time.Minute {
+		v.add("limits.idle_timeout", "%s is below the 30m that RFC 9051 §5.4 requires", l.IdleTimeout)
 	}
 	if l.MessageSize > 1<<30 {
 		v.add("limits.message_size", "%s is more than the 1GiB the store accepts", l.MessageSize)

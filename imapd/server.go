@@ -1,11 +1,13 @@
 package imapd
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -26,8 +28,24 @@ type Options struct {
 	AppendLimit int64
 	// MaxMailboxes bounds the mailboxes one account may have.
 	MaxMailboxes int
-	// Trace logs protocol transcripts at debug level minus four.
-	Trace bool
+	// LoginTimeout bounds the time from connecting to logging in;
+	// IdleTimeout an authenticated connection's inactivity (RFC 9051 §5.4
+	// asks for at least 30 minutes). Zero means go-imap's defaults.
+	LoginTimeout time.Duration
+	IdleTimeout  time.Duration
+	// MaxConnections and MaxConnectionsPerIP bound concurrent
+	// connections; MaxSessionsPerAccount concurrent logins of one account.
+	// Zero means no limit.
+	MaxConnections        int
+	MaxConnectionsPerIP   int
+	MaxSessionsPerAccount int
+	// AuthDelay is the delay after the first failed login from an address
+	// or for an account name; it doubles with each further failure up to
+	// AuthDelayMax. Zero means 1s and 30s.
+	AuthDelay    time.Duration
+	AuthDelayMax time.Duration
+	// Sleep waits for a login delay; nil waits for real. Tests record it.
+	Sleep func(ctx context.Context, d time.Duration)
 }
 
 // ListenerOptions qualify one listener.
@@ -47,6 +65,10 @@ type Server struct {
 	// gate: each command holds it for reading, so Close can wait for the
 	// commands in flight to finish before it closes connections.
 	gate sync.RWMutex
+
+	conns    *connLimiter
+	sessions *sessionCounter
+	throttle *authThrottle
 }
 
 // busy marks a command in flight until the returned func is called.
@@ -61,7 +83,27 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{opts: opts, log: log.With("proto", "imap")}
+	if opts.AuthDelay == 0 {
+		opts.AuthDelay = time.Second
+	}
+	if opts.AuthDelayMax == 0 {
+		opts.AuthDelayMax = 30 * time.Second
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
+	}
+	return &Server{
+		opts:     opts,
+		log:      log.With("proto", "imap"),
+		conns:    &connLimiter{perIP: map[string]int{}, max: opts.MaxConnections, maxIP: opts.MaxConnectionsPerIP},
+		sessions: &sessionCounter{n: map[string]int{}},
+		throttle: newAuthThrottle(opts.AuthDelay, opts.AuthDelayMax, time.Now),
+	}
+}
+
+// extraCaps are the capabilities Mailroom adds to go-imap's list.
+func (s *Server) extraCaps() []string {
+	return []string{"ID"}
 }
 
 // Capabilities advertised once authenticated (go-imap adds STARTTLS,
@@ -74,24 +116,26 @@ func (s *Server) caps() imap.CapSet {
 		imap.CapESearch: {}, imap.CapSearchRes: {}, imap.CapIdle: {},
 		imap.CapListExtended: {}, imap.CapListStatus: {}, imap.CapSpecialUse: {},
 		imap.CapMove: {}, imap.CapLiteralPlus: {}, imap.CapStatusSize: {},
-		imap.CapChildren: {}, imap.CapAppendLimit: {},
+		imap.CapChildren: {}, imap.CapAppendLimit: {}, imap.CapBinary: {},
+		imap.CapUnauthenticate: {},
 	}
 }
 
 // Serve accepts connections on ln until Close. Wrap ln in tls.NewListener
 // for implicit TLS.
 func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
+	// go-imap sees every connection as plain with insecure auth allowed:
+	// extConn terminates STARTTLS and enforces the TLS rule itself.
 	srv := imapserver.New(&imapserver.Options{
 		NewSession:   s.newSession,
 		Caps:         s.caps(),
 		Logger:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		TLSConfig:    s.opts.TLSConfig,
-		InsecureAuth: lopts.InsecureAuth,
+		InsecureAuth: true,
 	})
 	s.mu.Lock()
 	s.impls = append(s.impls, srv)
 	s.mu.Unlock()
-	return srv.Serve(ln)
+	return srv.Serve(&limitListener{Listener: ln, srv: s, lopts: lopts})
 }
 
 // Close waits for the commands in flight to finish, then stops every
@@ -109,10 +153,15 @@ func (s *Server) Close() error {
 
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 	id := s.next.Add(1)
+	ext, _ := c.NetConn().(*extConn)
 	sess := &session{
 		srv:  s,
 		conn: c,
+		ext:  ext,
 		log:  s.log.With("conn", id, "remote", c.NetConn().RemoteAddr().String()),
+	}
+	if ext != nil {
+		ext.session.Store(sess)
 	}
 	sess.log.Debug("connected")
 	return sess, nil, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -18,6 +19,7 @@ import (
 type session struct {
 	srv  *Server
 	conn *imapserver.Conn
+	ext  *extConn // nil only in tests that bypass Serve
 	log  *slog.Logger
 
 	account *acl.Account // nil before login
@@ -48,22 +50,42 @@ func (s *session) Close() error {
 	if s.sel != nil {
 		s.unselect()
 	}
+	if s.account != nil {
+		s.srv.sessions.release(s.account.Address)
+	}
 	s.log.Debug("closed")
 	return nil
 }
 
 func (s *session) Login(username, password string) error {
 	defer s.srv.busy()()
+	// Failed logins slow down the next attempt from the same address and
+	// for the same name, existing or not, so timing reveals nothing.
+	keys := []string{"user:" + strings.ToLower(username)}
+	if s.ext != nil {
+		keys = append(keys, "ip:"+hostOf(s.ext.RemoteAddr()))
+	}
+	s.srv.opts.Sleep(s.ctx(), s.srv.throttle.delay(keys...))
 	dir := s.srv.opts.Directory.Load()
 	a, err := dir.Authenticate(username, password)
 	if err != nil {
-		s.log.Info("login failed", "user", username)
+		s.srv.throttle.fail(keys...)
+		s.log.Warn("login failed", "user", username)
 		return imapserver.ErrAuthFailed
 	}
+	s.srv.throttle.succeed(keys...)
+	if !s.srv.sessions.acquire(a.Address, s.srv.opts.MaxSessionsPerAccount) {
+		s.log.Warn("login refused: too many sessions", "user", a.Address)
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many sessions for this account"}
+	}
 	if err := s.store().EnsureAccount(s.ctx(), a.Address, true); err != nil {
+		s.srv.sessions.release(a.Address)
 		return s.internal("ensure account", err)
 	}
 	s.account = a
+	if s.ext != nil {
+		s.ext.authed.Store(true)
+	}
 	s.log = s.log.With("user", a.Address)
 	s.log.Info("login")
 	return nil
@@ -73,7 +95,11 @@ func (s *session) Unauthenticate() error {
 	if s.sel != nil {
 		s.unselect()
 	}
+	s.srv.sessions.release(s.account.Address)
 	s.account = nil
+	if s.ext != nil {
+		s.ext.authed.Store(false)
+	}
 	return nil
 }
 

@@ -153,6 +153,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	s.imap = imapd.New(imapd.Options{
 		Store: st, Registry: reg, Directory: s.dir, Logger: log, TLSConfig: tlsConfig,
 		AppendLimit: int64(cfg.Limits.MessageSize), MaxMailboxes: cfg.Limits.MailboxesPerAccount,
+		LoginTimeout: cfg.Limits.LoginTimeout.D(), IdleTimeout: cfg.Limits.IdleTimeout.D(),
+		MaxConnections: cfg.Limits.Connections, MaxConnectionsPerIP: cfg.Limits.ConnectionsPerIP,
+		MaxSessionsPerAccount: cfg.Limits.SessionsPerAccount,
 	})
 	var domains []string
 	for _, d := range cfg.Domains {

@@ -1,0 +1,431 @@
+package imapd
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// extConn sits between the socket and go-imap. go-imap's server has no
+// hook for commands it does not know and prints only the capabilities it
+// knows, so this layer:
+//
+//   - frames the client's input (lines, literals, continuation lines) and
+//     answers the commands Mailroom adds itself (ID; the ACL family),
+//     handing every other byte to go-imap unchanged;
+//   - terminates STARTTLS itself, so that it keeps reading plaintext above
+//     TLS; go-imap then always sees a plain connection and runs with
+//     insecure auth allowed, and this layer enforces the real rule
+//     (LOGINDISABLED, LOGIN/AUTHENTICATE refused before TLS);
+//   - frames go-imap's output the same way, skipping literals so message
+//     content is never looked at, and rewrites only CAPABILITY lists;
+//   - caps read deadlines: the login timeout before authentication and the
+//     idle timeout after.
+//
+// Read is only ever called from the connection's command goroutine, and
+// go-imap asks for a command's bytes only after it has answered the
+// previous one, so a command answered here never overtakes one before it.
+type extConn struct {
+	raw   net.Conn // the socket, or a *tls.Conn for implicit TLS
+	srv   *Server
+	lopts ListenerOptions
+	start time.Time
+
+	mu  sync.Mutex // guards cur and writes to it
+	cur net.Conn   // raw, or the TLS connection after STARTTLS
+	br  *bufio.Reader
+	out outFramer
+
+	isTLS  atomic.Bool
+	authed atomic.Bool
+	closed atomic.Bool
+
+	// Input state, owned by the reading goroutine.
+	pending []byte // bytes of the current unit for go-imap
+	passLit int64  // literal bytes to hand over unparsed
+	inCmd   bool   // a pass-through command continues after its literal
+	litTag  string // tag of a command whose sync literal awaits go-imap's answer
+	litWait atomic.Int32
+	readErr error
+
+	session atomic.Pointer[session]
+	release func() // gives back the connection's slot
+}
+
+const (
+	litNone = iota
+	litAwaiting
+	litGranted
+	litRefused
+)
+
+func newExtConn(raw net.Conn, srv *Server, lopts ListenerOptions, release func()) *extConn {
+	c := &extConn{raw: raw, cur: raw, srv: srv, lopts: lopts, start: time.Now(), release: release}
+	c.br = bufio.NewReaderSize(raw, 16<<10)
+	_, tlsConn := raw.(*tls.Conn)
+	c.isTLS.Store(tlsConn)
+	return c
+}
+
+func (c *extConn) Read(p []byte) (int, error) {
+	for {
+		if len(c.pending) > 0 {
+			n := copy(p, c.pending)
+			c.pending = c.pending[n:]
+			return n, nil
+		}
+		if c.readErr != nil {
+			return 0, c.readErr
+		}
+		if c.passLit > 0 {
+			switch c.litWait.Load() {
+			case litRefused:
+				// go-imap refused the literal; the client will not send it.
+				c.passLit, c.inCmd = 0, false
+				c.litWait.Store(litNone)
+				continue
+			}
+			n := int(min(int64(len(p)), c.passLit))
+			n, err := c.br.Read(p[:n])
+			c.passLit -= int64(n)
+			if c.passLit == 0 {
+				c.litWait.Store(litNone)
+			}
+			return n, err
+		}
+		line, err := readLine(c.br)
+		if err != nil {
+			if len(line) == 0 || errors.Is(err, errLineTooLong) {
+				if errors.Is(err, errLineTooLong) {
+					c.writeDirect("* BYE [LIMIT] Command line too long\r\n")
+				}
+				return 0, err
+			}
+			c.readErr = err // hand over what came, then the error
+		}
+		if !c.inCmd {
+			if tag, name, ok := splitCommand(line); ok {
+				handled, err := c.intercept(tag, name, line)
+				if err != nil {
+					return 0, err
+				}
+				if handled {
+					continue
+				}
+			}
+		}
+		c.passThrough(line)
+	}
+}
+
+// passThrough queues a line for go-imap and notes a literal it announces.
+func (c *extConn) passThrough(line []byte) {
+	c.pending = line
+	tag, _, _ := splitCommand(line)
+	if !c.inCmd {
+		c.litTag = tag
+	}
+	n, sync, ok := literalAtEnd(line)
+	c.inCmd = ok
+	if !ok {
+		return
+	}
+	c.passLit = n
+	if sync {
+		c.litWait.Store(litAwaiting)
+	} else {
+		c.litWait.Store(litGranted)
+	}
+}
+
+// intercept answers the commands this layer owns. It returns handled=false
+// for everything go-imap should see.
+func (c *extConn) intercept(tag, name string, line []byte) (bool, error) {
+	switch name {
+	case "STARTTLS":
+		if c.srv.opts.TLSConfig == nil || c.isTLS.Load() {
+			return false, nil // go-imap answers that it cannot
+		}
+		return true, c.startTLS(tag, line)
+	case "LOGIN", "AUTHENTICATE":
+		if c.isTLS.Load() || c.lopts.InsecureAuth {
+			return false, nil
+		}
+		if err := c.drain(line); err != nil {
+			return true, err
+		}
+		c.writeDirect(tag + " NO [PRIVACYREQUIRED] Use STARTTLS (or port 993) before logging in\r\n")
+		return true, nil
+	case "ID":
+		return true, c.handleID(tag, line)
+	}
+	return false, nil
+}
+
+// drain consumes the rest of a command this layer refuses without
+// parsing it: literals it announced (bounded) and their continuation lines.
+func (c *extConn) drain(line []byte) error {
+	var total int64
+	for {
+		n, sync, ok := literalAtEnd(line)
+		if !ok || sync {
+			// A client that waits for "+" before a literal is told no
+			// instead, and sends nothing more of this command.
+			return nil
+		}
+		if total += n; total > 64<<10 {
+			return errors.New("imap: oversized literal in a refused command")
+		}
+		if _, err := io.CopyN(io.Discard, c.br, n); err != nil {
+			return err
+		}
+		var err error
+		if line, err = readLine(c.br); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *extConn) startTLS(tag string, line []byte) error {
+	if !bytes.Equal(bytes.TrimRight(line, "\r\n"), []byte(tag+" STARTTLS")) && !strings.EqualFold(string(bytes.TrimRight(line, "\r\n")), tag+" STARTTLS") {
+		c.writeDirect(tag + " BAD STARTTLS takes no arguments\r\n")
+		return nil
+	}
+	// Anything the client sent after STARTTLS arrived in plaintext and may
+	// have been injected by an attacker: drop it (RFC 9051 §6.2.1).
+	c.br.Discard(c.br.Buffered())
+	c.writeDirect(tag + " OK Begin TLS negotiation now\r\n")
+	tc := tls.Server(c.raw, c.srv.opts.TLSConfig)
+	c.raw.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		return fmt.Errorf("starttls: %w", err)
+	}
+	c.raw.SetDeadline(time.Time{})
+	c.mu.Lock()
+	c.cur = tc
+	c.mu.Unlock()
+	c.br = bufio.NewReaderSize(tc, 16<<10)
+	c.isTLS.Store(true)
+	return nil
+}
+
+func (c *extConn) handleID(tag string, line []byte) error {
+	r := c.args(line)
+	params := map[string]string{}
+	err := r.sp()
+	var a arg
+	if err == nil {
+		a, err = r.next()
+	}
+	if err == nil {
+		err = r.end()
+	}
+	if err == nil && a.kind == argList && len(a.list)%2 == 0 && len(a.list) <= 60 {
+		for i := 0; i < len(a.list); i += 2 {
+			k, _ := a.list[i].str()
+			v, _ := a.list[i+1].str()
+			params[strings.ToLower(k)] = v
+		}
+	} else if err == nil && a.kind != argNil {
+		err = errSyntax
+	}
+	if err != nil {
+		c.writeDirect(tag + " BAD Invalid ID arguments\r\n")
+		return c.tooBroken(err)
+	}
+	if len(params) > 0 {
+		if s := c.session.Load(); s != nil {
+			s.log.Debug("client id", "name", params["name"], "version", params["version"])
+		}
+	}
+	c.writeDirect(`* ID ("name" "Mailroom" "vendor" "Mailroom")` + "\r\n" + tag + " OK ID completed\r\n")
+	return nil
+}
+
+// tooBroken turns a parse error that leaves the input stream at an
+// unknown position into a connection error; plain syntax errors are
+// answered and the connection goes on.
+func (c *extConn) tooBroken(err error) error {
+	if errors.Is(err, errSyntax) {
+		return nil
+	}
+	return err
+}
+
+// args returns a parser over the arguments after the command name.
+func (c *extConn) args(line []byte) *argReader {
+	l := bytes.TrimRight(line, "\r\n")
+	sp := bytes.IndexByte(l, ' ')
+	rest := line[sp+1:]
+	if sp2 := bytes.IndexByte(rest, ' '); sp2 >= 0 {
+		rest = rest[sp2:]
+	} else {
+		rest = rest[len(bytes.TrimRight(rest, "\r\n")):]
+	}
+	return &argReader{br: c.br, line: rest, maxLit: 1 << 20, cont: func() error {
+		return c.writeDirect("+ Ready for literal data\r\n")
+	}}
+}
+
+// writeDirect writes a response of this layer's own, bypassing the output
+// framer (it is always at a line boundary between go-imap's responses).
+func (c *extConn) writeDirect(s string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, err := io.WriteString(c.cur, s)
+	return err
+}
+
+// Write passes go-imap's output through the framer.
+func (c *extConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.out.process(p, c.serverLine)
+	if len(out) == 0 {
+		return len(p), nil
+	}
+	if _, err := c.cur.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// serverLine sees each complete line go-imap writes (never literal
+// content) and returns it, rewritten if it lists capabilities.
+func (c *extConn) serverLine(line []byte) []byte {
+	if c.litWait.Load() == litAwaiting {
+		switch {
+		case bytes.HasPrefix(line, []byte("+")):
+			c.litWait.Store(litGranted)
+		case c.litTag != "" && bytes.HasPrefix(line, []byte(c.litTag+" ")):
+			c.litWait.Store(litRefused)
+		}
+	}
+	if i := bytes.Index(line, []byte("CAPABILITY ")); i >= 0 && (i == 2 || (i > 0 && line[i-1] == '[')) {
+		return c.rewriteCaps(line, i+len("CAPABILITY "))
+	}
+	return line
+}
+
+// rewriteCaps replaces the TLS- and auth-related capabilities go-imap
+// printed (it always sees a plain connection with insecure auth allowed)
+// with the real ones, and adds Mailroom's own.
+func (c *extConn) rewriteCaps(line []byte, from int) []byte {
+	end := from + bytes.IndexAny(line[from:], "]\r\n")
+	if end < from {
+		return line
+	}
+	var caps []string
+	hadAuth := false
+	for _, tok := range strings.Fields(string(line[from:end])) {
+		up := strings.ToUpper(tok)
+		switch {
+		case up == "STARTTLS" || up == "LOGINDISABLED":
+			continue
+		case strings.HasPrefix(up, "AUTH="):
+			hadAuth = true
+			continue
+		}
+		caps = append(caps, tok)
+	}
+	secure := c.isTLS.Load()
+	if !secure && c.srv.opts.TLSConfig != nil {
+		caps = append(caps, "STARTTLS")
+	}
+	if hadAuth {
+		if secure || c.lopts.InsecureAuth {
+			caps = append(caps, "AUTH=PLAIN")
+		} else {
+			caps = append(caps, "LOGINDISABLED")
+		}
+	}
+	caps = append(caps, c.srv.extraCaps()...)
+	out := make([]byte, 0, len(line)+64)
+	out = append(out, line[:from]...)
+	out = append(out, strings.Join(caps, " ")...)
+	return append(out, line[end:]...)
+}
+
+// SetReadDeadline applies the login timeout before authentication and
+// the idle timeout after it, on top of go-imap's own deadlines.
+func (c *extConn) SetReadDeadline(t time.Time) error {
+	if !c.authed.Load() {
+		if limit := c.start.Add(c.srv.opts.LoginTimeout); c.srv.opts.LoginTimeout > 0 && (t.IsZero() || t.After(limit)) {
+			t = limit
+		}
+	} else if d := c.srv.opts.IdleTimeout; d > 0 && (t.IsZero() || time.Until(t) > d) {
+		t = time.Now().Add(d)
+	}
+	return c.raw.SetReadDeadline(t)
+}
+
+func (c *extConn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
+func (c *extConn) SetDeadline(t time.Time) error {
+	c.SetReadDeadline(t)
+	return c.raw.SetWriteDeadline(t)
+}
+func (c *extConn) LocalAddr() net.Addr  { return c.raw.LocalAddr() }
+func (c *extConn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+
+func (c *extConn) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	if c.release != nil {
+		c.release()
+	}
+	c.mu.Lock()
+	cur := c.cur
+	c.mu.Unlock()
+	return cur.Close()
+}
+
+// outFramer follows the server's output: whole lines, and literal bytes
+// that are passed on without being looked at.
+type outFramer struct {
+	line []byte
+	lit  int64
+	mid  bool // the current line continues after a literal
+}
+
+// process returns what to write now; an incomplete line is held back
+// until its end arrives.
+func (f *outFramer) process(p []byte, onLine func([]byte) []byte) []byte {
+	var out []byte
+	for len(p) > 0 {
+		if f.lit > 0 {
+			n := int(min(int64(len(p)), f.lit))
+			out = append(out, p[:n]...)
+			f.lit -= int64(n)
+			p = p[n:]
+			continue
+		}
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			f.line = append(f.line, p...)
+			if len(f.line) > maxLine { // not a line we would rewrite
+				out = append(out, f.line...)
+				f.line, f.mid = f.line[:0], true
+			}
+			break
+		}
+		line := append(f.line, p[:i+1]...)
+		p = p[i+1:]
+		f.line = nil
+		if !f.mid {
+			line = onLine(line)
+		}
+		out = append(out, line...)
+		n, _, ok := literalAtEnd(line)
+		f.lit, f.mid = n, ok
+	}
+	return out
+}
