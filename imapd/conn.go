@@ -52,7 +52,9 @@ type extConn struct {
 	pending []byte // bytes of the current unit for go-imap
 	passLit int64  // literal bytes to hand over unparsed
 	inCmd   bool   // a pass-through command continues after its literal
-	litTag  string // tag of a command whose sync literal awaits go-imap's answer
+	litTag  string // tag of the command whose literal is being passed
+	litSync bool   // that literal is synchronizing
+	litSeen bool   // go-imap has taken some of its bytes
 	litWait atomic.Int32
 	readErr error
 
@@ -86,15 +88,24 @@ func (c *extConn) Read(p []byte) (int, error) {
 			return 0, c.readErr
 		}
 		if c.passLit > 0 {
-			switch c.litWait.Load() {
-			case litRefused:
-				// go-imap refused the literal; the client will not send it.
-				c.passLit, c.inCmd = 0, false
+			if c.litWait.Load() == litRefused && !c.litSeen {
+				// go-imap refused the literal before reading it. A client
+				// waiting for "+" sends nothing more; one that used
+				// LITERAL+ sends it anyway, and it is discarded here with
+				// the rest of its command (RFC 7888 §4).
 				c.litWait.Store(litNone)
+				c.inCmd = false
+				if !c.litSync {
+					if err := c.discardRefused(); err != nil {
+						return 0, err
+					}
+				}
+				c.passLit = 0
 				continue
 			}
 			n := int(min(int64(len(p)), c.passLit))
 			n, err := c.br.Read(p[:n])
+			c.litSeen = true
 			c.passLit -= int64(n)
 			if c.passLit == 0 {
 				c.litWait.Store(litNone)
@@ -138,11 +149,43 @@ func (c *extConn) passThrough(line []byte) {
 	if !ok {
 		return
 	}
-	c.passLit = n
+	c.passLit, c.litSync, c.litSeen = n, sync, false
 	if sync {
 		c.litWait.Store(litAwaiting)
 	} else {
 		c.litWait.Store(litGranted)
+	}
+}
+
+// maxDiscard bounds the refused literal data read and thrown away; past it
+// the connection is closed instead, as RFC 7888 allows.
+const maxDiscard = 64 << 20
+
+// discardRefused skips a refused non-synchronizing literal and the rest of
+// its command.
+func (c *extConn) discardRefused() error {
+	if c.passLit > maxDiscard {
+		c.writeDirect("* BYE [TOOBIG] Literal too large\r\n")
+		return errors.New("imap: refused literal too large to discard")
+	}
+	if _, err := io.CopyN(io.Discard, c.br, c.passLit); err != nil {
+		return err
+	}
+	for {
+		line, err := readLine(c.br)
+		if err != nil {
+			return err
+		}
+		n, sync, ok := literalAtEnd(line)
+		if !ok || sync {
+			return nil
+		}
+		if n > maxDiscard {
+			return errors.New("imap: refused literal too large to discard")
+		}
+		if _, err := io.CopyN(io.Discard, c.br, n); err != nil {
+			return err
+		}
 	}
 }
 
@@ -151,7 +194,7 @@ func (c *extConn) passThrough(line []byte) {
 func (c *extConn) intercept(tag, name string, line []byte) (bool, error) {
 	switch name {
 	case "STARTTLS":
-		if c.srv.opts.TLSConfig == nil || c.isTLS.Load() {
+		if c.srv.opts.TLSConfig == nil || c.isTLS.Load() || c.authed.Load() {
 			return false, nil // go-imap answers that it cannot
 		}
 		return true, c.startTLS(tag, line)
@@ -301,13 +344,11 @@ func (c *extConn) Write(p []byte) (int, error) {
 // serverLine sees each complete line go-imap writes (never literal
 // content) and returns it, rewritten if it lists capabilities.
 func (c *extConn) serverLine(line []byte) []byte {
-	if c.litWait.Load() == litAwaiting {
-		switch {
-		case bytes.HasPrefix(line, []byte("+")):
-			c.litWait.Store(litGranted)
-		case c.litTag != "" && bytes.HasPrefix(line, []byte(c.litTag+" ")):
-			c.litWait.Store(litRefused)
-		}
+	switch w := c.litWait.Load(); {
+	case w == litAwaiting && bytes.HasPrefix(line, []byte("+")):
+		c.litWait.Store(litGranted)
+	case (w == litAwaiting || w == litGranted) && c.litTag != "" && bytes.HasPrefix(line, []byte(c.litTag+" ")):
+		c.litWait.Store(litRefused) // Read ignores this once go-imap took the literal
 	}
 	if i := bytes.Index(line, []byte("CAPABILITY ")); i >= 0 && (i == 2 || (i > 0 && line[i-1] == '[')) {
 		return c.rewriteCaps(line, i+len("CAPABILITY "))
@@ -337,8 +378,8 @@ func (c *extConn) rewriteCaps(line []byte, from int) []byte {
 		caps = append(caps, tok)
 	}
 	secure := c.isTLS.Load()
-	if !secure && c.srv.opts.TLSConfig != nil {
-		caps = append(caps, "STARTTLS")
+	if !secure && c.srv.opts.TLSConfig != nil && !c.authed.Load() {
+		caps = append(caps, "STARTTLS") // RFC 9051 §6.2.1: before login only
 	}
 	if hadAuth {
 		if secure || c.lopts.InsecureAuth {

@@ -97,8 +97,9 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 	if opts == nil {
 		opts = &imap.ListOptions{}
 	}
-	if len(patterns) == 1 && patterns[0] == "" && !opts.SelectSubscribed {
-		// RFC 9051 §6.3.9: an empty pattern asks for the delimiter.
+	if len(patterns) == 0 && !opts.SelectSubscribed {
+		// RFC 9051 §6.3.9: an empty pattern (go-imap drops it) asks for
+		// the delimiter.
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: store.Delimiter})
 	}
 	boxes, err := s.store().Mailboxes(s.ctx(), s.account.Address)

@@ -1,0 +1,402 @@
+package imapd
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+
+	"mailroom/acl"
+	"mailroom/store"
+)
+
+// testServer is a store, a directory and an IMAP server listening on
+// 127.0.0.1: a plain listener that allows insecure auth (as development
+// does), a strict one, and an implicit-TLS one.
+type testServer struct {
+	st                      *store.Store
+	srv                     *Server
+	dir                     *acl.Live
+	plain, strict, implicit string
+
+	mu     sync.Mutex
+	sleeps []time.Duration
+}
+
+func testTLS(t testing.TB) *tls.Config {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
+
+func testDirectory(t testing.TB) *acl.Directory {
+	t.Helper()
+	h, err := acl.HashPassword("password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := acl.NewDirectory([]acl.AccountSpec{
+		{Address: "alice@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}, Aliases: []string{"a.liddell@example.test"}},
+		{Address: "bob@example.test", PasswordHash: h, Plan: "free", Groups: []string{"staff"}},
+		{Address: "info@example.test", Plan: "pro", Groups: []string{"staff"}, Team: true},
+		{Address: "small@example.test", PasswordHash: h, Plan: "small"},
+	}, []acl.Plan{{Name: "free"}, {Name: "pro", Share: true}, {Name: "small", Quota: 200}}, []string{"staff"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func newTestServer(t testing.TB, tweak ...func(*Options)) *testServer {
+	t.Helper()
+	reg := NewRegistry()
+	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir(), OnChange: reg.Publish})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{st: st, dir: acl.NewLive(testDirectory(t))}
+	opts := Options{
+		Store: st, Registry: reg, Directory: ts.dir, Logger: slog.New(slog.DiscardHandler),
+		TLSConfig: testTLS(t), AppendLimit: 1 << 20, MaxMailboxes: 100,
+		Sleep: func(_ context.Context, d time.Duration) {
+			ts.mu.Lock()
+			ts.sleeps = append(ts.sleeps, d)
+			ts.mu.Unlock()
+		},
+	}
+	for _, f := range tweak {
+		f(&opts)
+	}
+	ts.srv = New(opts)
+	listen := func(lopts ListenerOptions, implicit bool) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if implicit {
+			ln = tls.NewListener(ln, opts.TLSConfig)
+		}
+		go ts.srv.Serve(ln, lopts)
+		return ln.Addr().String()
+	}
+	ts.plain = listen(ListenerOptions{InsecureAuth: true}, false)
+	ts.strict = listen(ListenerOptions{}, false)
+	ts.implicit = listen(ListenerOptions{}, true)
+	t.Cleanup(func() {
+		ts.srv.Close()
+		st.Close()
+	})
+	return ts
+}
+
+// client logs in on the plain listener.
+func (ts *testServer) client(t testing.TB, user string, opts *imapclient.Options) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialInsecure(ts.plain, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login(user, "password").Wait(); err != nil {
+		t.Fatalf("login %s: %v", user, err)
+	}
+	return c
+}
+
+func insecureTLS() *imapclient.Options {
+	return &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}}
+}
+
+// respCode returns the response code of an IMAP error.
+func respCode(err error) imap.ResponseCode {
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		return ie.Code
+	}
+	return ""
+}
+
+func TestCapabilities(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c, err := imapclient.DialInsecure(ts.plain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	caps, err := c.Capability().Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []imap.Cap{"IMAP4rev1", "IMAP4rev2", "STARTTLS", "AUTH=PLAIN", "SASL-IR", "ID"} {
+		if !caps.Has(want) {
+			t.Errorf("before login: no %s in %v", want, caps)
+		}
+	}
+	if err := c.Login("alice@example.test", "password").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	caps, _ = c.Capability().Wait()
+	for _, want := range []string{"IMAP4rev1", "IMAP4rev2", "SASL-IR", "ID", "ENABLE", "NAMESPACE", "UNSELECT",
+		"UIDPLUS", "ESEARCH", "SEARCHRES", "IDLE", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "MOVE",
+		"LITERAL+", "STATUS=SIZE", "CHILDREN", "APPENDLIMIT=1048576"} {
+		if !caps.Has(imap.Cap(want)) {
+			t.Errorf("after login: no %s in %v", want, caps)
+		}
+	}
+	if caps.Has("STARTTLS") || caps.Has("LOGINDISABLED") {
+		t.Errorf("after login: %v", caps)
+	}
+	id, err := c.ID(&imap.IDData{Name: "test"}).Wait()
+	if err != nil || id.Name != "Mailroom" {
+		t.Fatalf("ID = %+v, %v", id, err)
+	}
+}
+
+func TestLoginNeedsTLS(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+
+	// The strict listener refuses passwords in the clear...
+	c, err := imapclient.DialInsecure(ts.strict, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	caps, _ := c.Capability().Wait()
+	if !caps.Has("LOGINDISABLED") || !caps.Has("STARTTLS") || caps.Has("AUTH=PLAIN") {
+		t.Errorf("strict listener before TLS: %v", caps)
+	}
+	err = c.Login("alice@example.test", "password").Wait()
+	if respCode(err) != imap.ResponseCodePrivacyRequired {
+		t.Fatalf("LOGIN before TLS: %v", err)
+	}
+	if c.State() != imap.ConnStateNotAuthenticated {
+		t.Fatal("logged in without TLS")
+	}
+
+	// ...and accepts them after STARTTLS, by address or alias.
+	c, err = imapclient.DialStartTLS(ts.strict, insecureTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	caps, _ = c.Capability().Wait()
+	if caps.Has("STARTTLS") || caps.Has("LOGINDISABLED") || !caps.Has("AUTH=PLAIN") {
+		t.Errorf("after STARTTLS: %v", caps)
+	}
+	if err := c.Login("A.Liddell@Example.TEST", "password").Wait(); err != nil {
+		t.Fatalf("LOGIN by alias after STARTTLS: %v", err)
+	}
+	if err := c.Noop().Wait(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Implicit TLS, with AUTHENTICATE PLAIN.
+	c, err = imapclient.DialTLS(ts.implicit, insecureTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Authenticate(plainClient("bob@example.test", "password")); err != nil {
+		t.Fatalf("AUTHENTICATE over implicit TLS: %v", err)
+	}
+}
+
+func TestLoginFailures(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	try := func(user, pass string) error {
+		c, err := imapclient.DialInsecure(ts.plain, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.Login(user, pass).Wait()
+	}
+	// Unknown account, wrong password, account without a password: the
+	// same answer.
+	for _, tc := range [][2]string{{"nobody@example.test", "password"}, {"alice@example.test", "wrong"}, {"info@example.test", ""}} {
+		if err := try(tc[0], tc[1]); respCode(err) != imap.ResponseCodeAuthenticationFailed {
+			t.Errorf("login %s: %v", tc[0], err)
+		}
+	}
+	// Each failure doubles the delay before the next answer, per address;
+	// a success clears the account's record.
+	ts.mu.Lock()
+	got := append([]time.Duration(nil), ts.sleeps...)
+	ts.mu.Unlock()
+	want := []time.Duration{0, time.Second, 2 * time.Second}
+	if len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Fatalf("delays = %v, want %v", got, want)
+	}
+	if err := try("bob@example.test", "password"); err != nil {
+		t.Fatal(err)
+	}
+	ts.mu.Lock()
+	if d := ts.sleeps[len(ts.sleeps)-1]; d != 4*time.Second {
+		t.Errorf("delay after three failures from this address = %v", d)
+	}
+	ts.mu.Unlock()
+}
+
+func TestAuthThrottleGrowsAndForgets(t *testing.T) {
+	now := time.Unix(0, 0)
+	th := newAuthThrottle(time.Second, 8*time.Second, func() time.Time { return now })
+	var got []time.Duration
+	for range 6 {
+		got = append(got, th.delay("user:x", "ip:1"))
+		th.fail("user:x", "ip:1")
+	}
+	want := []time.Duration{0, 1, 2, 4, 8, 8}
+	for i := range want {
+		if got[i] != want[i]*time.Second {
+			t.Fatalf("delays = %v", got)
+		}
+	}
+	if th.delay("user:y", "ip:1") != 8*time.Second {
+		t.Error("another name from the same address is not slowed")
+	}
+	now = now.Add(16 * time.Minute)
+	if d := th.delay("user:x"); d != 0 {
+		t.Errorf("delay after 16 quiet minutes = %v", d)
+	}
+}
+
+func TestConnectionLimits(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(o *Options) {
+		o.MaxConnectionsPerIP = 2
+		o.MaxSessionsPerAccount = 1
+	})
+	a := ts.client(t, "alice@example.test", nil)
+	// The second session of alice is refused.
+	c2, err := imapclient.DialInsecure(ts.plain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := c2.Login("alice@example.test", "password").Wait(); respCode(err) != imap.ResponseCodeLimit {
+		t.Fatalf("second session: %v", err)
+	}
+	// A third connection from 127.0.0.1 gets BYE at once.
+	raw, err := net.Dial("tcp", ts.plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(10 * time.Second))
+	greeting, _ := io.ReadAll(raw)
+	if !strings.HasPrefix(string(greeting), "* BYE [UNAVAILABLE]") {
+		t.Fatalf("third connection got %q", greeting)
+	}
+	// Logging out frees the slots.
+	a.Logout().Wait()
+	c2.Logout().Wait()
+	<-a.Closed()
+	<-c2.Closed()
+	ts.client(t, "alice@example.test", nil)
+}
+
+func TestLoginTimeout(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(o *Options) { o.LoginTimeout = 200 * time.Millisecond })
+	raw, err := net.Dial("tcp", ts.plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(20 * time.Second))
+	// The server closes the connection by itself; ReadAll returns at EOF.
+	if _, err := io.ReadAll(raw); err != nil {
+		t.Fatalf("connection not closed by the server: %v", err)
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(o *Options) { o.IdleTimeout = 300 * time.Millisecond })
+	c := ts.client(t, "alice@example.test", nil)
+	select {
+	case <-c.Closed():
+	case <-time.After(20 * time.Second):
+		t.Fatal("idle authenticated connection not closed")
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	raw, err := net.Dial("tcp", ts.plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(raw, "a1 ID (\"unterminated\r\na2 ID NIL\r\na3 FROB\r\n")
+	buf := make([]byte, 4096)
+	var got string
+	for !strings.Contains(got, "a3 ") {
+		n, err := raw.Read(buf)
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		got += string(buf[:n])
+	}
+	for _, want := range []string{"a1 BAD", "a2 OK", "a3 BAD"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in %q", want, got)
+		}
+	}
+}
+
+// plainClient is a SASL PLAIN client.
+func plainClient(user, pass string) sasl.Client { return sasl.NewPlainClient("", user, pass) }
+
+// TestRefusedLiteralKeepsConnection sends an APPEND over the limit, once
+// with a synchronizing literal (the client waits and sends nothing) and
+// once with LITERAL+ (the client sends it anyway): both are refused with
+// TOOBIG and the next command on the connection works.
+func TestRefusedLiteralKeepsConnection(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	raw, err := net.Dial("tcp", ts.plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(20 * time.Second))
+	big := strings.Repeat("x", 1<<20+1)
+	io.WriteString(raw, "a0 LOGIN alice@example.test password\r\n"+
+		"a1 APPEND INBOX {1048577}\r\n"+
+		"a2 APPEND INBOX {1048577+}\r\n"+big+"\r\n"+
+		"a3 APPEND INBOX (\\Seen) {11+}\r\nSubject: x\n\r\n"+
+		"a4 LOGOUT\r\n")
+	out, _ := io.ReadAll(raw)
+	for _, want := range []string{"a1 NO [TOOBIG]", "a2 NO [TOOBIG]", "a3 OK [APPENDUID", "a4 OK"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("no %q in %q", want, out)
+		}
+	}
+}
