@@ -35,6 +35,23 @@ type openMailbox struct {
 	mu      sync.RWMutex
 	uids    []store.UID
 	deleted bool
+	// wake has one channel per selected session, signalled after every
+	// published change so that IDLE polls (see session.Idle).
+	wake map[chan struct{}]struct{}
+}
+
+func (b *openMailbox) watch() chan struct{} {
+	ch := make(chan struct{}, 1)
+	b.mu.Lock()
+	b.wake[ch] = struct{}{}
+	b.mu.Unlock()
+	return ch
+}
+
+func (b *openMailbox) unwatch(ch chan struct{}) {
+	b.mu.Lock()
+	delete(b.wake, ch)
+	b.mu.Unlock()
 }
 
 // open returns the mailbox's shared state, loading its UID list if no
@@ -51,7 +68,7 @@ func (r *Registry) open(ctx context.Context, st *store.Store, id store.MailboxID
 	if err != nil {
 		return nil, err
 	}
-	b := &openMailbox{id: id, uids: uids, refs: 1, tracker: imapserver.NewMailboxTracker(uint32(len(uids)))}
+	b := &openMailbox{id: id, uids: uids, refs: 1, tracker: imapserver.NewMailboxTracker(uint32(len(uids))), wake: map[chan struct{}]struct{}{}}
 	r.boxes[id] = b
 	return b, nil
 }
@@ -74,6 +91,14 @@ func (r *Registry) Publish(c store.Change) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	defer func() {
+		for ch := range b.wake {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}()
 	source, _ := c.Origin.(*imapserver.SessionTracker)
 	switch c.Kind {
 	case store.ChangeAppend:

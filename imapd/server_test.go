@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -399,4 +400,56 @@ func TestRefusedLiteralKeepsConnection(t *testing.T) {
 			t.Errorf("no %q in %q", want, out)
 		}
 	}
+}
+
+// rawConn speaks IMAP line by line, for what imapclient cannot send.
+type rawConn struct {
+	t  testing.TB
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t testing.TB, addr string) *rawConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	r := &rawConn{t: t, c: c, br: bufio.NewReader(c)}
+	r.br.ReadString('\n') // greeting
+	return r
+}
+
+// cmd sends one command line (its tag is the first word) and returns
+// everything up to and including the tagged response.
+func (r *rawConn) cmd(line string) string {
+	r.t.Helper()
+	tag := strings.Fields(line)[0]
+	if _, err := io.WriteString(r.c, line+"\r\n"); err != nil {
+		r.t.Fatal(err)
+	}
+	var out strings.Builder
+	for {
+		l, err := r.br.ReadString('\n')
+		out.WriteString(l)
+		if err != nil {
+			r.t.Fatalf("%s: %v after %q", line, err, out.String())
+		}
+		if strings.HasPrefix(l, tag+" ") {
+			return out.String()
+		}
+	}
+}
+
+// ok is cmd that requires a tagged OK.
+func (r *rawConn) ok(line string) string {
+	r.t.Helper()
+	out := r.cmd(line)
+	tag := strings.Fields(line)[0]
+	if !strings.Contains(out, "\r\n"+tag+" OK") && !strings.HasPrefix(out, tag+" OK") {
+		r.t.Fatalf("%s: %q", line, out)
+	}
+	return out
 }

@@ -34,6 +34,7 @@ type selected struct {
 	readOnly bool
 	// searchRes is the result saved by SEARCH RETURN (SAVE) (RFC 5182).
 	searchRes imap.UIDSet
+	wake      chan struct{}
 }
 
 var (
@@ -176,13 +177,15 @@ func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectDat
 	n := uint32(len(box.uids))
 	tracker := box.tracker.NewSession()
 	box.mu.RUnlock()
+	wake := box.watch()
 	// Re-read the record so that UIDNEXT is not older than the UID list.
 	if m, err = s.store().Mailbox(s.ctx(), m.ID); err != nil {
+		box.unwatch(wake)
 		tracker.Close()
 		s.srv.opts.Registry.release(box)
 		return nil, s.mapErr("select", err)
 	}
-	s.sel = &selected{box: box, tracker: tracker, mailbox: m, readOnly: opts != nil && opts.ReadOnly}
+	s.sel = &selected{box: box, tracker: tracker, mailbox: m, readOnly: opts != nil && opts.ReadOnly, wake: wake}
 	data := &imap.SelectData{
 		Flags:          []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft},
 		PermanentFlags: []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft, imap.FlagWildcard},
@@ -203,6 +206,7 @@ func (s *session) Unselect() error {
 }
 
 func (s *session) unselect() {
+	s.sel.box.unwatch(s.sel.wake)
 	s.sel.tracker.Close()
 	s.srv.opts.Registry.release(s.sel.box)
 	s.sel = nil
@@ -215,10 +219,25 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	return s.sel.tracker.Poll(w, allowExpunge)
 }
 
+// Idle runs on its own goroutine and touches only the tracker. It polls
+// first, so a change committed before IDLE began is announced at once,
+// then after every wake-up; a change published between a poll and the
+// wait leaves its signal in the buffered channel, so none is missed.
+// (go-imap's SessionTracker.Idle only flushes on updates queued after it
+// registered.)
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 	if s.sel == nil {
 		<-stop
 		return nil
 	}
-	return s.sel.tracker.Idle(w, stop)
+	for {
+		if err := s.sel.tracker.Poll(w, true); err != nil {
+			return err
+		}
+		select {
+		case <-s.sel.wake:
+		case <-stop:
+			return nil
+		}
+	}
 }
