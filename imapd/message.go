@@ -168,10 +168,10 @@ func writeFetch(w *imapserver.FetchWriter, r msgRef, m *store.Message, flags sto
 		rw.WriteEnvelope(envelope(content))
 	}
 	if opts.BodyStructure != nil {
-		rw.WriteBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(content)))
+		rw.WriteBodyStructure(bodyStructure(content))
 	}
 	for _, bs := range opts.BodySection {
-		buf := imapserver.ExtractBodySection(bytes.NewReader(content), bs)
+		buf := bodySection(content, bs)
 		if err := writeLiteral(rw.WriteBodySection(bs, int64(len(buf))), buf); err != nil {
 			return err
 		}
@@ -186,6 +186,96 @@ func writeFetch(w *imapserver.FetchWriter, r msgRef, m *store.Message, flags sto
 		rw.WriteBinarySectionSize(bs, imapserver.ExtractBinarySectionSize(bytes.NewReader(content), bs))
 	}
 	return rw.Close()
+}
+
+// bodySection returns a FETCH BODY[...] section. The whole message and
+// its top-level HEADER and TEXT are cut from the stored bytes, so they are
+// exactly what arrived (go-imap's extractor re-serializes the header,
+// turning bare LFs into CRLFs and dropping a header it cannot parse); MIME
+// parts and HEADER.FIELDS, which are derived views anyway, come from
+// go-imap.
+func bodySection(content []byte, bs *imap.FetchItemBodySection) []byte {
+	if len(bs.Part) > 0 || (bs.Specifier != imap.PartSpecifierNone && bs.Specifier != imap.PartSpecifierHeader && bs.Specifier != imap.PartSpecifierText) ||
+		(bs.Specifier == imap.PartSpecifierHeader && len(bs.HeaderFields)+len(bs.HeaderFieldsNot) > 0) {
+		return imapserver.ExtractBodySection(bytes.NewReader(content), bs)
+	}
+	h := headerLen(content)
+	var b []byte
+	switch bs.Specifier {
+	case imap.PartSpecifierHeader:
+		b = content[:h]
+	case imap.PartSpecifierText:
+		b = content[h:]
+	default:
+		b = content
+	}
+	if p := bs.Partial; p != nil {
+		if p.Offset >= int64(len(b)) {
+			return []byte{}
+		}
+		b = b[p.Offset:]
+		if p.Size >= 0 && p.Size < int64(len(b)) {
+			b = b[:p.Size]
+		}
+	}
+	return b
+}
+
+// headerLen is the length of the header including the empty line that
+// ends it; a message without an empty line is all header.
+func headerLen(content []byte) int {
+	if bytes.HasPrefix(content, []byte("\r\n")) {
+		return 2
+	}
+	if bytes.HasPrefix(content, []byte("\n")) {
+		return 1
+	}
+	for i := 0; i < len(content); i++ {
+		if content[i] != '\n' {
+			continue
+		}
+		switch {
+		case bytes.HasPrefix(content[i+1:], []byte("\r\n")):
+			return i + 3
+		case bytes.HasPrefix(content[i+1:], []byte("\n")):
+			return i + 2
+		}
+	}
+	return len(content)
+}
+
+// bodyStructure is go-imap's BODYSTRUCTURE of content, repaired where a
+// broken message would make it unwritable: a multipart with no parts (no
+// boundary, or one never used) becomes a text/plain part, which is how a
+// reader shows such a message. RFC 9051's grammar needs at least one part.
+func bodyStructure(content []byte) imap.BodyStructure {
+	bs := imapserver.ExtractBodyStructure(bytes.NewReader(content))
+	return repairBodyStructure(bs, content[headerLen(content):])
+}
+
+// repairBodyStructure fixes bs in place; body is the bytes of the part bs
+// describes where known (the top level), else nil.
+func repairBodyStructure(bs imap.BodyStructure, body []byte) imap.BodyStructure {
+	switch b := bs.(type) {
+	case *imap.BodyStructureMultiPart:
+		if len(b.Children) == 0 {
+			part := &imap.BodyStructureSinglePart{Type: "text", Subtype: "plain",
+				Params: map[string]string{"charset": "us-ascii"}, Encoding: "7bit", Size: uint32(len(body)),
+				Text: &imap.BodyStructureText{NumLines: int64(bytes.Count(body, []byte("\n")))}}
+			if b.Extended != nil {
+				part.Extended = &imap.BodyStructureSinglePartExt{}
+			}
+			return part
+		}
+		for i, c := range b.Children {
+			b.Children[i] = repairBodyStructure(c, nil)
+		}
+	case *imap.BodyStructureSinglePart:
+		if b.MessageRFC822 != nil && b.MessageRFC822.BodyStructure != nil {
+			b.MessageRFC822.BodyStructure = repairBodyStructure(b.MessageRFC822.BodyStructure, nil)
+		}
+	}
+	return bs
 }
 
 // envelope parses the header of content; a header that does not parse

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 	gomessage "github.com/emersion/go-message"
+	"github.com/emersion/go-message/charset"
 	"github.com/emersion/go-message/textproto"
 
 	"mailroom/store"
@@ -217,9 +218,9 @@ func (c *candidate) parseHeader() *textproto.Header {
 	return c.header
 }
 
-var wordDecoder = &mime.WordDecoder{CharsetReader: func(charset string, r io.Reader) (io.Reader, error) {
-	return gomessage.CharsetReader(charset, r)
-}}
+// wordDecoder decodes RFC 2047 encoded words in any charset go-message's
+// charset package knows (the IANA names of golang.org/x/text's encodings).
+var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
 
 func decodeWords(s string) string {
 	if d, err := wordDecoder.DecodeHeader(s); err == nil {
