@@ -4,7 +4,7 @@ GO      ?= go
 CONFIG  ?= testdata/dev.toml
 BIN     := bin/mailroom
 
-.PHONY: run test build bench lint fuzz clean
+.PHONY: run test build bench lint fuzz clean deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/mailroom
@@ -18,6 +18,20 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+
+# Tools the end-to-end tests drive (they skip, saying so, when one is
+# missing): mbsync (isync), swaks, Python with Debian's dkimpy.
+deps:
+	@need=""; \
+	command -v mbsync >/dev/null || need="$$need isync"; \
+	command -v swaks >/dev/null || need="$$need swaks"; \
+	command -v python3 >/dev/null || need="$$need python3"; \
+	/usr/bin/python3 -c 'import dkim' 2>/dev/null || need="$$need python3-dkim"; \
+	if [ -n "$$need" ]; then \
+		echo "installing:$$need"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$need >/dev/null; \
+	fi
 
 lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -452,4 +453,20 @@ func (r *rawConn) ok(line string) string {
 		r.t.Fatalf("%s: %q", line, out)
 	}
 	return out
+}
+
+// TestPythonImaplib runs testdata/e2e/imaplib_e2e.py, a client nobody
+// here wrote, against the strict listener (it does STARTTLS first).
+func TestPythonImaplib(t *testing.T) {
+	t.Parallel()
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed (.ci/run installs it)")
+	}
+	ts := newTestServer(t)
+	host, port, _ := net.SplitHostPort(ts.strict)
+	out, err := exec.Command(python, "../testdata/e2e/imaplib_e2e.py", host, port, "alice@example.test", "password").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Fatalf("imaplib: %v\n%s", err, out)
+	}
 }
