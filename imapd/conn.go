@@ -39,10 +39,13 @@ type extConn struct {
 	lopts ListenerOptions
 	start time.Time
 
-	mu  sync.Mutex // guards cur and writes to it
-	cur net.Conn   // raw, or the TLS connection after STARTTLS
-	br  *bufio.Reader
-	out outFramer
+	mu    sync.Mutex // guards cur, wbuf, timer and writes to cur
+	cur   net.Conn   // raw, or the TLS connection after STARTTLS
+	br    *bufio.Reader
+	out   outFramer
+	wbuf  []byte      // output not yet written to cur
+	timer *time.Timer // flushes wbuf shortly after the first byte
+	werr  error       // the first write error; later writes fail with it
 
 	isTLS  atomic.Bool
 	authed atomic.Bool
@@ -77,7 +80,48 @@ func newExtConn(raw net.Conn, srv *Server, lopts ListenerOptions, release func()
 	return c
 }
 
+// Output coalescing: go-imap flushes after every response line, which
+// for a FETCH of 100,000 messages is 100,000 write calls. extConn buffers
+// instead and writes when go-imap next reads (it is about to wait for the
+// client, so no answer is held back), when flushSize bytes are waiting, or
+// flushDelay after the first waiting byte (IDLE updates come from another
+// goroutine that never reads).
+const (
+	flushSize    = 32 << 10
+	flushDelay   = 2 * time.Millisecond
+	flushTimeout = 2 * time.Minute // one flush may take this long
+)
+
+// flushLocked writes out the buffered output. The caller holds c.mu.
+func (c *extConn) flushLocked() error {
+	return c.flushWithin(flushTimeout)
+}
+
+func (c *extConn) flushWithin(timeout time.Duration) error {
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	if len(c.wbuf) == 0 || c.werr != nil {
+		c.wbuf = c.wbuf[:0]
+		return c.werr
+	}
+	c.raw.SetWriteDeadline(time.Now().Add(timeout))
+	_, c.werr = c.cur.Write(c.wbuf)
+	c.wbuf = c.wbuf[:0]
+	return c.werr
+}
+
+func (c *extConn) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flushLocked()
+}
+
 func (c *extConn) Read(p []byte) (int, error) {
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
 	for {
 		if len(c.pending) > 0 {
 			n := copy(p, c.pending)
@@ -323,20 +367,25 @@ func (c *extConn) args(line []byte) *argReader {
 func (c *extConn) writeDirect(s string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, err := io.WriteString(c.cur, s)
-	return err
+	c.wbuf = append(c.wbuf, s...)
+	return c.flushLocked()
 }
 
-// Write passes go-imap's output through the framer.
+// Write passes go-imap's output through the framer into the buffer.
 func (c *extConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := c.out.process(p, c.serverLine)
-	if len(out) == 0 {
-		return len(p), nil
+	if c.werr != nil {
+		return 0, c.werr
 	}
-	if _, err := c.cur.Write(out); err != nil {
-		return 0, err
+	c.wbuf = c.out.process(c.wbuf, p, c.serverLine)
+	switch {
+	case len(c.wbuf) >= flushSize:
+		if err := c.flushLocked(); err != nil {
+			return 0, err
+		}
+	case len(c.wbuf) > 0 && c.timer == nil:
+		c.timer = time.AfterFunc(flushDelay, func() { c.flush() })
 	}
 	return len(p), nil
 }
@@ -408,13 +457,12 @@ func (c *extConn) SetReadDeadline(t time.Time) error {
 	return c.raw.SetReadDeadline(t)
 }
 
-func (c *extConn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
-func (c *extConn) SetDeadline(t time.Time) error {
-	c.SetReadDeadline(t)
-	return c.raw.SetWriteDeadline(t)
-}
-func (c *extConn) LocalAddr() net.Addr  { return c.raw.LocalAddr() }
-func (c *extConn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+// SetWriteDeadline is ignored: go-imap sets one per response, but writes
+// happen at flush time, each flush with its own deadline (flushTimeout).
+func (c *extConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *extConn) SetDeadline(t time.Time) error    { return c.SetReadDeadline(t) }
+func (c *extConn) LocalAddr() net.Addr              { return c.raw.LocalAddr() }
+func (c *extConn) RemoteAddr() net.Addr             { return c.raw.RemoteAddr() }
 
 func (c *extConn) Close() error {
 	if c.closed.Swap(true) {
@@ -424,6 +472,7 @@ func (c *extConn) Close() error {
 		c.release()
 	}
 	c.mu.Lock()
+	c.flushWithin(5 * time.Second) // a BYE go-imap wrote last
 	cur := c.cur
 	c.mu.Unlock()
 	return cur.Close()
@@ -437,10 +486,9 @@ type outFramer struct {
 	mid  bool // the current line continues after a literal
 }
 
-// process returns what to write now; an incomplete line is held back
-// until its end arrives.
-func (f *outFramer) process(p []byte, onLine func([]byte) []byte) []byte {
-	var out []byte
+// process appends to out what can be written now; an incomplete line is
+// held back until its end arrives.
+func (f *outFramer) process(out, p []byte, onLine func([]byte) []byte) []byte {
 	for len(p) > 0 {
 		if f.lit > 0 {
 			n := int(min(int64(len(p)), f.lit))
@@ -456,11 +504,17 @@ func (f *outFramer) process(p []byte, onLine func([]byte) []byte) []byte {
 				out = append(out, f.line...)
 				f.line, f.mid = f.line[:0], true
 			}
+			p = nil
 			break
 		}
-		line := append(f.line, p[:i+1]...)
+		var line []byte
+		if len(f.line) == 0 {
+			line = p[:i+1] // the common case: a whole line in one write
+		} else {
+			line = append(f.line, p[:i+1]...)
+			f.line = f.line[:0]
+		}
 		p = p[i+1:]
-		f.line = nil
 		if !f.mid {
 			line = onLine(line)
 		}

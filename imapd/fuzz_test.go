@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -61,9 +62,15 @@ func FuzzMessage(f *testing.F) {
 			t.Fatal("BODY[] is not the message")
 		}
 		envelope(content)
-		c := &candidate{content: content, msg: nil}
+		c := &candidate{content: content, bodyOffset: -1}
 		c.headerText()
 		c.bodyText()
+		c.bodyContains("needle")
+		for _, sub := range []string{"a", "Content", "é"} {
+			if got, want := indexFold(content, sub) >= 0, strings.Contains(strings.ToLower(string(content)), strings.ToLower(sub)); got != want {
+				t.Fatalf("indexFold(%q) = %v, strings says %v", sub, got, want)
+			}
+		}
 	})
 }
 

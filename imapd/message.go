@@ -93,21 +93,27 @@ func uidsOf(refs []msgRef) []store.UID {
 }
 
 // eachMessage calls fn with the stored record of each ref, reading the
-// records in one ordered scan over the UID span.
-func (s *session) eachMessage(refs []msgRef, fn func(msgRef, *store.Message) error) error {
+// records in one ordered scan over the UID span; with content, also each
+// message's bytes (valid only during fn).
+func (s *session) eachMessage(refs []msgRef, content bool, fn func(msgRef, *store.Message, []byte) error) error {
 	if len(refs) == 0 {
 		return nil
 	}
 	i := 0
-	return s.store().Messages(s.ctx(), s.sel.mailbox.ID, refs[0].uid, refs[len(refs)-1].uid, func(m *store.Message) error {
+	visit := func(m *store.Message, c []byte) error {
 		for i < len(refs) && refs[i].uid < m.UID {
 			i++
 		}
 		if i < len(refs) && refs[i].uid == m.UID {
-			return fn(refs[i], m)
+			return fn(refs[i], m, c)
 		}
 		return nil
-	})
+	}
+	from, to := refs[0].uid, refs[len(refs)-1].uid
+	if content {
+		return s.store().MessagesWithContent(s.ctx(), s.sel.mailbox.ID, from, to, visit)
+	}
+	return s.store().Messages(s.ctx(), s.sel.mailbox.ID, from, to, func(m *store.Message) error { return visit(m, nil) })
 }
 
 func (s *session) Fetch(w *imapserver.FetchWriter, set imap.NumSet, opts *imap.FetchOptions) error {
@@ -124,14 +130,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, set imap.NumSet, opts *imap.F
 	}
 	markSeen = markSeen && !s.sel.readOnly
 	var seen []store.UID
-	err := s.eachMessage(refs, func(r msgRef, m *store.Message) error {
-		var content []byte
-		if needBody {
-			var err error
-			if content, err = s.store().Content(s.ctx(), m); err != nil {
-				return err
-			}
-		}
+	err := s.eachMessage(refs, needBody, func(r msgRef, m *store.Message, content []byte) error {
 		flags := m.Flags
 		nowSeen := markSeen && flags.Sys&store.FlagSeen == 0
 		if nowSeen {
@@ -325,7 +324,7 @@ func (s *session) Store(w *imapserver.FetchWriter, set imap.NumSet, flags *imap.
 	for _, m := range changed {
 		byUID[m.UID] = m.Flags
 	}
-	return s.eachMessage(refs, func(r msgRef, m *store.Message) error {
+	return s.eachMessage(refs, false, func(r msgRef, m *store.Message, _ []byte) error {
 		f, ok := byUID[m.UID]
 		if !ok {
 			f = m.Flags

@@ -28,14 +28,8 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	if len(view) > 0 {
 		lastUID, lastSeq = uint32(view[len(view)-1].uid), view[len(view)-1].seq
 	}
-	err := s.eachMessage(view, func(r msgRef, m *store.Message) error {
-		c := &candidate{ref: r, msg: m, lastUID: lastUID, lastSeq: lastSeq, saved: s.sel.searchRes}
-		if needContent {
-			var err error
-			if c.content, err = s.store().Content(s.ctx(), m); err != nil {
-				return err
-			}
-		}
+	err := s.eachMessage(view, needContent, func(r msgRef, m *store.Message, content []byte) error {
+		c := &candidate{ref: r, msg: m, lastUID: lastUID, lastSeq: lastSeq, saved: s.sel.searchRes, content: content, bodyOffset: -1}
 		if c.match(criteria) {
 			hits = append(hits, r)
 		}
@@ -149,12 +143,12 @@ func (c *candidate) match(cr *imap.SearchCriteria) bool {
 		}
 	}
 	for _, want := range cr.Body {
-		if !containsFold(c.bodyText(), want) {
+		if !c.bodyContains(want) {
 			return false
 		}
 	}
 	for _, want := range cr.Text {
-		if !containsFold(c.headerText(), want) && !containsFold(c.bodyText(), want) {
+		if !containsFold(c.headerText(), want) && !c.bodyContains(want) {
 			return false
 		}
 	}
@@ -204,18 +198,21 @@ func dateOnly(t time.Time) time.Time {
 
 func (c *candidate) parseHeader() *textproto.Header {
 	if c.header == nil {
-		br := bufio.NewReader(bytes.NewReader(c.content))
-		h, err := textproto.ReadHeader(br)
+		h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(c.content)))
 		if err != nil {
 			h = textproto.Header{}
 		}
 		c.header = &h
-		c.bodyOffset = len(c.content) - br.Buffered()
-		if err != nil {
-			c.bodyOffset = 0
-		}
 	}
 	return c.header
+}
+
+// body returns the message text after the header.
+func (c *candidate) body() []byte {
+	if c.bodyOffset < 0 {
+		c.bodyOffset = headerLen(c.content)
+	}
+	return c.content[c.bodyOffset:]
 }
 
 // wordDecoder decodes RFC 2047 encoded words in any charset go-message's
@@ -239,7 +236,7 @@ func (c *candidate) headerContains(key, value string) bool {
 }
 
 func (c *candidate) headerText() string {
-	c.parseHeader()
+	c.body()
 	return decodeWords(string(c.content[:c.bodyOffset]))
 }
 
@@ -252,16 +249,50 @@ func (c *candidate) sentDate() (time.Time, bool) {
 	return dateOnly(t), true
 }
 
+// bodyContains matches want against the raw body first (what is on the
+// wire), and then, for a message that encodes its text, against the
+// decoded text (what the user reads).
+func (c *candidate) bodyContains(want string) bool {
+	if indexFold(c.body(), want) >= 0 {
+		return true
+	}
+	if !needsDecoding(c.content) {
+		return false
+	}
+	return containsFold(c.bodyText(), want)
+}
+
+// needsDecoding reports whether a message has text that the raw bytes do
+// not show as it reads: a transfer encoding, or a charset other than
+// UTF-8 and ASCII.
+func needsDecoding(content []byte) bool {
+	for _, marker := range []string{"base64", "quoted-printable"} {
+		if indexFold(content, marker) >= 0 {
+			return true
+		}
+	}
+	rest := content
+	for {
+		i := indexFold(rest, "charset=")
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len("charset="):]
+		v := strings.ToLower(strings.Trim(string(rest[:min(len(rest), 12)]), "\"'"))
+		if !strings.HasPrefix(v, "utf-8") && !strings.HasPrefix(v, "us-ascii") {
+			return true
+		}
+	}
+}
+
 // bodyText is the message text with transfer encodings undone and text
-// parts converted to UTF-8 where the charset is known, plus the raw body,
-// so that a search finds what the user reads and what is on the wire.
+// parts converted to UTF-8 where the charset is known, plus the raw body.
 func (c *candidate) bodyText() string {
 	if c.text != nil {
 		return *c.text
 	}
-	c.parseHeader()
 	var b strings.Builder
-	b.Write(c.content[c.bodyOffset:])
+	b.Write(c.body())
 	if e, err := gomessage.Read(bytes.NewReader(c.content)); e != nil && (err == nil || gomessage.IsUnknownCharset(err) || gomessage.IsUnknownEncoding(err)) {
 		e.Walk(func(_ []int, part *gomessage.Entity, err error) error {
 			if err != nil || part.MultipartReader() != nil {
@@ -282,8 +313,50 @@ func (c *candidate) bodyText() string {
 // containsFold reports whether sub is in s, ignoring case (Unicode simple
 // folding, as RFC 9051 §6.4.4 asks for the UTF-8 charset).
 func containsFold(s, sub string) bool {
+	return indexFold([]byte(s), sub) >= 0
+}
+
+// indexFold finds sub in s ignoring case. ASCII needles, the common case,
+// are matched without converting s; others fall back to lower-casing.
+func indexFold(s []byte, sub string) int {
 	if sub == "" {
-		return true
+		return 0
 	}
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+	for i := 0; i < len(sub); i++ {
+		if sub[i] >= 0x80 {
+			return strings.Index(strings.ToLower(string(s)), strings.ToLower(sub))
+		}
+	}
+	first := sub[0]
+	lo, up := lowerByte(first), upperByte(first)
+	for i := 0; i+len(sub) <= len(s); {
+		j := bytes.IndexByte(s[i:], lo)
+		if lo != up {
+			if k := bytes.IndexByte(s[i:], up); k >= 0 && (j < 0 || k < j) {
+				j = k
+			}
+		}
+		if j < 0 || i+j+len(sub) > len(s) {
+			return -1
+		}
+		if bytes.EqualFold(s[i+j:i+j+len(sub)], []byte(sub)) {
+			return i + j
+		}
+		i += j + 1
+	}
+	return -1
+}
+
+func lowerByte(b byte) byte {
+	if b >= 'A' && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
+}
+
+func upperByte(b byte) byte {
+	if b >= 'a' && b <= 'z' {
+		return b - 'a' + 'A'
+	}
+	return b
 }

@@ -417,7 +417,7 @@ func dialRaw(t testing.TB, addr string) *rawConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(30 * time.Second))
+	c.SetDeadline(time.Now().Add(10 * time.Minute))
 	r := &rawConn{t: t, c: c, br: bufio.NewReader(c)}
 	r.br.ReadString('\n') // greeting
 	return r
@@ -434,6 +434,13 @@ func (r *rawConn) cmd(line string) string {
 	var out strings.Builder
 	for {
 		l, err := r.br.ReadString('\n')
+		if n, _, ok := literalAtEnd([]byte(l)); ok {
+			lit := make([]byte, n)
+			if _, err := io.ReadFull(r.br, lit); err != nil {
+				r.t.Fatal(err)
+			}
+			l += string(lit)
+		}
 		out.WriteString(l)
 		if err != nil {
 			r.t.Fatalf("%s: %v after %q", line, err, out.String())

@@ -107,3 +107,50 @@ func (s *Store) Content(ctx context.Context, msg *Message) ([]byte, error) {
 	})
 	return out, err
 }
+
+// MessagesWithContent is Messages with each message's content as well,
+// read in the same transaction. content is only valid during fn: it is
+// reused for the next message.
+func (s *Store) MessagesWithContent(ctx context.Context, id MailboxID, from, to UID, fn func(*Message, []byte) error) error {
+	var buf []byte
+	return s.view(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: messagePrefix(id)})
+		defer it.Close()
+		for it.Seek(messageKey(id, from)); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			uid := uidFromKey(it.Item().Key())
+			if to != 0 && uid > to {
+				break
+			}
+			var msg *Message
+			err := it.Item().Value(func(v []byte) error {
+				var err error
+				msg, err = decodeMessage(uid, v)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			item, err := tx.Get(bodyKey(msg.Body))
+			if err != nil {
+				return fmt.Errorf("body of message %d: %w", uid, err)
+			}
+			err = item.Value(func(v []byte) error {
+				if len(v) == 0 || v[0] != bodyRaw {
+					return fmt.Errorf("body of message %d: %w", uid, errCorrupt)
+				}
+				buf = append(append(buf[:0], msg.Prefix...), v[1:]...)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if err := fn(msg, buf); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -257,7 +257,9 @@ func (s *Store) UIDs(ctx context.Context, id MailboxID) ([]UID, error) {
 func (s *Store) Messages(ctx context.Context, id MailboxID, from, to UID, fn func(*Message) error) error {
 	return s.view(func(tx *badger.Txn) error {
 		prefix := messagePrefix(id)
-		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 256})
+		// Records are small and stored inline in the LSM tree: prefetching
+		// would start a goroutine per item for nothing.
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		for it.Seek(messageKey(id, from)); it.Valid(); it.Next() {
 			if err := ctx.Err(); err != nil {
@@ -468,4 +470,45 @@ func (s *Store) copyMove(ctx context.Context, src MailboxID, uids []UID, dst Mai
 		return nil
 	})
 	return out, err
+}
+
+// AppendBatch appends many messages to one mailbox, several hundred per
+// transaction: the path for imports and bulk loads. Each chunk lands whole
+// or not at all; on error the earlier chunks stay.
+func (s *Store) AppendBatch(ctx context.Context, id MailboxID, bodies [][]byte, msgs []NewMessage) error {
+	if len(bodies) != len(msgs) {
+		return fmt.Errorf("append batch: %d bodies for %d messages", len(bodies), len(msgs))
+	}
+	const chunk = 500
+	for start := 0; start < len(bodies); start += chunk {
+		end := min(start+chunk, len(bodies))
+		err := s.update(ctx, []MailboxID{id}, func(tx *txn) error {
+			m, err := getMailbox(tx.Txn, id)
+			if err != nil {
+				return err
+			}
+			for i := start; i < end; i++ {
+				if len(bodies[i]) > maxBodySize {
+					return ErrTooLarge
+				}
+				hash := BodyID(sha256.Sum256(bodies[i]))
+				if err := tx.refBody(hash, bodies[i], 1); err != nil {
+					return err
+				}
+				date := msgs[i].InternalDate
+				if date.IsZero() {
+					date = tx.s.now()
+				}
+				msg := &Message{Flags: msgs[i].Flags, InternalDate: date, Size: int64(len(msgs[i].Prefix) + len(bodies[i])), Body: hash, Prefix: msgs[i].Prefix}
+				if err := tx.addMessage(m, msg, 0); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

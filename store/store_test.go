@@ -421,3 +421,27 @@ func TestClosedStoreRefusesWork(t *testing.T) {
 		t.Fatalf("second close: %v", err)
 	}
 }
+
+func TestAppendBatch(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	s.EnsureAccount(ctx, "a@example.test", false)
+	in := mustMailbox(t, s, "a@example.test", "INBOX")
+	var bodies [][]byte
+	var msgs []NewMessage
+	for i := range 1234 {
+		bodies = append(bodies, fmt.Appendf(nil, "Subject: %d\r\n\r\nbody %d\r\n", i%100, i%100))
+		msgs = append(msgs, NewMessage{})
+	}
+	if err := s.AppendBatch(ctx, in.ID, bodies, msgs); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.Stats(ctx)
+	if st.Messages != 1234 || st.Bodies != 100 {
+		t.Fatalf("stats = %+v", st)
+	}
+	if p, err := s.Check(ctx); err != nil || len(p) > 0 {
+		t.Fatalf("check: %v %v", p, err)
+	}
+}
