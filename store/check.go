@@ -87,6 +87,19 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 			}
 		}
 
+		qit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindQueue}})
+		for qit.Rewind(); qit.Valid(); qit.Next() {
+			id := QueueID(binary.BigEndian.Uint64(qit.Item().Key()[1:]))
+			v, _ := qit.Item().ValueCopy(nil)
+			e, err := decodeQueueEntry(id, v)
+			if err != nil {
+				report("%v", err)
+				continue
+			}
+			refs[e.Body]++
+		}
+		qit.Close()
+
 		uit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindUsage}, PrefetchValues: true})
 		for uit.Rewind(); uit.Valid(); uit.Next() {
 			k := uit.Item().Key()
@@ -114,7 +127,7 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 				count = binary.BigEndian.Uint64(v)
 			}
 			if count != refs[h] {
-				report("body %x: reference count %d, referenced by %d messages", h[:6], count, refs[h])
+				report("body %x: reference count %d, referenced by %d messages and queue entries", h[:6], count, refs[h])
 			}
 			if _, ok, _ := getValue(tx, bodyKey(h)); !ok {
 				report("body %x: reference count without a body", h[:6])

@@ -18,11 +18,13 @@ const (
 	kindSub     byte = 0x07 // kindSub|account|0|mailbox name -> ""
 	kindUsage   byte = 0x08 // kindUsage|account -> bytes used
 	kindACL     byte = 0x09 // kindACL|mailbox id|identifier -> rights
+	kindQueue   byte = 0x0A // kindQueue|id -> outbound queue record
 )
 
 var (
 	metaNextMailbox = []byte{kindMeta, 'm'}
 	metaUIDValidity = []byte{kindMeta, 'v'}
+	metaNextQueue   = []byte{kindMeta, 'q'}
 )
 
 func accountKey(kind byte, account string) []byte {

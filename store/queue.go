@@ -1,0 +1,207 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// The outbound queue: one record per queued message, its content kept as a
+// reference-counted body like any stored message.
+
+
+// ErrNoQueueEntry is returned for a queue ID that does not exist.
+var ErrNoQueueEntry = errors.New("no such queue entry")
+
+// QueueID identifies a queued message.
+type QueueID uint64
+
+// RcptState is where one recipient of a queued message stands.
+type RcptState uint8
+
+const (
+	RcptPending   RcptState = iota // still to be delivered
+	RcptDelivered                  // accepted by the remote host
+	RcptFailed                     // failed permanently or expired
+)
+
+// QueueRcpt is one recipient of a queued message.
+type QueueRcpt struct {
+	Addr  string
+	State RcptState
+	// LastError is the last reply or error, as text, for the queue
+	// listing and the bounce.
+	LastError string
+	// Status is the enhanced status code of the failure, e.g. "5.1.1".
+	Status string
+}
+
+// QueueEntry is a queued message.
+type QueueEntry struct {
+	ID       QueueID
+	From     string // "" for the null sender (bounces)
+	Rcpts    []QueueRcpt
+	Created  time.Time
+	Next     time.Time // next attempt
+	Attempts int
+	Size     int64
+	Body     BodyID
+	// Bounced is set once the sender has been told of the failures.
+	Bounced bool
+}
+
+// Pending returns the recipients still to be delivered.
+func (e *QueueEntry) Pending() []string {
+	var out []string
+	for _, r := range e.Rcpts {
+		if r.State == RcptPending {
+			out = append(out, r.Addr)
+		}
+	}
+	return out
+}
+
+const queueRecordV1 = 1
+
+func (e *QueueEntry) encode() []byte {
+	var x enc
+	x.byte1(queueRecordV1)
+	x.str(e.From)
+	x.varint(e.Created.UnixNano())
+	x.varint(e.Next.UnixNano())
+	x.uvarint(uint64(e.Attempts))
+	x.uvarint(uint64(e.Size))
+	x.b = append(x.b, e.Body[:]...)
+	if e.Bounced {
+		x.byte1(1)
+	} else {
+		x.byte1(0)
+	}
+	x.uvarint(uint64(len(e.Rcpts)))
+	for _, r := range e.Rcpts {
+		x.str(r.Addr)
+		x.byte1(byte(r.State))
+		x.str(r.LastError)
+		x.str(r.Status)
+	}
+	return x.b
+}
+
+func decodeQueueEntry(id QueueID, b []byte) (*QueueEntry, error) {
+	d := dec{b: b}
+	if v := d.byte1(); v != queueRecordV1 {
+		return nil, fmt.Errorf("queue entry %d: %w (version %d)", id, errCorrupt, v)
+	}
+	e := &QueueEntry{ID: id}
+	e.From = d.str()
+	e.Created = time.Unix(0, d.varint())
+	e.Next = time.Unix(0, d.varint())
+	e.Attempts = int(d.uvarint())
+	e.Size = int64(d.uvarint())
+	d.fixed(e.Body[:])
+	e.Bounced = d.byte1() == 1
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.err = errCorrupt
+	}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		r := QueueRcpt{Addr: d.str()}
+		r.State = RcptState(d.byte1())
+		r.LastError = d.str()
+		r.Status = d.str()
+		e.Rcpts = append(e.Rcpts, r)
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("queue entry %d: %w", id, d.err)
+	}
+	return e, nil
+}
+
+func queueKey(id QueueID) []byte {
+	return binary.BigEndian.AppendUint64([]byte{kindQueue}, uint64(id))
+}
+
+// Enqueue stores a message for remote delivery, durably, and returns its
+// entry. The message is due at once.
+func (s *Store) Enqueue(ctx context.Context, from string, rcpts []string, msg []byte) (*QueueEntry, error) {
+	if len(msg) > maxBodySize {
+		return nil, ErrTooLarge
+	}
+	hash := BodyID(sha256.Sum256(msg))
+	var e *QueueEntry
+	err := s.update(ctx, nil, func(tx *txn) error {
+		id, err := tx.nextCounter(metaNextQueue, 1)
+		if err != nil {
+			return err
+		}
+		now := tx.s.now()
+		e = &QueueEntry{ID: QueueID(id), From: from, Created: now, Next: now, Size: int64(len(msg)), Body: hash}
+		for _, r := range rcpts {
+			e.Rcpts = append(e.Rcpts, QueueRcpt{Addr: r})
+		}
+		if err := tx.refBody(hash, msg, 1); err != nil {
+			return err
+		}
+		return tx.Set(queueKey(e.ID), e.encode())
+	})
+	return e, err
+}
+
+// QueueEntries returns every queued message, oldest first.
+func (s *Store) QueueEntries(ctx context.Context) ([]*QueueEntry, error) {
+	var out []*QueueEntry
+	err := s.view(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindQueue}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			id := QueueID(binary.BigEndian.Uint64(it.Item().Key()[1:]))
+			err := it.Item().Value(func(v []byte) error {
+				e, err := decodeQueueEntry(id, v)
+				if err == nil {
+					out = append(out, e)
+				}
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// UpdateQueueEntry saves an entry's progress. An entry with no pending
+// recipient is removed with its body reference.
+func (s *Store) UpdateQueueEntry(ctx context.Context, e *QueueEntry) error {
+	return s.update(ctx, nil, func(tx *txn) error {
+		v, ok, err := getValue(tx.Txn, queueKey(e.ID))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrNoQueueEntry
+		}
+		if len(e.Pending()) == 0 {
+			old, err := decodeQueueEntry(e.ID, v)
+			if err != nil {
+				return err
+			}
+			if err := tx.unrefBody(old.Body); err != nil {
+				return err
+			}
+			return tx.Delete(queueKey(e.ID))
+		}
+		return tx.Set(queueKey(e.ID), e.encode())
+	})
+}
+
+// QueueContent returns a queued message's bytes.
+func (s *Store) QueueContent(ctx context.Context, e *QueueEntry) ([]byte, error) {
+	return s.Content(ctx, &Message{Body: e.Body})
+}
