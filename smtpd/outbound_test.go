@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-	"github.com/emersion/go-msgauth/dkim"
 
 	"mailroom/acl"
 	"mailroom/store"

@@ -14,7 +14,6 @@ import (
 // The outbound queue: one record per queued message, its content kept as a
 // reference-counted body like any stored message.
 
-
 // ErrNoQueueEntry is returned for a queue ID that does not exist.
 var ErrNoQueueEntry = errors.New("no such queue entry")
 
