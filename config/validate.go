@@ -94,6 +94,9 @@ func (c *Config) validateListeners(v *validator) {
 			v.add(key, "%v", err)
 			continue
 		}
+		if strings.HasSuffix(l.Address, ":0") {
+			continue // an ephemeral port is never shared
+		}
 		if other, dup := seen[l.Address]; dup {
 			v.add(key, "%q is also used by listeners.%s", l.Address, other)
 		}

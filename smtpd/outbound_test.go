@@ -217,7 +217,7 @@ func newOutEnv(t *testing.T, dns *fakeDNS, routes map[string]string, tweak func(
 	return env
 }
 
-func testDirectory(t *testing.T) *acl.Directory {
+func testDirectory(t testing.TB) *acl.Directory {
 	t.Helper()
 	h, _ := acl.HashPassword("password")
 	d, err := acl.NewDirectory([]acl.AccountSpec{

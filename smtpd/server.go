@@ -74,8 +74,10 @@ type Server struct {
 	domains map[string]bool
 	next    atomic.Uint64
 
-	mu      sync.Mutex
-	servers []*smtp.Server
+	mu       sync.Mutex
+	servers  []*smtp.Server
+	sessions map[*session]struct{}
+	closing  bool
 }
 
 // New returns a server; Serve starts listeners.
@@ -89,7 +91,7 @@ func New(opts Options) *Server {
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Minute
 	}
-	s := &Server{opts: opts, log: opts.Logger.With("proto", "smtp"), domains: map[string]bool{}}
+	s := &Server{opts: opts, log: opts.Logger.With("proto", "smtp"), domains: map[string]bool{}, sessions: map[*session]struct{}{}}
 	for _, d := range opts.Domains {
 		s.domains[strings.ToLower(d)] = true
 	}
@@ -119,12 +121,22 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	return err
 }
 
-// Shutdown stops accepting and waits, until ctx is done, for sessions to
-// finish; then it closes what is left.
+// Shutdown stops accepting, closes idle sessions at once, lets a session
+// in the middle of a transaction finish it (and get its reply), and waits
+// until ctx is done for that; then it closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	servers := s.servers
+	s.closing = true
+	sessions := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
 	s.mu.Unlock()
+	// Outside s.mu: closing a connection calls Logout, which takes it.
+	for _, sess := range sessions {
+		sess.closeWhenIdle()
+	}
 	var wg sync.WaitGroup
 	for _, srv := range servers {
 		wg.Go(func() {
@@ -150,6 +162,12 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		conn: c,
 		log:  b.s.log.With("conn", id, "remote", c.Conn().RemoteAddr().String(), "listener", b.lopts.Mode.String()),
 	}
+	b.s.mu.Lock()
+	defer b.s.mu.Unlock()
+	if b.s.closing {
+		return nil, smtpErr(421, smtp.EnhancedCode{4, 3, 2}, "Server shutting down")
+	}
+	b.s.sessions[sess] = struct{}{}
 	return sess, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"sync"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -28,6 +29,39 @@ type session struct {
 	local  []*acl.Account
 	rcpts  []string // local recipients as given, parallel to local
 	remote []string
+
+	// Shutdown state: a session in a transaction is closed when it ends.
+	mu      sync.Mutex
+	inTx    bool
+	closing bool
+}
+
+// closeWhenIdle closes the connection now if no transaction is under way,
+// else when it ends.
+func (s *session) closeWhenIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closing = true
+	if !s.inTx {
+		s.closeSocket()
+	}
+}
+
+// closeSocket closes the network connection under go-smtp, whose read loop
+// then ends the session. (go-smtp's Conn.Close takes a lock that it holds
+// while calling Reset.)
+func (s *session) closeSocket() { s.conn.Conn().Close() }
+
+// setInTx marks the start or the end of a transaction; at the end of one,
+// a closing session closes its connection (go-smtp calls Reset after it
+// has written the reply to DATA).
+func (s *session) setInTx(in bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inTx = in
+	if !in && s.closing {
+		s.closeSocket()
+	}
 }
 
 var (
@@ -84,12 +118,19 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 
 func (s *session) Reset() {
 	s.from, s.local, s.rcpts, s.remote = "", nil, nil, nil
+	s.setInTx(false)
 }
 
-func (s *session) Logout() error { return nil }
+func (s *session) Logout() error {
+	s.srv.mu.Lock()
+	delete(s.srv.sessions, s)
+	s.srv.mu.Unlock()
+	return nil
+}
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	s.Reset()
+	s.setInTx(true)
 	if s.mode == ModeSubmission && s.user == nil {
 		return errAuthRequired
 	}

@@ -52,7 +52,7 @@ func (q *memQueue) Enqueue(_ context.Context, from string, rcpts []string, msg [
 	return nil
 }
 
-func testTLS(t *testing.T) *tls.Config {
+func testTLS(t testing.TB) *tls.Config {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
@@ -64,7 +64,7 @@ func testTLS(t *testing.T) *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 }
 
-func newEnv(t *testing.T, maxBytes int64) *testEnv {
+func newEnv(t testing.TB, maxBytes int64) *testEnv {
 	t.Helper()
 	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
 	if err != nil {
@@ -72,13 +72,17 @@ func newEnv(t *testing.T, maxBytes int64) *testEnv {
 	}
 	t.Cleanup(func() { st.Close() })
 	h, _ := acl.HashPassword("password")
-	dir, err := acl.NewDirectory([]acl.AccountSpec{
+	specs := []acl.AccountSpec{
 		{Address: "alice@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}, Aliases: []string{"a.liddell@example.test"}},
 		{Address: "bob@example.test", PasswordHash: h, Plan: "free", Groups: []string{"staff"}},
 		{Address: "info@example.test", Plan: "pro", Groups: []string{"staff"}, Team: true},
 		{Address: "full@example.test", Plan: "tiny"},
 		{Address: "carol@other.test", PasswordHash: h, Plan: "pro", Groups: []string{"other"}},
-	}, []acl.Plan{{Name: "free"}, {Name: "pro", Share: true}, {Name: "tiny", Quota: 10}}, []string{"staff", "other"}, nil)
+	}
+	for i := range 16 { // for the benchmarks
+		specs = append(specs, acl.AccountSpec{Address: fmt.Sprintf("user%d@example.test", i), Plan: "pro"})
+	}
+	dir, err := acl.NewDirectory(specs, []acl.Plan{{Name: "free"}, {Name: "pro", Share: true}, {Name: "tiny", Quota: 10}}, []string{"staff", "other"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,4 +519,59 @@ func FuzzLoginServer(f *testing.F) {
 		}
 		_ = gotU + gotP
 	})
+}
+
+// TestShutdownFinishesTransactions: at shutdown an idle client is
+// disconnected at once, and a client in the middle of DATA finishes and
+// gets its reply before its connection closes.
+func TestShutdownFinishesTransactions(t *testing.T) {
+	t.Parallel()
+	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := New(Options{Store: st, Directory: acl.NewLive(testDirectory(t)), Hostname: "mx.example.test",
+		Logger: slog.New(slog.DiscardHandler), Domains: []string{"example.test"}, Timeout: time.Minute})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln, ListenerOptions{Mode: ModeMX})
+
+	idle := dial(t, ln.Addr().String())
+	busy := dial(t, ln.Addr().String())
+	busy.Mail("s@remote.test", nil)
+	busy.Rcpt("alice@example.test", nil)
+	w, err := busy.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("Subject: in flight\r\n\r\nfirst half"))
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		done <- srv.Shutdown(ctx)
+	}()
+	// The idle client is cut off...
+	if err := idle.Noop(); err == nil {
+		if err = idle.Noop(); err == nil {
+			t.Fatal("idle connection still open during shutdown")
+		}
+	}
+	select {
+	case <-done:
+		t.Fatal("shutdown returned with a transaction in flight")
+	default:
+	}
+	// ...the busy one completes.
+	w.Write([]byte(", second half\r\n"))
+	if err := w.Close(); err != nil {
+		t.Fatalf("DATA during shutdown: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if got := inboxContents(t, st, "alice@example.test"); len(got) != 1 || !strings.HasSuffix(got[0], "first half, second half\r\n") {
+		t.Fatalf("delivered %q", got)
+	}
 }

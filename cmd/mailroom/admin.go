@@ -75,6 +75,8 @@ func (s *server) serveAdmin(c net.Conn, log *slog.Logger) {
 	switch cmd := strings.TrimSpace(line); cmd {
 	case "stats":
 		data, err = s.store.Stats(context.Background())
+	case "queue":
+		data, err = s.store.QueueEntries(context.Background())
 	default:
 		err = fmt.Errorf("unknown admin command %q", cmd)
 	}

@@ -28,6 +28,9 @@ commands:
   check-config   validate the configuration (-c FILE)
   hash-password  read a password from stdin or a prompt and print its hash
   stats          print what the data directory holds, as JSON (-c FILE, -data DIR)
+  queue          list the outbound queue and why each message waits (-c FILE, -data DIR)
+  dkim-keygen    write a DKIM key and print its DNS record (-domain D -selector S [-type rsa|ed25519] [-out FILE])
+  dns            print the MX, SPF, DKIM and DMARC records of a domain (-c FILE -domain D)
 `
 
 func main() {
@@ -48,6 +51,12 @@ func main() {
 		err = cmdHashPassword(os.Stdin, os.Stdout, os.Stderr)
 	case "stats":
 		err = cmdStats(ctx, args, os.Stdout)
+	case "queue":
+		err = cmdQueue(ctx, args, os.Stdout)
+	case "dkim-keygen":
+		err = cmdDKIMKeygen(args, os.Stdout)
+	case "dns":
+		err = cmdDNS(args, os.Stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return

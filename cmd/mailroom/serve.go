@@ -122,6 +122,9 @@ type server struct {
 	dir   *acl.Live
 	imap  *imapd.Server
 	smtp  *smtpd.Server
+
+	outbound     *smtpd.Outbound
+	stopOutbound context.CancelFunc
 	admin *adminServer
 
 	listeners []net.Listener
@@ -161,10 +164,25 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	for _, d := range cfg.Domains {
 		domains = append(domains, d.Name)
 	}
+	keys, err := loadDKIMKeys(cfg, log)
+	if err != nil {
+		s.shutdown()
+		return nil, err
+	}
+	s.outbound = smtpd.NewOutbound(smtpd.OutboundOptions{
+		Store: st, Directory: s.dir, Logger: log, Hostname: hostname(cfg), Domains: domains,
+		Relay: cfg.Outbound.Relay, RelayUsername: cfg.Outbound.RelayUsername, RelayPassword: cfg.Outbound.RelayPassword,
+		MaxAge: cfg.Outbound.MaxAge.D(), RetryInitial: cfg.Outbound.RetryInitial.D(), Workers: cfg.Outbound.Workers,
+		DKIM: keys,
+	})
+	outCtx, stopOutbound := context.WithCancel(context.Background())
+	s.stopOutbound = stopOutbound
+	s.wg.Go(func() { s.outbound.Run(outCtx) })
 	s.smtp = smtpd.New(smtpd.Options{
 		Store: st, Directory: s.dir, Logger: log, Hostname: hostname(cfg), Domains: domains,
 		TLSConfig: tlsConfig, MaxMessageBytes: int64(cfg.Limits.MessageSize),
 		MaxRecipients: cfg.Limits.Recipients, Timeout: cfg.Limits.SMTPTimeout.D(),
+		Queue: s.outbound,
 	})
 	for _, name := range cfg.ListenerNames() {
 		l := cfg.Listener(name)
@@ -210,6 +228,33 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	return s, nil
 }
 
+// loadDKIMKeys loads each domain's signing key, generating it first where
+// dkim_generate asks for that and the file does not exist yet.
+func loadDKIMKeys(cfg *config.Config, log *slog.Logger) (map[string]*smtpd.DKIMKey, error) {
+	keys := map[string]*smtpd.DKIMKey{}
+	for i, d := range cfg.Domains {
+		if d.DKIMSelector == "" {
+			continue
+		}
+		path := cfg.DKIMKeyPath(d)
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && d.DKIMGenerate {
+			signer, err := smtpd.GenerateDKIMKey(path, "rsa")
+			if err != nil {
+				return nil, fmt.Errorf("domains[%d]: generate DKIM key: %w", i, err)
+			}
+			rec, _ := smtpd.DKIMRecord(signer)
+			log.Info("generated a DKIM key; publish its DNS record", "domain", d.Name, "file", path,
+				"record", d.DKIMSelector+"._domainkey."+d.Name+" TXT "+rec)
+		}
+		signer, err := smtpd.LoadDKIMKey(path)
+		if err != nil {
+			return nil, fmt.Errorf("domains[%d].dkim_key: %w", i, err)
+		}
+		keys[strings.ToLower(d.Name)] = &smtpd.DKIMKey{Domain: strings.ToLower(d.Name), Selector: d.DKIMSelector, Signer: signer}
+	}
+	return keys, nil
+}
+
 // listen opens a TCP listener, or a unix socket for "unix:/path".
 func listen(addr string) (net.Listener, error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
@@ -253,6 +298,9 @@ func (s *server) shutdown() error {
 	}
 	if s.imap != nil {
 		s.imap.Close()
+	}
+	if s.stopOutbound != nil {
+		s.stopOutbound() // a delivery in progress is abandoned and retried later
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()

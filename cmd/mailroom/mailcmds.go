@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"mailroom/config"
+	"mailroom/smtpd"
+	"mailroom/store"
+)
+
+// cmdQueue lists the outbound queue: what waits, for whom, and why.
+func cmdQueue(ctx context.Context, args []string, out io.Writer) error {
+	path, dataDir, err := commonFlags("queue", args, true)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(path, dataDir)
+	if err != nil {
+		return err
+	}
+	var entries []*store.QueueEntry
+	if sock := cfg.AdminSocket(); sock == "" || adminCall(ctx, sock, "queue", &entries) != nil {
+		s, err := store.Open(ctx, store.Options{Dir: cfg.DataDir})
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if entries, err = s.QueueEntries(ctx); err != nil {
+			return err
+		}
+	}
+	if len(entries) == 0 {
+		fmt.Fprintln(out, "queue is empty")
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tQUEUED\tSIZE\tATTEMPTS\tNEXT TRY\tFROM\tRECIPIENT\tSTATE\tLAST ERROR")
+	for _, e := range entries {
+		from := e.From
+		if from == "" {
+			from = "<>"
+		}
+		for _, r := range e.Rcpts {
+			state := [...]string{"waiting", "delivered", "failed"}[r.State]
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Created.Format(time.DateTime), e.Size,
+				e.Attempts, e.Next.Format(time.DateTime), from, r.Addr, state, r.LastError)
+		}
+	}
+	return tw.Flush()
+}
+
+// cmdDKIMKeygen writes a DKIM key and prints its DNS record.
+func cmdDKIMKeygen(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("dkim-keygen", flag.ContinueOnError)
+	domain := fs.String("domain", "", "the signing `domain`")
+	selector := fs.String("selector", "", "the DKIM `selector`")
+	kind := fs.String("type", "rsa", "key type: rsa (2048 bits) or ed25519")
+	outFile := fs.String("out", "", "key `file` to write (default: <domain>.<selector>.pem here)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if *domain == "" || *selector == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return usageError{errors.New("-domain and -selector are required")}
+	}
+	path := *outFile
+	if path == "" {
+		path = *domain + "." + *selector + ".pem"
+	}
+	key, err := smtpd.GenerateDKIMKey(path, *kind)
+	if err != nil {
+		return err
+	}
+	rec, err := smtpd.DKIMRecord(key)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "; key written to %s; set dkim_selector = %q and dkim_key = %q for %s\n", path, *selector, path, *domain)
+	fmt.Fprintf(out, "%s._domainkey.%s. IN TXT %s\n", *selector, *domain, smtpd.TXTStrings(rec))
+	return nil
+}
+
+// cmdDNS prints the records a domain needs, in zone-file syntax.
+func cmdDNS(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("dns", flag.ContinueOnError)
+	cfgPath := fs.String("c", "mailroom.toml", "configuration `file`")
+	domain := fs.String("domain", "", "the `domain` to print records for")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if *domain == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return usageError{errors.New("-domain is required")}
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	var d *config.Domain
+	for i := range cfg.Domains {
+		if strings.EqualFold(cfg.Domains[i].Name, *domain) {
+			d = &cfg.Domains[i]
+		}
+	}
+	if d == nil {
+		return fmt.Errorf("%s is not one of the configured domains", *domain)
+	}
+	host := hostname(cfg)
+	name := strings.ToLower(d.Name)
+	fmt.Fprintf(out, "; DNS records for %s (mail host %s)\n", name, host)
+	fmt.Fprintf(out, "%s. IN MX 10 %s.\n", name, host)
+	fmt.Fprintf(out, "%s. IN TXT \"v=spf1 mx -all\"\n", name)
+	if d.DKIMSelector != "" {
+		key, err := smtpd.LoadDKIMKey(cfg.DKIMKeyPath(*d))
+		switch {
+		case errors.Is(err, os.ErrNotExist) && d.DKIMGenerate:
+			fmt.Fprintf(out, "; DKIM: the key is generated when the server first starts; run this again then\n")
+		case err != nil:
+			return fmt.Errorf("DKIM key: %w", err)
+		default:
+			rec, err := smtpd.DKIMRecord(key)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%s._domainkey.%s. IN TXT %s\n", d.DKIMSelector, name, smtpd.TXTStrings(rec))
+		}
+	} else {
+		fmt.Fprintf(out, "; DKIM: no dkim_selector for %s, so mail from it is not signed\n", name)
+	}
+	fmt.Fprintf(out, "_dmarc.%s. IN TXT \"v=DMARC1; p=quarantine; rua=mailto:postmaster@%s\"\n", name, name)
+	return nil
+}

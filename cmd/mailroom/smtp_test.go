@@ -1,0 +1,278 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"mailroom/acl"
+)
+
+// smarthost is a fake relay on loopback that collects what it is sent.
+type smarthost struct {
+	addr string
+	mu   sync.Mutex
+	msgs []string
+	got  chan struct{}
+}
+
+func (h *smarthost) NewSession(*smtp.Conn) (smtp.Session, error) { return &relaySession{h: h}, nil }
+
+type relaySession struct{ h *smarthost }
+
+func (s *relaySession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *relaySession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *relaySession) Reset()                               {}
+func (s *relaySession) Logout() error                        { return nil }
+func (s *relaySession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.h.mu.Lock()
+	s.h.msgs = append(s.h.msgs, string(b))
+	s.h.mu.Unlock()
+	s.h.got <- struct{}{}
+	return nil
+}
+
+func startSmarthost(t *testing.T) *smarthost {
+	t.Helper()
+	h := &smarthost{got: make(chan struct{}, 16)}
+	srv := smtp.NewServer(h)
+	srv.Domain = "smarthost.test"
+	srv.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.addr = ln.Addr().String()
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return h
+}
+
+// mailConfig is a whole server on loopback port 0, relaying remote mail
+// to relay, signing for example.test with a key generated at start.
+func mailConfig(t *testing.T, dir, relay string) string {
+	t.Helper()
+	h, _ := acl.HashPassword("password")
+	cfg := fmt.Sprintf(`hostname = "mail.example.test"
+data_dir = "data"
+[tls]
+self_signed = true
+[listeners.imap]
+address = "127.0.0.1:0"
+allow_insecure_auth = true
+[listeners.imaps]
+address = "127.0.0.1:0"
+[listeners.smtp]
+address = "127.0.0.1:0"
+[listeners.submission]
+address = "127.0.0.1:0"
+allow_insecure_auth = true
+[listeners.submissions]
+address = "127.0.0.1:0"
+[[domains]]
+name = "example.test"
+dkim_selector = "dev"
+dkim_generate = true
+[[accounts]]
+address = "alice@example.test"
+password_hash = %q
+[[accounts]]
+address = "bob@example.test"
+password_hash = %q
+[outbound]
+relay = %q
+`, h, h, relay)
+	path := filepath.Join(dir, "mailroom.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestSwaks sends mail with swaks, a client nobody here wrote, through
+// the MX and submission listeners of a running mailroom.
+func TestSwaks(t *testing.T) {
+	swaks, err := exec.LookPath("swaks")
+	if err != nil {
+		t.Skip("swaks not installed (make deps installs it)")
+	}
+	relay := startSmarthost(t)
+	dir := t.TempDir()
+	cfg := mailConfig(t, dir, relay.addr)
+	p := startServe(t, "-c", cfg)
+	p.waitFor(t, 0, "mailroom started")
+	mx, sub := p.listenAddr(t, "smtp"), p.listenAddr(t, "submission")
+	run := func(args ...string) (string, error) {
+		out, err := exec.Command(swaks, args...).CombinedOutput()
+		return string(out), err
+	}
+
+	// Inbound MX: delivered to alice.
+	if out, err := run("--server", mx, "--from", "someone@remote.test", "--to", "alice@example.test",
+		"--header", "Subject: via swaks", "--body", "hello from swaks"); err != nil {
+		t.Fatalf("swaks MX: %v\n%s", err, out)
+	}
+	// Relaying through MX is refused.
+	out, err := run("--server", mx, "--from", "someone@remote.test", "--to", "victim@elsewhere.test")
+	if err == nil || !strings.Contains(out, "554 5.7.1") {
+		t.Fatalf("MX relayed: %v\n%s", err, out)
+	}
+	// Submission without AUTH is refused; with AUTH it relays, signed.
+	out, err = run("--server", sub, "--from", "alice@example.test", "--to", "friend@remote.test")
+	if err == nil || !strings.Contains(out, "530 5.7.0") {
+		t.Fatalf("submission without AUTH: %v\n%s", err, out)
+	}
+	out, err = run("--server", sub, "--auth", "PLAIN", "--auth-user", "alice@example.test", "--auth-password", "password",
+		"--from", "alice@example.test", "--to", "friend@remote.test,bob@example.test", "--header", "Subject: outbound")
+	if err != nil {
+		t.Fatalf("swaks submission: %v\n%s", err, out)
+	}
+	// Sending as someone else is refused, naming the address.
+	out, err = run("--server", sub, "--auth", "PLAIN", "--auth-user", "alice@example.test", "--auth-password", "password",
+		"--from", "bob@example.test", "--to", "friend@remote.test")
+	if err == nil || !strings.Contains(out, "550 5.7.1") || !strings.Contains(out, "bob@example.test") {
+		t.Fatalf("send-as someone else: %v\n%s", err, out)
+	}
+	select {
+	case <-relay.got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the smarthost got nothing")
+	}
+	relay.mu.Lock()
+	got := relay.msgs[0]
+	relay.mu.Unlock()
+	if !strings.HasPrefix(got, "DKIM-Signature: ") || !strings.Contains(got, "d=example.test") || !strings.Contains(got, "Subject: outbound") {
+		t.Fatalf("relayed message:\n%s", got)
+	}
+
+	// Both local deliveries are in IMAP.
+	for user, subject := range map[string]string{"alice@example.test": "via swaks", "bob@example.test": "outbound"} {
+		c, err := imapclient.DialInsecure(p.listenAddr(t, "imap"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Login(user, "password").Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{Envelope: true}).Collect()
+		if err != nil || len(msgs) != 1 || msgs[0].Envelope.Subject != subject {
+			t.Fatalf("%s INBOX: %v %v", user, msgs, err)
+		}
+	}
+	p.stop(t)
+}
+
+// TestQueueCommand shows a message waiting for a smarthost that is down,
+// through the admin socket while the server runs and from the data
+// directory after it stops.
+func TestQueueCommand(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	dir := t.TempDir()
+	cfg := mailConfig(t, dir, down)
+	p := startServe(t, "-c", cfg)
+	p.waitFor(t, 0, "mailroom started")
+	c, err := smtp.Dial(p.listenAddr(t, "submission"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(plainAuth("alice@example.test", "password")); err != nil {
+		t.Fatal(err)
+	}
+	if err := sendMail(c, "alice@example.test", "friend@remote.test", "From: alice@example.test\r\nSubject: waits\r\n\r\nx\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, 0, `msg=deferred .*rcpt=friend@remote.test`)
+	out, err := exec.Command(binary, "queue", "-c", cfg).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "friend@remote.test") || !strings.Contains(string(out), "waiting") || !strings.Contains(string(out), "connection refused") {
+		t.Fatalf("queue while running: %v\n%s", err, out)
+	}
+	p.stop(t)
+	out, err = exec.Command(binary, "queue", "-c", cfg).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "friend@remote.test") {
+		t.Fatalf("queue after stop: %v\n%s", err, out)
+	}
+}
+
+func TestDKIMKeygenAndDNS(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "example.test.s1.pem")
+	out, err := exec.Command(binary, "dkim-keygen", "-domain", "example.test", "-selector", "s1", "-out", key).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `s1._domainkey.example.test. IN TXT "v=DKIM1; k=rsa; p=`) {
+		t.Fatalf("dkim-keygen: %v\n%s", err, out)
+	}
+	record := out[strings.Index(string(out), "IN TXT"):]
+	if err := exec.Command(binary, "dkim-keygen", "-domain", "example.test", "-selector", "s1", "-out", key).Run(); err == nil {
+		t.Fatal("dkim-keygen overwrote a key")
+	}
+	cfg := filepath.Join(dir, "mailroom.toml")
+	os.WriteFile(cfg, []byte(`hostname = "mx.example.test"
+data_dir = "data"
+[listeners.imaps]
+disabled = true
+[listeners.submissions]
+disabled = true
+[[domains]]
+name = "example.test"
+dkim_selector = "s1"
+dkim_key = "example.test.s1.pem"
+`), 0o600)
+	out, err = exec.Command(binary, "dns", "-c", cfg, "-domain", "Example.Test").CombinedOutput()
+	if err != nil {
+		t.Fatalf("dns: %v\n%s", err, out)
+	}
+	for _, want := range []string{"example.test. IN MX 10 mx.example.test.", `example.test. IN TXT "v=spf1 mx -all"`,
+		"s1._domainkey.example.test. " + strings.TrimSpace(string(record)), `_dmarc.example.test. IN TXT "v=DMARC1;`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("dns output lacks %q:\n%s", want, out)
+		}
+	}
+	if err := exec.Command(binary, "dns", "-c", cfg, "-domain", "nope.test").Run(); err == nil {
+		t.Error("dns for an unknown domain succeeded")
+	}
+}
+
+func plainAuth(user, pass string) sasl.Client { return sasl.NewPlainClient("", user, pass) }
+
+func sendMail(c *smtp.Client, from, to, msg string) error {
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt(to, nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write([]byte(msg)); err != nil {
+		return err
+	}
+	return w.Close()
+}
