@@ -125,7 +125,7 @@ type server struct {
 
 	outbound     *smtpd.Outbound
 	stopOutbound context.CancelFunc
-	admin *adminServer
+	admin        *adminServer
 
 	listeners []net.Listener
 	wg        sync.WaitGroup
