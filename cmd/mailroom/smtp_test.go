@@ -124,11 +124,46 @@ func TestSwaks(t *testing.T) {
 		return string(out), err
 	}
 
+	// alice waits in IDLE; mail arriving over SMTP is announced at once.
+	exists := make(chan uint32, 8)
+	idler, err := imapclient.DialInsecure(p.listenAddr(t, "imap"), &imapclient.Options{
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+			if d.NumMessages != nil {
+				exists <- *d.NumMessages
+			}
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idler.Close()
+	if err := idler.Login("alice@example.test", "password").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := idler.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := idler.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	// Inbound MX: delivered to alice.
 	if out, err := run("--server", mx, "--from", "someone@remote.test", "--to", "alice@example.test",
 		"--header", "Subject: via swaks", "--body", "hello from swaks"); err != nil {
 		t.Fatalf("swaks MX: %v\n%s", err, out)
 	}
+	select {
+	case n := <-exists:
+		if n != 1 {
+			t.Fatalf("IDLE announced %d messages", n)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("IDLE session not told of the delivery")
+	}
+	idle.Close()
+	idle.Wait()
+
 	// Relaying through MX is refused.
 	out, err := run("--server", mx, "--from", "someone@remote.test", "--to", "victim@elsewhere.test")
 	if err == nil || !strings.Contains(out, "554 5.7.1") {
@@ -275,4 +310,34 @@ func sendMail(c *smtp.Client, from, to, msg string) error {
 		return err
 	}
 	return w.Close()
+}
+
+// TestLMTPUnixSocket delivers through an LMTP listener on a unix socket,
+// as a Postfix in front would.
+func TestLMTPUnixSocket(t *testing.T) {
+	relay := startSmarthost(t)
+	dir := t.TempDir()
+	cfg := mailConfig(t, dir, relay.addr)
+	f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("[listeners.lmtp]\naddress = \"unix:lmtp.sock\"\n")
+	f.Close()
+	p := startServe(t, "-c", cfg)
+	sock := p.listenAddr(t, "lmtp")
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smtp.NewClientLMTP(conn)
+	defer c.Close()
+	if err := c.Hello("postfix.example.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sendMail(c, "someone@remote.test", "bob@example.test", "Subject: by LMTP\r\n\r\nhi\r\n"); err != nil {
+		t.Fatalf("LMTP: %v", err)
+	}
+	p.stop(t)
+	out, err := exec.Command(binary, "stats", "-c", cfg).Output()
+	if err != nil || !strings.Contains(string(out), `"messages": 1`) {
+		t.Fatalf("stats after LMTP: %v %s", err, out)
+	}
 }
