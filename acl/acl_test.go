@@ -124,3 +124,100 @@ func TestRights(t *testing.T) {
 		t.Fatal("Has wrong")
 	}
 }
+
+// TestRightsEvaluation covers owner, grantees by address, group and
+// anyone, negative entries, [[share]] entries, and the gating that is
+// re-checked at every evaluation.
+func TestRightsEvaluation(t *testing.T) {
+	h, _ := HashPassword("x")
+	plans := []Plan{{Name: "free"}, {Name: "pro", Share: true, MaxGrantees: 2}}
+	build := func(carolGroups []string, alicePlan string) *Directory {
+		d, err := NewDirectory([]AccountSpec{
+			{Address: "alice@example.test", PasswordHash: h, Plan: alicePlan, Groups: []string{"staff"}},
+			{Address: "bob@example.test", PasswordHash: h, Plan: "free", Groups: []string{"staff"}},
+			{Address: "carol@example.test", PasswordHash: h, Plan: "pro", Groups: carolGroups},
+			{Address: "info@example.test", Plan: "pro", Groups: []string{"staff"}, Team: true},
+		}, plans, []string{"staff", "other"}, []Share{{Owner: "info@example.test", Grantee: "group:staff", Rights: "lrswipkxte"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d := build([]string{"staff"}, "pro")
+	acct := func(d *Directory, a string) *Account { x, _ := d.Lookup(a); return x }
+	alice, bob, carol, info := acct(d, "alice@example.test"), acct(d, "bob@example.test"), acct(d, "carol@example.test"), acct(d, "info@example.test")
+	r := func(s string) Rights { x, _ := ParseRights(s); return x }
+	for _, tc := range []struct {
+		name    string
+		owner   *Account
+		user    *Account
+		entries []Entry
+		want    string
+	}{
+		{"owner", alice, alice, nil, "lrswipkxtea"},
+		{"nothing granted", alice, bob, nil, ""},
+		{"by address", alice, bob, []Entry{{"bob@example.test", r("lr")}}, "lr"},
+		{"by group", alice, bob, []Entry{{"group:staff", r("lrs")}}, "lrs"},
+		{"by anyone", alice, bob, []Entry{{"anyone", r("l")}}, "l"},
+		{"union", alice, bob, []Entry{{"anyone", r("l")}, {"bob@example.test", r("rw")}}, "lrw"},
+		{"negative", alice, bob, []Entry{{"group:staff", r("lrsw")}, {"-bob@example.test", r("w")}}, "lrs"},
+		{"other user's entry", alice, bob, []Entry{{"carol@example.test", r("lr")}}, ""},
+		{"operator share", info, bob, nil, "lrswipkxte"},
+		{"operator share minus negative", info, bob, []Entry{{"-bob@example.test", r("p")}}, "lrswikxte"},
+		{"free owner cannot share", bob, alice, []Entry{{"alice@example.test", r("lr")}}, ""},
+	} {
+		if got := d.Rights(tc.owner, tc.user, "INBOX", tc.entries).String(); got != tc.want {
+			t.Errorf("%s: rights %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	// A reload that moves carol out of staff ends her access at once.
+	entries := []Entry{{"carol@example.test", r("lr")}}
+	if got := d.Rights(alice, carol, "INBOX", entries).String(); got != "lr" {
+		t.Fatalf("carol in staff: %q", got)
+	}
+	d2 := build([]string{"other"}, "pro")
+	if got := d2.Rights(acct(d2, "alice@example.test"), acct(d2, "carol@example.test"), "INBOX", entries).String(); got != "" {
+		t.Errorf("carol after leaving staff: %q", got)
+	}
+	// A plan downgrade ends every grant.
+	d3 := build([]string{"staff"}, "free")
+	if got := d3.Rights(acct(d3, "alice@example.test"), acct(d3, "bob@example.test"), "INBOX", []Entry{{"bob@example.test", r("lr")}}).String(); got != "" {
+		t.Errorf("after a downgrade to free: %q", got)
+	}
+}
+
+func TestCheckGrant(t *testing.T) {
+	h, _ := HashPassword("x")
+	d, _ := NewDirectory([]AccountSpec{
+		{Address: "alice@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}},
+		{Address: "bob@example.test", PasswordHash: h, Plan: "free", Groups: []string{"staff"}},
+		{Address: "carol@other.test", PasswordHash: h, Plan: "pro", Groups: []string{"other"}},
+		{Address: "dave@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}},
+	}, []Plan{{Name: "free"}, {Name: "pro", Share: true, MaxGrantees: 2}}, []string{"staff", "other"}, nil)
+	alice, _ := d.Lookup("alice@example.test")
+	bob, _ := d.Lookup("bob@example.test")
+	for _, tc := range []struct {
+		owner  *Account
+		id     string
+		others []string
+		ok     bool
+	}{
+		{alice, "bob@example.test", nil, true},
+		{alice, "BOB@example.test", nil, true},
+		{alice, "group:staff", nil, true},
+		{alice, "anyone", nil, true},
+		{alice, "-bob@example.test", nil, true},
+		{alice, "carol@other.test", nil, false},                                          // no shared group
+		{alice, "group:other", nil, false},                                               // not the owner's group
+		{alice, "nobody@example.test", nil, false},                                       // unknown
+		{alice, "alice@example.test", nil, false},                                        // the owner
+		{bob, "alice@example.test", nil, false},                                          // free plan
+		{alice, "dave@example.test", []string{"bob@example.test", "group:staff"}, false}, // third grantee
+		{alice, "bob@example.test", []string{"bob@example.test", "group:staff"}, true},   // not a new one
+	} {
+		err := d.CheckGrant(tc.owner, tc.id, tc.others)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s grants %s (others %v): %v", tc.owner.Address, tc.id, tc.others, err)
+		}
+	}
+}

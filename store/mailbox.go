@@ -389,6 +389,17 @@ func (s *Store) purgeMailbox(ctx context.Context, id MailboxID) error {
 		}
 		if len(uids) == 0 {
 			return s.update(ctx, []MailboxID{id}, func(tx *txn) error {
+				it := tx.NewIterator(badger.IteratorOptions{Prefix: aclPrefix(id)})
+				var keys [][]byte
+				for it.Rewind(); it.Valid(); it.Next() {
+					keys = append(keys, it.Item().KeyCopy(nil))
+				}
+				it.Close()
+				for _, k := range keys {
+					if err := tx.Delete(k); err != nil {
+						return err
+					}
+				}
 				return tx.Delete(mailboxKey(id))
 			})
 		}

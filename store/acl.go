@@ -1,0 +1,67 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// ACLEntry is a stored access-control entry of a mailbox; the store keeps
+// rights as the text the rights engine gave it and does not interpret
+// them.
+type ACLEntry struct {
+	Identifier string
+	Rights     string
+}
+
+func aclPrefix(id MailboxID) []byte {
+	return binary.BigEndian.AppendUint64([]byte{kindACL}, uint64(id))
+}
+
+func aclKey(id MailboxID, identifier string) []byte {
+	return append(aclPrefix(id), strings.ToLower(identifier)...)
+}
+
+// SetACL stores an entry (replacing one for the same identifier); empty
+// rights remove it.
+func (s *Store) SetACL(ctx context.Context, id MailboxID, identifier, rights string) error {
+	return s.update(ctx, []MailboxID{id}, func(tx *txn) error {
+		if _, err := getMailbox(tx.Txn, id); err != nil {
+			return err
+		}
+		if rights == "" {
+			return tx.Delete(aclKey(id, identifier))
+		}
+		var e enc
+		e.str(identifier)
+		e.str(rights)
+		return tx.Set(aclKey(id, identifier), e.b)
+	})
+}
+
+// ACL returns a mailbox's entries.
+func (s *Store) ACL(ctx context.Context, id MailboxID) ([]ACLEntry, error) {
+	var out []ACLEntry
+	err := s.view(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: aclPrefix(id)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			err := it.Item().Value(func(v []byte) error {
+				d := dec{b: v}
+				e := ACLEntry{Identifier: d.str(), Rights: d.str()}
+				if d.err != nil {
+					return d.err
+				}
+				out = append(out, e)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
