@@ -2,10 +2,12 @@ package imapd
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"mailroom/acl"
 	"mailroom/store"
 )
 
@@ -18,25 +20,78 @@ func (s *session) Create(name string, opts *imap.CreateOptions) error {
 		}
 		use = string(opts.SpecialUse[0])
 	}
-	_, err := s.store().CreateMailbox(s.ctx(), s.account.Address, name, store.CreateOptions{
+	dir := s.srv.opts.Directory.Load()
+	me := s.me(dir)
+	if me == nil {
+		return s.mapErr("create", store.ErrNoMailbox)
+	}
+	owner, oname, err := s.splitName(dir, me, name)
+	if err == nil && owner != me {
+		err = s.needOnParent(me, owner, oname, acl.RightCreate, "create mailboxes")
+	}
+	if err != nil {
+		return s.mapErr("create", err)
+	}
+	_, err = s.store().CreateMailbox(s.ctx(), owner.Address, oname, store.CreateOptions{
 		SpecialUse: use, MaxMailboxes: s.srv.opts.MaxMailboxes,
 	})
 	return s.mapErr("create", err)
 }
 
+// needOnParent checks a right on the parent of owner's mailbox oname (RFC
+// 4314: "k" on the parent to create or rename into). A top-level name in
+// another user's namespace has no parent the user could hold it on.
+func (s *session) needOnParent(me, owner *acl.Account, oname string, want acl.Rights, what string) error {
+	sup := store.Superiors(strings.TrimSuffix(oname, "/"))
+	if len(sup) == 0 {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNoPerm,
+			Text: "Only the owner can create top-level mailboxes of " + owner.Address}
+	}
+	p, err := s.locate(s.displayName(me, owner, sup[len(sup)-1]))
+	if err != nil {
+		return err
+	}
+	return need(p, want, what)
+}
+
 func (s *session) Delete(name string) error {
 	defer s.srv.busy()()
-	return s.mapErr("delete", s.store().DeleteMailbox(s.ctx(), s.account.Address, name))
+	p, err := s.locate(name)
+	if err == nil {
+		err = need(p, acl.RightDelete, "delete the mailbox")
+	}
+	if err != nil {
+		return s.mapErr("delete", err)
+	}
+	return s.mapErr("delete", s.store().DeleteMailbox(s.ctx(), p.owner.Address, p.name))
 }
 
 func (s *session) Rename(from, to string, _ *imap.RenameOptions) error {
 	defer s.srv.busy()()
-	return s.mapErr("rename", s.store().RenameMailbox(s.ctx(), s.account.Address, from, to))
+	p, err := s.locate(from)
+	if err == nil {
+		err = need(p, acl.RightDelete, "rename the mailbox")
+	}
+	if err != nil {
+		return s.mapErr("rename", err)
+	}
+	dir := s.srv.opts.Directory.Load()
+	me := s.me(dir)
+	owner, newName, err := s.splitName(dir, me, to)
+	if err != nil || owner != p.owner {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "A mailbox can only be renamed within its owner's mailboxes"}
+	}
+	if owner != me {
+		if err := s.needOnParent(me, owner, newName, acl.RightCreate, "create mailboxes"); err != nil {
+			return s.mapErr("rename", err)
+		}
+	}
+	return s.mapErr("rename", s.store().RenameMailbox(s.ctx(), owner.Address, p.name, newName))
 }
 
 func (s *session) Subscribe(name string) error {
 	defer s.srv.busy()()
-	if _, err := s.mailbox(name); err != nil {
+	if _, err := s.locate(name); err != nil {
 		return s.mapErr("subscribe", err)
 	}
 	return s.mapErr("subscribe", s.store().Subscribe(s.ctx(), s.account.Address, name))
@@ -49,11 +104,14 @@ func (s *session) Unsubscribe(name string) error {
 
 func (s *session) Status(name string, opts *imap.StatusOptions) (*imap.StatusData, error) {
 	defer s.srv.busy()()
-	m, err := s.mailbox(name)
+	p, err := s.locate(name)
+	if err == nil {
+		err = need(p, acl.RightRead, "read the status")
+	}
 	if err != nil {
 		return nil, s.mapErr("status", err)
 	}
-	return s.statusData(name, m, opts), nil
+	return s.statusData(name, p.mailbox, opts), nil
 }
 
 func (s *session) statusData(name string, m *store.Mailbox, opts *imap.StatusOptions) *imap.StatusData {
@@ -87,7 +145,8 @@ func (s *session) statusData(name string, m *store.Mailbox, opts *imap.StatusOpt
 // listEntry is one name LIST may return.
 type listEntry struct {
 	name       string
-	mailbox    *store.Mailbox // nil: subscribed but not existing
+	mailbox    *store.Mailbox // nil: subscribed but not existing, or virtual
+	virtual    bool           // a namespace node: Other Users/<address>
 	subscribed bool
 	children   bool
 }
@@ -102,17 +161,13 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		// the delimiter.
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: store.Delimiter})
 	}
-	boxes, err := s.store().Mailboxes(s.ctx(), s.account.Address)
+	entries, err := s.visibleMailboxes()
 	if err != nil {
 		return s.internal("list", err)
 	}
 	subs, err := s.store().Subscriptions(s.ctx(), s.account.Address)
 	if err != nil {
 		return s.internal("list", err)
-	}
-	entries := map[string]*listEntry{}
-	for _, m := range boxes {
-		entries[m.Name] = &listEntry{name: m.Name, mailbox: m}
 	}
 	for _, n := range subs {
 		e := entries[n]
@@ -123,7 +178,7 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		e.subscribed = true
 	}
 	for n, e := range entries {
-		if e.mailbox == nil {
+		if e.mailbox == nil && !e.virtual {
 			continue
 		}
 		for _, sup := range store.Superiors(n) {
@@ -155,7 +210,7 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		if opts.SelectSubscribed && !e.subscribed {
 			continue
 		}
-		if !opts.SelectSubscribed && e.mailbox == nil {
+		if !opts.SelectSubscribed && e.mailbox == nil && !e.virtual {
 			continue
 		}
 		if opts.SelectSpecialUse && (e.mailbox == nil || e.mailbox.SpecialUse == "") {
@@ -196,9 +251,12 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 
 func (s *session) listData(e *listEntry, opts *imap.ListOptions) *imap.ListData {
 	d := &imap.ListData{Mailbox: e.name, Delim: store.Delimiter}
-	if e.mailbox == nil {
+	switch {
+	case e.virtual:
+		d.Attrs = append(d.Attrs, imap.MailboxAttrNoSelect, imap.MailboxAttrHasChildren)
+	case e.mailbox == nil:
 		d.Attrs = append(d.Attrs, imap.MailboxAttrNonExistent)
-	} else {
+	default:
 		if e.children {
 			d.Attrs = append(d.Attrs, imap.MailboxAttrHasChildren)
 		} else {
@@ -211,8 +269,49 @@ func (s *session) listData(e *listEntry, opts *imap.ListOptions) *imap.ListData 
 	if e.subscribed && (opts.ReturnSubscribed || opts.SelectSubscribed) {
 		d.Attrs = append(d.Attrs, imap.MailboxAttrSubscribed)
 	}
-	if opts.ReturnStatus != nil && e.mailbox != nil {
+	if opts.ReturnStatus != nil && e.mailbox != nil && !e.virtual {
 		d.Status = s.statusData(e.name, e.mailbox, opts.ReturnStatus)
 	}
 	return d
+}
+
+// visibleMailboxes returns, by the session's names, every mailbox the user
+// may look up: their own, and those of accounts that share a group with
+// them and may share, on which they hold "l"; plus the namespace nodes
+// above the latter.
+func (s *session) visibleMailboxes() (map[string]*listEntry, error) {
+	dir := s.srv.opts.Directory.Load()
+	me := s.me(dir)
+	entries := map[string]*listEntry{}
+	if me == nil {
+		return entries, nil
+	}
+	for _, owner := range dir.Accounts() {
+		if owner != me && (!owner.Plan.Share || !owner.SharesGroupWith(me)) {
+			continue
+		}
+		boxes, err := s.store().Mailboxes(s.ctx(), owner.Address)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range boxes {
+			rights, err := s.rightsOn(dir, me, owner, m)
+			if err != nil {
+				return nil, err
+			}
+			if !rights.Has(acl.RightLookup) {
+				continue
+			}
+			name := s.displayName(me, owner, m.Name)
+			entries[name] = &listEntry{name: name, mailbox: m}
+			if owner != me {
+				for _, sup := range store.Superiors(name) {
+					if entries[sup] == nil && strings.Count(sup, "/") <= 1 {
+						entries[sup] = &listEntry{name: sup, virtual: true}
+					}
+				}
+			}
+		}
+	}
+	return entries, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-message/textproto"
 
+	"mailroom/acl"
 	"mailroom/store"
 )
 
@@ -118,6 +119,13 @@ func (s *session) eachMessage(refs []msgRef, content bool, fn func(msgRef, *stor
 
 func (s *session) Fetch(w *imapserver.FetchWriter, set imap.NumSet, opts *imap.FetchOptions) error {
 	defer s.srv.busy()()
+	p, err := s.selectedRights()
+	if err == nil {
+		err = need(p, acl.RightRead, "read messages")
+	}
+	if err != nil {
+		return err
+	}
 	refs := s.resolve(set)
 	needBody := opts.Envelope || opts.BodyStructure != nil || len(opts.BodySection) > 0 ||
 		len(opts.BinarySection) > 0 || len(opts.BinarySectionSize) > 0
@@ -128,9 +136,10 @@ func (s *session) Fetch(w *imapserver.FetchWriter, set imap.NumSet, opts *imap.F
 	for _, bs := range opts.BinarySection {
 		markSeen = markSeen || !bs.Peek
 	}
-	markSeen = markSeen && !s.sel.readOnly
+	// Without "s" the user reads without marking read (RFC 4314 §4).
+	markSeen = markSeen && !s.sel.readOnly && p.rights.Has(acl.RightSeen)
 	var seen []store.UID
-	err := s.eachMessage(refs, needBody, func(r msgRef, m *store.Message, content []byte) error {
+	err = s.eachMessage(refs, needBody, func(r msgRef, m *store.Message, content []byte) error {
 		flags := m.Flags
 		nowSeen := markSeen && flags.Sys&store.FlagSeen == 0
 		if nowSeen {
@@ -300,6 +309,13 @@ func (s *session) Store(w *imapserver.FetchWriter, set imap.NumSet, flags *imap.
 	if s.sel.readOnly {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}
 	}
+	p, err := s.selectedRights()
+	if err != nil {
+		return err
+	}
+	if !p.rights.Has(acl.RightSeen) && !p.rights.Has(acl.RightWrite) && !p.rights.Has(acl.RightDeleteMsg) {
+		return need(p, acl.RightSeen|acl.RightWrite|acl.RightDeleteMsg, "change flags")
+	}
 	refs := s.resolve(set)
 	var op store.FlagOp
 	switch flags.Op {
@@ -311,7 +327,7 @@ func (s *session) Store(w *imapserver.FetchWriter, set imap.NumSet, flags *imap.
 		op = store.FlagsSet
 	}
 	ctx := store.WithOrigin(s.ctx(), s.sel.tracker)
-	changed, err := s.store().StoreFlags(ctx, s.sel.mailbox.ID, uidsOf(refs), op, storeFlags(flags.Flags), nil)
+	changed, err := s.store().StoreFlags(ctx, s.sel.mailbox.ID, uidsOf(refs), op, storeFlags(flags.Flags), allowedFlags(p.rights))
 	if err != nil {
 		return s.mapErr("store", err)
 	}
@@ -336,10 +352,41 @@ func (s *session) Store(w *imapserver.FetchWriter, set imap.NumSet, flags *imap.
 	})
 }
 
+// allowedFlags keeps the flags a user without "s", "w" or "t" may not
+// change as they were (RFC 4314 §4): \Seen needs "s", \Deleted "t", the
+// rest "w".
+func allowedFlags(r acl.Rights) func(old, proposed store.Flags) store.Flags {
+	if r.Has(acl.RightSeen | acl.RightWrite | acl.RightDeleteMsg) {
+		return nil
+	}
+	return func(old, proposed store.Flags) store.Flags {
+		out := store.Flags{Sys: proposed.Sys, Keywords: proposed.Keywords}
+		keep := func(bit store.SysFlags) { out.Sys = out.Sys&^bit | old.Sys&bit }
+		if !r.Has(acl.RightSeen) {
+			keep(store.FlagSeen)
+		}
+		if !r.Has(acl.RightDeleteMsg) {
+			keep(store.FlagDeleted)
+		}
+		if !r.Has(acl.RightWrite) {
+			keep(store.FlagAnswered | store.FlagFlagged | store.FlagDraft)
+			out.Keywords = old.Keywords
+		}
+		return out
+	}
+}
+
 func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
 	defer s.srv.busy()()
 	if s.sel.readOnly {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}
+	}
+	p, err := s.selectedRights()
+	if err == nil {
+		err = need(p, acl.RightExpunge, "expunge messages")
+	}
+	if err != nil {
+		return err
 	}
 	var only []store.UID
 	if uids != nil {
@@ -350,18 +397,25 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 	}
 	// The registry turns the committed expunge into EXPUNGE responses for
 	// every session, this one included; go-imap polls after the command.
-	_, err := s.store().Expunge(s.ctx(), s.sel.mailbox.ID, only)
+	_, err = s.store().Expunge(s.ctx(), s.sel.mailbox.ID, only)
 	return s.mapErr("expunge", err)
 }
 
 func (s *session) Copy(set imap.NumSet, dest string) (*imap.CopyData, error) {
 	defer s.srv.busy()()
-	dm, err := s.mailbox(dest)
+	src, err := s.selectedRights()
+	if err == nil {
+		err = need(src, acl.RightRead, "read messages")
+	}
+	if err != nil {
+		return nil, err
+	}
+	dp, err := s.destination(dest)
 	if err != nil {
 		return nil, trycreate(s.mapErr("copy", err))
 	}
 	refs := s.resolve(set)
-	cp, err := s.store().Copy(s.ctx(), s.sel.mailbox.ID, uidsOf(refs), dm.ID, s.quota())
+	cp, err := s.store().Copy(s.ctx(), s.sel.mailbox.ID, uidsOf(refs), dp.mailbox.ID, dp.owner.Plan.Quota)
 	if err != nil {
 		return nil, s.mapErr("copy", err)
 	}
@@ -373,15 +427,24 @@ func (s *session) Move(w *imapserver.MoveWriter, set imap.NumSet, dest string) e
 	if s.sel.readOnly {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}
 	}
-	dm, err := s.mailbox(dest)
+	src, err := s.selectedRights()
+	if err == nil {
+		// MOVE takes messages away: "t" and "e" on the source (RFC 6851 §3.3).
+		err = need(src, acl.RightRead|acl.RightDeleteMsg|acl.RightExpunge, "move messages out")
+	}
+	if err != nil {
+		return err
+	}
+	dp, err := s.destination(dest)
 	if err != nil {
 		return trycreate(s.mapErr("move", err))
 	}
+	dm := dp.mailbox
 	if dm.ID == s.sel.mailbox.ID {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Source and destination are the same mailbox"}
 	}
 	refs := s.resolve(set)
-	cp, err := s.store().Move(s.ctx(), s.sel.mailbox.ID, uidsOf(refs), dm.ID, s.quota())
+	cp, err := s.store().Move(s.ctx(), s.sel.mailbox.ID, uidsOf(refs), dm.ID, dp.owner.Plan.Quota)
 	if err != nil {
 		return s.mapErr("move", err)
 	}
@@ -391,6 +454,16 @@ func (s *session) Move(w *imapserver.MoveWriter, set imap.NumSet, dest string) e
 	// COPYUID first; the EXPUNGEs follow in go-imap's post-command poll
 	// (RFC 6851 §4.3).
 	return w.WriteCopyData(copyData(cp))
+}
+
+// destination resolves the target of COPY, MOVE and APPEND, which needs
+// "i" (RFC 4314 §4).
+func (s *session) destination(name string) (*place, error) {
+	p, err := s.locate(name)
+	if err != nil {
+		return nil, err
+	}
+	return p, need(p, acl.RightInsert, "add messages")
 }
 
 func copyData(cp *store.Copied) *imap.CopyData {
@@ -412,7 +485,7 @@ func trycreate(err error) error {
 
 func (s *session) Append(name string, r imap.LiteralReader, opts *imap.AppendOptions) (*imap.AppendData, error) {
 	defer s.srv.busy()()
-	m, err := s.mailbox(name)
+	p, err := s.destination(name)
 	if err != nil {
 		return nil, trycreate(s.mapErr("append", err))
 	}
@@ -427,7 +500,7 @@ func (s *session) Append(name string, r imap.LiteralReader, opts *imap.AppendOpt
 	if nm.InternalDate.IsZero() {
 		nm.InternalDate = time.Now()
 	}
-	d, err := s.store().Append(s.ctx(), m.ID, body, nm, s.quota())
+	d, err := s.store().Append(s.ctx(), p.mailbox.ID, body, nm, p.owner.Plan.Quota)
 	if err != nil {
 		return nil, s.mapErr("append", err)
 	}

@@ -15,11 +15,17 @@ import (
 	"github.com/emersion/go-message/charset"
 	"github.com/emersion/go-message/textproto"
 
+	"mailroom/acl"
 	"mailroom/store"
 )
 
 func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, opts *imap.SearchOptions) (*imap.SearchData, error) {
 	defer s.srv.busy()()
+	if p, err := s.selectedRights(); err != nil {
+		return nil, err
+	} else if err := need(p, acl.RightRead, "read messages"); err != nil {
+		return nil, err
+	}
 	view := s.view()
 	needContent := criteriaNeedContent(criteria)
 	var hits []msgRef

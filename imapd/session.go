@@ -31,6 +31,7 @@ type selected struct {
 	box      *openMailbox
 	tracker  *imapserver.SessionTracker
 	mailbox  *store.Mailbox
+	display  string // the name the client selected it by
 	readOnly bool
 	// searchRes is the result saved by SEARCH RETURN (SAVE) (RFC 5182).
 	searchRes imap.UIDSet
@@ -111,11 +112,10 @@ func (s *session) AppendLimit() uint32 {
 func (s *session) Namespace() (*imap.NamespaceData, error) {
 	return &imap.NamespaceData{
 		Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: store.Delimiter}},
+		Other:    []imap.NamespaceDescriptor{{Prefix: otherPrefix, Delim: store.Delimiter}},
+		Shared:   []imap.NamespaceDescriptor{{Prefix: sharedPrefix, Delim: store.Delimiter}},
 	}, nil
 }
-
-// quota is the logged-in account's byte limit, 0 for none.
-func (s *session) quota() int64 { return s.account.Plan.Quota }
 
 // internal logs an unexpected error and returns a generic one that says
 // nothing of the server's internals.
@@ -150,14 +150,16 @@ func (s *session) mapErr(what string, err error) error {
 		return no(imap.ResponseCodeLimit, "Too many mailboxes")
 	case errors.Is(err, store.ErrTooLarge):
 		return no(imap.ResponseCodeTooBig, "Message or request too large")
+	case errors.Is(err, acl.ErrDenied):
+		return no(imap.ResponseCodeNoPerm, strings.TrimPrefix(err.Error(), acl.ErrDenied.Error()+": "))
+	case errors.Is(err, acl.ErrNoAccount):
+		return no(imap.ResponseCodeNonExistent, "No such identifier: "+strings.TrimPrefix(err.Error(), acl.ErrNoAccount.Error()+": "))
+	}
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		return ie
 	}
 	return s.internal(what, err)
-}
-
-// mailbox resolves a client's mailbox name to a mailbox. Only the personal
-// namespace exists so far.
-func (s *session) mailbox(name string) (*store.Mailbox, error) {
-	return s.store().MailboxByName(s.ctx(), s.account.Address, name)
 }
 
 func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectData, error) {
@@ -165,10 +167,14 @@ func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectDat
 	if s.sel != nil {
 		s.unselect()
 	}
-	m, err := s.mailbox(name)
+	p, err := s.locate(name)
+	if err == nil {
+		err = need(p, acl.RightRead, "read messages")
+	}
 	if err != nil {
 		return nil, s.mapErr("select", err)
 	}
+	m := p.mailbox
 	box, err := s.srv.opts.Registry.open(s.ctx(), s.store(), m.ID)
 	if err != nil {
 		return nil, s.internal("select", err)
@@ -185,7 +191,7 @@ func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectDat
 		s.srv.opts.Registry.release(box)
 		return nil, s.mapErr("select", err)
 	}
-	s.sel = &selected{box: box, tracker: tracker, mailbox: m, readOnly: opts != nil && opts.ReadOnly, wake: wake}
+	s.sel = &selected{box: box, tracker: tracker, mailbox: m, display: p.display, readOnly: opts != nil && opts.ReadOnly, wake: wake}
 	data := &imap.SelectData{
 		Flags:          []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft},
 		PermanentFlags: []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft, imap.FlagWildcard},

@@ -1,0 +1,144 @@
+package imapd
+
+import (
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+
+	"mailroom/acl"
+	"mailroom/store"
+)
+
+// Namespaces (RFC 2342): the user's own mailboxes have no prefix; other
+// accounts' mailboxes appear as Other Users/<address>/<name>, team
+// accounts' as Shared/<address>/<name>.
+const (
+	otherPrefix  = "Other Users/"
+	sharedPrefix = "Shared/"
+)
+
+// place is a mailbox as one session sees it.
+type place struct {
+	owner   *acl.Account
+	name    string // the owner's name for it
+	display string // the session's name for it
+	mailbox *store.Mailbox
+	rights  acl.Rights
+}
+
+// me returns the logged-in account as the current directory has it, so
+// that a reload's changes to groups and plans apply to open sessions.
+func (s *session) me(dir *acl.Directory) *acl.Account {
+	if a, ok := dir.Lookup(s.account.Address); ok {
+		return a
+	}
+	return nil
+}
+
+func (s *session) displayName(me, owner *acl.Account, name string) string {
+	if owner == me {
+		return name
+	}
+	if owner.Team {
+		return sharedPrefix + owner.Address + "/" + name
+	}
+	return otherPrefix + owner.Address + "/" + name
+}
+
+// splitName maps a client's mailbox name to its owner and the owner's
+// name for it. A name inside another namespace that names no account (or
+// only the account's node) is ErrNoMailbox.
+func (s *session) splitName(dir *acl.Directory, me *acl.Account, name string) (*acl.Account, string, error) {
+	for _, prefix := range []string{otherPrefix, sharedPrefix} {
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok {
+			continue
+		}
+		addr, mbox, _ := strings.Cut(rest, "/")
+		owner, ok := dir.Lookup(addr)
+		if !ok || owner == me || owner.Team != (prefix == sharedPrefix) || mbox == "" {
+			return nil, "", store.ErrNoMailbox
+		}
+		return owner, mbox, nil
+	}
+	return me, name, nil
+}
+
+// rightsOn evaluates the session user's rights on owner's mailbox m.
+func (s *session) rightsOn(dir *acl.Directory, me, owner *acl.Account, m *store.Mailbox) (acl.Rights, error) {
+	if owner == me {
+		return acl.AllRights, nil
+	}
+	stored, err := s.store().ACL(s.ctx(), m.ID)
+	if err != nil {
+		return 0, err
+	}
+	entries := make([]acl.Entry, 0, len(stored))
+	for _, e := range stored {
+		r, _ := acl.ParseRights(e.Rights)
+		entries = append(entries, acl.Entry{Identifier: e.Identifier, Rights: r})
+	}
+	return dir.Rights(owner, me, m.Name, entries), nil
+}
+
+// locate resolves a client's mailbox name. A mailbox the user may not look
+// up is reported exactly like one that does not exist (RFC 4314 §4).
+func (s *session) locate(name string) (*place, error) {
+	dir := s.srv.opts.Directory.Load()
+	me := s.me(dir)
+	if me == nil {
+		return nil, store.ErrNoMailbox
+	}
+	owner, oname, err := s.splitName(dir, me, name)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.store().MailboxByName(s.ctx(), owner.Address, oname)
+	if err != nil {
+		return nil, err
+	}
+	rights, err := s.rightsOn(dir, me, owner, m)
+	if err != nil {
+		return nil, err
+	}
+	if !rights.Has(acl.RightLookup) {
+		return nil, store.ErrNoMailbox
+	}
+	return &place{owner: owner, name: m.Name, display: s.displayName(me, owner, m.Name), mailbox: m, rights: rights}, nil
+}
+
+// need returns NOPERM unless p grants every right in want.
+func need(p *place, want acl.Rights, what string) error {
+	if p.rights.Has(want) {
+		return nil
+	}
+	missing := want &^ p.rights
+	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNoPerm,
+		Text: "You may not " + what + " in " + p.display + " (missing rights: " + missing.String() + ")"}
+}
+
+// selectedRights re-evaluates the rights on the selected mailbox, so a
+// revocation applies to a session that already has it open.
+func (s *session) selectedRights() (*place, error) {
+	withdrawn := &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNoPerm,
+		Text: "Access to the selected mailbox has been withdrawn"}
+	dir := s.srv.opts.Directory.Load()
+	me := s.me(dir)
+	// By ID: the mailbox may have been renamed since it was selected.
+	m, err := s.store().Mailbox(s.ctx(), s.sel.mailbox.ID)
+	if err != nil || me == nil {
+		return nil, withdrawn
+	}
+	owner, ok := dir.Lookup(m.Account)
+	if !ok {
+		return nil, withdrawn
+	}
+	rights, err := s.rightsOn(dir, me, owner, m)
+	if err != nil {
+		return nil, s.internal("rights", err)
+	}
+	if !rights.Has(acl.RightLookup | acl.RightRead) {
+		return nil, withdrawn
+	}
+	return &place{owner: owner, name: m.Name, display: s.displayName(me, owner, m.Name), mailbox: m, rights: rights}, nil
+}
