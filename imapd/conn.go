@@ -253,8 +253,66 @@ func (c *extConn) intercept(tag, name string, line []byte) (bool, error) {
 		return true, nil
 	case "ID":
 		return true, c.handleID(tag, line)
+	case "SETACL", "DELETEACL", "GETACL", "LISTRIGHTS", "MYRIGHTS":
+		return true, c.handleACL(tag, name, line)
 	}
 	return false, nil
+}
+
+// aclArgs is how many arguments each ACL command takes.
+var aclArgs = map[string]int{"SETACL": 3, "DELETEACL": 2, "GETACL": 1, "LISTRIGHTS": 2, "MYRIGHTS": 1}
+
+// handleACL parses an RFC 4314 command and hands it to the session.
+func (c *extConn) handleACL(tag, name string, line []byte) error {
+	r := c.args(line)
+	var args []string
+	var err error
+	for range aclArgs[name] {
+		if err = r.sp(); err != nil {
+			break
+		}
+		var a arg
+		if a, err = r.next(); err != nil {
+			break
+		}
+		v, ok := a.str()
+		if !ok {
+			err = errSyntax
+			break
+		}
+		args = append(args, v)
+	}
+	if err == nil {
+		err = r.end()
+	}
+	if err != nil {
+		c.writeDirect(tag + " BAD [CLIENTBUG] Syntax error in " + name + " arguments\r\n")
+		return c.tooBroken(err)
+	}
+	s := c.session.Load()
+	if s == nil || s.account == nil || !c.authed.Load() {
+		c.writeDirect(tag + " BAD " + name + " is only valid after login\r\n")
+		return nil
+	}
+	var out []string
+	switch name {
+	case "SETACL":
+		err = s.setACL(args[0], args[1], args[2])
+	case "DELETEACL":
+		err = s.deleteACL(args[0], args[1])
+	case "GETACL":
+		out, err = s.getACL(args[0])
+	case "LISTRIGHTS":
+		out, err = s.listRights(args[0], args[1])
+	case "MYRIGHTS":
+		out, err = s.myRights(args[0])
+	}
+	var b strings.Builder
+	for _, l := range out {
+		b.WriteString(l + "\r\n")
+	}
+	b.WriteString(statusLine(tag, err))
+	return c.writeDirect(b.String())
 }
 
 // drain consumes the rest of a command this layer refuses without

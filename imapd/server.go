@@ -103,7 +103,7 @@ func New(opts Options) *Server {
 
 // extraCaps are the capabilities Mailroom adds to go-imap's list.
 func (s *Server) extraCaps() []string {
-	return []string{"ID"}
+	return []string{"ID", "ACL", "RIGHTS=texk"}
 }
 
 // Capabilities advertised once authenticated (go-imap adds STARTTLS,

@@ -1,0 +1,149 @@
+package imapd
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"mailroom/acl"
+	"mailroom/store"
+)
+
+// teamDirectory is the development configuration's people: alice (pro)
+// and bob (free) in staff, carol (pro) in other, and the team mailbox
+// info@ shared with staff by the operator.
+func teamDirectory(t testing.TB) *acl.Directory {
+	t.Helper()
+	h, err := acl.HashPassword("password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := acl.NewDirectory([]acl.AccountSpec{
+		{Address: "alice@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}},
+		{Address: "bob@example.test", PasswordHash: h, Plan: "free", Groups: []string{"staff"}},
+		{Address: "carol@other.test", PasswordHash: h, Plan: "pro", Groups: []string{"other"}},
+		{Address: "info@example.test", Plan: "pro", Groups: []string{"staff"}, Team: true},
+	}, []acl.Plan{{Name: "free"}, {Name: "pro", Share: true, MaxGrantees: 10}}, []string{"staff", "other"},
+		[]acl.Share{{Owner: "info@example.test", Grantee: "group:staff", Rights: "lrswipkxte"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestTeamMailboxScenario(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ts.dir.Store(teamDirectory(t))
+	ctx := context.Background()
+	ts.st.EnsureAccount(ctx, "info@example.test", false)
+
+	wa, optsA := newWatcher()
+	wb, optsB := newWatcher()
+	alice := ts.client(t, "alice@example.test", optsA)
+	bob := ts.client(t, "bob@example.test", optsB)
+	carol := ts.client(t, "carol@other.test", nil)
+
+	// NAMESPACE announces the three namespaces.
+	ns, err := bob.Namespace().Wait()
+	if err != nil || len(ns.Other) != 1 || ns.Other[0].Prefix != "Other Users/" || len(ns.Shared) != 1 || ns.Shared[0].Prefix != "Shared/" {
+		t.Fatalf("NAMESPACE = %+v, %v", ns, err)
+	}
+	// Both staff members see the team INBOX, bob on the free plan too.
+	const teamInbox = "Shared/info@example.test/INBOX"
+	for who, c := range map[string]*testClient{"alice": {alice}, "bob": {bob}} {
+		names := list(t, c.Client, "", "*", nil)
+		if !slices.Contains(names, teamInbox+` \HasNoChildren`) || !slices.Contains(names, `Shared \HasChildren \Noselect`) {
+			t.Fatalf("%s's LIST lacks the team INBOX: %q", who, names)
+		}
+	}
+	// Mail to info@ reaches both IDLE sessions.
+	for _, c := range []*testClient{{alice}, {bob}} {
+		if _, err := c.Select(teamInbox, nil).Wait(); err != nil {
+			t.Fatalf("SELECT %s: %v", teamInbox, err)
+		}
+	}
+	idleA, _ := alice.Idle()
+	idleB, _ := bob.Idle()
+	in, _ := ts.st.MailboxByName(ctx, "info@example.test", "INBOX")
+	if _, err := ts.st.Deliver(ctx, []byte("From: customer@remote.test\r\nSubject: help\r\n\r\nplease\r\n"), []store.Delivery{{Mailbox: in.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	wa.waitFor(t, "EXISTS 1")
+	wb.waitFor(t, "EXISTS 1")
+	idleA.Close()
+	idleB.Close()
+	idleA.Wait()
+	idleB.Wait()
+	// \Seen is the team's: bob reads it, alice sees it read.
+	fetchOne(t, bob, imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{}}})
+	alice.Noop().Wait()
+	wa.waitFor(t, `FETCH 1 (\Seen)`)
+
+	// alice grants bob lr on her own INBOX; bob reads it under Other Users/.
+	appendMsg(t, alice, "INBOX", "Subject: for bob too\r\n\r\nx\r\n", nil)
+	ra := dialRaw(t, ts.plain)
+	ra.ok("a1 LOGIN alice@example.test password")
+	ra.ok("a2 SETACL INBOX bob@example.test lr")
+	if got := ra.ok("a3 GETACL INBOX"); !strings.Contains(got, `"bob@example.test" "lr"`) {
+		t.Errorf("GETACL = %q", got)
+	}
+	const aliceInbox = "Other Users/alice@example.test/INBOX"
+	if _, err := bob.Select(aliceInbox, nil).Wait(); err != nil {
+		t.Fatalf("bob SELECT %s: %v", aliceInbox, err)
+	}
+	m := fetchOne(t, bob, imap.SeqSetNum(1), &imap.FetchOptions{Envelope: true})
+	if m.Envelope.Subject != "for bob too" {
+		t.Fatalf("bob reads %q", m.Envelope.Subject)
+	}
+	rights, err := bob.MyRights(aliceInbox).Wait()
+	if err != nil || string(rights.Rights) != "lr" {
+		t.Errorf("MYRIGHTS = %+v, %v", rights, err)
+	}
+	// Without i, bob cannot add to it; without s, reading did not mark it.
+	cmd := bob.Append(aliceInbox, 3, nil)
+	cmd.Write([]byte("x\r\n"))
+	cmd.Close()
+	if _, err := cmd.Wait(); respCode(err) != imap.ResponseCodeNoPerm {
+		t.Errorf("APPEND without i: %v", err)
+	}
+	st, _ := alice.Status("INBOX", &imap.StatusOptions{NumUnseen: true}).Wait()
+	if *st.NumUnseen != 1 {
+		t.Errorf("bob's read without s marked the message seen")
+	}
+
+	// Refused grants: carol is in another group; bob's plan cannot share.
+	if got := ra.cmd("a4 SETACL INBOX carol@other.test lr"); !strings.Contains(got, "a4 NO [NOPERM]") || !strings.Contains(got, "not in any of your groups") {
+		t.Errorf("grant to carol: %q", got)
+	}
+	rb := dialRaw(t, ts.plain)
+	rb.ok("b1 LOGIN bob@example.test password")
+	if got := rb.cmd("b2 SETACL INBOX alice@example.test lr"); !strings.Contains(got, "b2 NO [NOPERM]") || !strings.Contains(got, "does not allow sharing") {
+		t.Errorf("grant by bob: %q", got)
+	}
+	// carol sees none of it.
+	for _, n := range list(t, carol, "", "*", nil) {
+		if strings.HasPrefix(n, "Shared") || strings.HasPrefix(n, "Other Users") {
+			t.Errorf("carol sees %q", n)
+		}
+	}
+	if _, err := carol.Select(teamInbox, nil).Wait(); respCode(err) != imap.ResponseCodeNonExistent {
+		t.Errorf("carol SELECT team INBOX: %v", err)
+	}
+
+	// alice revokes; bob's open session loses access.
+	ra.ok("a5 DELETEACL INBOX bob@example.test")
+	if _, err := bob.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{Flags: true}).Collect(); respCode(err) != imap.ResponseCodeNoPerm {
+		t.Errorf("bob FETCH after revoke: %v", err)
+	}
+	if _, err := bob.Status(aliceInbox, &imap.StatusOptions{NumMessages: true}).Wait(); respCode(err) != imap.ResponseCodeNonExistent {
+		t.Errorf("bob STATUS after revoke: %v", err)
+	}
+}
+
+// testClient lets a map hold clients by value.
+type testClient struct{ *imapclient.Client }
