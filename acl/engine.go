@@ -162,3 +162,10 @@ func Grantable() []Rights {
 	}
 	return out
 }
+
+// NewEntry builds an entry from its stored form; a rights string that no
+// longer parses grants nothing.
+func NewEntry(identifier, rights string) Entry {
+	r, _ := ParseRights(rights)
+	return Entry{Identifier: identifier, Rights: r}
+}

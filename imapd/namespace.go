@@ -75,8 +75,7 @@ func (s *session) rightsOn(dir *acl.Directory, me, owner *acl.Account, m *store.
 	}
 	entries := make([]acl.Entry, 0, len(stored))
 	for _, e := range stored {
-		r, _ := acl.ParseRights(e.Rights)
-		entries = append(entries, acl.Entry{Identifier: e.Identifier, Rights: r})
+		entries = append(entries, acl.NewEntry(e.Identifier, e.Rights))
 	}
 	return dir.Rights(owner, me, m.Name, entries), nil
 }

@@ -136,8 +136,12 @@ func (s *session) prepareSubmission(msg []byte) ([]byte, error) {
 		return nil, smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "From: header could not be parsed")
 	}
 	for _, a := range addrs {
-		if err := s.checkSendAs("From: address", a.Address); err != nil {
+		owner, err := s.checkSendAs("From: address", a.Address)
+		if err != nil {
 			return nil, err
+		}
+		if owner.Address != s.user.Address && s.sentAs == nil {
+			s.sentAs = owner
 		}
 	}
 	if sender := h.Get("Sender"); sender != "" {
@@ -145,8 +149,9 @@ func (s *session) prepareSubmission(msg []byte) ([]byte, error) {
 		if err != nil {
 			return nil, smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "Sender: header could not be parsed")
 		}
-		if err := s.checkSendAs("Sender: address", a.Address); err != nil {
-			return nil, err
+		// Sender names who actually sent: the user's own addresses only.
+		if owner, ok := s.srv.opts.Directory.Load().Lookup(a.Address); !ok || owner.Address != s.user.Address {
+			return nil, smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "Sender: address <%s> is not an address of %s", a.Address, s.user.Address)
 		}
 	}
 	var add strings.Builder
@@ -159,4 +164,35 @@ func (s *session) prepareSubmission(msg []byte) ([]byte, error) {
 	}
 	out := make([]byte, 0, add.Len()+len(msg))
 	return append(append(out, add.String()...), msg...), nil
+}
+
+// fileSentCopy files a message sent as another account (a team address)
+// in that account's Sent mailbox, marked read, so the whole team sees the
+// reply. The message has been accepted already: a failure here is logged,
+// not returned.
+func (s *session) fileSentCopy(msg []byte) {
+	ctx := context.Background()
+	st := s.srv.opts.Store
+	owner := s.sentAs.Address
+	boxes, err := st.Mailboxes(ctx, owner)
+	var sent *store.Mailbox
+	for _, m := range boxes {
+		if m.SpecialUse == store.SpecialSent {
+			sent = m
+		}
+	}
+	if err == nil && sent == nil {
+		sent, err = st.CreateMailbox(ctx, owner, "Sent", store.CreateOptions{SpecialUse: store.SpecialSent})
+		if errors.Is(err, store.ErrExists) {
+			sent, err = st.MailboxByName(ctx, owner, "Sent")
+		}
+	}
+	if err == nil {
+		_, err = st.Append(ctx, sent.ID, msg, store.NewMessage{Flags: store.Flags{Sys: store.FlagSeen}, InternalDate: s.srv.opts.Now()}, 0)
+	}
+	if err != nil {
+		s.log.Error("filing the sent copy", "account", owner, "err", err)
+		return
+	}
+	s.log.Info("filed sent copy", "account", owner, "by", s.user.Address)
 }

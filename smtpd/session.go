@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
+	"mailroom/store"
 )
 
 // session is one SMTP transaction stream on one connection.
@@ -29,6 +30,9 @@ type session struct {
 	local  []*acl.Account
 	rcpts  []string // local recipients as given, parallel to local
 	remote []string
+	// sentAs is the account whose address the submitted From: uses when
+	// it is not the user's own: a copy goes to its Sent mailbox.
+	sentAs *acl.Account
 
 	// Shutdown state: a session in a transaction is closed when it ends.
 	mu      sync.Mutex
@@ -117,7 +121,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (s *session) Reset() {
-	s.from, s.local, s.rcpts, s.remote = "", nil, nil, nil
+	s.from, s.local, s.rcpts, s.remote, s.sentAs = "", nil, nil, nil, nil
 	s.setInTx(false)
 }
 
@@ -145,7 +149,7 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 		return smtpErr(501, smtp.EnhancedCode{5, 1, 7}, "Bad sender address syntax")
 	}
 	if s.mode == ModeSubmission {
-		if err := s.checkSendAs("envelope sender", a.String()); err != nil {
+		if _, err := s.checkSendAs("envelope sender", a.String()); err != nil {
 			return err
 		}
 	}
@@ -154,13 +158,36 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 // checkSendAs enforces DESIGN.md's send-as rule: the address must be the
-// user's own or one of the user's aliases.
-func (s *session) checkSendAs(what, addr string) error {
-	owner, ok := s.srv.opts.Directory.Load().Lookup(addr)
-	if ok && owner.Address == s.user.Address {
-		return nil
+// user's own or an alias, or belong to an account on whose INBOX the user
+// holds "p" (a delegate answering for info@). It returns that account.
+func (s *session) checkSendAs(what, addr string) (*acl.Account, error) {
+	dir := s.srv.opts.Directory.Load()
+	refuse := smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "%s <%s> is not an address of %s, and %s may not send as it", what, addr, s.user.Address, s.user.Address)
+	owner, ok := dir.Lookup(addr)
+	me, meOK := dir.Lookup(s.user.Address)
+	if !ok || !meOK {
+		return nil, refuse
 	}
-	return smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "%s <%s> is not an address of %s", what, addr, s.user.Address)
+	if owner == me {
+		return owner, nil
+	}
+	inbox, err := s.srv.opts.Store.MailboxByName(context.Background(), owner.Address, store.Inbox)
+	if err != nil {
+		return nil, refuse
+	}
+	stored, err := s.srv.opts.Store.ACL(context.Background(), inbox.ID)
+	if err != nil {
+		s.log.Error("send-as rights", "err", err)
+		return nil, errTempFailure
+	}
+	entries := make([]acl.Entry, 0, len(stored))
+	for _, e := range stored {
+		entries = append(entries, acl.NewEntry(e.Identifier, e.Rights))
+	}
+	if !dir.Rights(owner, me, store.Inbox, entries).Has(acl.RightPost) {
+		return nil, refuse
+	}
+	return owner, nil
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
@@ -219,6 +246,9 @@ func (s *session) Data(r io.Reader) error {
 			return errTempFailure
 		}
 		s.log.Info("queued", "from", s.from, "rcpts", s.remote, "size", len(msg))
+	}
+	if s.sentAs != nil {
+		s.fileSentCopy(msg)
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ import (
 // each kind on 127.0.0.1.
 type testEnv struct {
 	st                             *store.Store
+	dir                            *acl.Live
 	mx, sub, subTLS, lmtp, subTLS2 string
 	queue                          *memQueue
 }
@@ -86,10 +87,10 @@ func newEnv(t testing.TB, maxBytes int64) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &testEnv{st: st, queue: &memQueue{}}
+	env := &testEnv{st: st, queue: &memQueue{}, dir: acl.NewLive(dir)}
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	srv := New(Options{
-		Store: st, Directory: acl.NewLive(dir), Hostname: "mx.example.test", Logger: slog.New(slog.DiscardHandler),
+		Store: st, Directory: env.dir, Hostname: "mx.example.test", Logger: slog.New(slog.DiscardHandler),
 		Domains: []string{"example.test", "Other.Test"}, TLSConfig: testTLS(t),
 		MaxMessageBytes: maxBytes, MaxRecipients: 5, Timeout: 10 * time.Second,
 		Queue: env.queue, Now: func() time.Time { return now },
@@ -573,5 +574,66 @@ func TestShutdownFinishesTransactions(t *testing.T) {
 	}
 	if got := inboxContents(t, st, "alice@example.test"); len(got) != 1 || !strings.HasSuffix(got[0], "first half, second half\r\n") {
 		t.Fatalf("delivered %q", got)
+	}
+}
+
+// TestSendAsTeamAddress: a staff member answers as info@ (the operator
+// shares info@ with staff, "p" included); the answer is filed in info@'s
+// Sent. Without "p" (a negative entry takes it away) it is refused.
+func TestSendAsTeamAddress(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t, 1<<20)
+	h, _ := acl.HashPassword("password")
+	dir, err := acl.NewDirectory([]acl.AccountSpec{
+		{Address: "alice@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}},
+		{Address: "bob@example.test", PasswordHash: h, Plan: "free", Groups: []string{"staff"}},
+		{Address: "carol@other.test", PasswordHash: h, Plan: "pro", Groups: []string{"other"}},
+		{Address: "info@example.test", Plan: "pro", Groups: []string{"staff"}, Team: true},
+	}, []acl.Plan{{Name: "free"}, {Name: "pro", Share: true}}, []string{"staff", "other"},
+		[]acl.Share{{Owner: "info@example.test", Grantee: "group:staff", Rights: "lrswipkxte"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.dir.Store(dir)
+	ctx := context.Background()
+	env.st.EnsureAccount(ctx, "info@example.test", false)
+	login := func(user string) *smtp.Client {
+		c := dial(t, env.sub)
+		if err := c.Auth(sasl.NewPlainClient("", user, "password")); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	reply := "From: Info Desk <info@example.test>\r\nTo: customer@remote.test\r\nSubject: Re: help\r\n\r\nHere is the answer.\r\n"
+	if err := send(login("bob@example.test"), "info@example.test", []string{"alice@example.test"}, reply); err != nil {
+		t.Fatalf("bob as info@: %v", err)
+	}
+	sent, err := env.st.MailboxByName(ctx, "info@example.test", "Sent")
+	if err != nil || sent.Messages != 1 || sent.SpecialUse != store.SpecialSent {
+		t.Fatalf("info@'s Sent: %+v, %v", sent, err)
+	}
+	var copyText string
+	env.st.Messages(ctx, sent.ID, 1, 0, func(m *store.Message) error {
+		c, _ := env.st.Content(ctx, m)
+		copyText = string(c)
+		if !m.Flags.Has(`\Seen`) {
+			t.Error("sent copy not marked read")
+		}
+		return nil
+	})
+	if !strings.HasSuffix(copyText, reply) {
+		t.Errorf("sent copy: %q", copyText)
+	}
+	// carol is not in staff: refused, naming the address.
+	err = send(login("carol@other.test"), "info@example.test", []string{"alice@example.test"}, reply)
+	if code(err) != "550 5.7.1" || !strings.Contains(err.Error(), "info@example.test") {
+		t.Errorf("carol as info@: %v", err)
+	}
+	// Taking "p" away from bob ends his send-as at once.
+	in, _ := env.st.MailboxByName(ctx, "info@example.test", "INBOX")
+	env.st.SetACL(ctx, in.ID, "-bob@example.test", "p")
+	err = send(login("bob@example.test"), "info@example.test", []string{"alice@example.test"}, reply)
+	if code(err) != "550 5.7.1" {
+		t.Errorf("bob without p: %v", err)
 	}
 }
