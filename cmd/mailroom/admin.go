@@ -16,7 +16,8 @@ import (
 
 // The admin socket lets admin commands reach a running server instead of
 // opening the database a second time. Protocol: one request line (a
-// command word), one JSON response line {"ok":bool,"error":"...","data":...}.
+// command word, then optionally a space and a JSON argument), one JSON
+// response line {"ok":bool,"error":"...","data":...}.
 // The socket is mode 0600 in the data directory: only the server's user
 // may use it.
 
@@ -72,11 +73,21 @@ func (s *server) serveAdmin(c net.Conn, log *slog.Logger) {
 		return
 	}
 	var data any
-	switch cmd := strings.TrimSpace(line); cmd {
+	cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+	switch cmd {
 	case "stats":
 		data, err = s.store.Stats(context.Background())
 	case "queue":
 		data, err = s.store.QueueEntries(context.Background())
+	case "acl":
+		var req aclRequest
+		if err = json.Unmarshal([]byte(arg), &req); err == nil {
+			data, err = runACL(context.Background(), s.store, s.dir.Load(), req)
+			if err == nil && req.Op != "list" {
+				log.Info("acl changed by the operator", "account", req.Account, "mailbox", req.Mailbox,
+					"identifier", req.Identifier, "op", req.Op, "rights", req.Rights)
+			}
+		}
 	default:
 		err = fmt.Errorf("unknown admin command %q", cmd)
 	}
@@ -92,14 +103,24 @@ func (s *server) serveAdmin(c net.Conn, log *slog.Logger) {
 
 // adminCall sends one command to a running server and decodes its data.
 func adminCall(ctx context.Context, path, cmd string, out any) error {
+	return adminCallArgs(ctx, path, cmd, nil, out)
+}
+
+// adminCallArgs sends a command with a JSON argument. It returns
+// errNoSocket when no server answers, else the server's own error.
+func adminCallArgs(ctx context.Context, path, cmd string, args, out any) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %v", errNoSocket, err)
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Minute))
-	if _, err := fmt.Fprintln(c, cmd); err != nil {
+	line := cmd
+	if args != nil {
+		line += " " + marshalArgs(args)
+	}
+	if _, err := fmt.Fprintln(c, line); err != nil {
 		return err
 	}
 	var resp adminResponse

@@ -31,6 +31,7 @@ commands:
   queue          list the outbound queue and why each message waits (-c FILE, -data DIR)
   dkim-keygen    write a DKIM key and print its DNS record (-domain D -selector S [-type rsa|ed25519] [-out FILE])
   dns            print the MX, SPF, DKIM and DMARC records of a domain (-c FILE -domain D)
+  acl            list, grant or revoke mailbox rights (acl list|grant|revoke ...; see 'mailroom acl')
 `
 
 func main() {
@@ -57,6 +58,8 @@ func main() {
 		err = cmdDKIMKeygen(args, os.Stdout)
 	case "dns":
 		err = cmdDNS(args, os.Stdout)
+	case "acl":
+		err = cmdACL(ctx, args, os.Stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return

@@ -331,3 +331,57 @@ func TestUnknownCommand(t *testing.T) {
 		t.Fatalf("unknown command: %v", err)
 	}
 }
+
+// TestACLCommand grants and revokes with `mailroom acl`, through the admin
+// socket while the server runs (the grant works in IMAP at once) and on
+// the data directory when it is stopped, with SETACL's gating.
+func TestACLCommand(t *testing.T) {
+	data := t.TempDir()
+	dev := "../../testdata/dev.toml"
+	acl := func(args ...string) (string, error) {
+		out, err := exec.Command(binary, append([]string{"acl"}, append(args[:1:1], append([]string{"-c", dev, "-data", data}, args[1:]...)...)...)...).CombinedOutput()
+		return string(out), err
+	}
+	p := startServe(t, "-c", dev, "-data", data)
+	p.waitFor(t, 0, "mailroom started")
+	if err := login(t, "127.0.0.1:1143", "alice@example.test", "password"); err != nil { // creates her mailboxes
+		t.Fatal(err)
+	}
+	if out, err := acl("grant", "alice@example.test", "INBOX", "bob@example.test", "lr"); err != nil || strings.TrimSpace(out) != "ok" {
+		t.Fatalf("grant: %v %s", err, out)
+	}
+	c, err := imapclient.DialInsecure("127.0.0.1:1143", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("bob@example.test", "password").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("Other Users/alice@example.test/INBOX", nil).Wait(); err != nil {
+		t.Fatalf("bob cannot select what the operator granted: %v", err)
+	}
+	// The same gating as SETACL: carol is in another group; bob's plan
+	// cannot share.
+	if out, err := acl("grant", "alice@example.test", "INBOX", "carol@other.test", "lr"); err == nil || !strings.Contains(out, "not in any of your groups") {
+		t.Errorf("grant to carol: %v %s", err, out)
+	}
+	if out, err := acl("grant", "bob@example.test", "INBOX", "alice@example.test", "lr"); err == nil || !strings.Contains(out, "does not allow sharing") {
+		t.Errorf("grant by bob: %v %s", err, out)
+	}
+	out, err := acl("list")
+	if err != nil || !strings.Contains(out, "bob@example.test") || !strings.Contains(out, "group:staff") || !strings.Contains(out, "config") {
+		t.Fatalf("list while running: %v\n%s", err, out)
+	}
+	c.Logout().Wait()
+	p.stop(t)
+
+	// Stopped: the command opens the data directory itself.
+	if out, err := acl("revoke", "alice@example.test", "INBOX", "bob@example.test"); err != nil {
+		t.Fatalf("revoke while stopped: %v %s", err, out)
+	}
+	out, err = acl("list", "alice@example.test")
+	if err != nil || strings.Contains(out, "bob@example.test") {
+		t.Fatalf("list after revoke: %v\n%s", err, out)
+	}
+}
