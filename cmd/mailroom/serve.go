@@ -153,6 +153,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		return nil, err
 	}
 	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir)}
+	if err := ensureInboxes(ctx, st, dir); err != nil {
+		s.shutdown()
+		return nil, err
+	}
 	s.imap = imapd.New(imapd.Options{
 		Store: st, Registry: reg, Directory: s.dir, Logger: log, TLSConfig: tlsConfig,
 		AppendLimit: int64(cfg.Limits.MessageSize), MaxMailboxes: cfg.Limits.MailboxesPerAccount,
@@ -228,6 +232,18 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	return s, nil
 }
 
+// ensureInboxes gives every configured account its INBOX, so a team
+// mailbox nobody logs in to is visible to its grantees before its first
+// mail.
+func ensureInboxes(ctx context.Context, st *store.Store, dir *acl.Directory) error {
+	for _, a := range dir.Accounts() {
+		if _, err := st.Inbox(ctx, a.Address); err != nil {
+			return fmt.Errorf("INBOX of %s: %w", a.Address, err)
+		}
+	}
+	return nil
+}
+
 // loadDKIMKeys loads each domain's signing key, generating it first where
 // dkim_generate asks for that and the file does not exist yet.
 func loadDKIMKeys(cfg *config.Config, log *slog.Logger) (map[string]*smtpd.DKIMKey, error) {
@@ -278,6 +294,9 @@ func (s *server) reload(cfg *config.Config, level *slog.LevelVar) error {
 	}
 	if cfg.DataDir != s.cfg.DataDir {
 		s.log.Warn("data_dir changes take effect at restart")
+	}
+	if err := ensureInboxes(context.Background(), s.store, dir); err != nil {
+		return err
 	}
 	s.dir.Store(dir)
 	level.Set(parseLevel(cfg.Log.Level))

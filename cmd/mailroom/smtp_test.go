@@ -341,3 +341,134 @@ func TestLMTPUnixSocket(t *testing.T) {
 		t.Fatalf("stats after LMTP: %v %s", err, out)
 	}
 }
+
+// TestDelegationImaplib runs the team-mailbox scenario of
+// testdata/e2e/delegation_e2e.py (imaplib and smtplib) against the binary
+// on the development configuration.
+func TestDelegationImaplib(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	p := startServe(t, "-c", "../../testdata/dev.toml", "-data", t.TempDir())
+	p.waitFor(t, 0, "mailroom started")
+	out, err := exec.Command(python, "../../testdata/e2e/delegation_e2e.py", "127.0.0.1", "1143", "2525", "1587").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Fatalf("delegation scenario: %v\n%s", err, out)
+	}
+	p.stop(t)
+}
+
+// TestTeamScenarioEndToEnd is DESIGN.md's delegation story on the running
+// binary and the development configuration, with three IMAP clients and
+// an SMTP client: info@ (shared with staff) reaches alice's and bob's IDLE
+// sessions, bob (free plan) answers as info@ and alice reads the answer in
+// info@'s Sent; alice's grant to bob works under Other Users/, her grant
+// to carol and bob's own grant are refused, carol sees none of it, and a
+// revocation cuts bob's open session off.
+func TestTeamScenarioEndToEnd(t *testing.T) {
+	p := startServe(t, "-c", "../../testdata/dev.toml", "-data", t.TempDir())
+	p.waitFor(t, 0, "mailroom started")
+	const team = "Shared/info@example.test/INBOX"
+	type idler struct {
+		c      *imapclient.Client
+		exists chan uint32
+	}
+	connect := func(user string) idler {
+		ch := make(chan uint32, 8)
+		c, err := imapclient.DialInsecure("127.0.0.1:1143", &imapclient.Options{
+			UnilateralDataHandler: &imapclient.UnilateralDataHandler{Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					ch <- *d.NumMessages
+				}
+			}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if err := c.Login(user, "password").Wait(); err != nil {
+			t.Fatal(err)
+		}
+		return idler{c, ch}
+	}
+	alice, bob, carol := connect("alice@example.test"), connect("bob@example.test"), connect("carol@other.test")
+	var idles []*imapclient.IdleCommand
+	for _, u := range []idler{alice, bob} {
+		if _, err := u.c.Select(team, nil).Wait(); err != nil {
+			t.Fatalf("SELECT %s: %v", team, err)
+		}
+		idle, err := u.c.Idle()
+		if err != nil {
+			t.Fatal(err)
+		}
+		idles = append(idles, idle)
+	}
+	mx, err := smtp.Dial("127.0.0.1:2525")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mx.Close()
+	if err := sendMail(mx, "customer@remote.test", "info@example.test", "From: customer@remote.test\r\nSubject: Need help\r\n\r\nHello?\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []idler{alice, bob} {
+		select {
+		case n := <-u.exists:
+			if n != 1 {
+				t.Fatalf("IDLE says %d messages", n)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("an IDLE session was not told of mail to info@")
+		}
+	}
+	for _, idle := range idles {
+		idle.Close()
+		idle.Wait()
+	}
+	sub, err := smtp.Dial("127.0.0.1:1587")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if err := sub.Auth(plainAuth("bob@example.test", "password")); err != nil {
+		t.Fatal(err)
+	}
+	if err := sendMail(sub, "info@example.test", "alice@example.test", "From: info@example.test\r\nSubject: Re: Need help\r\n\r\nHere.\r\n"); err != nil {
+		t.Fatalf("bob as info@: %v", err)
+	}
+	st, err := alice.c.Status("Shared/info@example.test/Sent", &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil || *st.NumMessages != 1 {
+		t.Fatalf("info@'s Sent as alice sees it: %+v %v", st, err)
+	}
+	if err := alice.c.Create("Notes", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// The ACL commands, with imapclient's own ACL support.
+	if err := alice.c.SetACL("INBOX", "bob@example.test", imap.RightModificationReplace, imap.RightSet("lr")).Wait(); err != nil {
+		t.Fatalf("SETACL: %v", err)
+	}
+	if _, err := bob.c.Select("Other Users/alice@example.test/INBOX", nil).Wait(); err != nil {
+		t.Fatalf("bob SELECT alice's INBOX: %v", err)
+	}
+	if err := alice.c.SetACL("INBOX", "carol@other.test", imap.RightModificationReplace, imap.RightSet("lr")).Wait(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Errorf("grant to carol: %v", err)
+	}
+	if err := bob.c.SetACL("INBOX", "alice@example.test", imap.RightModificationReplace, imap.RightSet("lr")).Wait(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Errorf("grant by bob: %v", err)
+	}
+	items, _ := carol.c.List("", "*", nil).Collect()
+	for _, it := range items {
+		if strings.HasPrefix(it.Mailbox, "Shared") || strings.HasPrefix(it.Mailbox, "Other Users") {
+			t.Errorf("carol sees %s", it.Mailbox)
+		}
+	}
+	// imapclient has no DELETEACL; taking the rights away is the same.
+	if err := alice.c.SetACL("INBOX", "bob@example.test", imap.RightModificationRemove, imap.RightSet("lr")).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{Flags: true}).Collect(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Errorf("bob after revocation: %v", err)
+	}
+	p.stop(t)
+}
