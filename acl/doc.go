@@ -18,4 +18,22 @@
 // mapped as §2.1.1 says. The owner holds every right on its own mailboxes.
 // Grants are limited to members of a group the owner belongs to, and to
 // owners whose plan allows sharing (DESIGN.md, "Delegation").
+//
+// Decisions recorded here:
+//   - Gating is applied twice: when a grant is made (CheckGrant, with a
+//     reason for the client) and at every evaluation (Rights), so grants
+//     made before a reload stop working the moment the grantee leaves the
+//     group or the owner's plan stops sharing; they come back if the
+//     configuration does.
+//   - "anyone" means anyone in the owner's groups, never beyond.
+//     "group:NAME" applies only if both the owner and the user are in NAME.
+//   - Negative entries ("-bob@example.test") remove rights after all
+//     positive ones are added, from SETACL and [[share]] alike.
+//   - max_grantees counts distinct identifiers across all of the owner's
+//     mailboxes and [[share]] entries; a group or anyone counts once.
+//     Taking rights away is never refused.
+//   - Identifiers are stored canonical: an alias becomes its account's
+//     address; group names keep their case.
+//   - LISTRIGHTS: only the owner holds rights automatically; each right can
+//     be granted on its own.
 package acl

@@ -147,3 +147,37 @@ func TestTeamMailboxScenario(t *testing.T) {
 
 // testClient lets a map hold clients by value.
 type testClient struct{ *imapclient.Client }
+
+// TestReloadEndsAccess: a reload that takes the grantee out of the owner's
+// group, or the owner's plan off sharing, ends access at once, also in a
+// session that has the mailbox selected.
+func TestReloadEndsAccess(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ts.dir.Store(teamDirectory(t))
+	ctx := context.Background()
+	ts.st.EnsureAccount(ctx, "info@example.test", false)
+	bob := ts.client(t, "bob@example.test", nil)
+	const team = "Shared/info@example.test/INBOX"
+	if _, err := bob.Select(team, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// The operator moves bob out of staff.
+	h, _ := acl.HashPassword("password")
+	moved, err := acl.NewDirectory([]acl.AccountSpec{
+		{Address: "alice@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}},
+		{Address: "bob@example.test", PasswordHash: h, Plan: "free", Groups: []string{"other"}},
+		{Address: "info@example.test", Plan: "pro", Groups: []string{"staff"}, Team: true},
+	}, []acl.Plan{{Name: "free"}, {Name: "pro", Share: true}}, []string{"staff", "other"},
+		[]acl.Share{{Owner: "info@example.test", Grantee: "group:staff", Rights: "lrswipkxte"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.dir.Store(moved)
+	if _, err := bob.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{Flags: true}).Collect(); respCode(err) != imap.ResponseCodeNoPerm {
+		t.Errorf("FETCH after leaving the group: %v", err)
+	}
+	if names := list(t, bob, "", "*", nil); slices.ContainsFunc(names, func(s string) bool { return strings.HasPrefix(s, "Shared") }) {
+		t.Errorf("LIST after leaving the group: %q", names)
+	}
+}

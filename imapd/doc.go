@@ -16,6 +16,22 @@
 // (NONEXISTENT, ALREADYEXISTS, HASCHILDREN, OVERQUOTA, TRYCREATE, ...);
 // anything else is logged and answered with a generic SERVERBUG NO.
 //
+// Namespaces and rights (RFC 2342, RFC 4314): other accounts' mailboxes
+// are Other Users/<address>/<name>, team accounts' Shared/<address>/<name>.
+// Each command resolves its mailbox and evaluates rights anew against the
+// current directory (acl.Directory.Rights), so revocations and reloads
+// reach open sessions. Rights per command follow RFC 4314 §4: l to see,
+// r for SELECT/EXAMINE/STATUS/FETCH/SEARCH, s/w/t for the flags they
+// govern (flags the user may not change are left as they were), i for
+// APPEND and COPY/MOVE into, t and e to MOVE out, e for EXPUNGE, k on the
+// parent to CREATE or RENAME into another user's tree, x to DELETE or
+// RENAME away, a for the ACL commands. Without l a mailbox answers exactly
+// as a missing one, whatever other rights are held (DESIGN.md). Flags are
+// per message, so \Seen on a shared mailbox is the team's.
+//
+// The extension layer (conn.go) answers ID and the ACL family, terminates
+// STARTTLS and coalesces output; see extConn.
+//
 // Messages that do not parse are stored and served as they are: ENVELOPE
 // and BODYSTRUCTURE fall back to empty or text/plain values rather than
 // failing the command.
