@@ -2,6 +2,8 @@ package imapd
 
 import (
 	"context"
+	"encoding/base64"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -179,5 +181,92 @@ func TestReloadEndsAccess(t *testing.T) {
 	}
 	if names := list(t, bob, "", "*", nil); slices.ContainsFunc(names, func(s string) bool { return strings.HasPrefix(s, "Shared") }) {
 		t.Errorf("LIST after leaving the group: %q", names)
+	}
+}
+
+// TestExtensionLayerFraming drives the ACL commands through what the
+// extension layer must get right: pipelined commands mixing its own and
+// go-imap's, arguments as literals (synchronizing and not), AUTHENTICATE
+// continuation lines and IDLE's DONE, which are not commands, and the
+// same after STARTTLS.
+func TestExtensionLayerFraming(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ts.dir.Store(teamDirectory(t))
+	r := dialRaw(t, ts.plain)
+	// AUTHENTICATE with a continuation line that looks like nothing.
+	io.WriteString(r.c, "a1 AUTHENTICATE PLAIN\r\n")
+	if l, _ := r.br.ReadString('\n'); !strings.HasPrefix(l, "+") {
+		t.Fatalf("AUTHENTICATE: %q", l)
+	}
+	resp := base64.StdEncoding.EncodeToString([]byte("\x00alice@example.test\x00password"))
+	if got := r.cmdTag(resp, "a1"); !strings.Contains(got, "a1 OK") {
+		t.Fatalf("AUTHENTICATE: %q", got)
+	}
+	// Pipelined: go-imap's, ours, go-imap's, ours with a literal of each kind.
+	io.WriteString(r.c, "p1 NOOP\r\np2 MYRIGHTS INBOX\r\np3 SELECT INBOX\r\n"+
+		"p4 SETACL {5+}\r\nINBOX {16+}\r\nbob@example.test lr\r\np5 GETACL \"INBOX\"\r\n")
+	var got strings.Builder
+	for !strings.Contains(got.String(), "p5 ") {
+		l, err := r.br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("pipelined: %v after %q", err, got.String())
+		}
+		got.WriteString(l)
+	}
+	for _, want := range []string{"p1 OK", `* MYRIGHTS "INBOX" "lrswipkxtea"`, "p2 OK", "p3 OK", "p4 OK", `"bob@example.test" "lr"`, "p5 OK"} {
+		if !strings.Contains(got.String(), want) {
+			t.Errorf("pipelined: no %q in %q", want, got.String())
+		}
+	}
+	// A synchronizing literal gets its "+" from the extension layer.
+	io.WriteString(r.c, "s1 DELETEACL INBOX {16}\r\n")
+	if l, _ := r.br.ReadString('\n'); !strings.HasPrefix(l, "+") {
+		t.Fatalf("no continuation for a synchronizing literal: %q", l)
+	}
+	if got := r.cmdTag("bob@example.test", "s1"); !strings.Contains(got, "s1 OK") {
+		t.Fatalf("DELETEACL: %q", got)
+	}
+	// IDLE's DONE passes through; an ACL command after it works.
+	io.WriteString(r.c, "i1 IDLE\r\n")
+	if l, _ := r.br.ReadString('\n'); !strings.HasPrefix(l, "+") {
+		t.Fatalf("IDLE: %q", l)
+	}
+	if got := r.cmdTag("DONE", "i1"); !strings.Contains(got, "i1 OK") {
+		t.Fatalf("IDLE DONE: %q", got)
+	}
+	if got := r.cmd("i2 GETACL INBOX"); !strings.Contains(got, "i2 OK") || strings.Contains(got, "bob@") {
+		t.Fatalf("GETACL after IDLE: %q", got)
+	}
+	// Syntax errors and the wrong state get BAD, and the connection goes on.
+	for cmd, want := range map[string]string{
+		"e1 SETACL INBOX":                     "e1 BAD",
+		"e2 GETACL (INBOX)":                   "e2 BAD",
+		"e3 SETACL INBOX bob@example.test lz": "e3 BAD",
+	} {
+		if got := r.cmd(cmd); !strings.Contains(got, want) {
+			t.Errorf("%s: %q", cmd, got)
+		}
+	}
+	pre := dialRaw(t, ts.plain)
+	if got := pre.cmd("n1 GETACL INBOX"); !strings.Contains(got, "n1 BAD") {
+		t.Errorf("GETACL before login: %q", got)
+	}
+
+	// After STARTTLS, on the strict listener.
+	c, err := imapclient.DialStartTLS(ts.strict, insecureTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("alice@example.test", "password").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetACL("INBOX", "group:staff", imap.RightModificationReplace, imap.RightSet("lr")).Wait(); err != nil {
+		t.Fatalf("SETACL after STARTTLS: %v", err)
+	}
+	acls, err := c.GetACL("INBOX").Wait()
+	if err != nil || string(acls.Rights["group:staff"]) != "lr" {
+		t.Fatalf("GETACL after STARTTLS: %+v %v", acls, err)
 	}
 }

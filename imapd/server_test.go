@@ -3,15 +3,10 @@ package imapd
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"os/exec"
 	"strings"
@@ -24,6 +19,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"mailroom/acl"
+	"mailroom/internal/testutil"
 	"mailroom/store"
 )
 
@@ -38,18 +34,6 @@ type testServer struct {
 
 	mu     sync.Mutex
 	sleeps []time.Duration
-}
-
-func testTLS(t testing.TB) *tls.Config {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 }
 
 func testDirectory(t testing.TB) *acl.Directory {
@@ -80,7 +64,7 @@ func newTestServer(t testing.TB, tweak ...func(*Options)) *testServer {
 	ts := &testServer{st: st, dir: acl.NewLive(testDirectory(t))}
 	opts := Options{
 		Store: st, Registry: reg, Directory: ts.dir, Logger: slog.New(slog.DiscardHandler),
-		TLSConfig: testTLS(t), AppendLimit: 1 << 20, MaxMailboxes: 100,
+		TLSConfig: testutil.TLSConfig(t), AppendLimit: 1 << 20, MaxMailboxes: 100,
 		Sleep: func(_ context.Context, d time.Duration) {
 			ts.mu.Lock()
 			ts.sleeps = append(ts.sleeps, d)
@@ -427,7 +411,13 @@ func dialRaw(t testing.TB, addr string) *rawConn {
 // everything up to and including the tagged response.
 func (r *rawConn) cmd(line string) string {
 	r.t.Helper()
-	tag := strings.Fields(line)[0]
+	return r.cmdTag(line, strings.Fields(line)[0])
+}
+
+// cmdTag sends a line (a command, or a continuation such as a SASL
+// response) and reads up to the tagged response for tag.
+func (r *rawConn) cmdTag(line, tag string) string {
+	r.t.Helper()
 	if _, err := io.WriteString(r.c, line+"\r\n"); err != nil {
 		r.t.Fatal(err)
 	}

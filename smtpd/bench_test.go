@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/emersion/go-smtp"
+
+	"mailroom/internal/testutil"
 )
 
 // BenchmarkSMTPDelivery measures messages per second accepted over MX and
@@ -54,7 +56,7 @@ func benchDelivery(b *testing.B, name string, size, clients int, spread bool) {
 			for pb.Next() {
 				// Distinct bodies: de-duplication must not flatter the figure.
 				msg := fmt.Sprintf("X-Seq: %d\r\n%s", n.Add(1), body)
-				if err := send(c, "bench@remote.test", []string{rcpt}, msg); err != nil {
+				if err := testutil.SendMail(c, "bench@remote.test", []string{rcpt}, msg); err != nil {
 					b.Error(err)
 					return
 				}

@@ -21,6 +21,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
+	"mailroom/internal/testutil"
 	"mailroom/store"
 )
 
@@ -118,7 +119,7 @@ func startFakeMX(t *testing.T, withTLS bool) *fakeMX {
 	srv.AllowInsecureAuth = true
 	srv.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)
 	if withTLS {
-		srv.TLSConfig = testTLS(t)
+		srv.TLSConfig = testutil.TLSConfig(t)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

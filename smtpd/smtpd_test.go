@@ -2,15 +2,10 @@ package smtpd
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"strconv"
 	"strings"
@@ -22,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
+	"mailroom/internal/testutil"
 	"mailroom/store"
 )
 
@@ -53,18 +49,6 @@ func (q *memQueue) Enqueue(_ context.Context, from string, rcpts []string, msg [
 	return nil
 }
 
-func testTLS(t testing.TB) *tls.Config {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-}
-
 func newEnv(t testing.TB, maxBytes int64) *testEnv {
 	t.Helper()
 	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
@@ -91,7 +75,7 @@ func newEnv(t testing.TB, maxBytes int64) *testEnv {
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	srv := New(Options{
 		Store: st, Directory: env.dir, Hostname: "mx.example.test", Logger: slog.New(slog.DiscardHandler),
-		Domains: []string{"example.test", "Other.Test"}, TLSConfig: testTLS(t),
+		Domains: []string{"example.test", "Other.Test"}, TLSConfig: testutil.TLSConfig(t),
 		MaxMessageBytes: maxBytes, MaxRecipients: 5, Timeout: 10 * time.Second,
 		Queue: env.queue, Now: func() time.Time { return now },
 	})
@@ -151,25 +135,6 @@ func enh(e smtp.EnhancedCode) string {
 	return fmt.Sprintf("%d.%d.%d", e[0], e[1], e[2])
 }
 
-func send(c *smtp.Client, from string, rcpts []string, msg string) error {
-	if err := c.Mail(from, nil); err != nil {
-		return err
-	}
-	for _, r := range rcpts {
-		if err := c.Rcpt(r, nil); err != nil {
-			return err
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write([]byte(msg)); err != nil {
-		return err
-	}
-	return w.Close()
-}
-
 func inboxContents(t *testing.T, st *store.Store, account string) []string {
 	t.Helper()
 	ctx := context.Background()
@@ -199,7 +164,7 @@ func TestMXDelivery(t *testing.T) {
 	env := newEnv(t, 1<<20)
 	c := dial(t, env.mx)
 	// alice twice (address and alias): delivered once.
-	if err := send(c, "sender@remote.test", []string{"alice@example.test", "bob@example.test", "A.Liddell@Example.Test", "info@example.test"}, testMsg); err != nil {
+	if err := testutil.SendMail(c, "sender@remote.test", []string{"alice@example.test", "bob@example.test", "A.Liddell@Example.Test", "info@example.test"}, testMsg); err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range []string{"alice@example.test", "bob@example.test", "info@example.test"} {
@@ -219,7 +184,7 @@ func TestMXDelivery(t *testing.T) {
 		t.Fatalf("stats = %+v, want one body for three messages", st)
 	}
 	// The null sender (bounces) is accepted on MX.
-	if err := send(c, "", []string{"bob@example.test"}, testMsg); err != nil {
+	if err := testutil.SendMail(c, "", []string{"bob@example.test"}, testMsg); err != nil {
 		t.Fatalf("null sender: %v", err)
 	}
 }
@@ -278,7 +243,7 @@ func TestSubmissionAuth(t *testing.T) {
 	if err := c.Auth(sasl.NewPlainClient("", "alice@example.test", "password")); err != nil {
 		t.Fatalf("AUTH PLAIN: %v", err)
 	}
-	if err := send(c, "alice@example.test", []string{"bob@example.test"}, "From: Alice <alice@example.test>\r\nSubject: hi\r\n\r\nhello\r\n"); err != nil {
+	if err := testutil.SendMail(c, "alice@example.test", []string{"bob@example.test"}, "From: Alice <alice@example.test>\r\nSubject: hi\r\n\r\nhello\r\n"); err != nil {
 		t.Fatalf("send: %v", err)
 	}
 
@@ -346,7 +311,7 @@ func TestSubmissionSendAs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := login()
-			err := send(c, tc.from, []string{"bob@example.test"}, tc.header+"Subject: t\r\n\r\nbody\r\n")
+			err := testutil.SendMail(c, tc.from, []string{"bob@example.test"}, tc.header+"Subject: t\r\n\r\nbody\r\n")
 			if got := code(err); got != tc.want {
 				t.Fatalf("got %s (%v), want %s", got, err, tc.want)
 			}
@@ -378,7 +343,7 @@ func TestSubmissionRemoteGoesToQueue(t *testing.T) {
 	if err := c.Auth(sasl.NewPlainClient("", "alice@example.test", "password")); err != nil {
 		t.Fatal(err)
 	}
-	if err := send(c, "alice@example.test", []string{"friend@remote.test", "bob@example.test"}, "From: alice@example.test\r\n\r\nx\r\n"); err != nil {
+	if err := testutil.SendMail(c, "alice@example.test", []string{"friend@remote.test", "bob@example.test"}, "From: alice@example.test\r\n\r\nx\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	env.queue.mu.Lock()
@@ -396,7 +361,7 @@ func TestLimits(t *testing.T) {
 	env := newEnv(t, 1000)
 	c := dial(t, env.mx)
 	big := "Subject: big\r\n\r\n" + strings.Repeat("xxxxxxxxxxxxxxxxxxx\r\n", 100)
-	if got := code(send(c, "s@remote.test", []string{"alice@example.test"}, big)); got != "552 5.3.4" {
+	if got := code(testutil.SendMail(c, "s@remote.test", []string{"alice@example.test"}, big)); got != "552 5.3.4" {
 		t.Errorf("oversized message = %s", got)
 	}
 	if n := len(inboxContents(t, env.st, "alice@example.test")); n != 0 {
@@ -404,7 +369,7 @@ func TestLimits(t *testing.T) {
 	}
 	c = dial(t, env.mx)
 	long := "Subject: long\r\n\r\n" + strings.Repeat("x", 3000) + "\r\n"
-	if got := code(send(c, "s@remote.test", []string{"alice@example.test"}, long)); got != "500 5.5.2" {
+	if got := code(testutil.SendMail(c, "s@remote.test", []string{"alice@example.test"}, long)); got != "500 5.5.2" {
 		t.Errorf("overlong line = %s", got)
 	}
 	c = dial(t, env.mx)
@@ -418,7 +383,7 @@ func TestLimits(t *testing.T) {
 	}
 	// A full mailbox is refused at RCPT, temporarily.
 	c = dial(t, env.mx)
-	if err := send(c, "s@remote.test", []string{"full@example.test"}, "Subject: fill\r\n\r\n0123456789\r\n"); err != nil {
+	if err := testutil.SendMail(c, "s@remote.test", []string{"full@example.test"}, "Subject: fill\r\n\r\n0123456789\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	c.Mail("s@remote.test", nil)
@@ -605,7 +570,7 @@ func TestSendAsTeamAddress(t *testing.T) {
 		return c
 	}
 	reply := "From: Info Desk <info@example.test>\r\nTo: customer@remote.test\r\nSubject: Re: help\r\n\r\nHere is the answer.\r\n"
-	if err := send(login("bob@example.test"), "info@example.test", []string{"alice@example.test"}, reply); err != nil {
+	if err := testutil.SendMail(login("bob@example.test"), "info@example.test", []string{"alice@example.test"}, reply); err != nil {
 		t.Fatalf("bob as info@: %v", err)
 	}
 	sent, err := env.st.MailboxByName(ctx, "info@example.test", "Sent")
@@ -625,14 +590,14 @@ func TestSendAsTeamAddress(t *testing.T) {
 		t.Errorf("sent copy: %q", copyText)
 	}
 	// carol is not in staff: refused, naming the address.
-	err = send(login("carol@other.test"), "info@example.test", []string{"alice@example.test"}, reply)
+	err = testutil.SendMail(login("carol@other.test"), "info@example.test", []string{"alice@example.test"}, reply)
 	if code(err) != "550 5.7.1" || !strings.Contains(err.Error(), "info@example.test") {
 		t.Errorf("carol as info@: %v", err)
 	}
 	// Taking "p" away from bob ends his send-as at once.
 	in, _ := env.st.MailboxByName(ctx, "info@example.test", "INBOX")
 	env.st.SetACL(ctx, in.ID, "-bob@example.test", "p")
-	err = send(login("bob@example.test"), "info@example.test", []string{"alice@example.test"}, reply)
+	err = testutil.SendMail(login("bob@example.test"), "info@example.test", []string{"alice@example.test"}, reply)
 	if code(err) != "550 5.7.1" {
 		t.Errorf("bob without p: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
+	"mailroom/internal/testutil"
 )
 
 // smarthost is a fake relay on loopback that collects what it is sent.
@@ -240,7 +241,7 @@ func TestQueueCommand(t *testing.T) {
 	if err := c.Auth(plainAuth("alice@example.test", "password")); err != nil {
 		t.Fatal(err)
 	}
-	if err := sendMail(c, "alice@example.test", "friend@remote.test", "From: alice@example.test\r\nSubject: waits\r\n\r\nx\r\n"); err != nil {
+	if err := testutil.SendMail(c, "alice@example.test", []string{"friend@remote.test"}, "From: alice@example.test\r\nSubject: waits\r\n\r\nx\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	p.waitFor(t, 0, `msg=deferred .*rcpt=friend@remote.test`)
@@ -295,23 +296,6 @@ dkim_key = "example.test.s1.pem"
 
 func plainAuth(user, pass string) sasl.Client { return sasl.NewPlainClient("", user, pass) }
 
-func sendMail(c *smtp.Client, from, to, msg string) error {
-	if err := c.Mail(from, nil); err != nil {
-		return err
-	}
-	if err := c.Rcpt(to, nil); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write([]byte(msg)); err != nil {
-		return err
-	}
-	return w.Close()
-}
-
 // TestLMTPUnixSocket delivers through an LMTP listener on a unix socket,
 // as a Postfix in front would.
 func TestLMTPUnixSocket(t *testing.T) {
@@ -332,7 +316,7 @@ func TestLMTPUnixSocket(t *testing.T) {
 	if err := c.Hello("postfix.example.test"); err != nil {
 		t.Fatal(err)
 	}
-	if err := sendMail(c, "someone@remote.test", "bob@example.test", "Subject: by LMTP\r\n\r\nhi\r\n"); err != nil {
+	if err := testutil.SendMail(c, "someone@remote.test", []string{"bob@example.test"}, "Subject: by LMTP\r\n\r\nhi\r\n"); err != nil {
 		t.Fatalf("LMTP: %v", err)
 	}
 	p.stop(t)
@@ -409,7 +393,7 @@ func TestTeamScenarioEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mx.Close()
-	if err := sendMail(mx, "customer@remote.test", "info@example.test", "From: customer@remote.test\r\nSubject: Need help\r\n\r\nHello?\r\n"); err != nil {
+	if err := testutil.SendMail(mx, "customer@remote.test", []string{"info@example.test"}, "From: customer@remote.test\r\nSubject: Need help\r\n\r\nHello?\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range []idler{alice, bob} {
@@ -434,7 +418,7 @@ func TestTeamScenarioEndToEnd(t *testing.T) {
 	if err := sub.Auth(plainAuth("bob@example.test", "password")); err != nil {
 		t.Fatal(err)
 	}
-	if err := sendMail(sub, "info@example.test", "alice@example.test", "From: info@example.test\r\nSubject: Re: Need help\r\n\r\nHere.\r\n"); err != nil {
+	if err := testutil.SendMail(sub, "info@example.test", []string{"alice@example.test"}, "From: info@example.test\r\nSubject: Re: Need help\r\n\r\nHere.\r\n"); err != nil {
 		t.Fatalf("bob as info@: %v", err)
 	}
 	st, err := alice.c.Status("Shared/info@example.test/Sent", &imap.StatusOptions{NumMessages: true}).Wait()
