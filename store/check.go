@@ -9,13 +9,80 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
+// fix is one correction Repair writes: set key to value, or delete it.
+type fix struct {
+	key    []byte
+	value  []byte
+	delete bool
+}
+
 // Check recomputes every derived value from the records (mailbox counters,
 // account usage, body reference counts) and returns the discrepancies it
 // finds, as sentences. A store after any crash must check clean.
 func (s *Store) Check(ctx context.Context) ([]string, error) {
 	var problems []string
-	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	err := s.view(func(tx *badger.Txn) error {
+		var err error
+		problems, _, err = scan(ctx, tx)
+		return err
+	})
+	return problems, err
+}
+
+// Repair is Check followed by the corrections: counters, usage and
+// reference counts are set to what the records say, orphan bodies and
+// reference counts without a body are removed. A message whose body is
+// missing cannot be repaired and is only reported. It returns what it
+// found; run Check after it to confirm.
+//
+// Repair runs alone: it waits for the operations in progress and holds
+// every new one until it is done, so it is safe while the server runs.
+func (s *Store) Repair(ctx context.Context) ([]string, error) {
+	s.gate.Lock()
+	defer s.gate.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	var problems []string
+	var fixes []fix
+	err := s.db.View(func(tx *badger.Txn) error {
+		var err error
+		problems, fixes, err = scan(ctx, tx)
+		return err
+	})
+	if err != nil || len(fixes) == 0 {
+		return problems, err
+	}
+	for start := 0; start < len(fixes); start += purgeBatch {
+		batch := fixes[start:min(start+purgeBatch, len(fixes))]
+		err := s.db.Update(func(tx *badger.Txn) error {
+			for _, f := range batch {
+				var err error
+				if f.delete {
+					err = tx.Delete(f.key)
+				} else {
+					err = tx.Set(f.key, f.value)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return problems, fmt.Errorf("repair: %w", err)
+		}
+	}
+	return problems, nil
+}
+
+// scan reads everything in one transaction, a consistent snapshot, and
+// returns the problems and their fixes.
+func scan(ctx context.Context, tx *badger.Txn) ([]string, []fix, error) {
+	var problems []string
+	var fixes []fix
+	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	err := func() error {
 		refs := map[BodyID]uint64{}
 		usage := map[string]int64{}
 		mailboxes := map[MailboxID]*Mailbox{}
@@ -37,6 +104,9 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 			if !m.deleted {
 				if cur, ok, _ := lookupName(tx, m.Account, m.Name); !ok || cur != id {
 					report("mailbox %d (%s %q): name index does not point at it", id, m.Account, m.Name)
+					if !ok {
+						fixes = append(fixes, fix{key: nameKey(kindName, m.Account, m.Name), value: binary.BigEndian.AppendUint64(nil, uint64(id))})
+					}
 				}
 			}
 		}
@@ -47,7 +117,7 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 			var size int64
 			var maxUID UID
 			var maxModSeq uint64
-			mit := tx.NewIterator(badger.IteratorOptions{Prefix: messagePrefix(id), PrefetchValues: true})
+			mit := tx.NewIterator(badger.IteratorOptions{Prefix: messagePrefix(id)})
 			for mit.Rewind(); mit.Valid(); mit.Next() {
 				if err := ctx.Err(); err != nil {
 					mit.Close()
@@ -74,13 +144,20 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 				refs[msg.Body]++
 			}
 			mit.Close()
+			fixed := *m
 			if m.Messages != count || m.Unseen != unseen || m.Size != size {
 				report("mailbox %d (%s %q): counters say %d messages, %d unseen, %d bytes; records say %d, %d, %d",
 					id, m.Account, m.Name, m.Messages, m.Unseen, m.Size, count, unseen, size)
+				fixed.Messages, fixed.Unseen, fixed.Size = count, unseen, size
 			}
 			if count > 0 && (m.UIDNext <= maxUID || m.HighestModSeq < maxModSeq) {
 				report("mailbox %d (%s %q): UIDNEXT %d / HIGHESTMODSEQ %d not above its messages' %d / %d",
 					id, m.Account, m.Name, m.UIDNext, m.HighestModSeq, maxUID, maxModSeq)
+				fixed.UIDNext = max(m.UIDNext, maxUID+1)
+				fixed.HighestModSeq = max(m.HighestModSeq, maxModSeq)
+			}
+			if fixed != *m {
+				fixes = append(fixes, fix{key: mailboxKey(id), value: fixed.encode()})
 			}
 			if !m.deleted {
 				usage[strings.ToLower(m.Account)] += size
@@ -100,13 +177,14 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 		}
 		qit.Close()
 
-		uit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindUsage}, PrefetchValues: true})
+		uit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindUsage}})
 		for uit.Rewind(); uit.Valid(); uit.Next() {
-			k := uit.Item().Key()
+			k := uit.Item().KeyCopy(nil)
 			account := string(k[1 : len(k)-1])
 			v, _ := uit.Item().ValueCopy(nil)
-			if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) != usage[account] {
-				report("account %s: usage says %d bytes, messages add up to %d", account, binary.BigEndian.Uint64(v), usage[account])
+			if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) != usage[account] {
+				report("account %s: usage record disagrees with its messages (%d bytes)", account, usage[account])
+				fixes = append(fixes, fix{key: k, value: binary.BigEndian.AppendUint64(nil, uint64(usage[account]))})
 			}
 			delete(usage, account)
 		}
@@ -114,29 +192,43 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 		for account, u := range usage {
 			if u != 0 {
 				report("account %s: no usage record for %d bytes", account, u)
+				fixes = append(fixes, fix{key: usageKey(account), value: binary.BigEndian.AppendUint64(nil, uint64(u))})
 			}
 		}
 
-		rit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindRef}, PrefetchValues: true})
+		rit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindRef}})
 		for rit.Rewind(); rit.Valid(); rit.Next() {
 			var h BodyID
 			copy(h[:], rit.Item().Key()[1:])
 			v, _ := rit.Item().ValueCopy(nil)
-			var count uint64
+			var count, size uint64
 			if len(v) == 16 {
-				count = binary.BigEndian.Uint64(v)
+				count, size = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
 			}
-			if count != refs[h] {
-				report("body %x: reference count %d, referenced by %d messages and queue entries", h[:6], count, refs[h])
-			}
-			if _, ok, _ := getValue(tx, bodyKey(h)); !ok {
+			_, hasBody, _ := getValue(tx, bodyKey(h))
+			want := refs[h]
+			switch {
+			case !hasBody:
 				report("body %x: reference count without a body", h[:6])
+				fixes = append(fixes, fix{key: refKey(h), delete: true})
+			case want == 0:
+				report("body %x: orphan, referenced by nothing (count says %d)", h[:6], count)
+				fixes = append(fixes, fix{key: refKey(h), delete: true}, fix{key: bodyKey(h), delete: true})
+			case count != want:
+				report("body %x: reference count %d, referenced by %d messages and queue entries", h[:6], count, want)
+				r := refRecord{count: want, size: size}
+				fixes = append(fixes, fix{key: refKey(h), value: binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, r.count), r.size)})
 			}
 			delete(refs, h)
 		}
 		rit.Close()
 		for h, n := range refs {
-			report("body %x: referenced by %d messages but has no reference count", h[:6], n)
+			if v, ok, _ := getValue(tx, bodyKey(h)); ok && len(v) > 0 {
+				report("body %x: referenced by %d messages but has no reference count", h[:6], n)
+				fixes = append(fixes, fix{key: refKey(h), value: binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, n), uint64(len(v)-1))})
+			} else {
+				report("body %x: missing; %d messages refer to it and cannot be read", h[:6], n)
+			}
 		}
 
 		bit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindBody}})
@@ -144,11 +236,14 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 			var h BodyID
 			copy(h[:], bit.Item().Key()[1:])
 			if _, ok, _ := getValue(tx, refKey(h)); !ok {
-				report("body %x: orphan, no reference count", h[:6])
+				if _, referenced := refs[h]; !referenced {
+					report("body %x: orphan, no reference count", h[:6])
+					fixes = append(fixes, fix{key: bodyKey(h), delete: true})
+				}
 			}
 		}
 		bit.Close()
 		return nil
-	})
-	return problems, err
+	}()
+	return problems, fixes, err
 }

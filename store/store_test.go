@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
@@ -443,5 +444,77 @@ func TestAppendBatch(t *testing.T) {
 	}
 	if p, err := s.Check(ctx); err != nil || len(p) > 0 {
 		t.Fatalf("check: %v %v", p, err)
+	}
+}
+
+// TestRepair damages a store the ways a bug or a lost write could, and
+// checks that Check finds each and Repair fixes them all.
+func TestRepair(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	s.EnsureAccount(ctx, "a@example.test", false)
+	in := mustMailbox(t, s, "a@example.test", "INBOX")
+	for i := range 3 {
+		s.Append(ctx, in.ID, fmt.Appendf(nil, "Subject: %d\r\n\r\nx\r\n", i%2), NewMessage{}, 0)
+	}
+	if p, _ := s.Check(ctx); len(p) != 0 {
+		t.Fatalf("fresh store: %v", p)
+	}
+	// Damage: wrong counters, wrong usage, a wrong reference count, an
+	// orphan body with its count, a body without a count.
+	s.update(ctx, nil, func(tx *txn) error {
+		m, _ := getMailbox(tx.Txn, in.ID)
+		m.Messages, m.Unseen = 7, 0
+		tx.putMailbox(m)
+		tx.Set(usageKey("a@example.test"), binary.BigEndian.AppendUint64(nil, 1))
+		msg, _ := getMessage(tx.Txn, in.ID, 1)
+		tx.putRef(msg.Body, refRecord{count: 9, size: 1})
+		tx.refBody(BodyID{1}, []byte("orphan"), 1)
+		tx.Set(bodyKey(BodyID{2}), []byte{bodyRaw, 'x'})
+		return nil
+	})
+	found, err := s.Check(ctx)
+	if err != nil || len(found) != 5 {
+		t.Fatalf("check found %d problems: %q %v", len(found), found, err)
+	}
+	if _, err := s.Repair(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Check(ctx); err != nil || len(p) != 0 {
+		t.Fatalf("after repair: %q %v", p, err)
+	}
+	if m := mustMailbox(t, s, "a@example.test", "INBOX"); m.Messages != 3 || m.Unseen != 3 {
+		t.Fatalf("counters after repair: %+v", m)
+	}
+	// Every message still reads back.
+	s.Messages(ctx, in.ID, 1, 0, func(m *Message) error {
+		if _, err := s.Content(ctx, m); err != nil {
+			t.Errorf("message %d: %v", m.UID, err)
+		}
+		return nil
+	})
+}
+
+// TestSamePostInSeparateTransactions: a list server sends each of 50
+// members its own copy; they share one stored body.
+func TestSamePostInSeparateTransactions(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	post := bytes.Repeat([]byte("list post\r\n"), 2000)
+	for i := range 50 {
+		a := fmt.Sprintf("member%d@example.test", i)
+		in, err := s.Inbox(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Deliver(ctx, post, []Delivery{{Mailbox: in.ID, NewMessage: NewMessage{Prefix: []byte("Delivered-To: " + a + "\r\n")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _ := s.Stats(ctx)
+	if st.Messages != 50 || st.Bodies != 1 || st.BodyBytes != int64(len(post)) {
+		t.Fatalf("stats = %+v", st)
 	}
 }

@@ -79,6 +79,11 @@ func (s *server) serveAdmin(c net.Conn, log *slog.Logger) {
 		data, err = s.store.Stats(context.Background())
 	case "queue":
 		data, err = s.store.QueueEntries(context.Background())
+	case "fsck":
+		var req struct{ Repair bool }
+		if err = json.Unmarshal([]byte(arg), &req); err == nil {
+			data, err = runFsck(context.Background(), s.store, req.Repair)
+		}
 	case "acl":
 		var req aclRequest
 		if err = json.Unmarshal([]byte(arg), &req); err == nil {

@@ -138,3 +138,73 @@ func cmdDNS(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "_dmarc.%s. IN TXT \"v=DMARC1; p=quarantine; rua=mailto:postmaster@%s\"\n", name, name)
 	return nil
 }
+
+// fsckResult is what `mailroom fsck` reports.
+type fsckResult struct {
+	Problems []string `json:"problems"`
+	Repaired bool     `json:"repaired"`
+	// Remaining is what a check after the repair still finds.
+	Remaining []string `json:"remaining,omitempty"`
+}
+
+func runFsck(ctx context.Context, st *store.Store, repair bool) (fsckResult, error) {
+	if !repair {
+		p, err := st.Check(ctx)
+		return fsckResult{Problems: p}, err
+	}
+	p, err := st.Repair(ctx)
+	if err != nil {
+		return fsckResult{Problems: p}, err
+	}
+	rest, err := st.Check(ctx)
+	return fsckResult{Problems: p, Repaired: len(p) > 0, Remaining: rest}, err
+}
+
+// cmdFsck recomputes every counter and reference count from the records,
+// and with -repair fixes what disagrees.
+func cmdFsck(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("fsck", flag.ContinueOnError)
+	cfgPath := fs.String("c", "mailroom.toml", "configuration `file`")
+	dataDir := fs.String("data", "", "data `directory` (overrides data_dir)")
+	repair := fs.Bool("repair", false, "fix what the check finds")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	cfg, err := loadConfig(*cfgPath, *dataDir)
+	if err != nil {
+		return err
+	}
+	var res fsckResult
+	err = errNoSocket
+	if sock := cfg.AdminSocket(); sock != "" {
+		err = adminCallArgs(ctx, sock, "fsck", map[string]bool{"repair": *repair}, &res)
+	}
+	if errors.Is(err, errNoSocket) {
+		st, serr := store.Open(ctx, store.Options{Dir: cfg.DataDir})
+		if serr != nil {
+			return serr
+		}
+		defer st.Close()
+		res, err = runFsck(ctx, st, *repair)
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range res.Problems {
+		fmt.Fprintln(out, p)
+	}
+	switch {
+	case len(res.Problems) == 0:
+		fmt.Fprintln(out, "clean")
+		return nil
+	case !*repair:
+		return fmt.Errorf("%d problems found; run with -repair to fix them", len(res.Problems))
+	case len(res.Remaining) > 0:
+		for _, p := range res.Remaining {
+			fmt.Fprintln(out, "still:", p)
+		}
+		return fmt.Errorf("%d problems could not be repaired", len(res.Remaining))
+	}
+	fmt.Fprintf(out, "repaired %d problems\n", len(res.Problems))
+	return nil
+}

@@ -32,6 +32,7 @@ commands:
   dkim-keygen    write a DKIM key and print its DNS record (-domain D -selector S [-type rsa|ed25519] [-out FILE])
   dns            print the MX, SPF, DKIM and DMARC records of a domain (-c FILE -domain D)
   acl            list, grant or revoke mailbox rights (acl list|grant|revoke ...; see 'mailroom acl')
+  fsck           check every counter and reference count against the records (-c FILE, -data DIR, -repair)
 `
 
 func main() {
@@ -60,6 +61,8 @@ func main() {
 		err = cmdDNS(args, os.Stdout)
 	case "acl":
 		err = cmdACL(ctx, args, os.Stdout)
+	case "fsck":
+		err = cmdFsck(ctx, args, os.Stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return

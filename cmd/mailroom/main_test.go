@@ -386,3 +386,28 @@ func TestACLCommand(t *testing.T) {
 		t.Fatalf("list after revoke: %v\n%s", err, out)
 	}
 }
+
+// TestFsck checks a data directory through the admin socket while the
+// server runs and directly when it is stopped.
+func TestFsck(t *testing.T) {
+	data := t.TempDir()
+	dev := "../../testdata/dev.toml"
+	p := startServe(t, "-c", dev, "-data", data)
+	p.waitFor(t, 0, "mailroom started")
+	if err := login(t, "127.0.0.1:1143", "alice@example.test", "password"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "fsck", "-c", dev, "-data", data).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "clean" {
+		t.Fatalf("fsck while running: %v %s", err, out)
+	}
+	out, err = exec.Command(binary, "fsck", "-c", dev, "-data", data, "-repair").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "clean" {
+		t.Fatalf("fsck -repair while running: %v %s", err, out)
+	}
+	p.stop(t)
+	out, err = exec.Command(binary, "fsck", "-c", dev, "-data", data).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "clean" {
+		t.Fatalf("fsck stopped: %v %s", err, out)
+	}
+}
