@@ -207,7 +207,7 @@ func bodySection(content []byte, bs *imap.FetchItemBodySection) []byte {
 		(bs.Specifier == imap.PartSpecifierHeader && len(bs.HeaderFields)+len(bs.HeaderFieldsNot) > 0) {
 		return imapserver.ExtractBodySection(bytes.NewReader(content), bs)
 	}
-	h := headerLen(content)
+	h := store.HeaderLen(content)
 	var b []byte
 	switch bs.Specifier {
 	case imap.PartSpecifierHeader:
@@ -229,28 +229,6 @@ func bodySection(content []byte, bs *imap.FetchItemBodySection) []byte {
 	return b
 }
 
-// headerLen is the length of the header including the empty line that
-// ends it; a message without an empty line is all header.
-func headerLen(content []byte) int {
-	if bytes.HasPrefix(content, []byte("\r\n")) {
-		return 2
-	}
-	if bytes.HasPrefix(content, []byte("\n")) {
-		return 1
-	}
-	for i := 0; i < len(content); i++ {
-		if content[i] != '\n' {
-			continue
-		}
-		switch {
-		case bytes.HasPrefix(content[i+1:], []byte("\r\n")):
-			return i + 3
-		case bytes.HasPrefix(content[i+1:], []byte("\n")):
-			return i + 2
-		}
-	}
-	return len(content)
-}
 
 // bodyStructure is go-imap's BODYSTRUCTURE of content, repaired where a
 // broken message would make it unwritable: a multipart with no parts (no
@@ -258,7 +236,7 @@ func headerLen(content []byte) int {
 // reader shows such a message. RFC 9051's grammar needs at least one part.
 func bodyStructure(content []byte) imap.BodyStructure {
 	bs := imapserver.ExtractBodyStructure(bytes.NewReader(content))
-	return repairBodyStructure(bs, content[headerLen(content):])
+	return repairBodyStructure(bs, content[store.HeaderLen(content):])
 }
 
 // repairBodyStructure fixes bs in place; body is the bytes of the part bs

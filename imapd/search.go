@@ -216,7 +216,7 @@ func (c *candidate) parseHeader() *textproto.Header {
 // body returns the message text after the header.
 func (c *candidate) body() []byte {
 	if c.bodyOffset < 0 {
-		c.bodyOffset = headerLen(c.content)
+		c.bodyOffset = store.HeaderLen(c.content)
 	}
 	return c.content[c.bodyOffset:]
 }

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 
@@ -12,9 +14,68 @@ import (
 // in one value-log file.
 const maxBodySize = 1 << 30
 
-// Body record formats. A body record starts with one of these bytes; the
-// de-duplication of large MIME parts will add a manifest format.
-const bodyRaw byte = 0
+// Body record formats. A body record starts with one of these bytes:
+// bodyRaw is followed by the bytes themselves; bodyManifest by the
+// segments of the message, inline bytes or references to part bodies
+// (large MIME parts stored once, each a raw body of its own with its own
+// reference count, one reference per occurrence in a manifest).
+const (
+	bodyRaw      byte = 0
+	bodyManifest byte = 1
+)
+
+const (
+	segInline byte = 0
+	segPart   byte = 1
+)
+
+// manifestPart is a part reference in a manifest.
+type manifestPart struct {
+	hash BodyID
+	size uint64
+}
+
+// encodeManifest writes segments as a manifest record (after the format
+// byte) and returns the parts it refers to.
+func encodeManifest(segs []segment) ([]byte, []manifestPart) {
+	e := enc{b: []byte{bodyManifest}}
+	e.uvarint(uint64(len(segs)))
+	var parts []manifestPart
+	for _, sg := range segs {
+		if !sg.part {
+			e.byte1(segInline)
+			e.bytes(sg.data)
+			continue
+		}
+		p := manifestPart{hash: sha256.Sum256(sg.data), size: uint64(len(sg.data))}
+		parts = append(parts, p)
+		e.byte1(segPart)
+		e.b = append(e.b, p.hash[:]...)
+		e.uvarint(p.size)
+	}
+	return e.b, parts
+}
+
+// decodeManifest calls inline for each inline segment and part for each
+// reference, in order.
+func decodeManifest(v []byte, inline func([]byte), part func(manifestPart)) error {
+	d := dec{b: v[1:]}
+	n := d.uvarint()
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		switch d.byte1() {
+		case segInline:
+			inline(d.bytes())
+		case segPart:
+			var p manifestPart
+			d.fixed(p.hash[:])
+			p.size = d.uvarint()
+			part(p)
+		default:
+			d.err = errCorrupt
+		}
+	}
+	return d.err
+}
 
 // refRecord is kindRef|hash's value: the reference count and the body's
 // length, so that counting never has to read the body itself.
@@ -39,23 +100,80 @@ func (tx *txn) putRef(h BodyID, r refRecord) error {
 	return tx.Set(refKey(h), binary.BigEndian.AppendUint64(v, r.size))
 }
 
-// refBody takes n references to the body with these bytes, writing the
-// body if it is not stored yet.
+// refBody takes n references to the message body with these bytes,
+// writing it if it is not stored yet: as a manifest when it has MIME parts
+// of PartThreshold bytes or more (each stored once across messages), else
+// raw.
 func (tx *txn) refBody(h BodyID, body []byte, n int) error {
 	r, ok, err := getRef(tx.Txn, h)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		v := make([]byte, 0, 1+len(body))
-		v = append(append(v, bodyRaw), body...)
+		v := rawRecord(body)
+		if segs := splitParts(body, PartThreshold); len(segs) > 1 && joins(segs, body) {
+			m, parts := encodeManifest(segs)
+			for i, p := range parts {
+				if err := tx.refRaw(p.hash, partData(segs, i), 1); err != nil {
+					return err
+				}
+			}
+			v = m
+		}
 		if err := tx.Set(bodyKey(h), v); err != nil {
 			return err
 		}
-		r.size = uint64(len(body))
+		r.size = uint64(len(v) - 1)
 	}
 	r.count += uint64(n)
 	return tx.putRef(h, r)
+}
+
+// refRaw takes n references to a part body, stored raw.
+func (tx *txn) refRaw(h BodyID, data []byte, n int) error {
+	r, ok, err := getRef(tx.Txn, h)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := tx.Set(bodyKey(h), rawRecord(data)); err != nil {
+			return err
+		}
+		r.size = uint64(len(data))
+	}
+	r.count += uint64(n)
+	return tx.putRef(h, r)
+}
+
+func rawRecord(b []byte) []byte {
+	v := make([]byte, 0, 1+len(b))
+	return append(append(v, bodyRaw), b...)
+}
+
+// joins checks that segs put together are body, byte for byte: the
+// manifest must give back exactly what arrived.
+func joins(segs []segment, body []byte) bool {
+	pos := 0
+	for _, sg := range segs {
+		if !bytes.Equal(body[pos:min(pos+len(sg.data), len(body))], sg.data) {
+			return false
+		}
+		pos += len(sg.data)
+	}
+	return pos == len(body)
+}
+
+// partData returns the data of the i-th part segment.
+func partData(segs []segment, i int) []byte {
+	for _, sg := range segs {
+		if sg.part {
+			if i == 0 {
+				return sg.data
+			}
+			i--
+		}
+	}
+	return nil
 }
 
 // addRef takes n more references to a stored body.
@@ -71,20 +189,68 @@ func (tx *txn) addRef(h BodyID, n int) error {
 	return tx.putRef(h, r)
 }
 
-// unrefBody drops one reference; the last one deletes the body.
+// unrefBody drops one reference; the last one deletes the body and, for a
+// manifest, its references to its parts.
 func (tx *txn) unrefBody(h BodyID) error {
 	r, ok, err := getRef(tx.Txn, h)
 	if err != nil {
 		return err
 	}
-	if !ok || r.count <= 1 {
-		if err := tx.Delete(refKey(h)); err != nil {
+	if ok && r.count > 1 {
+		r.count--
+		return tx.putRef(h, r)
+	}
+	v, found, err := getValue(tx.Txn, bodyKey(h))
+	if err != nil {
+		return err
+	}
+	if found && len(v) > 0 && v[0] == bodyManifest {
+		var parts []manifestPart
+		if err := decodeManifest(v, func([]byte) {}, func(p manifestPart) { parts = append(parts, p) }); err != nil {
 			return err
 		}
-		return tx.Delete(bodyKey(h))
+		for _, p := range parts {
+			if err := tx.unrefBody(p.hash); err != nil {
+				return err
+			}
+		}
 	}
-	r.count--
-	return tx.putRef(h, r)
+	if err := tx.Delete(refKey(h)); err != nil {
+		return err
+	}
+	return tx.Delete(bodyKey(h))
+}
+
+// appendBody appends the bytes of body h to dst, assembling a manifest
+// from its parts.
+func appendBody(tx *badger.Txn, h BodyID, dst []byte) ([]byte, error) {
+	item, err := tx.Get(bodyKey(h))
+	if err != nil {
+		return dst, err
+	}
+	err = item.Value(func(v []byte) error {
+		if len(v) == 0 {
+			return errCorrupt
+		}
+		switch v[0] {
+		case bodyRaw:
+			dst = append(dst, v[1:]...)
+			return nil
+		case bodyManifest:
+			var perr error
+			err := decodeManifest(v, func(b []byte) { dst = append(dst, b...) }, func(p manifestPart) {
+				if perr == nil {
+					dst, perr = appendBody(tx, p.hash, dst)
+				}
+			})
+			if err == nil {
+				err = perr
+			}
+			return err
+		}
+		return errCorrupt
+	})
+	return dst, err
 }
 
 // Content returns a message's bytes exactly as they arrived, with its
@@ -92,18 +258,13 @@ func (tx *txn) unrefBody(h BodyID) error {
 func (s *Store) Content(ctx context.Context, msg *Message) ([]byte, error) {
 	var out []byte
 	err := s.view(func(tx *badger.Txn) error {
-		item, err := tx.Get(bodyKey(msg.Body))
-		if err != nil {
+		out = make([]byte, 0, msg.Size)
+		out = append(out, msg.Prefix...)
+		var err error
+		if out, err = appendBody(tx, msg.Body, out); err != nil {
 			return fmt.Errorf("body of message %d: %w", msg.UID, err)
 		}
-		return item.Value(func(v []byte) error {
-			if len(v) == 0 || v[0] != bodyRaw {
-				return fmt.Errorf("body of message %d: %w", msg.UID, errCorrupt)
-			}
-			out = make([]byte, 0, len(msg.Prefix)+len(v)-1)
-			out = append(append(out, msg.Prefix...), v[1:]...)
-			return nil
-		})
+		return nil
 	})
 	return out, err
 }
@@ -133,19 +294,9 @@ func (s *Store) MessagesWithContent(ctx context.Context, id MailboxID, from, to 
 			if err != nil {
 				return err
 			}
-			item, err := tx.Get(bodyKey(msg.Body))
-			if err != nil {
+			buf = append(buf[:0], msg.Prefix...)
+			if buf, err = appendBody(tx, msg.Body, buf); err != nil {
 				return fmt.Errorf("body of message %d: %w", uid, err)
-			}
-			err = item.Value(func(v []byte) error {
-				if len(v) == 0 || v[0] != bodyRaw {
-					return fmt.Errorf("body of message %d: %w", uid, errCorrupt)
-				}
-				buf = append(append(buf[:0], msg.Prefix...), v[1:]...)
-				return nil
-			})
-			if err != nil {
-				return err
 			}
 			if err := fn(msg, buf); err != nil {
 				return err

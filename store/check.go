@@ -196,6 +196,23 @@ func scan(ctx context.Context, tx *badger.Txn) ([]string, []fix, error) {
 			}
 		}
 
+		// Manifests hold one reference per occurrence of each part.
+		mit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindBody}})
+		for mit.Rewind(); mit.Valid(); mit.Next() {
+			var h BodyID
+			copy(h[:], mit.Item().Key()[1:])
+			err := mit.Item().Value(func(v []byte) error {
+				if len(v) == 0 || v[0] != bodyManifest {
+					return nil
+				}
+				return decodeManifest(v, func([]byte) {}, func(p manifestPart) { refs[p.hash]++ })
+			})
+			if err != nil {
+				report("body %x: unreadable manifest: %v", h[:6], err)
+			}
+		}
+		mit.Close()
+
 		rit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindRef}})
 		for rit.Rewind(); rit.Valid(); rit.Next() {
 			var h BodyID
