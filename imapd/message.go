@@ -229,7 +229,6 @@ func bodySection(content []byte, bs *imap.FetchItemBodySection) []byte {
 	return b
 }
 
-
 // bodyStructure is go-imap's BODYSTRUCTURE of content, repaired where a
 // broken message would make it unwritable: a multipart with no parts (no
 // boundary, or one never used) becomes a text/plain part, which is how a
