@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // Options configures a Store.
@@ -81,7 +82,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		WithBlockCacheSize(32 << 20).
 		WithValueLogFileSize(256 << 20).
 		WithNumCompactors(2).
-		WithMetricsEnabled(false)
+		WithMetricsEnabled(false).
+		WithCompression(options.Snappy) // ZSTD saves ~1% on disk but slows SELECT by a third
 	db, err := badger.Open(bopts)
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
@@ -152,6 +154,23 @@ func (s *Store) RunGC() {
 	defer leave()
 	for s.db.RunValueLogGC(0.5) == nil {
 	}
+}
+
+// Compact rewrites the LSM tree into one level, dropping superseded
+// versions of records, and reclaims value-log space freed by deleted
+// bodies. It runs alongside normal operation.
+func (s *Store) Compact() error {
+	leave, err := s.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
+	if err := s.db.Flatten(2); err != nil {
+		return err
+	}
+	for s.db.RunValueLogGC(0.5) == nil {
+	}
+	return nil
 }
 
 // lock takes the write locks of the given mailboxes in ID order, so that

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 
 	"mailroom/acl"
 	"mailroom/internal/testutil"
+	"mailroom/store"
 )
 
 // smarthost is a fake relay on loopback that collects what it is sent.
@@ -455,4 +458,90 @@ func TestTeamScenarioEndToEnd(t *testing.T) {
 		t.Errorf("bob after revocation: %v", err)
 	}
 	p.stop(t)
+}
+
+// TestKillDuringDeliveries SIGKILLs the server while four SMTP clients
+// deliver, three times: after each kill, fsck is clean, and every message
+// that got its 250 is there exactly once.
+func TestKillDuringDeliveries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test is not short")
+	}
+	relay := startSmarthost(t)
+	dir := t.TempDir()
+	cfg := mailConfig(t, dir, relay.addr)
+	acked := map[string]bool{}
+	var mu sync.Mutex
+	for round := range 3 {
+		p := startServe(t, "-c", cfg)
+		addr := p.listenAddr(t, "smtp")
+		killAt := 20 + round*15
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		var once sync.Once
+		for g := range 4 {
+			wg.Go(func() {
+				c, err := smtp.Dial(addr)
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					tag := fmt.Sprintf("r%d-g%d-i%d", round, g, i)
+					rcpt := []string{"alice@example.test", "bob@example.test"}[i%2]
+					body := "X-Tag: " + tag + "\r\nSubject: crash\r\n\r\n" + strings.Repeat("payload line\r\n", 50*(i%3+1))
+					if err := testutil.SendMail(c, "load@remote.test", []string{rcpt}, body); err != nil {
+						return // the server died mid-transaction: not acknowledged
+					}
+					mu.Lock()
+					acked[tag+" "+rcpt] = true
+					n := len(acked)
+					mu.Unlock()
+					if n >= killAt*(round+1) {
+						once.Do(func() { p.cmd.Process.Signal(syscall.SIGKILL) })
+					}
+				}
+			})
+		}
+		<-p.done
+		close(stop)
+		wg.Wait()
+		p.cmd.Wait()
+
+		out, err := exec.Command(binary, "fsck", "-c", cfg).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "clean" {
+			t.Fatalf("round %d: fsck after SIGKILL: %v\n%s", round, err, out)
+		}
+		st, err := store.Open(context.Background(), store.Options{Dir: filepath.Join(dir, "data")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := map[string]int{}
+		for _, user := range []string{"alice@example.test", "bob@example.test"} {
+			in, err := st.MailboxByName(context.Background(), user, "INBOX")
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.MessagesWithContent(context.Background(), in.ID, 1, 0, func(_ *store.Message, c []byte) error {
+				i := strings.Index(string(c), "X-Tag: ")
+				tag := strings.TrimSpace(string(c)[i+7 : i+7+strings.Index(string(c)[i+7:], "\r\n")])
+				found[tag+" "+user]++
+				return nil
+			})
+		}
+		st.Close()
+		mu.Lock()
+		for k := range acked {
+			if found[k] != 1 {
+				t.Errorf("round %d: acknowledged %s stored %d times", round, k, found[k])
+			}
+		}
+		t.Logf("round %d: %d acknowledged deliveries, all present once; fsck clean", round, len(acked))
+		mu.Unlock()
+	}
 }
