@@ -18,8 +18,16 @@
 //     separate key changed in the same transaction as the records that use
 //     it; the last reference deletes the body. A message's content is its
 //     prefix followed by its body, byte for byte as it arrived.
-//   - Body records start with a format byte (0: raw bytes) so that part-level
-//     de-duplication can add a manifest format without a migration.
+//   - Body records start with a format byte: 0, the raw bytes; 1, a
+//     manifest of segments, inline bytes or references to part bodies. A
+//     MIME leaf part of PartThreshold (16 KB) or more is stored once as a
+//     raw body keyed by the SHA-256 of its encoded bytes, shared by every
+//     message carrying it (a forwarded attachment costs its size once);
+//     each manifest holds one reference per occurrence and releases them
+//     when its own last reference goes. The splitter only slices the
+//     original bytes, and a manifest is used only if its segments join to
+//     the exact message, so content is always what arrived.
+//   - Queue entries hold a body reference like messages do.
 //   - Each mailbox record carries UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and
 //     the counters STATUS needs (messages, unseen, size), kept exact by the
 //     same transactions; Check recomputes them all.
@@ -31,7 +39,12 @@
 //     then purges its messages in batches; Open resumes an interrupted
 //     purge. Large expunges are batched the same way, so no operation on a
 //     big mailbox hits Badger's transaction size limit.
-//   - A second process opening the directory gets ErrLocked.
+//   - A second process opening the directory gets ErrLocked; Close waits
+//     for operations in progress, and later calls get ErrClosed.
+//   - Check recomputes every counter and reference count from the records;
+//     Repair fixes what disagrees, holding all other operations meanwhile.
+//     Compact flattens the LSM tree and reclaims value-log space; a
+//     background loop runs the value-log GC every five minutes.
 //
 // Mailbox names follow RFC 9051 §5.1: "/" is the delimiter, INBOX is
 // case-insensitive (also as the first level of a name), CREATE makes
