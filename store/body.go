@@ -31,29 +31,28 @@ const (
 
 // manifestPart is a part reference in a manifest.
 type manifestPart struct {
-	hash BodyID
+	id   BodyID
 	size uint64
 }
 
-// encodeManifest writes segments as a manifest record (after the format
-// byte) and returns the parts it refers to.
-func encodeManifest(segs []segment) ([]byte, []manifestPart) {
+// encodeManifest writes segments as a manifest record, the parts already
+// stored as ids (one per part segment, in order).
+func encodeManifest(segs []segment, ids []BodyID) []byte {
 	e := enc{b: []byte{bodyManifest}}
 	e.uvarint(uint64(len(segs)))
-	var parts []manifestPart
+	i := 0
 	for _, sg := range segs {
 		if !sg.part {
 			e.byte1(segInline)
 			e.bytes(sg.data)
 			continue
 		}
-		p := manifestPart{hash: sha256.Sum256(sg.data), size: uint64(len(sg.data))}
-		parts = append(parts, p)
 		e.byte1(segPart)
-		e.b = append(e.b, p.hash[:]...)
-		e.uvarint(p.size)
+		e.uvarint(uint64(ids[i]))
+		e.uvarint(uint64(len(sg.data)))
+		i++
 	}
-	return e.b, parts
+	return e.b
 }
 
 // decodeManifest calls inline for each inline segment and part for each
@@ -66,8 +65,7 @@ func decodeManifest(v []byte, inline func([]byte), part func(manifestPart)) erro
 		case segInline:
 			inline(d.bytes())
 		case segPart:
-			var p manifestPart
-			d.fixed(p.hash[:])
+			p := manifestPart{id: BodyID(d.uvarint())}
 			p.size = d.uvarint()
 			part(p)
 		default:
@@ -77,72 +75,96 @@ func decodeManifest(v []byte, inline func([]byte), part func(manifestPart)) erro
 	return d.err
 }
 
-// refRecord is kindRef|hash's value: the reference count and the body's
-// length, so that counting never has to read the body itself.
+// refRecord is kindRef|id's value: the reference count, the bytes the
+// body record takes, and the SHA-256 of the content, so that counting
+// never reads a body and the last release can drop the hash index entry.
 type refRecord struct {
 	count uint64
 	size  uint64
+	hash  [32]byte
 }
 
-func getRef(tx *badger.Txn, h BodyID) (refRecord, bool, error) {
-	v, ok, err := getValue(tx, refKey(h))
+const refRecordLen = 48
+
+func decodeRef(v []byte) (refRecord, bool) {
+	if len(v) != refRecordLen {
+		return refRecord{}, false
+	}
+	r := refRecord{count: binary.BigEndian.Uint64(v), size: binary.BigEndian.Uint64(v[8:])}
+	copy(r.hash[:], v[16:])
+	return r, true
+}
+
+func (r refRecord) encode() []byte {
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, refRecordLen), r.count)
+	v = binary.BigEndian.AppendUint64(v, r.size)
+	return append(v, r.hash[:]...)
+}
+
+func getRef(tx *badger.Txn, id BodyID) (refRecord, bool, error) {
+	v, ok, err := getValue(tx, refKey(id))
 	if err != nil || !ok {
 		return refRecord{}, ok, err
 	}
-	if len(v) != 16 {
-		return refRecord{}, false, fmt.Errorf("body %x: %w", h[:6], errCorrupt)
-	}
-	return refRecord{binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])}, true, nil
-}
-
-func (tx *txn) putRef(h BodyID, r refRecord) error {
-	v := binary.BigEndian.AppendUint64(nil, r.count)
-	return tx.Set(refKey(h), binary.BigEndian.AppendUint64(v, r.size))
-}
-
-// refBody takes n references to the message body with these bytes,
-// writing it if it is not stored yet: as a manifest when it has MIME parts
-// of PartThreshold bytes or more (each stored once across messages), else
-// raw.
-func (tx *txn) refBody(h BodyID, body []byte, n int) error {
-	r, ok, err := getRef(tx.Txn, h)
-	if err != nil {
-		return err
-	}
+	r, ok := decodeRef(v)
 	if !ok {
-		v := rawRecord(body)
+		return refRecord{}, false, fmt.Errorf("body %d: %w", id, errCorrupt)
+	}
+	return r, true, nil
+}
+
+func (tx *txn) putRef(id BodyID, r refRecord) error { return tx.Set(refKey(id), r.encode()) }
+
+// refContent takes n references to the body with these bytes (hash is
+// their SHA-256) and returns its id, storing it if it is new: with split,
+// as a manifest when it has MIME parts of PartThreshold bytes or more
+// (each stored once across messages, itself by refContent), else raw.
+func (tx *txn) refContent(hash [32]byte, body []byte, n int, split bool) (BodyID, error) {
+	v, ok, err := getValue(tx.Txn, hashKey(hash))
+	if err != nil {
+		return 0, err
+	}
+	if ok && len(v) == 8 {
+		id := BodyID(binary.BigEndian.Uint64(v))
+		r, found, err := getRef(tx.Txn, id)
+		if err != nil {
+			return 0, err
+		}
+		if found {
+			r.count += uint64(n)
+			return id, tx.putRef(id, r)
+		}
+		// A dangling index entry (fsck reports these): store anew.
+	}
+	next, err := tx.nextCounter(metaNextBody, 1)
+	if err != nil {
+		return 0, err
+	}
+	id := BodyID(next)
+	rec := rawRecord(body)
+	if split {
 		if segs := splitParts(body, PartThreshold); len(segs) > 1 && joins(segs, body) {
-			m, parts := encodeManifest(segs)
-			for i, p := range parts {
-				if err := tx.refRaw(p.hash, partData(segs, i), 1); err != nil {
-					return err
+			var ids []BodyID
+			for _, sg := range segs {
+				if !sg.part {
+					continue
 				}
+				pid, err := tx.refContent(sha256.Sum256(sg.data), sg.data, 1, false)
+				if err != nil {
+					return 0, err
+				}
+				ids = append(ids, pid)
 			}
-			v = m
+			rec = encodeManifest(segs, ids)
 		}
-		if err := tx.Set(bodyKey(h), v); err != nil {
-			return err
-		}
-		r.size = uint64(len(v) - 1)
 	}
-	r.count += uint64(n)
-	return tx.putRef(h, r)
-}
-
-// refRaw takes n references to a part body, stored raw.
-func (tx *txn) refRaw(h BodyID, data []byte, n int) error {
-	r, ok, err := getRef(tx.Txn, h)
-	if err != nil {
-		return err
+	if err := tx.Set(bodyKey(id), rec); err != nil {
+		return 0, err
 	}
-	if !ok {
-		if err := tx.Set(bodyKey(h), rawRecord(data)); err != nil {
-			return err
-		}
-		r.size = uint64(len(data))
+	if err := tx.Set(hashKey(hash), binary.BigEndian.AppendUint64(nil, uint64(id))); err != nil {
+		return 0, err
 	}
-	r.count += uint64(n)
-	return tx.putRef(h, r)
+	return id, tx.putRef(id, refRecord{count: uint64(n), size: uint64(len(rec) - 1), hash: hash})
 }
 
 func rawRecord(b []byte) []byte {
@@ -163,30 +185,17 @@ func joins(segs []segment, body []byte) bool {
 	return pos == len(body)
 }
 
-// partData returns the data of the i-th part segment.
-func partData(segs []segment, i int) []byte {
-	for _, sg := range segs {
-		if sg.part {
-			if i == 0 {
-				return sg.data
-			}
-			i--
-		}
-	}
-	return nil
-}
-
 // addRef takes n more references to a stored body.
-func (tx *txn) addRef(h BodyID, n int) error {
-	r, ok, err := getRef(tx.Txn, h)
+func (tx *txn) addRef(id BodyID, n int) error {
+	r, ok, err := getRef(tx.Txn, id)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("body %x: missing", h[:6])
+		return fmt.Errorf("body %d: missing", id)
 	}
 	r.count += uint64(n)
-	return tx.putRef(h, r)
+	return tx.putRef(id, r)
 }
 
 // unrefBody drops one reference; the last one deletes the body and, for a
@@ -200,6 +209,11 @@ func (tx *txn) unrefBody(h BodyID) error {
 		r.count--
 		return tx.putRef(h, r)
 	}
+	if ok {
+		if err := tx.Delete(hashKey(r.hash)); err != nil {
+			return err
+		}
+	}
 	v, found, err := getValue(tx.Txn, bodyKey(h))
 	if err != nil {
 		return err
@@ -210,7 +224,7 @@ func (tx *txn) unrefBody(h BodyID) error {
 			return err
 		}
 		for _, p := range parts {
-			if err := tx.unrefBody(p.hash); err != nil {
+			if err := tx.unrefBody(p.id); err != nil {
 				return err
 			}
 		}
@@ -240,7 +254,7 @@ func appendBody(tx *badger.Txn, h BodyID, dst []byte) ([]byte, error) {
 			var perr error
 			err := decodeManifest(v, func(b []byte) { dst = append(dst, b...) }, func(p manifestPart) {
 				if perr == nil {
-					dst, perr = appendBody(tx, p.hash, dst)
+					dst, perr = appendBody(tx, p.id, dst)
 				}
 			})
 			if err == nil {

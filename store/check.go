@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -199,68 +200,97 @@ func scan(ctx context.Context, tx *badger.Txn) ([]string, []fix, error) {
 		// Manifests hold one reference per occurrence of each part.
 		mit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindBody}})
 		for mit.Rewind(); mit.Valid(); mit.Next() {
-			var h BodyID
-			copy(h[:], mit.Item().Key()[1:])
+			id := bodyIDFromKey(mit.Item().Key())
 			err := mit.Item().Value(func(v []byte) error {
 				if len(v) == 0 || v[0] != bodyManifest {
 					return nil
 				}
-				return decodeManifest(v, func([]byte) {}, func(p manifestPart) { refs[p.hash]++ })
+				return decodeManifest(v, func([]byte) {}, func(p manifestPart) { refs[p.id]++ })
 			})
 			if err != nil {
-				report("body %x: unreadable manifest: %v", h[:6], err)
+				report("body %d: unreadable manifest: %v", id, err)
 			}
 		}
 		mit.Close()
 
+		hashes := map[[32]byte]BodyID{} // from the reference records
 		rit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindRef}})
 		for rit.Rewind(); rit.Valid(); rit.Next() {
-			var h BodyID
-			copy(h[:], rit.Item().Key()[1:])
+			id := bodyIDFromKey(rit.Item().Key())
 			v, _ := rit.Item().ValueCopy(nil)
-			var count, size uint64
-			if len(v) == 16 {
-				count, size = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
+			r, ok := decodeRef(v)
+			if !ok {
+				report("body %d: unreadable reference record", id)
+				continue
 			}
-			_, hasBody, _ := getValue(tx, bodyKey(h))
-			want := refs[h]
+			hashes[r.hash] = id
+			_, hasBody, _ := getValue(tx, bodyKey(id))
+			want := refs[id]
 			switch {
 			case !hasBody:
-				report("body %x: reference count without a body", h[:6])
-				fixes = append(fixes, fix{key: refKey(h), delete: true})
+				report("body %d: reference count without a body", id)
+				fixes = append(fixes, fix{key: refKey(id), delete: true}, fix{key: hashKey(r.hash), delete: true})
 			case want == 0:
-				report("body %x: orphan, referenced by nothing (count says %d)", h[:6], count)
-				fixes = append(fixes, fix{key: refKey(h), delete: true}, fix{key: bodyKey(h), delete: true})
-			case count != want:
-				report("body %x: reference count %d, referenced by %d messages and queue entries", h[:6], count, want)
-				r := refRecord{count: want, size: size}
-				fixes = append(fixes, fix{key: refKey(h), value: binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, r.count), r.size)})
+				report("body %d: orphan, referenced by nothing (count says %d)", id, r.count)
+				fixes = append(fixes, fix{key: refKey(id), delete: true}, fix{key: bodyKey(id), delete: true}, fix{key: hashKey(r.hash), delete: true})
+			case r.count != want:
+				report("body %d: reference count %d, referenced %d times", id, r.count, want)
+				r.count = want
+				fixes = append(fixes, fix{key: refKey(id), value: r.encode()})
 			}
-			delete(refs, h)
+			if hasBody && want > 0 {
+				if iv, ok, _ := getValue(tx, hashKey(r.hash)); !ok || len(iv) != 8 || BodyID(binary.BigEndian.Uint64(iv)) != id {
+					report("body %d: content index does not point at it", id)
+					fixes = append(fixes, fix{key: hashKey(r.hash), value: binary.BigEndian.AppendUint64(nil, uint64(id))})
+				}
+			}
+			delete(refs, id)
 		}
 		rit.Close()
-		for h, n := range refs {
-			if v, ok, _ := getValue(tx, bodyKey(h)); ok && len(v) > 0 {
-				report("body %x: referenced by %d messages but has no reference count", h[:6], n)
-				fixes = append(fixes, fix{key: refKey(h), value: binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, n), uint64(len(v)-1))})
+		for id, n := range refs {
+			if v, ok, _ := getValue(tx, bodyKey(id)); ok && len(v) > 0 {
+				report("body %d: referenced %d times but has no reference count", id, n)
+				h := sha256.Sum256(bodyContentForHash(tx, id, v))
+				fixes = append(fixes, fix{key: refKey(id), value: refRecord{count: n, size: uint64(len(v) - 1), hash: h}.encode()},
+					fix{key: hashKey(h), value: binary.BigEndian.AppendUint64(nil, uint64(id))})
 			} else {
-				report("body %x: missing; %d messages refer to it and cannot be read", h[:6], n)
+				report("body %d: missing; referenced %d times and cannot be read", id, n)
 			}
 		}
 
 		bit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindBody}})
 		for bit.Rewind(); bit.Valid(); bit.Next() {
-			var h BodyID
-			copy(h[:], bit.Item().Key()[1:])
-			if _, ok, _ := getValue(tx, refKey(h)); !ok {
-				if _, referenced := refs[h]; !referenced {
-					report("body %x: orphan, no reference count", h[:6])
-					fixes = append(fixes, fix{key: bodyKey(h), delete: true})
+			id := bodyIDFromKey(bit.Item().Key())
+			if _, ok, _ := getValue(tx, refKey(id)); !ok {
+				if _, referenced := refs[id]; !referenced {
+					report("body %d: orphan, no reference count", id)
+					fixes = append(fixes, fix{key: bodyKey(id), delete: true})
 				}
 			}
 		}
 		bit.Close()
+
+		hit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindHash}})
+		for hit.Rewind(); hit.Valid(); hit.Next() {
+			var h [32]byte
+			copy(h[:], hit.Item().Key()[1:])
+			if _, ok := hashes[h]; !ok {
+				report("content index entry %x: points at no body", h[:6])
+				fixes = append(fixes, fix{key: hashKey(h), delete: true})
+			}
+		}
+		hit.Close()
 		return nil
 	}()
 	return problems, fixes, err
+}
+
+// bodyContentForHash returns the content of body id whose record is v,
+// assembling a manifest, to recompute a lost hash.
+func bodyContentForHash(tx *badger.Txn, id BodyID, v []byte) []byte {
+	if len(v) > 0 && v[0] == bodyRaw {
+		return v[1:]
+	}
+	b, _ := appendBody(tx, id, nil)
+	return b
 }

@@ -13,18 +13,20 @@ const (
 	kindName    byte = 0x02 // kindName|account|0|mailbox name -> mailbox id
 	kindMailbox byte = 0x03 // kindMailbox|id -> mailbox record
 	kindMessage byte = 0x04 // kindMessage|mailbox id|uid -> message record
-	kindBody    byte = 0x05 // kindBody|sha256 -> body record
-	kindRef     byte = 0x06 // kindRef|sha256 -> reference count and size
+	kindBody    byte = 0x05 // kindBody|body id -> body record
+	kindRef     byte = 0x06 // kindRef|body id -> reference count, size, sha256
 	kindSub     byte = 0x07 // kindSub|account|0|mailbox name -> ""
 	kindUsage   byte = 0x08 // kindUsage|account -> bytes used
 	kindACL     byte = 0x09 // kindACL|mailbox id|identifier -> rights
 	kindQueue   byte = 0x0A // kindQueue|id -> outbound queue record
+	kindHash    byte = 0x0B // kindHash|sha256 -> body id
 )
 
 var (
 	metaNextMailbox = []byte{kindMeta, 'm'}
 	metaUIDValidity = []byte{kindMeta, 'v'}
 	metaNextQueue   = []byte{kindMeta, 'q'}
+	metaNextBody    = []byte{kindMeta, 'b'}
 )
 
 func accountKey(kind byte, account string) []byte {
@@ -54,8 +56,12 @@ func messageKey(id MailboxID, uid UID) []byte {
 
 func uidFromKey(k []byte) UID { return UID(binary.BigEndian.Uint32(k[9:])) }
 
-func bodyKey(h BodyID) []byte { return append([]byte{kindBody}, h[:]...) }
-func refKey(h BodyID) []byte  { return append([]byte{kindRef}, h[:]...) }
+func bodyKey(id BodyID) []byte  { return binary.BigEndian.AppendUint64([]byte{kindBody}, uint64(id)) }
+func refKey(id BodyID) []byte   { return binary.BigEndian.AppendUint64([]byte{kindRef}, uint64(id)) }
+func hashKey(h [32]byte) []byte { return append([]byte{kindHash}, h[:]...) }
+
+// bodyIDFromKey reads the id of a kindBody or kindRef key.
+func bodyIDFromKey(k []byte) BodyID { return BodyID(binary.BigEndian.Uint64(k[1:])) }
 
 // enc appends fields to a byte slice.
 type enc struct{ b []byte }

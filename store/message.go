@@ -18,9 +18,9 @@ func (m *Message) encode() []byte {
 	e.byte1(messageRecordV1)
 	e.byte1(byte(m.Flags.Sys))
 	e.uvarint(m.ModSeq)
-	e.varint(m.InternalDate.UnixNano())
+	e.varint(m.InternalDate.Unix()) // IMAP's INTERNALDATE has seconds
 	e.uvarint(uint64(m.Size))
-	e.b = append(e.b, m.Body[:]...)
+	e.uvarint(uint64(m.Body))
 	e.bytes(m.Prefix)
 	e.uvarint(uint64(len(m.Flags.Keywords)))
 	for _, k := range m.Flags.Keywords {
@@ -37,9 +37,9 @@ func decodeMessage(uid UID, b []byte) (*Message, error) {
 	m := &Message{UID: uid}
 	m.Flags.Sys = SysFlags(d.byte1())
 	m.ModSeq = d.uvarint()
-	m.InternalDate = time.Unix(0, d.varint())
+	m.InternalDate = time.Unix(d.varint(), 0)
 	m.Size = int64(d.uvarint())
-	d.fixed(m.Body[:])
+	m.Body = BodyID(d.uvarint())
 	if p := d.bytes(); len(p) > 0 {
 		m.Prefix = p
 	}
@@ -89,7 +89,7 @@ func (s *Store) Deliver(ctx context.Context, body []byte, deliveries []Delivery)
 	if len(body) > maxBodySize {
 		return nil, ErrTooLarge
 	}
-	hash := BodyID(sha256.Sum256(body))
+	hash := sha256.Sum256(body)
 	ids := make([]MailboxID, len(deliveries))
 	for i, d := range deliveries {
 		ids[i] = d.Mailbox
@@ -97,7 +97,8 @@ func (s *Store) Deliver(ctx context.Context, body []byte, deliveries []Delivery)
 	var out []Delivered
 	err := s.update(ctx, ids, func(tx *txn) error {
 		out = out[:0]
-		if err := tx.refBody(hash, body, len(deliveries)); err != nil {
+		bodyID, err := tx.refContent(hash, body, len(deliveries), true)
+		if err != nil {
 			return err
 		}
 		for _, d := range deliveries {
@@ -113,7 +114,7 @@ func (s *Store) Deliver(ctx context.Context, body []byte, deliveries []Delivery)
 				Flags:        Flags{Sys: d.Flags.Sys, Keywords: slices.Clone(d.Flags.Keywords)},
 				InternalDate: date,
 				Size:         int64(len(d.Prefix) + len(body)),
-				Body:         hash,
+				Body:         bodyID,
 				Prefix:       d.Prefix,
 			}
 			if err := tx.addMessage(m, msg, d.Quota); err != nil {
@@ -491,8 +492,8 @@ func (s *Store) AppendBatch(ctx context.Context, id MailboxID, bodies [][]byte, 
 				if len(bodies[i]) > maxBodySize {
 					return ErrTooLarge
 				}
-				hash := BodyID(sha256.Sum256(bodies[i]))
-				if err := tx.refBody(hash, bodies[i], 1); err != nil {
+				hash, err := tx.refContent(sha256.Sum256(bodies[i]), bodies[i], 1, true)
+				if err != nil {
 					return err
 				}
 				date := msgs[i].InternalDate

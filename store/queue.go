@@ -75,7 +75,7 @@ func (e *QueueEntry) encode() []byte {
 	x.varint(e.Next.UnixNano())
 	x.uvarint(uint64(e.Attempts))
 	x.uvarint(uint64(e.Size))
-	x.b = append(x.b, e.Body[:]...)
+	x.uvarint(uint64(e.Body))
 	if e.Bounced {
 		x.byte1(1)
 	} else {
@@ -102,7 +102,7 @@ func decodeQueueEntry(id QueueID, b []byte) (*QueueEntry, error) {
 	e.Next = time.Unix(0, d.varint())
 	e.Attempts = int(d.uvarint())
 	e.Size = int64(d.uvarint())
-	d.fixed(e.Body[:])
+	e.Body = BodyID(d.uvarint())
 	e.Bounced = d.byte1() == 1
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
@@ -131,7 +131,7 @@ func (s *Store) Enqueue(ctx context.Context, from string, rcpts []string, msg []
 	if len(msg) > maxBodySize {
 		return nil, ErrTooLarge
 	}
-	hash := BodyID(sha256.Sum256(msg))
+	hash := sha256.Sum256(msg)
 	var e *QueueEntry
 	err := s.update(ctx, nil, func(tx *txn) error {
 		id, err := tx.nextCounter(metaNextQueue, 1)
@@ -139,12 +139,13 @@ func (s *Store) Enqueue(ctx context.Context, from string, rcpts []string, msg []
 			return err
 		}
 		now := tx.s.now()
-		e = &QueueEntry{ID: QueueID(id), From: from, Created: now, Next: now, Size: int64(len(msg)), Body: hash}
+		body, err := tx.refContent(hash, msg, 1, true)
+		if err != nil {
+			return err
+		}
+		e = &QueueEntry{ID: QueueID(id), From: from, Created: now, Next: now, Size: int64(len(msg)), Body: body}
 		for _, r := range rcpts {
 			e.Rcpts = append(e.Rcpts, QueueRcpt{Addr: r})
-		}
-		if err := tx.refBody(hash, msg, 1); err != nil {
-			return err
 		}
 		return tx.Set(queueKey(e.ID), e.encode())
 	})

@@ -55,9 +55,9 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 			if err != nil {
 				return err
 			}
-			if len(v) == 16 {
+			if r, ok := decodeRef(v); ok {
 				st.Bodies++
-				st.BodyBytes += int64(binary.BigEndian.Uint64(v[8:]))
+				st.BodyBytes += int64(r.size)
 			}
 		}
 		return nil

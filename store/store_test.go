@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -469,9 +470,12 @@ func TestRepair(t *testing.T) {
 		tx.putMailbox(m)
 		tx.Set(usageKey("a@example.test"), binary.BigEndian.AppendUint64(nil, 1))
 		msg, _ := getMessage(tx.Txn, in.ID, 1)
-		tx.putRef(msg.Body, refRecord{count: 9, size: 1})
-		tx.refBody(BodyID{1}, []byte("orphan"), 1)
-		tx.Set(bodyKey(BodyID{2}), []byte{bodyRaw, 'x'})
+		r, _, _ := getRef(tx.Txn, msg.Body)
+		r.count = 9
+		tx.putRef(msg.Body, r)
+		orphan := []byte("orphan")
+		tx.refContent(sha256.Sum256(orphan), orphan, 1, false)
+		tx.Set(bodyKey(BodyID(9999)), []byte{bodyRaw, 'x'})
 		return nil
 	})
 	found, err := s.Check(ctx)

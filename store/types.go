@@ -34,8 +34,10 @@ type MailboxID uint64
 // UID is a message's unique identifier within its mailbox.
 type UID uint32
 
-// BodyID is the SHA-256 of a body's bytes.
-type BodyID [32]byte
+// BodyID numbers a stored body. Bodies are found by content through an
+// index of their SHA-256 (kindBodyHash), so records that refer to a body
+// carry a short number rather than the 32-byte hash.
+type BodyID uint64
 
 // Special-use attributes (RFC 6154) of the mailboxes every login account
 // gets on first use.
