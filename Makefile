@@ -33,6 +33,17 @@ deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$need >/dev/null; \
 	fi
 
+# Every fuzz target runs for FUZZTIME (CI: a few seconds each). A crasher
+# is saved under the package's testdata/fuzz and then replays in make test.
+FUZZTIME ?= 5s
+fuzz:
+	@set -e; for t in config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer \
+		imapd:FuzzMessage imapd:FuzzExtConnFraming store:FuzzSplitParts; do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn"; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+	done
+
 lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
