@@ -418,7 +418,67 @@ func (s *Store) Move(ctx context.Context, src MailboxID, uids []UID, dst Mailbox
 	return s.copyMove(ctx, src, uids, dst, quota, true)
 }
 
+// copyChunk bounds the messages one COPY or MOVE transaction handles,
+// well below Badger's transaction size limit.
+const copyChunk = 2000
+
+// copyMove copies or moves in transactions of copyChunk messages. COPY is
+// all or nothing (RFC 9051 §6.4.7): if a later chunk fails, the copies
+// already made are removed again. MOVE keeps the chunks already moved;
+// each is complete and announced, and the client is told of the failure.
 func (s *Store) copyMove(ctx context.Context, src MailboxID, uids []UID, dst MailboxID, quota int64, move bool) (*Copied, error) {
+	all := &Copied{}
+	for chunk := range slices.Chunk(uids, copyChunk) {
+		cp, err := s.copyMoveChunk(ctx, src, chunk, dst, quota, move)
+		if err != nil {
+			if !move && len(all.Dest) > 0 {
+				if rerr := s.removeCopies(ctx, dst, all.Dest); rerr != nil {
+					return nil, fmt.Errorf("%w (and undoing the partial copy: %v)", err, rerr)
+				}
+			}
+			if move && len(all.Source) > 0 {
+				return all, err
+			}
+			return nil, err
+		}
+		all.UIDValidity = cp.UIDValidity
+		all.Source = append(all.Source, cp.Source...)
+		all.Dest = append(all.Dest, cp.Dest...)
+	}
+	if all.UIDValidity == 0 {
+		dm, err := s.Mailbox(ctx, dst)
+		if err != nil {
+			return nil, err
+		}
+		all.UIDValidity = dm.UIDValidity
+	}
+	return all, nil
+}
+
+// removeCopies deletes messages a failed COPY added to dst.
+func (s *Store) removeCopies(ctx context.Context, dst MailboxID, uids []UID) error {
+	for chunk := range slices.Chunk(uids, purgeBatch) {
+		err := s.update(ctx, []MailboxID{dst}, func(tx *txn) error {
+			var m *Mailbox
+			for _, uid := range chunk {
+				var err error
+				if m, err = tx.removeMessage(dst, uid); err != nil && err != ErrNoMessage {
+					return err
+				}
+			}
+			if m != nil {
+				tx.publish(Change{Mailbox: dst, ModSeq: m.HighestModSeq, Kind: ChangeExpunge, UIDs: slices.Clone(chunk)})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) copyMoveChunk(ctx context.Context, src MailboxID, uids []UID, dst MailboxID, quota int64, move bool) (*Copied, error) {
 	var out *Copied
 	err := s.update(ctx, []MailboxID{src, dst}, func(tx *txn) error {
 		out = &Copied{}

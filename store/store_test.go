@@ -522,3 +522,51 @@ func TestSamePostInSeparateTransactions(t *testing.T) {
 		t.Fatalf("stats = %+v", st)
 	}
 }
+
+// TestCopyMoveLarge: COPY and MOVE of more messages than one transaction
+// holds, and a COPY that fails part-way (the quota runs out) leaves the
+// destination as it was.
+func TestCopyMoveLarge(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	in, _ := s.Inbox(ctx, "a@example.test")
+	arch, _ := s.CreateMailbox(ctx, "a@example.test", "Archive", CreateOptions{})
+	trash, _ := s.CreateMailbox(ctx, "a@example.test", "Trash", CreateOptions{})
+	const n = 5*copyChunk + 17
+	var bodies [][]byte
+	var msgs []NewMessage
+	for i := range n {
+		bodies = append(bodies, fmt.Appendf(nil, "Subject: %d\r\n\r\nx\r\n", i))
+		msgs = append(msgs, NewMessage{})
+	}
+	if err := s.AppendBatch(ctx, in.ID, bodies, msgs); err != nil {
+		t.Fatal(err)
+	}
+	uids, _ := s.UIDs(ctx, in.ID)
+	cp, err := s.Copy(ctx, in.ID, uids, arch.ID, 0)
+	if err != nil || len(cp.Dest) != n {
+		t.Fatalf("copy: %d, %v", len(cp.Dest), err)
+	}
+	mv, err := s.Move(ctx, arch.ID, cp.Dest, trash.ID, 0)
+	if err != nil || len(mv.Dest) != n {
+		t.Fatalf("move: %v", err)
+	}
+	if m, _ := s.Mailbox(ctx, arch.ID); m.Messages != 0 {
+		t.Fatalf("archive after move: %d", m.Messages)
+	}
+	// A quota that holds about three chunks: the copy fails and is undone.
+	used, _ := s.Usage(ctx, "a@example.test")
+	per := used / int64(2*n)
+	before, _ := s.Mailbox(ctx, arch.ID)
+	if _, err := s.Copy(ctx, in.ID, uids, arch.ID, used+per*int64(3*copyChunk)); !errors.Is(err, ErrOverQuota) {
+		t.Fatalf("copy over quota: %v", err)
+	}
+	after, _ := s.Mailbox(ctx, arch.ID)
+	if after.Messages != before.Messages || after.Size != before.Size {
+		t.Fatalf("failed copy left %d messages (had %d)", after.Messages, before.Messages)
+	}
+	if p, err := s.Check(ctx); err != nil || len(p) > 0 {
+		t.Fatalf("check: %v %v", p, err)
+	}
+}
