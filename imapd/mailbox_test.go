@@ -180,3 +180,22 @@ func TestRenameInboxAndSelected(t *testing.T) {
 		t.Fatalf("after RENAME INBOX: old=%d inbox=%d", *st.NumMessages, *in.NumMessages)
 	}
 }
+
+// TestMailboxLimit: CREATE past mailboxes_per_account is refused with
+// LIMIT, and the account is unharmed.
+func TestMailboxLimit(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(o *Options) { o.MaxMailboxes = 10 })
+	c := ts.client(t, "alice@example.test", nil) // INBOX and five special-use
+	for i := range 4 {
+		if err := c.Create("Box"+strconv.Itoa(i), nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Create("One/Too/Many", nil).Wait(); respCode(err) != imap.ResponseCodeLimit {
+		t.Fatalf("CREATE over the limit: %v", err)
+	}
+	if n := len(list(t, c, "", "*", nil)); n != 10 {
+		t.Fatalf("%d mailboxes after the refused CREATE", n)
+	}
+}

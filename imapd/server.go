@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"mailroom/acl"
+	"mailroom/internal/netlimit"
 	"mailroom/store"
 )
 
@@ -66,9 +67,9 @@ type Server struct {
 	// commands in flight to finish before it closes connections.
 	gate sync.RWMutex
 
-	conns    *connLimiter
+	conns    *netlimit.Conns
 	sessions *sessionCounter
-	throttle *authThrottle
+	throttle *netlimit.Throttle
 }
 
 // busy marks a command in flight until the returned func is called.
@@ -90,14 +91,14 @@ func New(opts Options) *Server {
 		opts.AuthDelayMax = 30 * time.Second
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleep
+		opts.Sleep = netlimit.Sleep
 	}
 	return &Server{
 		opts:     opts,
 		log:      log.With("proto", "imap"),
-		conns:    &connLimiter{perIP: map[string]int{}, max: opts.MaxConnections, maxIP: opts.MaxConnectionsPerIP},
+		conns:    netlimit.NewConns(opts.MaxConnections, opts.MaxConnectionsPerIP),
 		sessions: &sessionCounter{n: map[string]int{}},
-		throttle: newAuthThrottle(opts.AuthDelay, opts.AuthDelayMax, time.Now),
+		throttle: netlimit.NewThrottle(opts.AuthDelay, opts.AuthDelayMax, nil),
 	}
 }
 
@@ -135,7 +136,7 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	s.mu.Lock()
 	s.impls = append(s.impls, srv)
 	s.mu.Unlock()
-	return srv.Serve(&limitListener{Listener: ln, srv: s, lopts: lopts})
+	return srv.Serve(s.listener(ln, lopts))
 }
 
 // Close waits for the commands in flight to finish, then stops every

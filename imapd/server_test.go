@@ -247,29 +247,6 @@ func TestLoginFailures(t *testing.T) {
 	ts.mu.Unlock()
 }
 
-func TestAuthThrottleGrowsAndForgets(t *testing.T) {
-	now := time.Unix(0, 0)
-	th := newAuthThrottle(time.Second, 8*time.Second, func() time.Time { return now })
-	var got []time.Duration
-	for range 6 {
-		got = append(got, th.delay("user:x", "ip:1"))
-		th.fail("user:x", "ip:1")
-	}
-	want := []time.Duration{0, 1, 2, 4, 8, 8}
-	for i := range want {
-		if got[i] != want[i]*time.Second {
-			t.Fatalf("delays = %v", got)
-		}
-	}
-	if th.delay("user:y", "ip:1") != 8*time.Second {
-		t.Error("another name from the same address is not slowed")
-	}
-	now = now.Add(16 * time.Minute)
-	if d := th.delay("user:x"); d != 0 {
-		t.Errorf("delay after 16 quiet minutes = %v", d)
-	}
-}
-
 func TestConnectionLimits(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, func(o *Options) {

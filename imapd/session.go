@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"mailroom/acl"
+	"mailroom/internal/netlimit"
 	"mailroom/store"
 )
 
@@ -65,17 +66,17 @@ func (s *session) Login(username, password string) error {
 	// for the same name, existing or not, so timing reveals nothing.
 	keys := []string{"user:" + strings.ToLower(username)}
 	if s.ext != nil {
-		keys = append(keys, "ip:"+hostOf(s.ext.RemoteAddr()))
+		keys = append(keys, "ip:"+netlimit.Host(s.ext.RemoteAddr()))
 	}
-	s.srv.opts.Sleep(s.ctx(), s.srv.throttle.delay(keys...))
+	s.srv.opts.Sleep(s.ctx(), s.srv.throttle.Delay(keys...))
 	dir := s.srv.opts.Directory.Load()
 	a, err := dir.Authenticate(username, password)
 	if err != nil {
-		s.srv.throttle.fail(keys...)
+		s.srv.throttle.Fail(keys...)
 		s.log.Warn("login failed", "user", username)
 		return imapserver.ErrAuthFailed
 	}
-	s.srv.throttle.succeed(keys...)
+	s.srv.throttle.Succeed(keys...)
 	if !s.srv.sessions.acquire(a.Address, s.srv.opts.MaxSessionsPerAccount) {
 		s.log.Warn("login refused: too many sessions", "user", a.Address)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many sessions for this account"}

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
+	"mailroom/internal/netlimit"
 	"mailroom/store"
 )
 
@@ -58,6 +59,14 @@ type Options struct {
 	Queue Queue
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// MaxConnections and MaxConnectionsPerIP bound concurrent connections
+	// over all listeners; 0 means no limit.
+	MaxConnections, MaxConnectionsPerIP int
+	// AuthDelay is the delay after the first failed AUTH from an address
+	// or for a user name, doubling with each further one up to
+	// AuthDelayMax; zero means 1s and 30s. Sleep waits it (tests record).
+	AuthDelay, AuthDelayMax time.Duration
+	Sleep                   func(ctx context.Context, d time.Duration)
 }
 
 // ListenerOptions qualify one listener.
@@ -65,6 +74,10 @@ type ListenerOptions struct {
 	Mode Mode
 	// InsecureAuth allows AUTH before TLS.
 	InsecureAuth bool
+	// ImplicitTLS serves TLS from the first byte (port 465). Serve wraps
+	// the listener itself, above the connection limits, because go-smtp
+	// recognises TLS only on a *tls.Conn.
+	ImplicitTLS bool
 }
 
 // Server serves SMTP and LMTP listeners.
@@ -78,6 +91,9 @@ type Server struct {
 	servers  []*smtp.Server
 	sessions map[*session]struct{}
 	closing  bool
+
+	conns    *netlimit.Conns
+	throttle *netlimit.Throttle
 }
 
 // New returns a server; Serve starts listeners.
@@ -91,7 +107,19 @@ func New(opts Options) *Server {
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Minute
 	}
-	s := &Server{opts: opts, log: opts.Logger.With("proto", "smtp"), domains: map[string]bool{}, sessions: map[*session]struct{}{}}
+	if opts.AuthDelay == 0 {
+		opts.AuthDelay = time.Second
+	}
+	if opts.AuthDelayMax == 0 {
+		opts.AuthDelayMax = 30 * time.Second
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = netlimit.Sleep
+	}
+	s := &Server{opts: opts, log: opts.Logger.With("proto", "smtp"), domains: map[string]bool{}, sessions: map[*session]struct{}{},
+		conns:    netlimit.NewConns(opts.MaxConnections, opts.MaxConnectionsPerIP),
+		throttle: netlimit.NewThrottle(opts.AuthDelay, opts.AuthDelayMax, nil),
+	}
 	for _, d := range opts.Domains {
 		s.domains[strings.ToLower(d)] = true
 	}
@@ -114,7 +142,18 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	s.mu.Lock()
 	s.servers = append(s.servers, srv)
 	s.mu.Unlock()
-	err := srv.Serve(ln)
+	var limited net.Listener = &netlimit.Listener{Listener: ln, Conns: s.conns, Refuse: func(c net.Conn) {
+		s.log.Warn("connection refused: too many connections", "remote", c.RemoteAddr().String())
+		if !lopts.ImplicitTLS { // a TLS client could not read a plain reply
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c.Write([]byte("421 4.7.0 Too many connections from your address, try again later\r\n"))
+		}
+		c.Close()
+	}}
+	if lopts.ImplicitTLS {
+		limited = tls.NewListener(limited, s.opts.TLSConfig)
+	}
+	err := srv.Serve(limited)
 	if errors.Is(err, smtp.ErrServerClosed) {
 		return nil
 	}

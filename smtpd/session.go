@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
+	"mailroom/internal/netlimit"
 	"mailroom/store"
 )
 
@@ -101,11 +102,17 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		if identity != "" && acl.Fold(identity) != acl.Fold(username) {
 			return errAuthFailed
 		}
+		// Failures slow down the next attempt from the address and for the
+		// name, existing or not (see netlimit.Throttle).
+		keys := []string{"user:" + acl.Fold(username), "ip:" + netlimit.Host(s.conn.Conn().RemoteAddr())}
+		s.srv.opts.Sleep(context.Background(), s.srv.throttle.Delay(keys...))
 		a, err := s.srv.opts.Directory.Load().Authenticate(username, password)
 		if err != nil {
-			s.log.Info("auth failed", "user", username)
+			s.srv.throttle.Fail(keys...)
+			s.log.Warn("auth failed", "user", username)
 			return errAuthFailed
 		}
+		s.srv.throttle.Succeed(keys...)
 		s.user = a
 		s.log = s.log.With("user", a.Address)
 		s.log.Info("auth")

@@ -1,10 +1,12 @@
 package smtpd
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -49,7 +51,7 @@ func (q *memQueue) Enqueue(_ context.Context, from string, rcpts []string, msg [
 	return nil
 }
 
-func newEnv(t testing.TB, maxBytes int64) *testEnv {
+func newEnv(t testing.TB, maxBytes int64, tweak ...func(*Options)) *testEnv {
 	t.Helper()
 	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
 	if err != nil {
@@ -73,20 +75,22 @@ func newEnv(t testing.TB, maxBytes int64) *testEnv {
 	}
 	env := &testEnv{st: st, queue: &memQueue{}, dir: acl.NewLive(dir)}
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	srv := New(Options{
+	opts := Options{
 		Store: st, Directory: env.dir, Hostname: "mx.example.test", Logger: slog.New(slog.DiscardHandler),
 		Domains: []string{"example.test", "Other.Test"}, TLSConfig: testutil.TLSConfig(t),
 		MaxMessageBytes: maxBytes, MaxRecipients: 5, Timeout: 10 * time.Second,
 		Queue: env.queue, Now: func() time.Time { return now },
-	})
+	}
+	for _, f := range tweak {
+		f(&opts)
+	}
+	srv := New(opts)
 	serve := func(lopts ListenerOptions, implicitTLS bool) string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if implicitTLS {
-			ln = tls.NewListener(ln, srv.opts.TLSConfig)
-		}
+		lopts.ImplicitTLS = implicitTLS
 		go srv.Serve(ln, lopts)
 		return ln.Addr().String()
 	}
@@ -600,5 +604,60 @@ func TestSendAsTeamAddress(t *testing.T) {
 	err = testutil.SendMail(login("bob@example.test"), "info@example.test", []string{"alice@example.test"}, reply)
 	if code(err) != "550 5.7.1" {
 		t.Errorf("bob without p: %v", err)
+	}
+}
+
+// TestSMTPAbuseLimits: connections over the per-address cap get 421, a
+// failed AUTH slows the next attempt (doubling, per address and name), and
+// a client that stalls is cut off by the timeout without holding up
+// another.
+func TestSMTPAbuseLimits(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var sleeps []time.Duration
+	env := newEnv(t, 1<<20, func(o *Options) {
+		o.MaxConnectionsPerIP = 2
+		o.Timeout = 500 * time.Millisecond
+		o.Sleep = func(_ context.Context, d time.Duration) { mu.Lock(); sleeps = append(sleeps, d); mu.Unlock() }
+	})
+	a := dial(t, env.sub)
+	for range 3 {
+		a.Auth(sasl.NewPlainClient("", "alice@example.test", "wrong"))
+	}
+	mu.Lock()
+	got := fmt.Sprint(sleeps)
+	mu.Unlock()
+	if got != "[0s 1s 2s]" {
+		t.Errorf("AUTH delays %s, want [0s 1s 2s]", got)
+	}
+	// A second connection from the address is allowed, a third is refused.
+	b, err := net.Dial("tcp", env.mx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c, err := net.Dial("tcp", env.mx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	greeting, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(greeting), "421 4.7.0") {
+		t.Errorf("third connection: %q", greeting)
+	}
+	// b stalls after half a command; the server drops it by itself.
+	b.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(b)
+	br.ReadString('\n') // greeting
+	b.Write([]byte("EHLO sl"))
+	if _, err := io.ReadAll(br); err != nil {
+		t.Fatalf("stalled client not disconnected: %v", err)
+	}
+	// Meanwhile and after, others are served.
+	a.Close()
+	d := dial(t, env.mx)
+	if err := testutil.SendMail(d, "s@remote.test", []string{"alice@example.test"}, "Subject: x\r\n\r\ny\r\n"); err != nil {
+		t.Fatalf("after the slow client: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
@@ -147,6 +149,15 @@ func TestServeDevConfig(t *testing.T) {
 	if err := login(t, "127.0.0.1:1143", "alice@example.test", "password"); err != nil {
 		t.Fatalf("login: %v", err)
 	}
+	// Submission over implicit TLS (port 465 in production) takes AUTH.
+	tc, err := smtp.DialTLS("127.0.0.1:1465", &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.Auth(sasl.NewPlainClient("", "bob@example.test", "password")); err != nil {
+		t.Fatalf("AUTH over implicit TLS: %v", err)
+	}
+	tc.Close()
 	// Mail in by SMTP, out by IMAP.
 	msg := "From: someone@remote.test\r\nSubject: via MX\r\n\r\nhello\r\n"
 	sc, err := smtp.Dial("127.0.0.1:2525")

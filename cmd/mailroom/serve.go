@@ -186,7 +186,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		Store: st, Directory: s.dir, Logger: log, Hostname: hostname(cfg), Domains: domains,
 		TLSConfig: tlsConfig, MaxMessageBytes: int64(cfg.Limits.MessageSize),
 		MaxRecipients: cfg.Limits.Recipients, Timeout: cfg.Limits.SMTPTimeout.D(),
-		Queue: s.outbound,
+		Queue: s.outbound, MaxConnections: cfg.Limits.Connections, MaxConnectionsPerIP: cfg.Limits.ConnectionsPerIP,
 	})
 	for _, name := range cfg.ListenerNames() {
 		l := cfg.Listener(name)
@@ -198,7 +198,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 			s.shutdown()
 			return nil, fmt.Errorf("listeners.%s: %w", name, err)
 		}
-		if name == "imaps" || name == "submissions" {
+		if name == "imaps" {
 			ln = tls.NewListener(ln, tlsConfig)
 		}
 		s.listeners = append(s.listeners, ln)
@@ -211,8 +211,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeMX})
 			case "lmtp":
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeLMTP})
-			default:
-				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeSubmission, InsecureAuth: l.AllowInsecureAuth})
+			default: // submission, and submissions with implicit TLS
+				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeSubmission, InsecureAuth: l.AllowInsecureAuth, ImplicitTLS: name == "submissions"})
 			}
 		}
 		s.wg.Go(func() {
