@@ -16,8 +16,11 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -shuffle=on -timeout 20m ./...
 
+# One table of figures (scripts/bench.sh): a server driven by
+# cmd/mailroom-load over loopback, and the Go benchmarks. BENCH.md keeps
+# the last recorded run.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 5x -benchmem -timeout 30m ./...
+	GO=$(GO) ./scripts/bench.sh
 
 # Tools the end-to-end tests drive (they skip, saying so, when one is
 # missing): mbsync (isync), swaks, Python with Debian's dkimpy.
