@@ -74,7 +74,7 @@ const (
 
 func newExtConn(raw net.Conn, srv *Server, lopts ListenerOptions, release func()) *extConn {
 	c := &extConn{raw: raw, cur: raw, srv: srv, lopts: lopts, start: time.Now(), release: release}
-	c.br = bufio.NewReaderSize(raw, 16<<10)
+	c.br = bufio.NewReaderSize(raw, 4<<10)
 	_, tlsConn := raw.(*tls.Conn)
 	c.isTLS.Store(tlsConn)
 	return c
@@ -357,7 +357,7 @@ func (c *extConn) startTLS(tag string, line []byte) error {
 	c.mu.Lock()
 	c.cur = tc
 	c.mu.Unlock()
-	c.br = bufio.NewReaderSize(tc, 16<<10)
+	c.br = bufio.NewReaderSize(tc, 4<<10)
 	c.isTLS.Store(true)
 	return nil
 }
