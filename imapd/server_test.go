@@ -444,3 +444,23 @@ func TestPythonImaplib(t *testing.T) {
 		t.Fatalf("imaplib: %v\n%s", err, out)
 	}
 }
+
+// TestUnauthenticate: UNAUTHENTICATE (RFC 8437) returns to the
+// not-authenticated state, frees the session slot, and a new LOGIN works.
+func TestUnauthenticate(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(o *Options) { o.MaxSessionsPerAccount = 1 })
+	c := ts.client(t, "alice@example.test", nil)
+	c.Select("INBOX", nil).Wait()
+	if err := c.Unauthenticate().Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait(); err == nil {
+		t.Fatal("STATUS after UNAUTHENTICATE succeeded")
+	}
+	// alice's only slot is free again: another connection may log in.
+	ts.client(t, "alice@example.test", nil)
+	if err := c.Login("bob@example.test", "password").Wait(); err != nil {
+		t.Fatalf("LOGIN after UNAUTHENTICATE: %v", err)
+	}
+}
