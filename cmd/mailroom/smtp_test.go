@@ -461,8 +461,9 @@ func TestTeamScenarioEndToEnd(t *testing.T) {
 }
 
 // TestKillDuringDeliveries SIGKILLs the server while four SMTP clients
-// deliver, three times: after each kill, fsck is clean, and every message
-// that got its 250 is there exactly once.
+// deliver and two IMAP clients append, three times: after each kill, fsck
+// is clean, and every message that got its 250 or its APPEND OK is there
+// exactly once.
 func TestKillDuringDeliveries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test is not short")
@@ -472,13 +473,26 @@ func TestKillDuringDeliveries(t *testing.T) {
 	cfg := mailConfig(t, dir, relay.addr)
 	acked := map[string]bool{}
 	var mu sync.Mutex
+	var appended int // acknowledged APPENDs in this round
 	for round := range 3 {
 		p := startServe(t, "-c", cfg)
 		addr := p.listenAddr(t, "smtp")
+		imapAddr := p.listenAddr(t, "imap")
 		killAt := 20 + round*15
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
 		var once sync.Once
+		mu.Lock()
+		appended = 0
+		smtpAcked := len(acked)
+		mu.Unlock()
+		// The kill comes once both kinds of client have had writes
+		// acknowledged in this round.
+		maybeKill := func() {
+			if len(acked)-smtpAcked >= killAt && appended >= 5 {
+				once.Do(func() { p.cmd.Process.Signal(syscall.SIGKILL) })
+			}
+		}
 		for g := range 4 {
 			wg.Go(func() {
 				c, err := smtp.Dial(addr)
@@ -500,18 +514,52 @@ func TestKillDuringDeliveries(t *testing.T) {
 					}
 					mu.Lock()
 					acked[tag+" "+rcpt] = true
-					n := len(acked)
+					maybeKill()
 					mu.Unlock()
-					if n >= killAt*(round+1) {
-						once.Do(func() { p.cmd.Process.Signal(syscall.SIGKILL) })
-					}
 				}
 			})
 		}
+		for g := range 2 {
+			wg.Go(func() {
+				c, err := imapclient.DialInsecure(imapAddr, nil)
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				if c.Login("alice@example.test", "password").Wait() != nil {
+					return
+				}
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					tag := fmt.Sprintf("r%d-imap%d-i%d", round, g, i)
+					msg := "X-Tag: " + tag + "\r\nSubject: appended\r\n\r\n" + strings.Repeat("appended line\r\n", 40)
+					cmd := c.Append("INBOX", int64(len(msg)), nil)
+					cmd.Write([]byte(msg))
+					cmd.Close()
+					if _, err := cmd.Wait(); err != nil {
+						return
+					}
+					mu.Lock()
+					acked[tag+" alice@example.test"] = true
+					appended++
+					maybeKill()
+					mu.Unlock()
+				}
+			})
+		}
+		backstop := time.AfterFunc(60*time.Second, func() { once.Do(func() { p.cmd.Process.Signal(syscall.SIGKILL) }) })
 		<-p.done
+		backstop.Stop()
 		close(stop)
 		wg.Wait()
 		p.cmd.Wait()
+		if appended < 5 {
+			t.Fatalf("round %d: only %d APPENDs acknowledged in 60 s", round, appended)
+		}
 
 		out, err := exec.Command(binary, "fsck", "-c", cfg).CombinedOutput()
 		if err != nil || strings.TrimSpace(string(out)) != "clean" {
@@ -541,7 +589,7 @@ func TestKillDuringDeliveries(t *testing.T) {
 				t.Errorf("round %d: acknowledged %s stored %d times", round, k, found[k])
 			}
 		}
-		t.Logf("round %d: %d acknowledged deliveries, all present once; fsck clean", round, len(acked))
+		t.Logf("round %d: %d acknowledged in all (%d by IMAP APPEND this round), all present once; fsck clean", round, len(acked), appended)
 		mu.Unlock()
 	}
 }
