@@ -72,6 +72,9 @@ row "SEARCH BODY word, 100,000 messages" "$(ms 'SEARCH_BODY_word')"
 disk=$($GO test -run '^$' -bench 'BenchmarkListPostsOnDisk' -benchtime 1x ./store 2>/dev/null)
 row "100 posts × 100 KB to 50 members, on disk vs one copy" "$(echo "$disk" | grep one_transaction | sed -n 's/.* \([0-9.]*\) x_one_copy.*/\1×/p') (one transaction), $(echo "$disk" | grep 50_transactions | sed -n 's/.* \([0-9.]*\) x_one_copy.*/\1×/p') (50)"
 
+start=$($GO test -run '^$' -bench 'BenchmarkStartup' -benchtime 3x -timeout 20m ./store 2>/dev/null)
+row "Opening a data directory with 1,000,000 messages" "$(echo "$start" | sed -n 's/.* \([0-9.]*\) ms_to_open.*/\1 ms/p')"
+
 echo "Mailroom benchmarks — $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), $($GO version | cut -d' ' -f3)"
 echo
 echo "| what | figure |"
