@@ -464,3 +464,44 @@ func TestUnauthenticate(t *testing.T) {
 		t.Fatalf("LOGIN after UNAUTHENTICATE: %v", err)
 	}
 }
+
+// TestSlowDripCutOff: a client that sends one byte at a time never gets
+// past the login timeout, however steadily it drips, and other clients
+// are served meanwhile.
+func TestSlowDripCutOff(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(o *Options) { o.LoginTimeout = 500 * time.Millisecond })
+	raw, err := net.Dial("tcp", ts.plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(30 * time.Second))
+	closed := make(chan struct{})
+	go func() {
+		io.ReadAll(raw) // returns when the server closes the connection
+		close(closed)
+	}()
+	drip := time.NewTicker(50 * time.Millisecond) // the slow client's pace
+	defer drip.Stop()
+	cmd := []byte("a1 LOGIN alice@example.test password\r\n")
+	other := ts.client(t, "bob@example.test", nil) // served while the drip goes on
+	if err := other.Noop().Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		select {
+		case <-closed:
+			if i >= len(cmd) {
+				t.Fatalf("the server read the whole command (%d bytes) before cutting off", i)
+			}
+			return
+		case <-drip.C:
+			if i < len(cmd) {
+				raw.Write(cmd[i : i+1])
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("dripping client not cut off")
+		}
+	}
+}
