@@ -149,7 +149,7 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 			c.Write([]byte("421 4.7.0 Too many connections from your address, try again later\r\n"))
 		}
 		c.Close()
-	}}
+	}, Wrap: func(c net.Conn, release func()) net.Conn { return &timeoutConn{Conn: c, release: release} }}
 	if lopts.ImplicitTLS {
 		limited = tls.NewListener(limited, s.opts.TLSConfig)
 	}
@@ -212,3 +212,30 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 
 // isLocal reports whether domain is one of ours.
 func (s *Server) isLocal(domain string) bool { return s.domains[domain] }
+
+// timeoutConn ends a connection whose read times out. go-smtp sets the
+// read deadline once per command line, but on a timeout in the middle of a
+// line it hands back the partial line and reads on, so a client dripping
+// one byte at a time would never be cut off.
+type timeoutConn struct {
+	net.Conn
+	release func()
+	dead    atomic.Bool
+}
+
+func (c *timeoutConn) Read(p []byte) (int, error) {
+	if c.dead.Load() {
+		return 0, net.ErrClosed
+	}
+	n, err := c.Conn.Read(p)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		c.dead.Store(true)
+		c.Conn.Close()
+	}
+	return n, err
+}
+
+func (c *timeoutConn) Close() error {
+	c.release()
+	return c.Conn.Close()
+}

@@ -661,3 +661,46 @@ func TestSMTPAbuseLimits(t *testing.T) {
 		t.Fatalf("after the slow client: %v", err)
 	}
 }
+
+// TestSMTPSlowDrip: a client that drips a command a byte at a time is cut
+// off when the line is not complete within the timeout (go-smtp sets the
+// read deadline once per line), and others are served meanwhile.
+func TestSMTPSlowDrip(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t, 1<<20, func(o *Options) { o.Timeout = 500 * time.Millisecond })
+	raw, err := net.Dial("tcp", env.mx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(raw)
+	br.ReadString('\n') // greeting
+	closed := make(chan struct{})
+	go func() {
+		io.ReadAll(br)
+		close(closed)
+	}()
+	other := dial(t, env.mx) // served while the drip goes on
+	if err := testutil.SendMail(other, "s@remote.test", []string{"alice@example.test"}, "Subject: x\r\n\r\ny\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	drip := time.NewTicker(50 * time.Millisecond) // the slow client's pace
+	defer drip.Stop()
+	line := []byte("EHLO a-very-slow-client.remote.test\r\n")
+	for i := 0; ; i++ {
+		select {
+		case <-closed:
+			if i >= len(line) {
+				t.Fatalf("the server read the whole line (%d bytes) before cutting off", i)
+			}
+			return
+		case <-drip.C:
+			if i < len(line) {
+				raw.Write(line[i : i+1])
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("dripping client not cut off")
+		}
+	}
+}
