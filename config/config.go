@@ -91,6 +91,10 @@ type Limits struct {
 	IdleTimeout         Duration `toml:"idle_timeout"`
 	LoginTimeout        Duration `toml:"login_timeout"`
 	SMTPTimeout         Duration `toml:"smtp_timeout"`
+	// MinFreeSpace is the free space the data directory's filesystem
+	// keeps: below it, new mail is refused (SMTP 452 4.3.1, APPEND NO)
+	// rather than risk the store failing on a full disk.
+	MinFreeSpace Size `toml:"min_free_space"`
 }
 
 // Domain is a local mail domain.
@@ -191,6 +195,7 @@ func Defaults() Config {
 			IdleTimeout:         Duration(30 * time.Minute),
 			LoginTimeout:        Duration(60 * time.Second),
 			SMTPTimeout:         Duration(5 * time.Minute),
+			MinFreeSpace:        512 << 20,
 		},
 		Plans: map[string]Plan{
 			DefaultPlan: {Share: true},

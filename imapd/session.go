@@ -147,6 +147,8 @@ func (s *session) mapErr(what string, err error) error {
 		return no(imap.ResponseCodeCannot, "Invalid mailbox name")
 	case errors.Is(err, store.ErrOverQuota):
 		return no(imap.ResponseCodeOverQuota, "Quota exceeded")
+	case errors.Is(err, store.ErrNoSpace):
+		return no(imap.ResponseCodeOverQuota, "Server storage is full, try again later")
 	case errors.Is(err, store.ErrTooMany):
 		return no(imap.ResponseCodeLimit, "Too many mailboxes")
 	case errors.Is(err, store.ErrTooLarge):

@@ -46,9 +46,12 @@ func (s *session) deliverLocal(msg []byte, status smtp.StatusCollector) error {
 	}
 	if err != nil {
 		s.log.Error("delivery failed", "from", s.from, "rcpts", rcpts, "err", err)
-		if errors.Is(err, store.ErrTooLarge) {
+		switch {
+		case errors.Is(err, store.ErrTooLarge):
 			err = smtpErr(552, smtp.EnhancedCode{5, 3, 4}, "Message too large")
-		} else {
+		case errors.Is(err, store.ErrNoSpace):
+			err = errNoSpace
+		default:
 			err = errTempFailure
 		}
 	} else {

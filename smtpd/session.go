@@ -79,6 +79,7 @@ func smtpErr(code int, enh smtp.EnhancedCode, format string, args ...any) *smtp.
 }
 
 var (
+	errNoSpace      = smtpErr(452, smtp.EnhancedCode{4, 3, 1}, "Insufficient system storage, try again later")
 	errAuthRequired = smtpErr(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required")
 	errAuthFailed   = smtpErr(535, smtp.EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
 	errTempFailure  = smtpErr(451, smtp.EnhancedCode{4, 3, 0}, "Temporary server error, please try again later")
@@ -139,9 +140,27 @@ func (s *session) Logout() error {
 	return nil
 }
 
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	s.Reset()
-	s.setInTx(true)
+	// A transaction begins only when MAIL is accepted: shutdown waits for
+	// transactions, not for refused commands.
+	defer func() {
+		if err == nil {
+			s.setInTx(true)
+		}
+	}()
+	// A full disk is said before the client sends the message.
+	size := 0
+	if opts != nil {
+		size = int(opts.Size)
+	}
+	if err := s.srv.opts.Store.RoomFor(size); err != nil {
+		if errors.Is(err, store.ErrNoSpace) {
+			return errNoSpace
+		}
+		s.log.Error("free space check", "err", err)
+		return errTempFailure
+	}
 	if s.mode == ModeSubmission && s.user == nil {
 		return errAuthRequired
 	}
@@ -250,6 +269,9 @@ func (s *session) Data(r io.Reader) error {
 			s.log.Error("enqueue", "err", err)
 			// Local copies are committed; a retry would duplicate them,
 			// but losing the remote ones is worse.
+			if errors.Is(err, store.ErrNoSpace) {
+				return errNoSpace
+			}
 			return errTempFailure
 		}
 		s.log.Info("queued", "from", s.from, "rcpts", s.remote, "size", len(msg))

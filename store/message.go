@@ -89,6 +89,9 @@ func (s *Store) Deliver(ctx context.Context, body []byte, deliveries []Delivery)
 	if len(body) > maxBodySize {
 		return nil, ErrTooLarge
 	}
+	if err := s.RoomFor(len(body) + 512*len(deliveries)); err != nil {
+		return nil, err
+	}
 	hash := sha256.Sum256(body)
 	ids := make([]MailboxID, len(deliveries))
 	for i, d := range deliveries {
@@ -543,6 +546,13 @@ func (s *Store) AppendBatch(ctx context.Context, id MailboxID, bodies [][]byte, 
 	const chunk = 500
 	for start := 0; start < len(bodies); start += chunk {
 		end := min(start+chunk, len(bodies))
+		size := 0
+		for _, b := range bodies[start:end] {
+			size += len(b) + 512
+		}
+		if err := s.RoomFor(size); err != nil {
+			return err
+		}
 		err := s.update(ctx, []MailboxID{id}, func(tx *txn) error {
 			m, err := getMailbox(tx.Txn, id)
 			if err != nil {

@@ -131,6 +131,9 @@ func (s *Store) Enqueue(ctx context.Context, from string, rcpts []string, msg []
 	if len(msg) > maxBodySize {
 		return nil, ErrTooLarge
 	}
+	if err := s.RoomFor(len(msg) + 512); err != nil {
+		return nil, err
+	}
 	hash := sha256.Sum256(msg)
 	var e *QueueEntry
 	err := s.update(ctx, nil, func(tx *txn) error {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -27,10 +28,18 @@ type Options struct {
 	OnChange func(Change)
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// MinFreeBytes is the free space the data directory's filesystem must
+	// keep: writes that add content are refused with ErrNoSpace below it.
+	// Badger memory-maps its files, and a write into a full filesystem
+	// kills the process (SIGBUS) instead of failing, so the reserve must
+	// cover what Badger writes besides the message itself. 0: no check.
+	MinFreeBytes int64
 }
 
 // Store is Mailroom's database. All methods are safe for concurrent use.
 type Store struct {
+	dir      string
+	minFree  int64
 	db       *badger.DB
 	log      *slog.Logger
 	onChange func(Change)
@@ -92,6 +101,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", opts.Dir, err)
 	}
 	s := &Store{
+		dir:      opts.Dir,
+		minFree:  opts.MinFreeBytes,
 		db:       db,
 		log:      log,
 		onChange: opts.OnChange,
@@ -169,6 +180,24 @@ func (s *Store) Compact() error {
 		return err
 	}
 	for s.db.RunValueLogGC(0.5) == nil {
+	}
+	return nil
+}
+
+// RoomFor checks that adding n bytes keeps the free-space reserve; it
+// returns ErrNoSpace when it would not.
+func (s *Store) RoomFor(n int) error {
+	if s.minFree <= 0 {
+		return nil
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.dir, &st); err != nil {
+		return fmt.Errorf("free space of %s: %w", s.dir, err)
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	if free < s.minFree+int64(n) {
+		s.log.Warn("refusing a write: storage is full", "free_bytes", free, "reserve_bytes", s.minFree)
+		return ErrNoSpace
 	}
 	return nil
 }

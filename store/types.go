@@ -20,6 +20,9 @@ var (
 	ErrLocked       = errors.New("data directory is in use by another process")
 	ErrTooLarge     = errors.New("message too large")
 	ErrRenameInside = errors.New("cannot rename a mailbox into itself")
+	// ErrNoSpace: the data directory's filesystem is below the free-space
+	// reserve; nothing that adds content is written until it recovers.
+	ErrNoSpace = errors.New("storage is full")
 )
 
 // Delimiter separates hierarchy levels in mailbox names.

@@ -593,3 +593,44 @@ func TestKillDuringDeliveries(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+// TestStorageFull: when the data directory's filesystem is below the
+// reserve (here a reserve larger than any disk), SMTP answers 452 4.3.1
+// before the message is sent and APPEND answers NO [OVERQUOTA]; reading
+// goes on.
+func TestStorageFull(t *testing.T) {
+	relay := startSmarthost(t)
+	dir := t.TempDir()
+	cfg := mailConfig(t, dir, relay.addr)
+	f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("[limits]\nmin_free_space = \"1000TiB\"\n")
+	f.Close()
+	p := startServe(t, "-c", cfg)
+	c, err := smtp.Dial(p.listenAddr(t, "smtp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.Mail("someone@remote.test", nil)
+	if se, ok := err.(*smtp.SMTPError); !ok || se.Code != 452 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 1}) {
+		t.Fatalf("MAIL when storage is full: %v", err)
+	}
+	ic, err := imapclient.DialInsecure(p.listenAddr(t, "imap"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ic.Close()
+	if err := ic.Login("alice@example.test", "password").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := ic.Append("INBOX", 20, nil)
+	cmd.Write([]byte("Subject: x\r\n\r\n123456"))
+	cmd.Close()
+	if _, err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "OVERQUOTA") {
+		t.Fatalf("APPEND when storage is full: %v", err)
+	}
+	if _, err := ic.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatalf("SELECT when storage is full: %v", err)
+	}
+	p.stop(t)
+}
