@@ -505,3 +505,21 @@ func TestSlowDripCutOff(t *testing.T) {
 		}
 	}
 }
+
+// TestLongLineRefused: a command line longer than the limit is refused
+// with BYE [LIMIT] before it is buffered whole.
+func TestLongLineRefused(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	raw, err := net.Dial("tcp", ts.plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(30 * time.Second))
+	go raw.Write([]byte("a1 LOGIN " + strings.Repeat("x", 1<<20) + " password\r\n"))
+	out, _ := io.ReadAll(raw)
+	if !strings.Contains(string(out), "* BYE [LIMIT]") {
+		t.Fatalf("got %q", out[:min(len(out), 200)])
+	}
+}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -633,4 +635,88 @@ func TestStorageFull(t *testing.T) {
 		t.Fatalf("SELECT when storage is full: %v", err)
 	}
 	p.stop(t)
+}
+
+// TestFullDisk runs the server on a small tmpfs (root only; skipped
+// otherwise) and fills it over SMTP: near the end the server answers
+// 452 4.3.1 and APPEND NO [OVERQUOTA] instead of failing, fsck is clean,
+// and mail is accepted again once space is freed.
+func TestFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=128m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	filler := filepath.Join(mnt, "filler")
+	if err := os.WriteFile(filler, make([]byte, 40<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	relay := startSmarthost(t)
+	cfg := mailConfig(t, mnt, relay.addr)
+	f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("[limits]\nmin_free_space = \"48MiB\"\n")
+	f.Close()
+	p := startServe(t, "-c", cfg)
+	c, err := smtp.Dial(p.listenAddr(t, "smtp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := "Subject: fill\r\n\r\n" + strings.Repeat(strings.Repeat("z", 98)+"\r\n", 1000)
+	accepted := 0
+	var refusal error
+	for accepted < 2000 {
+		// Random bodies: de-duplication (of messages and of large bodies
+		// and parts) would otherwise store the repeats once.
+		random := make([]byte, 75<<10)
+		rand.Read(random)
+		enc := base64.StdEncoding.EncodeToString(random)
+		var lines strings.Builder
+		for len(enc) > 76 {
+			lines.WriteString(enc[:76] + "\r\n")
+			enc = enc[76:]
+		}
+		msg := "Subject: fill\r\n\r\n" + lines.String() + enc + "\r\n"
+		if err := testutil.SendMail(c, "fill@remote.test", []string{"alice@example.test"}, msg); err != nil {
+			refusal = err
+			break
+		}
+		accepted++
+	}
+	if se, ok := refusal.(*smtp.SMTPError); !ok || se.Code != 452 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 1}) {
+		df, _ := exec.Command("df", "-h", mnt).CombinedOutput()
+		t.Fatalf("after %d messages: %v\n%s", accepted, refusal, df)
+	}
+	ic, err := imapclient.DialInsecure(p.listenAddr(t, "imap"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ic.Close()
+	if err := ic.Login("alice@example.test", "password").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := ic.Append("INBOX", int64(len(body)), nil)
+	cmd.Write([]byte(body))
+	cmd.Close()
+	if _, err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "OVERQUOTA") {
+		t.Fatalf("APPEND on a full disk: %v", err)
+	}
+	if out, err := exec.Command(binary, "fsck", "-c", cfg).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "clean" {
+		t.Fatalf("fsck on a full disk: %v %s", err, out)
+	}
+	// Space comes back; mail is accepted again without a restart.
+	os.Remove(filler)
+	c2, err := smtp.Dial(p.listenAddr(t, "smtp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := testutil.SendMail(c2, "fill@remote.test", []string{"alice@example.test"}, "Subject: after\r\n\r\nok\r\n"); err != nil {
+		t.Fatalf("after freeing space: %v", err)
+	}
+	p.stop(t)
+	t.Logf("%d messages of 100 KB accepted, then 452 4.3.1; accepted again after freeing space", accepted)
 }
