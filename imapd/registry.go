@@ -132,24 +132,6 @@ func (r *Registry) Publish(c store.Change) {
 	}
 }
 
-// uidAt returns the UID at 1-based sequence number seq of the current list.
-func (b *openMailbox) uidAt(seq uint32) (store.UID, bool) {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	if seq == 0 || int(seq) > len(b.uids) {
-		return 0, false
-	}
-	return b.uids[seq-1], true
-}
-
-// seqOf returns the 1-based current sequence number of uid.
-func (b *openMailbox) seqOf(uid store.UID) (uint32, bool) {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	i, ok := slices.BinarySearch(b.uids, uid)
-	return uint32(i + 1), ok
-}
-
 func imapFlags(f store.Flags) []imap.Flag {
 	names := f.Names()
 	out := make([]imap.Flag, len(names))

@@ -264,12 +264,7 @@ func TestConnectionLimits(t *testing.T) {
 		t.Fatalf("second session: %v", err)
 	}
 	// A third connection from 127.0.0.1 gets BYE at once.
-	raw, err := net.Dial("tcp", ts.plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	raw.SetDeadline(time.Now().Add(10 * time.Second))
+	raw := testutil.Dial(t, ts.plain, 10*time.Second)
 	greeting, _ := io.ReadAll(raw)
 	if !strings.HasPrefix(string(greeting), "* BYE [UNAVAILABLE]") {
 		t.Fatalf("third connection got %q", greeting)
@@ -285,12 +280,7 @@ func TestConnectionLimits(t *testing.T) {
 func TestLoginTimeout(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, func(o *Options) { o.LoginTimeout = 200 * time.Millisecond })
-	raw, err := net.Dial("tcp", ts.plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	raw.SetDeadline(time.Now().Add(20 * time.Second))
+	raw := testutil.Dial(t, ts.plain, 20*time.Second)
 	// The server closes the connection by itself; ReadAll returns at EOF.
 	if _, err := io.ReadAll(raw); err != nil {
 		t.Fatalf("connection not closed by the server: %v", err)
@@ -311,12 +301,7 @@ func TestIdleTimeout(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
-	raw, err := net.Dial("tcp", ts.plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	raw.SetDeadline(time.Now().Add(20 * time.Second))
+	raw := testutil.Dial(t, ts.plain, 20*time.Second)
 	io.WriteString(raw, "a1 ID (\"unterminated\r\na2 ID NIL\r\na3 FROB\r\n")
 	buf := make([]byte, 4096)
 	var got string
@@ -344,12 +329,7 @@ func plainClient(user, pass string) sasl.Client { return sasl.NewPlainClient("",
 func TestRefusedLiteralKeepsConnection(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
-	raw, err := net.Dial("tcp", ts.plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	raw.SetDeadline(time.Now().Add(20 * time.Second))
+	raw := testutil.Dial(t, ts.plain, 20*time.Second)
 	big := strings.Repeat("x", 1<<20+1)
 	io.WriteString(raw, "a0 LOGIN alice@example.test password\r\n"+
 		"a1 APPEND INBOX {1048577}\r\n"+
@@ -373,12 +353,7 @@ type rawConn struct {
 
 func dialRaw(t testing.TB, addr string) *rawConn {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(10 * time.Minute))
+	c := testutil.Dial(t, addr, 10*time.Minute)
 	r := &rawConn{t: t, c: c, br: bufio.NewReader(c)}
 	r.br.ReadString('\n') // greeting
 	return r
@@ -471,12 +446,7 @@ func TestUnauthenticate(t *testing.T) {
 func TestSlowDripCutOff(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, func(o *Options) { o.LoginTimeout = 500 * time.Millisecond })
-	raw, err := net.Dial("tcp", ts.plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	raw.SetDeadline(time.Now().Add(30 * time.Second))
+	raw := testutil.Dial(t, ts.plain, 30*time.Second)
 	closed := make(chan struct{})
 	go func() {
 		io.ReadAll(raw) // returns when the server closes the connection
@@ -511,12 +481,7 @@ func TestSlowDripCutOff(t *testing.T) {
 func TestLongLineRefused(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
-	raw, err := net.Dial("tcp", ts.plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	raw.SetDeadline(time.Now().Add(30 * time.Second))
+	raw := testutil.Dial(t, ts.plain, 30*time.Second)
 	go raw.Write([]byte("a1 LOGIN " + strings.Repeat("x", 1<<20) + " password\r\n"))
 	out, _ := io.ReadAll(raw)
 	if !strings.Contains(string(out), "* BYE [LIMIT]") {

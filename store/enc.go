@@ -129,12 +129,3 @@ func (d *dec) bytes() []byte {
 }
 
 func (d *dec) str() string { return string(d.bytes()) }
-
-func (d *dec) fixed(dst []byte) {
-	if d.err != nil || len(d.b) < len(dst) {
-		d.err = errCorrupt
-		return
-	}
-	copy(dst, d.b)
-	d.b = d.b[len(dst):]
-}

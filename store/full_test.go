@@ -5,9 +5,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"mailroom/internal/testutil"
 )
 
 // TestNoSpaceRefusesContent: below the free-space reserve nothing that
@@ -50,14 +51,7 @@ func TestNoSpaceRefusesContent(t *testing.T) {
 // process), the store stays consistent, and writes resume when space
 // comes back.
 func TestFullFilesystem(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs")
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=160m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	mnt := testutil.MountTmpfs(t, "160m")
 	filler := filepath.Join(mnt, "filler")
 	if err := os.WriteFile(filler, make([]byte, 40<<20), 0o600); err != nil {
 		t.Fatal(err)

@@ -307,9 +307,7 @@ func TestLMTPUnixSocket(t *testing.T) {
 	relay := startSmarthost(t)
 	dir := t.TempDir()
 	cfg := mailConfig(t, dir, relay.addr)
-	f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
-	f.WriteString("[listeners.lmtp]\naddress = \"unix:lmtp.sock\"\n")
-	f.Close()
+	appendConfig(t, cfg, "[listeners.lmtp]\naddress = \"unix:lmtp.sock\"\n")
 	p := startServe(t, "-c", cfg)
 	sock := p.listenAddr(t, "lmtp")
 	conn, err := net.Dial("unix", sock)
@@ -604,9 +602,7 @@ func TestStorageFull(t *testing.T) {
 	relay := startSmarthost(t)
 	dir := t.TempDir()
 	cfg := mailConfig(t, dir, relay.addr)
-	f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
-	f.WriteString("[limits]\nmin_free_space = \"1000TiB\"\n")
-	f.Close()
+	appendConfig(t, cfg, "[limits]\nmin_free_space = \"1000TiB\"\n")
 	p := startServe(t, "-c", cfg)
 	c, err := smtp.Dial(p.listenAddr(t, "smtp"))
 	if err != nil {
@@ -642,23 +638,14 @@ func TestStorageFull(t *testing.T) {
 // 452 4.3.1 and APPEND NO [OVERQUOTA] instead of failing, fsck is clean,
 // and mail is accepted again once space is freed.
 func TestFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs")
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=128m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	mnt := testutil.MountTmpfs(t, "128m")
 	filler := filepath.Join(mnt, "filler")
 	if err := os.WriteFile(filler, make([]byte, 40<<20), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	relay := startSmarthost(t)
 	cfg := mailConfig(t, mnt, relay.addr)
-	f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
-	f.WriteString("[limits]\nmin_free_space = \"48MiB\"\n")
-	f.Close()
+	appendConfig(t, cfg, "[limits]\nmin_free_space = \"48MiB\"\n")
 	p := startServe(t, "-c", cfg)
 	c, err := smtp.Dial(p.listenAddr(t, "smtp"))
 	if err != nil {
@@ -719,4 +706,17 @@ func TestFullDisk(t *testing.T) {
 	}
 	p.stop(t)
 	t.Logf("%d messages of 100 KB accepted, then 452 4.3.1; accepted again after freeing space", accepted)
+}
+
+// appendConfig adds TOML to the end of a configuration file.
+func appendConfig(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"crypto/x509"
 	"math/big"
 	"net"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -52,4 +54,33 @@ func SendMail(c *smtp.Client, from string, rcpts []string, msg string) error {
 		return err
 	}
 	return w.Close()
+}
+
+// MountTmpfs mounts a tmpfs of the given size ("128m") on a fresh
+// directory and returns it, unmounted at the end of the test. It skips the
+// test unless it runs as root and the mount succeeds.
+func MountTmpfs(t testing.TB, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	return mnt
+}
+
+// Dial opens a raw TCP connection with a deadline, closed at the end of
+// the test.
+func Dial(t testing.TB, addr string, d time.Duration) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(d))
+	return c
 }
