@@ -17,7 +17,7 @@
 // Rights (RFC 4314 §2.1): l r s w i p k x t e a, with the obsolete c and d
 // mapped as §2.1.1 says. The owner holds every right on its own mailboxes.
 // Grants are limited to members of a group the owner belongs to, and to
-// owners whose plan allows sharing (DESIGN.md, "Delegation").
+// owners whose plan allows sharing (docs/architecture.md, "Delegation").
 //
 // Decisions recorded here:
 //   - Gating is applied twice: when a grant is made (CheckGrant, with a

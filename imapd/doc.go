@@ -26,7 +26,7 @@
 // APPEND and COPY/MOVE into, t and e to MOVE out, e for EXPUNGE, k on the
 // parent to CREATE or RENAME into another user's tree, x to DELETE or
 // RENAME away, a for the ACL commands. Without l a mailbox answers exactly
-// as a missing one, whatever other rights are held (DESIGN.md). Flags are
+// as a missing one, whatever other rights are held (docs/architecture.md). Flags are
 // per message, so \Seen on a shared mailbox is the team's.
 //
 // The extension layer (conn.go) answers ID and the ACL family, terminates

@@ -20,7 +20,7 @@ import (
 // even has a stored entry (granted before they left the group).
 //
 // Grantees always hold "l" unless "l" is the right under test: without it
-// the mailbox does not exist for them (DESIGN.md), so nothing else could
+// the mailbox does not exist for them (docs/architecture.md), so nothing else could
 // be observed. Rights that act on a selected mailbox come with "r", which
 // SELECT needs. "p" is SMTP send-as, tested in smtpd.
 func TestRightsMatrix(t *testing.T) {

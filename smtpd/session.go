@@ -183,7 +183,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	return nil
 }
 
-// checkSendAs enforces DESIGN.md's send-as rule: the address must be the
+// checkSendAs enforces the send-as rule of docs/architecture.md: the address must be the
 // user's own or an alias, or belong to an account on whose INBOX the user
 // holds "p" (a delegate answering for info@). It returns that account.
 func (s *session) checkSendAs(what, addr string) (*acl.Account, error) {

@@ -346,7 +346,7 @@ func TestDelegationImaplib(t *testing.T) {
 	p.stop(t)
 }
 
-// TestTeamScenarioEndToEnd is DESIGN.md's delegation story on the running
+// TestTeamScenarioEndToEnd is the delegation story of docs/architecture.md on the running
 // binary and the development configuration, with three IMAP clients and
 // an SMTP client: info@ (shared with staff) reaches alice's and bob's IDLE
 // sessions, bob (free plan) answers as info@ and alice reads the answer in

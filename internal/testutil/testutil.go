@@ -1,6 +1,6 @@
 // Package testutil holds helpers that tests of several packages share. It
 // is imported by _test.go files only and never by the server itself, so it
-// stands outside DESIGN.md's layout of the running program.
+// stands outside the layout in docs/architecture.md of the running program.
 package testutil
 
 import (
