@@ -307,6 +307,9 @@ func (s *session) readMessage(r io.Reader) ([]byte, error) {
 	if s.mode == ModeSubmission {
 		return s.prepareSubmission(msg)
 	}
+	if err := checkInbound(msg); err != nil {
+		return nil, err
+	}
 	return msg, nil
 }
 
