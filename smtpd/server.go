@@ -50,7 +50,8 @@ type Options struct {
 	// Domains are the local domains, lower-case.
 	Domains   []string
 	TLSConfig *tls.Config
-	// MaxMessageBytes bounds DATA; MaxRecipients bounds RCPT TO.
+	// MaxMessageBytes bounds a message, inclusive: DATA, BDAT and a
+	// declared SIZE; MaxRecipients bounds RCPT TO.
 	MaxMessageBytes int64
 	MaxRecipients   int
 	// Timeout bounds each read and write.
@@ -132,7 +133,11 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	srv.Domain = s.opts.Hostname
 	srv.TLSConfig = s.opts.TLSConfig
 	srv.LMTP = lopts.Mode == ModeLMTP
-	srv.MaxMessageBytes = s.opts.MaxMessageBytes
+	// The session enforces MaxMessageBytes itself (readMessage, Mail):
+	// go-smtp's DATA reader refuses a message of exactly its limit (it
+	// stops counting before it has read the terminating dot), while its
+	// BDAT accepts one. Without a number, EHLO advertises a bare SIZE.
+	srv.MaxMessageBytes = 0
 	srv.MaxRecipients = s.opts.MaxRecipients
 	srv.AllowInsecureAuth = lopts.InsecureAuth
 	srv.ReadTimeout = s.opts.Timeout
