@@ -53,6 +53,12 @@
 // its plan's quota is refused at RCPT with 452 4.2.2; a message that
 // passes RCPT is delivered even if it takes the mailbox past the quota.
 //
+// postmaster@ every local domain is an alias that cmd/mailroom adds to the
+// configured account (config.Postmasters), so it is matched like any
+// address, case-insensitively; the bare <Postmaster> of RFC 5321 §4.1.1.3
+// is postmaster@ the host name when that is a local domain, else @ the
+// first local domain.
+//
 // LMTP answers per recipient (RFC 2033); the listener is meant for a
 // trusted MTA on loopback or a unix socket.
 package smtpd

@@ -218,6 +218,18 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 // isLocal reports whether domain is one of ours.
 func (s *Server) isLocal(domain string) bool { return s.domains[domain] }
 
+// primaryDomain is the host name when it is a local domain, else the first
+// local domain ("" when there is none).
+func (s *Server) primaryDomain() string {
+	if h := strings.ToLower(s.opts.Hostname); s.isLocal(h) {
+		return h
+	}
+	if len(s.opts.Domains) > 0 {
+		return strings.ToLower(s.opts.Domains[0])
+	}
+	return ""
+}
+
 // timeoutConn ends a connection whose read times out. go-smtp sets the
 // read deadline once per command line, but on a timeout in the middle of a
 // line it hands back the partial line and reads on, so a client dripping

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/emersion/go-sasl"
@@ -224,6 +225,11 @@ func (s *session) checkSendAs(what, addr string) (*acl.Account, error) {
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if s.mode == ModeSubmission && s.user == nil {
 		return errAuthRequired
+	}
+	if strings.EqualFold(to, "postmaster") {
+		// RFC 5321 §4.1.1.3: <Postmaster> without a domain is this
+		// server's, which is postmaster@ its primary domain.
+		to = "postmaster@" + s.srv.primaryDomain()
 	}
 	a, err := parseAddress(to)
 	if err != nil {
