@@ -21,4 +21,12 @@
 //     group counts once).
 //   - Configured local parts may not contain '/' (the IMAP hierarchy
 //     delimiter, which names Other Users/<address>/...) or '%'.
+//   - postmaster@ every local domain is delivered (RFC 5321 §4.5.1), to
+//     the domain's `postmaster`, else the top-level `postmaster`, else the
+//     domain's first account in the file, else the file's first account:
+//     a file that names nobody still has a postmaster, and one who reads
+//     that domain's mail where there is one. An account or alias that is
+//     itself postmaster@<domain> takes precedence; naming a domain
+//     postmaster as well is an error. Each postmaster must be an account's
+//     address or alias.
 package config

@@ -50,7 +50,8 @@ type Options struct {
 	// Domains are the local domains, lower-case.
 	Domains   []string
 	TLSConfig *tls.Config
-	// MaxMessageBytes bounds DATA; MaxRecipients bounds RCPT TO.
+	// MaxMessageBytes bounds a message, inclusive: DATA, BDAT and a
+	// declared SIZE; MaxRecipients bounds RCPT TO.
 	MaxMessageBytes int64
 	MaxRecipients   int
 	// Timeout bounds each read and write.
@@ -132,7 +133,11 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	srv.Domain = s.opts.Hostname
 	srv.TLSConfig = s.opts.TLSConfig
 	srv.LMTP = lopts.Mode == ModeLMTP
-	srv.MaxMessageBytes = s.opts.MaxMessageBytes
+	// The session enforces MaxMessageBytes itself (readMessage, Mail):
+	// go-smtp's DATA reader refuses a message of exactly its limit (it
+	// stops counting before it has read the terminating dot), while its
+	// BDAT accepts one. Without a number, EHLO advertises a bare SIZE.
+	srv.MaxMessageBytes = 0
 	srv.MaxRecipients = s.opts.MaxRecipients
 	srv.AllowInsecureAuth = lopts.InsecureAuth
 	srv.ReadTimeout = s.opts.Timeout
@@ -212,6 +217,18 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 
 // isLocal reports whether domain is one of ours.
 func (s *Server) isLocal(domain string) bool { return s.domains[domain] }
+
+// primaryDomain is the host name when it is a local domain, else the first
+// local domain ("" when there is none).
+func (s *Server) primaryDomain() string {
+	if h := strings.ToLower(s.opts.Hostname); s.isLocal(h) {
+		return h
+	}
+	if len(s.opts.Domains) > 0 {
+		return strings.ToLower(s.opts.Domains[0])
+	}
+	return ""
+}
 
 // timeoutConn ends a connection whose read times out. go-smtp sets the
 // read deadline once per command line, but on a timeout in the middle of a

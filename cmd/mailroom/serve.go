@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -59,15 +60,22 @@ func buildDirectory(cfg *config.Config) (*acl.Directory, error) {
 	for g := range cfg.Groups {
 		groups = append(groups, g)
 	}
+	// postmaster@ each domain is an alias of the account that receives it.
+	postmasterOf := map[string][]string{}
+	for domain, account := range cfg.Postmasters() {
+		postmasterOf[account] = append(postmasterOf[account], "postmaster@"+domain)
+	}
 	var specs []acl.AccountSpec
 	for _, a := range cfg.Accounts {
 		plan := a.Plan
 		if plan == "" {
 			plan = config.DefaultPlan
 		}
+		aliases := append(slices.Clone(a.Aliases), postmasterOf[a.Address]...)
+		slices.Sort(aliases[len(a.Aliases):])
 		specs = append(specs, acl.AccountSpec{
 			Address: a.Address, PasswordHash: a.PasswordHash, Plan: plan,
-			Groups: a.Groups, Aliases: a.Aliases, Team: a.Team,
+			Groups: a.Groups, Aliases: aliases, Team: a.Team,
 		})
 	}
 	var shares []acl.Share
