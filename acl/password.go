@@ -1,12 +1,14 @@
 package acl
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -101,4 +103,52 @@ func parseArgon2id(h string) (*argon2idHash, error) {
 func (a *argon2idHash) verify(password string) bool {
 	key := argon2.IDKey([]byte(password), a.salt, a.time, a.memory, a.threads, uint32(len(a.key)))
 	return subtle.ConstantTimeCompare(key, a.key) == 1
+}
+
+// hashGate bounds the password hashes computed at once. Each argon2id
+// check takes its hash's memory (19 MiB for ours) and a core for tens of
+// milliseconds, so a login storm unbounded would take gigabytes; past
+// the bound, checks wait their turn, and give up when their context ends
+// (the client went away).
+type hashGate struct {
+	slots chan struct{}
+
+	mu      sync.Mutex
+	running int
+	peak    int
+	total   int
+}
+
+func newHashGate(n int) *hashGate {
+	return &hashGate{slots: make(chan struct{}, max(n, 1))}
+}
+
+// run calls verify once a slot is free, or returns ctx's error.
+func (g *hashGate) run(ctx context.Context, verify func()) error {
+	select {
+	case g.slots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("wait to check a password: %w", ctx.Err())
+	}
+	defer func() { <-g.slots }()
+	g.mu.Lock()
+	g.running++
+	g.total++
+	g.peak = max(g.peak, g.running)
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.running--
+		g.mu.Unlock()
+	}()
+	verify()
+	return nil
+}
+
+// stats returns the hashes running now and the most that ever ran at
+// once.
+func (g *hashGate) stats() (running, peak int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.running, g.peak
 }
