@@ -76,3 +76,29 @@ func TestLoginHashBound(t *testing.T) {
 	}
 	t.Logf("%d concurrent logins, at most %d hashes at once", n, peak)
 }
+
+// BenchmarkLogin measures a whole IMAP connection with LOGIN over the
+// socket, with the password hash computed every time (cold) and answered
+// from the verified-credential cache (cached).
+func BenchmarkLogin(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"cold", -1}, {"cached", 0}} {
+		b.Run(tc.name, func(b *testing.B) {
+			live := acl.NewLiveWith(testDirectory(b), acl.LiveOptions{CredentialTTL: tc.ttl})
+			ts := newTestServer(b, func(o *Options) { o.Directory = live })
+			b.ReportAllocs()
+			for b.Loop() {
+				c, err := imapclient.DialInsecure(ts.plain, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := c.Login("alice@example.test", "password").Wait(); err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+			}
+		})
+	}
+}

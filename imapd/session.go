@@ -75,7 +75,7 @@ func (s *session) Login(username, password string) error {
 		return imapserver.ErrAuthFailed
 	}
 	s.srv.throttle.Succeed(name, from)
-	if !s.srv.sessions.acquire(a.Address, s.srv.opts.MaxSessionsPerAccount) {
+	if !s.srv.sessions.acquire(a.Address, s.srv.limits.Load().maxSessions) {
 		s.log.Warn("login refused: too many sessions", "user", a.Address)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many sessions for this account"}
 	}
