@@ -111,8 +111,8 @@ func TestHashGate(t *testing.T) {
 	}
 	close(release)
 	wg.Wait()
-	if _, peak := g.stats(); peak != 2 {
-		t.Errorf("peak %d", peak)
+	if st := g.stats(); st.Peak != 2 || st.Running != 0 || st.Total != 2 {
+		t.Errorf("stats %+v", st)
 	}
 }
 

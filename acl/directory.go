@@ -277,6 +277,5 @@ func (l *Live) Authenticate(ctx context.Context, addr, password string) (*Accoun
 	return a, err
 }
 
-// HashStats returns how many password hashes are being computed now and
-// the most that ever were at once.
-func (l *Live) HashStats() (running, peak int) { return l.gate.stats() }
+// HashStats counts the password hashes computed through l.
+func (l *Live) HashStats() HashStats { return l.gate.stats() }

@@ -145,10 +145,14 @@ func (g *hashGate) run(ctx context.Context, verify func()) error {
 	return nil
 }
 
-// stats returns the hashes running now and the most that ever ran at
-// once.
-func (g *hashGate) stats() (running, peak int) {
+// HashStats counts password hashes: running now, the most that ever ran
+// at once, and computed in all.
+type HashStats struct {
+	Running, Peak, Total int
+}
+
+func (g *hashGate) stats() HashStats {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.running, g.peak
+	return HashStats{Running: g.running, Peak: g.peak, Total: g.total}
 }

@@ -70,11 +70,50 @@ func TestLoginHashBound(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	running, peak := live.HashStats()
-	if running != 0 || peak < 1 || peak > k {
-		t.Fatalf("hashes at once: peak %d (bound %d), still running %d", peak, k, running)
+	st := live.HashStats()
+	if st.Running != 0 || st.Peak < 1 || st.Peak > k || st.Total != n {
+		t.Fatalf("hashes: %+v, bound %d at once, %d logins", st, k, n)
 	}
-	t.Logf("%d concurrent logins, at most %d hashes at once", n, peak)
+	t.Logf("%d concurrent logins, at most %d hashes at once", n, st.Peak)
+}
+
+// TestLoginCached: a client that logs in again with the same password is
+// answered without computing the hash again; a wrong password always is
+// computed, and a reload forgets the cache.
+func TestLoginCached(t *testing.T) {
+	t.Parallel()
+	live := acl.NewLive(testDirectory(t))
+	ts := newTestServer(t, func(o *Options) { o.Directory = live })
+	login := func(user, pass string) error {
+		t.Helper()
+		c, err := imapclient.DialInsecure(ts.plain, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.Login(user, pass).Wait()
+	}
+	for range 5 {
+		if err := login("alice@example.test", "password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := live.HashStats(); st.Total != 1 {
+		t.Errorf("5 logins computed %d hashes, want 1", st.Total)
+	}
+	if err := login("alice@example.test", "wrong"); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	if st := live.HashStats(); st.Total != 2 {
+		t.Errorf("a wrong password was answered without a hash: %d", st.Total)
+	}
+	live.Store(testDirectory(t))
+	if err := login("alice@example.test", "password"); err != nil {
+		t.Fatal(err)
+	}
+	if st := live.HashStats(); st.Total != 3 {
+		t.Errorf("a login after reload used the old cache: %d hashes", st.Total)
+	}
 }
 
 // BenchmarkLogin measures a whole IMAP connection with LOGIN over the
