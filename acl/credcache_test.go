@@ -98,13 +98,18 @@ func TestHashGate(t *testing.T) {
 	started := make(chan struct{}, 2)
 	var wg sync.WaitGroup
 	for range 2 {
-		wg.Go(func() { g.run(context.Background(), func() { started <- struct{}{}; <-release }) })
+		wg.Go(func() {
+			if g.acquire(context.Background()) == nil {
+				defer g.release()
+				g.measure(func() { started <- struct{}{}; <-release })
+			}
+		})
 	}
 	<-started
 	<-started
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- g.run(ctx, func() { t.Error("ran past the bound") }) }()
+	go func() { done <- g.acquire(ctx) }()
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("waiter: %v", err)
@@ -139,4 +144,23 @@ func BenchmarkLogin(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestLiveLoginStorm: many connections of one client log in at once with
+// one password; the first verifies it and the others, having waited for a
+// slot, find it in the cache.
+func TestLiveLoginStorm(t *testing.T) {
+	l := NewLiveWith(testDirectory(t), LiveOptions{MaxHashes: 1})
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := l.Authenticate(context.Background(), "alice@example.test", "s3cret"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if st := l.HashStats(); st.Total != 1 {
+		t.Errorf("20 simultaneous logins with one password computed %d hashes, want 1", st.Total)
+	}
 }

@@ -263,14 +263,23 @@ func (l *Live) Store(d *Directory) {
 // slot (returning ctx's error if it ends first: the client went away).
 func (l *Live) Authenticate(ctx context.Context, addr, password string) (*Account, error) {
 	d := l.Load()
-	if a, ok := d.Lookup(addr); ok && a.hash != nil && l.cache.has(a, password) {
-		return a, nil
+	known, ok := d.Lookup(addr)
+	cached := func() bool { return ok && known.hash != nil && l.cache.has(known, password) }
+	if cached() {
+		return known, nil
+	}
+	if err := l.gate.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer l.gate.release()
+	// A login storm of one client's connections: the first to get a slot
+	// verifies, the others find its result here.
+	if cached() {
+		return known, nil
 	}
 	var a *Account
 	var err error
-	if gerr := l.gate.run(ctx, func() { a, err = d.Authenticate(addr, password) }); gerr != nil {
-		return nil, gerr
-	}
+	l.gate.measure(func() { a, err = d.Authenticate(addr, password) })
 	if err == nil {
 		l.cache.add(a, password)
 	}

@@ -123,14 +123,21 @@ func newHashGate(n int) *hashGate {
 	return &hashGate{slots: make(chan struct{}, max(n, 1))}
 }
 
-// run calls verify once a slot is free, or returns ctx's error.
-func (g *hashGate) run(ctx context.Context, verify func()) error {
+// acquire takes a slot, waiting for one to be free, or returns ctx's
+// error; release gives it back.
+func (g *hashGate) acquire(ctx context.Context) error {
 	select {
 	case g.slots <- struct{}{}:
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("wait to check a password: %w", ctx.Err())
 	}
-	defer func() { <-g.slots }()
+}
+
+func (g *hashGate) release() { <-g.slots }
+
+// measure runs verify (holding a slot) and counts it.
+func (g *hashGate) measure(verify func()) {
 	g.mu.Lock()
 	g.running++
 	g.total++
@@ -142,7 +149,6 @@ func (g *hashGate) run(ctx context.Context, verify func()) error {
 		g.mu.Unlock()
 	}()
 	verify()
-	return nil
 }
 
 // HashStats counts password hashes: running now, the most that ever ran
