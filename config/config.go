@@ -194,7 +194,7 @@ func Defaults() Config {
 			MessageSize:         25 << 20,
 			Recipients:          100,
 			Connections:         1000,
-			ConnectionsPerIP:    20,
+			ConnectionsPerIP:    300, // an office of 50 behind one NAT, ~6 connections each
 			SessionsPerAccount:  50,
 			MailboxesPerAccount: 1000,
 			IdleTimeout:         Duration(30 * time.Minute),

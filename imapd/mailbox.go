@@ -33,7 +33,7 @@ func (s *session) Create(name string, opts *imap.CreateOptions) error {
 		return s.mapErr("create", err)
 	}
 	_, err = s.store().CreateMailbox(s.ctx(), owner.Address, oname, store.CreateOptions{
-		SpecialUse: use, MaxMailboxes: s.srv.opts.MaxMailboxes,
+		SpecialUse: use, MaxMailboxes: s.srv.limits.Load().maxMailboxes,
 	})
 	return s.mapErr("create", err)
 }

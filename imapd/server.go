@@ -70,6 +70,7 @@ type Server struct {
 	conns    *netlimit.Conns
 	sessions *sessionCounter
 	throttle *netlimit.Throttle
+	limits   atomic.Pointer[reloadable] // see SetOptions
 }
 
 // busy marks a command in flight until the returned func is called.
@@ -93,13 +94,15 @@ func New(opts Options) *Server {
 	if opts.Sleep == nil {
 		opts.Sleep = netlimit.Sleep
 	}
-	return &Server{
+	s := &Server{
 		opts:     opts,
 		log:      log.With("proto", "imap"),
 		conns:    netlimit.NewConns(opts.MaxConnections, opts.MaxConnectionsPerIP),
 		sessions: &sessionCounter{n: map[string]int{}},
 		throttle: netlimit.NewThrottle(opts.AuthDelay, opts.AuthDelayMax, nil),
 	}
+	s.SetOptions(opts)
+	return s
 }
 
 // extraCaps are the capabilities Mailroom adds to go-imap's list.

@@ -10,7 +10,6 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"mailroom/acl"
-	"mailroom/internal/netlimit"
 	"mailroom/store"
 )
 
@@ -62,22 +61,21 @@ func (s *session) Close() error {
 
 func (s *session) Login(username, password string) error {
 	defer s.srv.busy()()
-	// Failed logins slow down the next attempt from the same address and
-	// for the same name, existing or not, so timing reveals nothing.
-	keys := []string{"user:" + strings.ToLower(username)}
-	if s.ext != nil {
-		keys = append(keys, "ip:"+netlimit.Host(s.ext.RemoteAddr()))
-	}
-	s.srv.opts.Sleep(s.ctx(), s.srv.throttle.Delay(keys...))
-	dir := s.srv.opts.Directory.Load()
-	a, err := dir.Authenticate(username, password)
+	// Failed logins slow down the next attempt for the same name, existing
+	// or not, from this address (and past allowances, the name anywhere and
+	// the address for any name): see netlimit.Throttle.
+	name, from := acl.Fold(username), s.conn.NetConn().RemoteAddr()
+	s.srv.opts.Sleep(s.ctx(), s.srv.throttle.Delay(name, from))
+	a, err := s.srv.opts.Directory.Authenticate(s.ctx(), username, password)
 	if err != nil {
-		s.srv.throttle.Fail(keys...)
-		s.log.Warn("login failed", "user", username)
+		if errors.Is(err, acl.ErrAuthFailed) {
+			s.srv.throttle.Fail(name, from)
+		}
+		s.log.Warn("login failed", "user", username, "err", err)
 		return imapserver.ErrAuthFailed
 	}
-	s.srv.throttle.Succeed(keys...)
-	if !s.srv.sessions.acquire(a.Address, s.srv.opts.MaxSessionsPerAccount) {
+	s.srv.throttle.Succeed(name, from)
+	if !s.srv.sessions.acquire(a.Address, s.srv.limits.Load().maxSessions) {
 		s.log.Warn("login refused: too many sessions", "user", a.Address)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many sessions for this account"}
 	}

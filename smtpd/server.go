@@ -85,7 +85,7 @@ type ListenerOptions struct {
 type Server struct {
 	opts    Options
 	log     *slog.Logger
-	domains map[string]bool
+	domains atomic.Pointer[map[string]bool] // see SetOptions
 	next    atomic.Uint64
 
 	mu       sync.Mutex
@@ -117,14 +117,26 @@ func New(opts Options) *Server {
 	if opts.Sleep == nil {
 		opts.Sleep = netlimit.Sleep
 	}
-	s := &Server{opts: opts, log: opts.Logger.With("proto", "smtp"), domains: map[string]bool{}, sessions: map[*session]struct{}{},
+	s := &Server{opts: opts, log: opts.Logger.With("proto", "smtp"), sessions: map[*session]struct{}{},
 		conns:    netlimit.NewConns(opts.MaxConnections, opts.MaxConnectionsPerIP),
 		throttle: netlimit.NewThrottle(opts.AuthDelay, opts.AuthDelayMax, nil),
 	}
-	for _, d := range opts.Domains {
-		s.domains[strings.ToLower(d)] = true
-	}
+	s.SetOptions(opts)
 	return s
+}
+
+// SetOptions applies the local domains and the connection caps of o to
+// the running server (connections over a lowered cap stay; new ones are
+// refused until enough have gone). The other fields of o are ignored:
+// go-smtp reads its limits and timeouts unsynchronised while serving, so
+// those need a restart.
+func (s *Server) SetOptions(o Options) {
+	domains := map[string]bool{}
+	for _, d := range o.Domains {
+		domains[strings.ToLower(d)] = true
+	}
+	s.domains.Store(&domains)
+	s.conns.SetLimits(o.MaxConnections, o.MaxConnectionsPerIP)
 }
 
 // Serve accepts connections on ln until Shutdown.
@@ -216,7 +228,7 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 }
 
 // isLocal reports whether domain is one of ours.
-func (s *Server) isLocal(domain string) bool { return s.domains[domain] }
+func (s *Server) isLocal(domain string) bool { return (*s.domains.Load())[domain] }
 
 // primaryDomain is the host name when it is a local domain, else the first
 // local domain ("" when there is none).

@@ -15,7 +15,6 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
-	"mailroom/internal/netlimit"
 	"mailroom/store"
 )
 
@@ -105,17 +104,19 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		if identity != "" && acl.Fold(identity) != acl.Fold(username) {
 			return errAuthFailed
 		}
-		// Failures slow down the next attempt from the address and for the
-		// name, existing or not (see netlimit.Throttle).
-		keys := []string{"user:" + acl.Fold(username), "ip:" + netlimit.Host(s.conn.Conn().RemoteAddr())}
-		s.srv.opts.Sleep(context.Background(), s.srv.throttle.Delay(keys...))
-		a, err := s.srv.opts.Directory.Load().Authenticate(username, password)
+		// Failures slow down the next attempt for the name, existing or
+		// not, from this address (see netlimit.Throttle).
+		name, from := acl.Fold(username), s.conn.Conn().RemoteAddr()
+		s.srv.opts.Sleep(context.Background(), s.srv.throttle.Delay(name, from))
+		a, err := s.srv.opts.Directory.Authenticate(context.Background(), username, password)
 		if err != nil {
-			s.srv.throttle.Fail(keys...)
-			s.log.Warn("auth failed", "user", username)
+			if errors.Is(err, acl.ErrAuthFailed) {
+				s.srv.throttle.Fail(name, from)
+			}
+			s.log.Warn("auth failed", "user", username, "err", err)
 			return errAuthFailed
 		}
-		s.srv.throttle.Succeed(keys...)
+		s.srv.throttle.Succeed(name, from)
 		s.user = a
 		s.log = s.log.With("user", a.Address)
 		s.log.Info("auth")
