@@ -14,7 +14,7 @@ import (
 // case only, and not the needle itself: the shape that made matching
 // quadratic (512 KiB took 4.5 s).
 func BenchmarkSearchBodyLarge(b *testing.B) {
-	for _, size := range []int{512 << 10, 8 << 20} {
+	for _, size := range []int{512 << 10, 8 << 20, 25 << 20} {
 		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
 			ts := newTestServer(b)
 			ctx := context.Background()
