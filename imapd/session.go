@@ -318,8 +318,12 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		<-stop
 		return nil
 	}
+	ctx := s.connCtx
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	for {
-		if s.selectionLost(s.connCtx) {
+		if s.selectionLost(ctx) {
 			// Nothing more of the mailbox reaches this session; IDLE
 			// goes on until DONE, and the next command on the mailbox
 			// is refused.
