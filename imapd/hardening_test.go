@@ -19,13 +19,14 @@ import (
 // Regression tests for issue 10's session points (6, 7, 8, 9, 13, 14 and
 // the enumeration part of 21), each driven over a socket.
 
-// TestRevokeStopsUpdates: once the owner revokes a delegate's access (by
-// DELETEACL, or by a reload that takes the delegate out of the group),
+// TestRevokeStopsUpdates: once a delegate's access is revoked (DELETEACL
+// or SETACL by the owner, a reload that takes the delegate out of the
+// group, or one that drops the operator's share of a team mailbox),
 // nothing more of the mailbox reaches the delegate's open session, in IDLE
 // or NOOP; commands on it answer NO, CLOSE leaves it.
 func TestRevokeStopsUpdates(t *testing.T) {
 	t.Parallel()
-	for _, how := range []string{"DELETEACL", "SETACL", "reload"} {
+	for _, how := range []string{"DELETEACL", "SETACL", "reload", "share"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
 			ts := newTestServer(t)
@@ -34,18 +35,24 @@ func TestRevokeStopsUpdates(t *testing.T) {
 			ra := dialRaw(t, ts.plain)
 			ra.ok("a1 LOGIN alice@example.test password")
 			ra.ok("a2 SETACL INBOX bob@example.test lrs")
+			// alice watches as the owner, or, for the team mailbox, as a
+			// member who keeps her access.
+			owner, aliceBox, shared := "alice@example.test", "INBOX", "Other Users/alice@example.test/INBOX"
+			if how == "share" {
+				ts.st.EnsureAccount(ctx, "info@example.test", false)
+				owner, aliceBox, shared = "info@example.test", "Shared/info@example.test/INBOX", "Shared/info@example.test/INBOX"
+			}
 			wa, optsA := newWatcher()
 			alice := ts.client(t, "alice@example.test", optsA)
-			if _, err := alice.Select("INBOX", nil).Wait(); err != nil {
+			if _, err := alice.Select(aliceBox, nil).Wait(); err != nil {
 				t.Fatal(err)
 			}
 			wb, optsB := newWatcher()
 			bob := ts.client(t, "bob@example.test", optsB)
-			const shared = "Other Users/alice@example.test/INBOX"
 			if _, err := bob.Select(shared, nil).Wait(); err != nil {
 				t.Fatal(err)
 			}
-			in, _ := ts.st.MailboxByName(ctx, "alice@example.test", "INBOX")
+			in, _ := ts.st.MailboxByName(ctx, owner, "INBOX")
 			deliver := func() {
 				t.Helper()
 				if _, err := ts.st.Deliver(ctx, []byte("Subject: x\r\n\r\nx\r\n"), []store.Delivery{{Mailbox: in.ID}}); err != nil {
@@ -75,6 +82,18 @@ func TestRevokeStopsUpdates(t *testing.T) {
 					t.Fatal(err)
 				}
 				ts.dir.Store(moved)
+			case "share":
+				h, _ := acl.HashPassword("password")
+				d, err := acl.NewDirectory([]acl.AccountSpec{
+					{Address: "alice@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}},
+					{Address: "bob@example.test", PasswordHash: h, Plan: "free", Groups: []string{"staff"}},
+					{Address: "info@example.test", Plan: "pro", Groups: []string{"staff"}, Team: true},
+				}, []acl.Plan{{Name: "free"}, {Name: "pro", Share: true}}, []string{"staff"},
+					[]acl.Share{{Owner: "info@example.test", Grantee: "alice@example.test", Rights: "lrswipkxte"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ts.dir.Store(d)
 			}
 			// New mail and a flag change after the revocation: the owner
 			// sees both...
