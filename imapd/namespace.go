@@ -144,13 +144,18 @@ func (s *session) selectedRights() (*place, error) {
 		return nil, errWithdrawn
 	}
 	p, err := s.selectedPlace(s.ctx())
-	if err == errWithdrawn {
+	switch {
+	case err == errWithdrawn:
 		s.withdraw()
+	case err != nil:
+		return nil, s.internal("rights", err)
 	}
 	return p, err
 }
 
-// selectedPlace resolves the selected mailbox as it is now.
+// selectedPlace resolves the selected mailbox as it is now; errWithdrawn
+// if the user may no longer read it. It may run on the IDLE goroutine, so
+// it touches no command state.
 func (s *session) selectedPlace(ctx context.Context) (*place, error) {
 	dir := s.srv.opts.Directory.Load()
 	me := s.me(dir)
@@ -165,7 +170,7 @@ func (s *session) selectedPlace(ctx context.Context) (*place, error) {
 	}
 	rights, err := s.rightsOnCtx(ctx, dir, me, owner, m)
 	if err != nil {
-		return nil, s.internal("rights", err)
+		return nil, err
 	}
 	if !rights.Has(acl.RightLookup | acl.RightRead) {
 		return nil, errWithdrawn
@@ -190,12 +195,18 @@ func (s *session) selectionLost(ctx context.Context) bool {
 		return false
 	}
 	_, err := s.selectedPlace(ctx)
-	if err == errWithdrawn {
+	switch {
+	case err == errWithdrawn:
 		s.withdraw()
 		return true
+	case err != nil:
+		// The rights could not be read: hold this round of updates back.
+		if ctx.Err() == nil {
+			s.log.Error("rights of the selected mailbox", "err", err)
+		}
+		return true
 	}
-	// Another error (logged) holds this round of updates back.
-	return err != nil
+	return false
 }
 
 func (s *session) withdraw() {
