@@ -47,6 +47,10 @@ type Options struct {
 	AuthDelayMax time.Duration
 	// Sleep waits for a login delay; nil waits for real. Tests record it.
 	Sleep func(ctx context.Context, d time.Duration)
+
+	// onSearchMessage, if set, is called with the command's context for
+	// each message SEARCH looks at (tests).
+	onSearchMessage func(ctx context.Context)
 }
 
 // ListenerOptions qualify one listener.
@@ -139,7 +143,7 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	s.mu.Lock()
 	s.impls = append(s.impls, srv)
 	s.mu.Unlock()
-	return srv.Serve(s.listener(ln, lopts))
+	return srv.Serve(codeListener{s.listener(ln, lopts)})
 }
 
 // Close waits for the commands in flight to finish, then stops every
@@ -157,12 +161,21 @@ func (s *Server) Close() error {
 
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 	id := s.next.Add(1)
-	ext, _ := c.NetConn().(*extConn)
+	nc := c.NetConn()
+	out, _ := nc.(*codeConn)
+	if out != nil {
+		nc = out.extConn
+	}
+	ext, _ := nc.(*extConn)
+	ctx, cancel := context.WithCancel(context.Background())
 	sess := &session{
-		srv:  s,
-		conn: c,
-		ext:  ext,
-		log:  s.log.With("conn", id, "remote", c.NetConn().RemoteAddr().String()),
+		srv:        s,
+		conn:       c,
+		ext:        ext,
+		out:        out,
+		connCtx:    ctx,
+		cancelConn: cancel,
+		log:        s.log.With("conn", id, "remote", c.NetConn().RemoteAddr().String()),
 	}
 	if ext != nil {
 		ext.session.Store(sess)

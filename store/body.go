@@ -308,6 +308,7 @@ func (s *Store) MessagesWithContent(ctx context.Context, id MailboxID, from, to 
 			if err != nil {
 				return err
 			}
+			s.bodyReads.Add(1)
 			buf = append(buf[:0], msg.Prefix...)
 			if buf, err = appendBody(tx, msg.Body, buf); err != nil {
 				return fmt.Errorf("body of message %d: %w", uid, err)
