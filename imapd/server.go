@@ -14,6 +14,7 @@ import (
 
 	"mailroom/acl"
 	"mailroom/internal/netlimit"
+	"mailroom/internal/trace"
 	"mailroom/store"
 )
 
@@ -163,6 +164,7 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 	}
 	if ext != nil {
 		ext.session.Store(sess)
+		trace.Attach(ext.cur, sess.log)
 	}
 	sess.log.Debug("connected")
 	return sess, nil, nil

@@ -4,15 +4,18 @@
 package testutil
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,4 +86,28 @@ func Dial(t testing.TB, addr string, d time.Duration) net.Conn {
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(d))
 	return c
+}
+
+// LogBuffer collects log output safely from many goroutines.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Logger returns a text logger at level writing into the returned buffer.
+func Logger(level slog.Level) (*slog.Logger, *LogBuffer) {
+	b := &LogBuffer{}
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: level})), b
 }
