@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"mailroom/acl"
+	"mailroom/internal/liblog"
 	"mailroom/internal/netlimit"
 	"mailroom/internal/trace"
 	"mailroom/store"
@@ -131,7 +132,7 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	srv := imapserver.New(&imapserver.Options{
 		NewSession:   s.newSession,
 		Caps:         s.caps(),
-		Logger:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		Logger:       liblog.New(s.log),
 		InsecureAuth: true,
 	})
 	s.mu.Lock()

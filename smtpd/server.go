@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
+	"mailroom/internal/liblog"
 	"mailroom/internal/netlimit"
 	"mailroom/internal/trace"
 	"mailroom/store"
@@ -138,7 +139,7 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	srv.AllowInsecureAuth = lopts.InsecureAuth
 	srv.ReadTimeout = s.opts.Timeout
 	srv.WriteTimeout = s.opts.Timeout
-	srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
+	srv.ErrorLog = liblog.New(s.log)
 	srv.EnableSMTPUTF8 = true
 	s.mu.Lock()
 	s.servers = append(s.servers, srv)

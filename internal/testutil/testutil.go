@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -90,13 +91,18 @@ func Dial(t testing.TB, addr string, d time.Duration) net.Conn {
 
 // LogBuffer collects log output safely from many goroutines.
 type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{} // closed and replaced at each write
 }
 
 func (b *LogBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
+	}
 	return b.buf.Write(p)
 }
 
@@ -104,6 +110,41 @@ func (b *LogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// WaitLine waits up to d for a logged line containing every one of
+// parts, and returns it; it fails the test when none comes.
+func (b *LogBuffer) WaitLine(t testing.TB, d time.Duration, parts ...string) string {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		b.mu.Lock()
+		for _, l := range strings.Split(b.buf.String(), "\n") {
+			if containsAll(l, parts) {
+				b.mu.Unlock()
+				return l
+			}
+		}
+		if b.changed == nil {
+			b.changed = make(chan struct{})
+		}
+		ch := b.changed
+		b.mu.Unlock()
+		select {
+		case <-ch:
+		case <-timeout:
+			t.Fatalf("no log line with %q in:\n%s", parts, b.String())
+		}
+	}
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // Logger returns a text logger at level writing into the returned buffer.
