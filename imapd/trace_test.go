@@ -64,6 +64,19 @@ func TestTraceTranscript(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Implicit TLS, with AUTHENTICATE and an initial response.
+	c, err = imapclient.DialTLS(ts.implicit, insecureTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Authenticate(plainClient("alice@example.test", "password")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Logout().Wait(); err != nil {
+		t.Fatal(err)
+	}
+
 	got := buf.String()
 	for _, want := range []string{
 		`msg="C: a0 LOGIN alice@example.test [redacted]" proto=imap conn=`,
@@ -81,6 +94,9 @@ func TestTraceTranscript(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("transcript lacks %s", want)
 		}
+	}
+	if n := strings.Count(got, `AUTHENTICATE PLAIN [redacted]"`); n != 2 {
+		t.Errorf("%d AUTHENTICATE lines with an initial response, want 2 (plain, implicit TLS)", n)
 	}
 	for _, secret := range []string{"password", sasl, "body-marker-7f3a"} {
 		if strings.Contains(got, secret) {
