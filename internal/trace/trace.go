@@ -77,7 +77,10 @@ func Wrap(c net.Conn, p Protocol, log *slog.Logger) net.Conn {
 		return c
 	}
 	tc := &Conn{Conn: c, t: transcript{proto: p}}
-	tc.log.Store(log.With("remote", c.RemoteAddr().String()))
+	if a := c.RemoteAddr(); a != nil {
+		log = log.With("remote", a.String())
+	}
+	tc.log.Store(log)
 	return tc
 }
 
