@@ -73,8 +73,9 @@ const (
 )
 
 func newExtConn(raw net.Conn, srv *Server, lopts ListenerOptions, release func()) *extConn {
-	c := &extConn{raw: raw, cur: raw, srv: srv, lopts: lopts, start: time.Now(), release: release}
-	c.br = bufio.NewReaderSize(raw, 4<<10)
+	c := &extConn{raw: raw, srv: srv, lopts: lopts, start: time.Now(), release: release}
+	c.cur = c.traced(raw)
+	c.br = bufio.NewReaderSize(c.cur, 4<<10)
 	_, tlsConn := raw.(*tls.Conn)
 	c.isTLS.Store(tlsConn)
 	return c
@@ -354,10 +355,11 @@ func (c *extConn) startTLS(tag string, line []byte) error {
 		return fmt.Errorf("starttls: %w", err)
 	}
 	c.raw.SetDeadline(time.Time{})
+	cur := c.traced(tc)
 	c.mu.Lock()
-	c.cur = tc
+	c.cur = cur
 	c.mu.Unlock()
-	c.br = bufio.NewReaderSize(tc, 4<<10)
+	c.br = bufio.NewReaderSize(cur, 4<<10)
 	c.isTLS.Store(true)
 	return nil
 }

@@ -13,7 +13,9 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"mailroom/acl"
+	"mailroom/internal/liblog"
 	"mailroom/internal/netlimit"
+	"mailroom/internal/trace"
 	"mailroom/store"
 )
 
@@ -137,7 +139,7 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	srv := imapserver.New(&imapserver.Options{
 		NewSession:   s.newSession,
 		Caps:         s.caps(),
-		Logger:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		Logger:       liblog.New(s.log),
 		InsecureAuth: true,
 	})
 	s.mu.Lock()
@@ -179,6 +181,7 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 	}
 	if ext != nil {
 		ext.session.Store(sess)
+		trace.Attach(ext.cur, sess.log)
 	}
 	sess.log.Debug("connected")
 	return sess, nil, nil
