@@ -79,20 +79,38 @@ func FuzzExtConnFraming(f *testing.F) {
 		"a LOGIN u p\r\n", "a APPEND INBOX {5}\r\nhello\r\n", "a APPEND INBOX {5+}\r\nhello\r\nb NOOP\r\n",
 		"a ID (\"name\" {3}\r\nabc)\r\n", "a IDLE\r\nDONE\r\n", "a AUTHENTICATE PLAIN\r\nAGEAYg==\r\n",
 		"a ID NIL\r\n", "a ID (\"x\"\r\n", "{5}\r\n", "a SEARCH {1+}\r\nx {2+}\r\nyy\r\n",
+		"a ID ((((((((\"(\" {0}\r\n (((\r\n", "* OK [CAPABILITY IMAP4rev1] x\r\n", "a NO [SERVERBUG] Internal server error\r\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		// literalAtEnd and splitCommand never panic and agree with what
 		// they parse; the argument parser terminates.
+		depth := 0
 		for _, line := range bytes.SplitAfter(in, []byte("\n")) {
-			literalAtEnd(line)
+			if n, sync, ok := literalAtEnd(line); ok && sync {
+				if n2, sync2, ok2 := literalAtEnd(nonSync(line)); !ok2 || sync2 || n2 != n {
+					t.Fatalf("nonSync(%q) announces %d %v %v", line, n2, sync2, ok2)
+				}
+			}
 			splitCommand(line)
+			if err := scanLine(line, &depth); err != nil {
+				depth = 0 // the command is refused
+			} else if depth > maxNesting {
+				t.Fatalf("depth %d accepted", depth)
+			}
+			statusResponse(line)
+			if i := capsAt(line); i > len(line) {
+				t.Fatalf("capsAt(%q) = %d", line, i)
+			}
 		}
 		r := &argReader{br: bufio.NewReader(bytes.NewReader(in)), line: in, maxLit: 1 << 16, cont: func() error { return nil }}
 		for range 100 {
 			if _, err := r.next(); err != nil {
 				break
+			}
+			if r.depth != 0 {
+				t.Fatalf("depth %d after a whole argument", r.depth)
 			}
 			if r.sp() != nil {
 				break
