@@ -12,6 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
 )
 
 // extConn sits between the socket and go-imap. go-imap's server has no
@@ -60,6 +63,9 @@ type extConn struct {
 	// answered is set when go-imap writes the tagged response of cmdTag:
 	// whatever of that command it has not read by then is dropped.
 	answered atomic.Bool
+	// entered is set when go-imap hands the current command to the
+	// session (enteredSession), so it has parsed it.
+	entered atomic.Bool
 
 	// Input state, owned by the reading goroutine.
 	segs     [][]byte // the current command's lines and literals for go-imap
@@ -233,6 +239,7 @@ func (c *extConn) command(tag, name string, line []byte) error {
 	c.mu.Lock()
 	c.cmdTag = tag
 	c.answered.Store(false)
+	c.entered.Store(false)
 	c.mu.Unlock()
 
 	switch {
@@ -244,6 +251,13 @@ func (c *extConn) command(tag, name string, line []byte) error {
 	case (name == "LOGIN" || name == "AUTHENTICATE") && !c.isTLS.Load() && !c.lopts.InsecureAuth:
 		return c.refuse(line, tag+" NO [PRIVACYREQUIRED] Use STARTTLS (or port 993) before logging in")
 	case !notAuthCommands[name] && !c.authed.Load():
+		if !authCommands[name] {
+			// go-imap ends the connection at an unknown command before
+			// login (against cross-protocol attacks); it reads no more
+			// than this line.
+			c.segs = [][]byte{line}
+			return nil
+		}
 		// Refused before its arguments are read: before login, only the
 		// few commands above are parsed at all.
 		return c.refuse(line, tag+" BAD [CLIENTBUG] "+name+" is only valid after login")
@@ -528,11 +542,10 @@ func (c *extConn) serverLine(line []byte) []byte {
 		c.answered.Store(true)
 		// go-imap answers every error its decoder does not type (an
 		// invalid date, sequence set or modified UTF-7 name, an unknown
-		// SEARCH key, lists nested 1000 deep) with this exact response,
-		// as if the server had failed. The session never uses this text
-		// (session.internal adds to it), so here it is always the
-		// client's syntax: say so.
-		if bytes.Equal(line[len(tag):], []byte(" NO [SERVERBUG] Internal server error\r\n")) {
+		// SEARCH key, lists nested 1000 deep) with this response, as if
+		// the server had failed. Before the session was entered it is
+		// always the client's syntax: say so.
+		if !c.entered.Load() && bytes.Equal(line[len(tag):], []byte(" NO [SERVERBUG] Internal server error\r\n")) {
 			return []byte(tag + " BAD [CLIENTBUG] Invalid command arguments\r\n")
 		}
 	}
@@ -664,4 +677,118 @@ func (f *outFramer) process(out, p []byte, onLine func([]byte) []byte) []byte {
 		f.lit, f.mid = n, ok && !status
 	}
 	return out
+}
+
+// enteredSession is the session as go-imap sees it: it tells the layer
+// when go-imap hands a command to the session, which it does only once
+// it has parsed the whole command. A NO [SERVERBUG] before that is
+// go-imap's answer to its own parse error, one after it the session's
+// (see serverLine).
+type enteredSession struct{ *session }
+
+var (
+	_ imapserver.SessionIMAP4rev2      = enteredSession{}
+	_ imapserver.SessionAppendLimit    = enteredSession{}
+	_ imapserver.SessionUnauthenticate = enteredSession{}
+)
+
+func (e enteredSession) enter() {
+	if e.ext != nil {
+		e.ext.entered.Store(true)
+	}
+}
+
+func (e enteredSession) Login(username, password string) error {
+	e.enter()
+	return e.session.Login(username, password)
+}
+
+func (e enteredSession) Unauthenticate() error {
+	e.enter()
+	return e.session.Unauthenticate()
+}
+
+func (e enteredSession) Select(name string, opts *imap.SelectOptions) (*imap.SelectData, error) {
+	e.enter()
+	return e.session.Select(name, opts)
+}
+
+func (e enteredSession) Unselect() error {
+	e.enter()
+	return e.session.Unselect()
+}
+
+func (e enteredSession) Create(name string, opts *imap.CreateOptions) error {
+	e.enter()
+	return e.session.Create(name, opts)
+}
+
+func (e enteredSession) Delete(name string) error {
+	e.enter()
+	return e.session.Delete(name)
+}
+
+func (e enteredSession) Rename(from, to string, opts *imap.RenameOptions) error {
+	e.enter()
+	return e.session.Rename(from, to, opts)
+}
+
+func (e enteredSession) Subscribe(name string) error {
+	e.enter()
+	return e.session.Subscribe(name)
+}
+
+func (e enteredSession) Unsubscribe(name string) error {
+	e.enter()
+	return e.session.Unsubscribe(name)
+}
+
+func (e enteredSession) List(w *imapserver.ListWriter, ref string, patterns []string, opts *imap.ListOptions) error {
+	e.enter()
+	return e.session.List(w, ref, patterns, opts)
+}
+
+func (e enteredSession) Status(name string, opts *imap.StatusOptions) (*imap.StatusData, error) {
+	e.enter()
+	return e.session.Status(name, opts)
+}
+
+func (e enteredSession) Namespace() (*imap.NamespaceData, error) {
+	e.enter()
+	return e.session.Namespace()
+}
+
+func (e enteredSession) Append(name string, r imap.LiteralReader, opts *imap.AppendOptions) (*imap.AppendData, error) {
+	e.enter()
+	return e.session.Append(name, r, opts)
+}
+
+func (e enteredSession) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	e.enter()
+	return e.session.Expunge(w, uids)
+}
+
+func (e enteredSession) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, opts *imap.SearchOptions) (*imap.SearchData, error) {
+	e.enter()
+	return e.session.Search(kind, criteria, opts)
+}
+
+func (e enteredSession) Fetch(w *imapserver.FetchWriter, set imap.NumSet, opts *imap.FetchOptions) error {
+	e.enter()
+	return e.session.Fetch(w, set, opts)
+}
+
+func (e enteredSession) Store(w *imapserver.FetchWriter, set imap.NumSet, flags *imap.StoreFlags, opts *imap.StoreOptions) error {
+	e.enter()
+	return e.session.Store(w, set, flags, opts)
+}
+
+func (e enteredSession) Copy(set imap.NumSet, dest string) (*imap.CopyData, error) {
+	e.enter()
+	return e.session.Copy(set, dest)
+}
+
+func (e enteredSession) Move(w *imapserver.MoveWriter, set imap.NumSet, dest string) error {
+	e.enter()
+	return e.session.Move(w, set, dest)
 }

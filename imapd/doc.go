@@ -42,9 +42,8 @@
 // is read and thrown away with the rest of its command, up to 64 MiB,
 // then refused; past that the connection is closed with BYE [TOOBIG].
 // go-imap answers its untyped parse errors with NO [SERVERBUG] "Internal
-// server error"; the layer turns exactly that response into BAD
-// [CLIENTBUG], so session errors must keep their own text
-// (session.internal).
+// server error"; when it has not handed the command to the session
+// (enteredSession), the layer turns that response into BAD [CLIENTBUG].
 //
 // Output: the layer follows go-imap's responses line by line and never
 // looks into a literal; it rewrites CAPABILITY only in "* CAPABILITY"

@@ -165,5 +165,5 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 		ext.session.Store(sess)
 	}
 	sess.log.Debug("connected")
-	return sess, nil, nil
+	return enteredSession{sess}, nil, nil
 }

@@ -129,11 +129,21 @@ func mailboxLiteral(line []byte) bool {
 }
 
 // notAuthCommands are the commands valid before login (RFC 9051 §6.1,
-// §6.2; ID is RFC 2971). Every other command is refused before login
-// without its arguments being read.
+// §6.2; ID is RFC 2971).
 var notAuthCommands = map[string]bool{
 	"CAPABILITY": true, "NOOP": true, "LOGOUT": true, "STARTTLS": true,
 	"AUTHENTICATE": true, "LOGIN": true, "ID": true,
+}
+
+// authCommands are the commands valid only after login, refused before
+// it without being read further.
+var authCommands = map[string]bool{
+	"SELECT": true, "EXAMINE": true, "CREATE": true, "DELETE": true, "RENAME": true,
+	"SUBSCRIBE": true, "UNSUBSCRIBE": true, "LIST": true, "LSUB": true, "STATUS": true,
+	"APPEND": true, "NAMESPACE": true, "IDLE": true, "ENABLE": true, "UNAUTHENTICATE": true,
+	"CHECK": true, "CLOSE": true, "UNSELECT": true, "EXPUNGE": true, "SEARCH": true,
+	"FETCH": true, "STORE": true, "COPY": true, "MOVE": true, "UID": true,
+	"SETACL": true, "DELETEACL": true, "GETACL": true, "LISTRIGHTS": true, "MYRIGHTS": true,
 }
 
 // statusWords are the status responses (RFC 9051 §7.1); their text never

@@ -269,3 +269,17 @@ func TestCapabilityTextInMessage(t *testing.T) {
 		t.Errorf("ENVELOPE on the wire: %q", out)
 	}
 }
+
+// TestUnknownCommandBeforeLoginEnds: an unknown command before login
+// still ends the connection (against cross-protocol attacks such as an
+// HTTP request sent to the IMAP port), without its literal being asked for.
+func TestUnknownCommandBeforeLoginEnds(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	r := dialRaw(t, ts.plain)
+	io.WriteString(r.c, "POST / HTTP/1.1 {5}\r\nHost: x\r\n")
+	out, _ := io.ReadAll(r.br)
+	if !strings.Contains(string(out), "* BYE") || strings.Contains(string(out), "+ ") {
+		t.Fatalf("got %q", out)
+	}
+}
