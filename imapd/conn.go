@@ -317,6 +317,7 @@ func (c *extConn) frame(tag, name string, line []byte) (segs [][]byte, stream bo
 				return nil, false, err
 			}
 			line = nonSync(line)
+			size++ // go-imap counts the "+" too
 		}
 		lit := make([]byte, n)
 		if _, err := io.ReadFull(c.br, lit); err != nil {

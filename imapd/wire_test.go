@@ -283,3 +283,48 @@ func TestUnknownCommandBeforeLoginEnds(t *testing.T) {
 		t.Fatalf("got %q", out)
 	}
 }
+
+// TestManyLiteralsHideNothing: a command of thousands of empty
+// literals (each asked for with "+") followed by a long last line, sized
+// so that go-imap's decoder (which counts 51,200 bytes of lines, each
+// "{0}" it sees as "{0+}") would stop in the middle of that line and read
+// the rest as a new command. Nothing of it may run.
+func TestManyLiteralsHideNothing(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	r := dialRaw(t, ts.plain)
+	r.ok("a0 LOGIN alice@example.test password")
+	r.ok("a1 SELECT INBOX")
+	const parts = 3000
+	io.WriteString(r.c, "a2 SEARCH SUBJECT {0}\r\n")
+	counted := len("a2 SEARCH SUBJECT {0+}\r\n")
+	answered := false
+	for range parts {
+		l, err := r.br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(l, "+") {
+			answered = true // refused early: fine
+			break
+		}
+		io.WriteString(r.c, " SUBJECT {0}\r\n")
+		counted += len(" SUBJECT {0+}\r\n")
+	}
+	if !answered {
+		if l, err := r.br.ReadString('\n'); err != nil || !strings.HasPrefix(l, "+") {
+			t.Fatalf("last literal: %q, %v", l, err)
+		}
+		pad := strings.Repeat("x", 51201-counted-len(" SUBJECT "))
+		io.WriteString(r.c, " SUBJECT "+pad+"A9 CREATE hidden\r\n")
+		readUntil(t, r.br, "")
+	}
+	r.c.SetReadDeadline(time.Now().Add(time.Minute))
+	io.WriteString(r.c, "a3 LOGOUT\r\n")
+	io.ReadAll(r.br) // up to the server's close, after BYE
+	c := ts.client(t, "alice@example.test", nil)
+	boxes, err := c.List("", "hidden", nil).Collect()
+	if err != nil || len(boxes) != 0 {
+		t.Fatalf("mailboxes %v were created (%v)", boxes, err)
+	}
+}
