@@ -74,7 +74,6 @@ type extConn struct {
 	litSeen  bool     // go-imap has taken some of its bytes
 	inCmd    bool     // an APPEND continues after its message literal
 	cmdBytes int      // bytes of that command's lines so far
-	depth    int      // its open parentheses
 	readErr  error    // sticky: once set, Read only returns it
 
 	session atomic.Pointer[session]
@@ -305,7 +304,7 @@ func (c *extConn) frame(tag, name string, line []byte) (segs [][]byte, stream bo
 			return append(segs, line), false, nil
 		}
 		if name == "APPEND" && !(len(segs) == 0 && mailboxLiteral(line)) {
-			c.cmdBytes, c.depth = size, depth
+			c.cmdBytes = size
 			return append(segs, line), true, nil
 		}
 		if n > maxArgLiteral || lits+n > maxArgLiterals {
@@ -334,19 +333,26 @@ func (c *extConn) frame(tag, name string, line []byte) (segs [][]byte, stream bo
 	}
 }
 
-// appendTail passes on a line that follows APPEND's message literal.
+// appendTail passes on the line that follows APPEND's message literal.
 func (c *extConn) appendTail(line []byte) error {
-	c.cmdBytes += len(line)
-	if err := scanLine(line, &c.depth); err != nil {
-		// go-imap is in the middle of the command: it cannot be answered
-		// on its own.
-		return c.bye("[LIMIT] Invalid command", err)
+	// go-imap has stored the message by now and expects only CRLF (after
+	// ")" for APPEND UTF8); on anything else it answers nothing at all,
+	// and the client would wait forever. The message is stored, so it gets
+	// the answer for that, and what follows is ignored (MULTIAPPEND is not
+	// offered).
+	end := bytes.TrimRight(line, "\r\n")
+	if bytes.HasPrefix(end, []byte(")")) {
+		end = end[1:]
+		line = []byte(")\r\n")
+	} else {
+		line = []byte("\r\n")
 	}
 	c.segs = [][]byte{line}
-	n, sync, ok := literalAtEnd(line)
-	c.inCmd = ok
-	if ok {
-		c.passLit, c.litSync, c.litSeen = n, sync, false
+	c.inCmd = false
+	if len(bytes.TrimLeft(end, " ")) > 0 {
+		if n, sync, ok := literalAtEnd(end); ok && !sync {
+			return c.discard(n)
+		}
 	}
 	return nil
 }

@@ -328,3 +328,23 @@ func TestManyLiteralsHideNothing(t *testing.T) {
 		t.Fatalf("mailboxes %v were created (%v)", boxes, err)
 	}
 }
+
+// TestAppendTrailingJunkAnswered: go-imap stores an APPENDed message and
+// then answers nothing at all if the line after it holds more than CRLF;
+// the client must get an answer, and the next command runs.
+func TestAppendTrailingJunkAnswered(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	r := dialRaw(t, ts.plain)
+	r.ok("a0 LOGIN alice@example.test password")
+	r.c.SetDeadline(time.Now().Add(time.Minute)) // a hang fails, not waits
+	io.WriteString(r.c, "a1 APPEND INBOX {12+}\r\nSubject: x\r\n junk\r\n")
+	if l := readUntil(t, r.br, "a1 "); !strings.Contains(l, "a1 OK") {
+		t.Fatalf("APPEND with trailing junk: %q", l)
+	}
+	r.ok("a2 NOOP")
+	out := r.ok("a3 STATUS INBOX (MESSAGES)")
+	if !strings.Contains(out, "MESSAGES 1") {
+		t.Fatalf("STATUS: %q", out)
+	}
+}
