@@ -313,7 +313,7 @@ func (c *extConn) frame(tag, name string, line []byte) (segs [][]byte, stream bo
 		lits += n
 		if sync {
 			if err := c.writeDirect("+ Ready for literal data\r\n"); err != nil {
-				return nil, false, err
+				return nil, false, c.fail(err)
 			}
 			line = nonSync(line)
 			size++ // go-imap counts the "+" too
