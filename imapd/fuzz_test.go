@@ -3,18 +3,26 @@ package imapd
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"mime"
+	"net"
 	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-message/mail"
+
+	"mailroom/internal/testutil"
 )
 
 // checkBodyStructure reports what would make go-imap's writer panic or a
@@ -373,4 +381,62 @@ func bodyKey(bs imap.BodyStructure) string {
 	}
 	b.WriteString(")")
 	return b.String()
+}
+
+// panicWatch counts log records that report a recovered panic (go-imap
+// recovers a panic in a connection and only logs it).
+type panicWatch struct{ n *atomic.Int32 }
+
+func (h panicWatch) Enabled(context.Context, slog.Level) bool { return true }
+func (h panicWatch) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "panic") {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h panicWatch) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h panicWatch) WithGroup(string) slog.Handler      { return h }
+
+// FuzzWireInput sends arbitrary bytes to the listener, before login or
+// after it (by the first byte), and closes its side. Whatever they are,
+// the connection ends without a panic, and the server goes on serving.
+func FuzzWireInput(f *testing.F) {
+	for _, s := range []string{
+		"\x00a1 ID " + strings.Repeat("(", 300) + "{0+}\r\n ((\r\n",
+		"\x01a1 SEARCH (((SUBJECT {3}\r\nabc) ALL)\r\na2 FETCH 1:* (ENVELOPE BODY[HEADER.FIELDS (SUBJECT)])\r\n",
+		"\x01a1 APPEND INBOX (\\Seen) {5+}\r\nhello junk {2+}\r\nxy\r\na2 APPEND {5}\r\nINBOX {3}\r\nabc\r\n",
+		"\x01a1 CREATE {5+}\r\nabcde\r\na2 GETACL {5+}\r\nINBOX\r\na3 SETACL INBOX bob@example.test lr\r\n",
+		"\x00a1 LOGIN {5}\r\nalice {8}\r\npassword\r\na2 AUTHENTICATE PLAIN\r\n*\r\na3 IDLE\r\nDONE\r\n",
+		"\x01a1 SELECT INBOX\r\na2 STORE 1 +FLAGS (\\Seen)\r\na3 UID SEARCH CHARSET UTF-8 TEXT \"x\"\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	var panics atomic.Int32
+	ts := newTestServer(f, func(o *Options) { o.Logger = slog.New(panicWatch{&panics}) })
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c := testutil.Dial(t, ts.plain, time.Minute)
+		var w bytes.Buffer
+		if len(in) > 0 && in[0]&1 == 1 {
+			w.WriteString("a0 LOGIN alice@example.test password\r\n")
+		}
+		if len(in) > 0 {
+			w.Write(in[1:])
+		}
+		go func() {
+			c.Write(w.Bytes())
+			c.(*net.TCPConn).CloseWrite()
+		}()
+		// The server ends the connection: at EOF, or with a reset when it
+		// closes before reading all (after BYE); only a timeout is wrong.
+		if _, err := io.ReadAll(c); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("the server did not end the connection: %v", err)
+			}
+		}
+		if n := panics.Load(); n > 0 {
+			t.Fatalf("%d panics logged", n)
+		}
+		r := dialRaw(t, ts.plain)
+		r.ok("n NOOP")
+	})
 }
