@@ -154,15 +154,22 @@ var statusWords = map[string]bool{"OK": true, "NO": true, "BAD": true, "BYE": tr
 // continuation request, and returns its tag ("*" when untagged, "+" for a
 // continuation).
 func statusResponse(line []byte) (tag string, ok bool) {
-	if bytes.HasPrefix(line, []byte("+ ")) || bytes.Equal(bytes.TrimRight(line, "\r\n"), []byte("+")) {
+	if len(line) > 0 && line[0] == '+' && (len(line) == 1 || line[1] == ' ' || line[1] == '\r' || line[1] == '\n') {
 		return "+", true
 	}
-	tag, rest, found := strings.Cut(string(line[:min(len(line), 256)]), " ")
-	if !found {
+	sp := bytes.IndexByte(line, ' ')
+	if sp <= 0 {
 		return "", false
 	}
-	word, _, _ := strings.Cut(strings.TrimRight(rest, "\r\n"), " ")
-	return tag, statusWords[word]
+	rest := line[sp+1:]
+	end := bytes.IndexAny(rest, " \r\n")
+	if end < 0 {
+		end = len(rest)
+	}
+	if !statusWords[string(rest[:end])] {
+		return "", false
+	}
+	return string(line[:sp]), true
 }
 
 // capsAt returns the offset of the capability list in a server line that

@@ -205,6 +205,7 @@ func TestParseErrorsAreBad(t *testing.T) {
 		{"3000-deep SEARCH", "SEARCH " + strings.Repeat("(", 3000) + "ALL" + strings.Repeat(")", 3000), "BAD"},
 		{"SEARCH nested past the limit", "SEARCH " + strings.Repeat("(", 150) + "ALL" + strings.Repeat(")", 150), "BAD"},
 		{"deep FETCH section", "FETCH 1 BODY[HEADER.FIELDS " + strings.Repeat("(", 2000) + ")]", "BAD"},
+		{"long FETCH part path", "FETCH 1 BODY.PEEK[" + strings.Repeat("1.", 5000) + "1]", "OK"},
 		{"deep APPEND flags", "APPEND INBOX " + strings.Repeat("(", 2000) + " {1}", "BAD"},
 		{"deep ID", "ID " + strings.Repeat("(", 2000) + "NIL" + strings.Repeat(")", 2000), "BAD"},
 		{"deep SETACL", "SETACL INBOX bob@example.test " + strings.Repeat("(", 2000), "BAD"},
