@@ -81,10 +81,11 @@ func TestDeepNestingPreAuth(t *testing.T) {
 	noopWorks(t, ts.plain)
 }
 
-// TestDeepNestingFlood: the crash input of issue #10 (a million nested
-// parentheses over lines joined by zero-length non-synchronizing
-// literals) sent in one go before login is answered BAD, and both that
-// connection and a new one go on.
+// TestDeepNestingFlood: the crash input of issue #10 (three million
+// nested parentheses over lines joined by zero-length non-synchronizing
+// literals; the parser recursed once per parenthesis and overflowed Go's
+// 1 GB stack, killing the process) sent in one go before login is
+// answered BAD, and both that connection and a new one go on.
 func TestDeepNestingFlood(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
@@ -94,7 +95,7 @@ func TestDeepNestingFlood(t *testing.T) {
 		go func() {
 			w := bufio.NewWriterSize(r.c, 64<<10)
 			w.WriteString("a1 " + cmd)
-			for range 1000 {
+			for range 3000 {
 				w.WriteString(line)
 			}
 			w.WriteString(")\r\na2 NOOP\r\n")
