@@ -184,5 +184,5 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 		trace.Attach(ext.cur, sess.log)
 	}
 	sess.log.Debug("connected")
-	return sess, nil, nil
+	return enteredSession{sess}, nil, nil
 }
