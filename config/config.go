@@ -158,6 +158,17 @@ type Outbound struct {
 	Relay         string `toml:"relay"`
 	RelayUsername string `toml:"relay_username"`
 	RelayPassword string `toml:"relay_password"`
+	// RelayTLS secures the connection to the relay: "starttls" (the
+	// default) or "implicit" (TLS from the first byte, usually port 465),
+	// both requiring TLS and verifying the relay's certificate; or "none",
+	// plaintext, for a relay on a trusted network, which cannot be
+	// combined with relay_username: credentials never travel without TLS.
+	// When TLS cannot be established, mail waits in the queue with the
+	// reason (see mailroom queue) until max_age.
+	RelayTLS string `toml:"relay_tls"`
+	// RelayCAFile is a PEM file of CA certificates that verify the relay's
+	// certificate instead of the system's roots (a private CA).
+	RelayCAFile string `toml:"relay_ca_file"`
 	// MaxAge is how long a message is retried before it bounces.
 	MaxAge Duration `toml:"max_age"`
 	// RetryInitial is the first retry delay; later ones double.
@@ -202,6 +213,7 @@ func Defaults() Config {
 		},
 		Groups: map[string]Group{},
 		Outbound: Outbound{
+			RelayTLS:     "starttls",
 			MaxAge:       Duration(5 * 24 * time.Hour),
 			RetryInitial: Duration(5 * time.Minute),
 			Workers:      4,
@@ -279,6 +291,7 @@ func (c *Config) resolvePaths(dir string) {
 	abs(&c.DataDir)
 	abs(&c.TLS.CertFile)
 	abs(&c.TLS.KeyFile)
+	abs(&c.Outbound.RelayCAFile)
 	for i := range c.Domains {
 		abs(&c.Domains[i].DKIMKey)
 	}

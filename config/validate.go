@@ -352,6 +352,16 @@ func (c *Config) validateOutbound(v *validator) {
 	if o.RelayUsername != "" && o.Relay == "" {
 		v.add("outbound.relay_username", "is set but outbound.relay is not")
 	}
+	switch o.RelayTLS {
+	case "starttls", "implicit":
+	case "none":
+		if o.RelayUsername != "" {
+			v.add("outbound.relay_tls", `"none" would send relay_username's password in plaintext: use "starttls" or "implicit", or a relay that needs no credentials`)
+		}
+	default:
+		v.add("outbound.relay_tls", "unknown mode %q (want starttls, implicit or none)", o.RelayTLS)
+	}
+	checkFile(v, "outbound.relay_ca_file", o.RelayCAFile)
 	if o.MaxAge <= 0 {
 		v.add("outbound.max_age", "must be greater than zero")
 	}

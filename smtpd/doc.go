@@ -25,6 +25,27 @@
 // its plan's quota is refused at RCPT with 452 4.2.2; a message that
 // passes RCPT is delivered even if it takes the mailbox past the quota.
 //
+// Outbound queue: each due entry gets a worker of its own, up to
+// [outbound] workers at once; the loop that hands out entries never waits
+// for a delivery, so a remote host that stalls holds only its own entries'
+// workers, each wait on it bounded by the SMTP timeout (every deadline and
+// every write of the message), and shutdown closes its connection. After
+// an attempt the per-recipient outcome is saved in the queue entry before
+// anything else; failed recipients wait as "bounce due" until the bounce
+// (DSN) is stored, and later attempts retry only the bounce, so a bounce
+// that cannot be stored (a full disk) never sends the message again to
+// recipients that took it. A crash between storing the bounce and marking
+// it stored sends the bounce twice rather than never.
+//
+// Smarthost TLS ([outbound] relay_tls): "starttls" (default) and
+// "implicit" require TLS with a certificate verified against the system's
+// roots or relay_ca_file; "none" is plaintext and never sends AUTH (the
+// configuration refuses it together with relay_username). When the
+// required TLS cannot be established nothing at all is sent: the entry
+// waits with the reason (status 4.7.10) shown by "mailroom queue", and
+// bounces only after max_age. Delivery to MX hosts keeps opportunistic
+// STARTTLS without verification (as MX hosts do without DANE or MTA-STS).
+//
 // LMTP answers per recipient (RFC 2033); the listener is meant for a
 // trusted MTA on loopback or a unix socket.
 package smtpd

@@ -3,6 +3,7 @@ package smtpd
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,13 @@ type OutboundOptions struct {
 	// Relay sends everything through host:port, with AUTH PLAIN when
 	// RelayUsername is set.
 	Relay, RelayUsername, RelayPassword string
+	// RelayTLS is how the relay connection is secured: RelayTLSStartTLS
+	// (the default when empty), RelayTLSImplicit or RelayTLSNone. AUTH is
+	// sent only over TLS whose certificate was verified.
+	RelayTLS string
+	// RelayRootCAs verifies the relay's certificate; nil means the
+	// system's roots.
+	RelayRootCAs *x509.CertPool
 	// MaxAge is how long a message is retried before it bounces;
 	// RetryInitial the first delay, doubled after each attempt up to
 	// RetryMax.
@@ -66,6 +74,10 @@ type Outbound struct {
 	local   map[string]bool
 	wake    chan struct{}
 	running sync.Map // store.QueueID -> struct{}: entries being delivered
+	// held delays entries whose last attempt failed before its outcome was
+	// saved (store.QueueID -> time.Time), so a broken entry is not retried
+	// in a tight loop.
+	held sync.Map
 }
 
 // NewOutbound returns the queue; Run starts its workers.
@@ -101,6 +113,9 @@ func NewOutbound(opts OutboundOptions) *Outbound {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Minute
 	}
+	if opts.RelayTLS == "" {
+		opts.RelayTLS = RelayTLSStartTLS
+	}
 	o := &Outbound{opts: opts, log: opts.Logger.With("component", "outbound"), local: map[string]bool{}, wake: make(chan struct{}, 1)}
 	for _, d := range opts.Domains {
 		o.local[strings.ToLower(d)] = true
@@ -129,17 +144,22 @@ func (o *Outbound) Enqueue(ctx context.Context, from string, rcpts []string, msg
 		return err
 	}
 	o.log.Info("queued", "id", e.ID, "from", from, "rcpts", rcpts, "size", len(msg))
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
+	o.poke()
 	return nil
 }
 
-// Run delivers due messages until ctx ends.
+// Run delivers due messages until ctx ends. Each due entry gets a worker
+// of its own, up to Workers at once, and the loop never waits for a
+// delivery: a remote host that stalls holds only the workers of its own
+// entries (each for at most Timeout per step), while mail queued meanwhile
+// goes out on the others. A finishing worker wakes the loop. When ctx ends,
+// connections in progress are closed and Run returns once every worker has.
 func (o *Outbound) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, o.opts.Workers)
 	for {
-		next, err := o.RunOnce(ctx)
+		next, err := o.dispatch(ctx, slots, &wg, false)
 		if err != nil && ctx.Err() == nil {
 			o.log.Error("queue run", "err", err)
 		}
@@ -162,42 +182,86 @@ func (o *Outbound) Run(ctx context.Context) {
 // RunOnce attempts every due message, Workers at a time, and returns when
 // they are done, with the time the next one falls due (zero if none).
 func (o *Outbound) RunOnce(ctx context.Context) (time.Time, error) {
+	var wg sync.WaitGroup
+	_, err := o.dispatch(ctx, make(chan struct{}, o.opts.Workers), &wg, true)
+	wg.Wait()
+	if err != nil {
+		return time.Time{}, err
+	}
+	entries, err := o.opts.Store.QueueEntries(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var next time.Time
+	for _, e := range entries {
+		if next.IsZero() || e.Next.Before(next) {
+			next = e.Next
+		}
+	}
+	return next, nil
+}
+
+// dispatch starts a worker for each due entry not already being
+// delivered, while a slot in slots is free; with wait, it waits for a
+// slot instead of leaving the rest to the next round. It returns when the
+// first entry not yet due falls due.
+func (o *Outbound) dispatch(ctx context.Context, slots chan struct{}, wg *sync.WaitGroup, wait bool) (time.Time, error) {
 	entries, err := o.opts.Store.QueueEntries(ctx)
 	if err != nil {
 		return time.Time{}, err
 	}
 	now := o.opts.Now()
-	sem := make(chan struct{}, o.opts.Workers)
-	var wg sync.WaitGroup
 	var next time.Time
 	for _, e := range entries {
-		if e.Next.After(now) {
-			if next.IsZero() || e.Next.Before(next) {
-				next = e.Next
+		due := e.Next
+		if h, ok := o.held.Load(e.ID); ok && h.(time.Time).After(due) {
+			due = h.(time.Time)
+		}
+		if due.After(now) {
+			if next.IsZero() || due.Before(next) {
+				next = due
 			}
 			continue
 		}
-		if _, busy := o.running.LoadOrStore(e.ID, struct{}{}); busy {
+		if _, busy := o.running.Load(e.ID); busy {
 			continue
 		}
-		sem <- struct{}{}
+		if wait {
+			slots <- struct{}{}
+		} else {
+			select {
+			case slots <- struct{}{}:
+			default:
+				// Every worker is busy; the first to finish wakes Run.
+				return next, nil
+			}
+		}
+		o.running.Store(e.ID, struct{}{})
 		wg.Go(func() {
-			defer func() { <-sem; o.running.Delete(e.ID) }()
+			defer func() {
+				o.running.Delete(e.ID)
+				<-slots
+				o.poke()
+			}()
 			if err := o.attempt(ctx, e); err != nil {
+				// Not even the outcome could be saved (or the bounce
+				// could not be stored): try again later, not at once.
+				o.held.Store(e.ID, o.opts.Now().Add(o.opts.RetryInitial))
 				o.log.Error("delivery attempt", "id", e.ID, "err", err)
+				return
 			}
+			o.held.Delete(e.ID)
 		})
 	}
-	wg.Wait()
-	// Entries attempted now may be due again soon.
-	if entries, err := o.opts.Store.QueueEntries(ctx); err == nil {
-		for _, e := range entries {
-			if next.IsZero() || e.Next.Before(next) {
-				next = e.Next
-			}
-		}
-	}
 	return next, nil
+}
+
+// poke wakes Run.
+func (o *Outbound) poke() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
 }
 
 // result is the outcome for one recipient.
@@ -208,55 +272,78 @@ type result struct {
 	text   string
 }
 
-// attempt tries the pending recipients of one entry and records the
-// outcome; permanent failures and expiry are reported to the sender.
+// attempt tries the pending recipients of one entry, saves their outcome,
+// and then tells the sender about permanent failures and expiry. The
+// outcome is saved before the bounce is built, so that a bounce that
+// cannot be stored (the disk is below its reserve, say) never causes a
+// delivered recipient to get the message again: the failed recipients
+// wait as RcptBounceDue, and later attempts retry only the bounce.
 func (o *Outbound) attempt(ctx context.Context, e *store.QueueEntry) error {
 	msg, err := o.opts.Store.QueueContent(ctx, e)
 	if err != nil {
 		return err
 	}
-	results := map[string]result{}
-	for _, group := range o.groups(e.Pending()) {
-		for rcpt, r := range o.deliverGroup(ctx, group, e.From, msg) {
-			results[rcpt] = r
-		}
-	}
 	now := o.opts.Now()
-	e.Attempts++
-	expired := now.Sub(e.Created) >= o.opts.MaxAge
-	var failed []store.QueueRcpt
+	if pending := e.Pending(); len(pending) > 0 {
+		results := map[string]result{}
+		for _, group := range o.groups(pending) {
+			for rcpt, r := range o.deliverGroup(ctx, group, e.From, msg) {
+				results[rcpt] = r
+			}
+		}
+		now = o.opts.Now()
+		e.Attempts++
+		expired := now.Sub(e.Created) >= o.opts.MaxAge
+		for i := range e.Rcpts {
+			r := &e.Rcpts[i]
+			res, tried := results[r.Addr]
+			if r.State != store.RcptPending || !tried {
+				continue
+			}
+			r.LastError, r.Status = res.text, res.status
+			switch {
+			case res.ok:
+				r.State = store.RcptDelivered
+				o.log.Info("delivered", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text)
+			case res.perm:
+				r.State = store.RcptBounceDue
+				o.log.Warn("bounced", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text)
+			case expired:
+				r.State = store.RcptBounceDue
+				r.Status = "4.4.7"
+				r.LastError = "delivery time expired; last error: " + res.text
+				o.log.Warn("expired", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text)
+			default:
+				o.log.Info("deferred", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text, "attempts", e.Attempts)
+			}
+		}
+		e.Next = now.Add(o.backoff(e.Attempts))
+	}
+	due := e.BounceDue()
+	if len(due) > 0 && len(e.Pending()) == 0 {
+		// Only the bounce is left: if it cannot be stored now, it is
+		// retried after the first retry delay.
+		e.Next = now.Add(o.opts.RetryInitial)
+	}
+	// The outcome is saved even when ctx ended meanwhile: the remote
+	// hosts have the message, and forgetting that would send it again.
+	if err := o.opts.Store.UpdateQueueEntry(context.WithoutCancel(ctx), e); err != nil {
+		return fmt.Errorf("save delivery results: %w", err)
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	if err := o.bounce(ctx, e, due, msg); err != nil {
+		return fmt.Errorf("bounce (retried at %s): %w", e.Next.Format(time.RFC3339), err)
+	}
 	for i := range e.Rcpts {
-		r := &e.Rcpts[i]
-		res, tried := results[r.Addr]
-		if r.State != store.RcptPending || !tried {
-			continue
-		}
-		r.LastError, r.Status = res.text, res.status
-		switch {
-		case res.ok:
-			r.State = store.RcptDelivered
-			o.log.Info("delivered", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text)
-		case res.perm:
-			r.State = store.RcptFailed
-			failed = append(failed, *r)
-			o.log.Warn("bounced", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text)
-		case expired:
-			r.State = store.RcptFailed
-			r.Status = "4.4.7"
-			r.LastError = "delivery time expired; last error: " + res.text
-			failed = append(failed, *r)
-			o.log.Warn("expired", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text)
-		default:
-			o.log.Info("deferred", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text, "attempts", e.Attempts)
+		if e.Rcpts[i].State == store.RcptBounceDue {
+			e.Rcpts[i].State = store.RcptFailed
 		}
 	}
-	e.Next = now.Add(o.backoff(e.Attempts))
-	if len(failed) > 0 {
-		if err := o.bounce(ctx, e, failed, msg); err != nil {
-			return fmt.Errorf("bounce: %w", err)
-		}
-	}
-	return o.opts.Store.UpdateQueueEntry(ctx, e)
+	// A crash between the bounce and this save sends the bounce twice,
+	// which is better than never.
+	return o.opts.Store.UpdateQueueEntry(context.WithoutCancel(ctx), e)
 }
 
 // backoff is the delay after the n-th attempt.
@@ -346,6 +433,10 @@ func (o *Outbound) deliverGroup(ctx context.Context, rcpts []string, from string
 			return out
 		}
 		last = result{status: "4.4.1", text: fmt.Sprintf("%s: %v", addr, err)}
+		var tlsErr *tlsRequiredError
+		if errors.As(err, &tlsErr) {
+			last = result{status: "4.7.10", text: err.Error()}
+		}
 		o.log.Info("remote host failed", "host", addr, "err", err)
 	}
 	return all(last)
@@ -355,12 +446,18 @@ func (o *Outbound) deliverGroup(ctx context.Context, rcpts []string, from string
 // (refused, timeout, TLS, greeting) is returned so the next host is tried.
 func (o *Outbound) session(ctx context.Context, addr string, rcpts []string, from string, msg []byte) (map[string]result, error) {
 	host, _, _ := net.SplitHostPort(addr)
-	c, err := o.connect(ctx, addr, host)
+	c, rc, err := o.connect(ctx, addr, host)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
 	if o.opts.Relay != "" && o.opts.RelayUsername != "" {
+		// connect guarantees verified TLS to a relay unless RelayTLS is
+		// "none"; this check keeps credentials off a plaintext link
+		// whatever changes there.
+		if _, tlsOK := c.TLSConnectionState(); !tlsOK || o.opts.RelayTLS == RelayTLSNone {
+			return nil, &tlsRequiredError{addr: addr, err: errors.New("no TLS, and credentials are never sent without it")}
+		}
 		if err := c.Auth(sasl.NewPlainClient("", o.opts.RelayUsername, o.opts.RelayPassword)); err != nil {
 			return nil, fmt.Errorf("relay AUTH: %w", err)
 		}
@@ -400,6 +497,9 @@ func (o *Outbound) session(ctx context.Context, addr string, rcpts []string, fro
 	w, err := c.Data()
 	if err == nil {
 		if _, err = w.Write(msg); err == nil {
+			// RFC 5321 §4.5.3.2.6: the reply to the final dot may take
+			// longer than other replies (10 minutes there).
+			rc.limit = 2 * o.opts.Timeout
 			err = w.Close()
 		}
 	}
@@ -415,54 +515,173 @@ func (o *Outbound) session(ctx context.Context, addr string, rcpts []string, fro
 	return out, nil
 }
 
-// connect opens an SMTP client to addr, with STARTTLS when the server
-// offers it. Certificates are not verified: this is opportunistic TLS, as
-// between MX hosts, where failing on a self-signed certificate would only
-// push the mail to plaintext.
-func (o *Outbound) connect(ctx context.Context, addr, host string) (*smtp.Client, error) {
-	dial := func() (net.Conn, error) {
-		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		conn, err := o.opts.Dial(dctx, "tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		conn.SetDeadline(time.Now().Add(o.opts.Timeout))
-		return conn, nil
+// Relay TLS modes (OutboundOptions.RelayTLS).
+const (
+	RelayTLSStartTLS = "starttls" // STARTTLS, required and verified
+	RelayTLSImplicit = "implicit" // TLS from the first byte (port 465), verified
+	RelayTLSNone     = "none"     // plaintext; AUTH is never sent
+)
+
+// tlsRequiredError is a relay connection without the TLS its
+// configuration requires. The entry waits (a temporary failure) with this
+// as its reason.
+type tlsRequiredError struct {
+	addr string
+	err  error
+}
+
+func (e *tlsRequiredError) Error() string {
+	return fmt.Sprintf("TLS with relay %s could not be established (%v); nothing is sent to it without TLS", e.addr, e.err)
+}
+
+func (e *tlsRequiredError) Unwrap() error { return e.err }
+
+// remoteConn is a connection to a remote host. It is closed when the
+// delivery's context ends (shutdown), and bounds every wait on it: each
+// deadline go-smtp sets is cut to limit from now, and each write gets a
+// deadline of its own, so a host that stalls in the middle of a command or
+// of the message is left after limit however long the message is.
+type remoteConn struct {
+	net.Conn
+	limit time.Duration
+	stop  func() bool
+}
+
+func (c *remoteConn) clamp(t time.Time) time.Time {
+	if max := time.Now().Add(c.limit); t.IsZero() || t.After(max) {
+		return max
 	}
-	conn, err := dial()
+	return t
+}
+
+func (c *remoteConn) SetDeadline(t time.Time) error     { return c.Conn.SetDeadline(c.clamp(t)) }
+func (c *remoteConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.clamp(t)) }
+func (c *remoteConn) SetWriteDeadline(t time.Time) error {
+	return c.Conn.SetWriteDeadline(c.clamp(t))
+}
+
+func (c *remoteConn) Write(p []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(c.limit))
+	return c.Conn.Write(p)
+}
+
+func (c *remoteConn) Close() error {
+	c.stop()
+	return c.Conn.Close()
+}
+
+// dial opens a connection to addr for one delivery.
+func (o *Outbound) dial(ctx context.Context, addr string) (*remoteConn, error) {
+	dctx, cancel := context.WithTimeout(ctx, min(30*time.Second, o.opts.Timeout))
+	defer cancel()
+	conn, err := o.opts.Dial(dctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
+	rc := &remoteConn{Conn: conn, limit: o.opts.Timeout}
+	rc.stop = context.AfterFunc(ctx, func() { conn.Close() })
+	rc.SetDeadline(time.Time{})
+	return rc, nil
+}
+
+// client starts an SMTP client on conn and says EHLO.
+func (o *Outbound) client(conn net.Conn) (*smtp.Client, error) {
 	c := smtp.NewClient(conn)
-	if err := c.Hello(o.opts.Hostname); err != nil {
-		c.Close()
-		return nil, err
-	}
-	if ok, _ := c.Extension("STARTTLS"); !ok {
-		return c, nil
-	}
-	c.Close()
-	if conn, err = dial(); err != nil {
-		return nil, err
-	}
-	// The handshake happens in the EHLO after STARTTLS.
-	tc, err := smtp.NewClientStartTLS(conn, &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
-	if err == nil {
-		if err = tc.Hello(o.opts.Hostname); err == nil {
-			return tc, nil
-		}
-		tc.Close()
-	}
-	// A failed negotiation: send in plaintext rather than not at all.
-	o.log.Info("STARTTLS failed, sending in plaintext", "host", addr, "err", err)
-	if conn, err = dial(); err != nil {
-		return nil, err
-	}
-	c = smtp.NewClient(conn)
+	c.CommandTimeout, c.SubmissionTimeout = o.opts.Timeout, 2*o.opts.Timeout
 	if err := c.Hello(o.opts.Hostname); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// connect opens an SMTP client to addr.
+//
+// To the relay, TLS is as RelayTLS says, and the relay's certificate is
+// verified (against RelayRootCAs, or the system's roots); when TLS cannot
+// be established nothing is sent, and the entry waits with the reason.
+//
+// To an MX, STARTTLS is used when offered, and certificates are not
+// verified: this is opportunistic TLS, as between MX hosts, where failing
+// on a self-signed certificate would only push the mail to plaintext.
+func (o *Outbound) connect(ctx context.Context, addr, host string) (*smtp.Client, *remoteConn, error) {
+	if o.opts.Relay != "" {
+		return o.connectRelay(ctx, addr, host)
+	}
+	conn, err := o.dial(ctx, addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := o.client(conn)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ok, _ := c.Extension("STARTTLS"); !ok {
+		return c, conn, nil
+	}
+	c.Close()
+	if conn, err = o.dial(ctx, addr); err != nil {
+		return nil, nil, err
+	}
+	// The handshake happens in the EHLO after STARTTLS.
+	tc, err := smtp.NewClientStartTLS(conn, &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+	if err == nil {
+		tc.CommandTimeout, tc.SubmissionTimeout = o.opts.Timeout, 2*o.opts.Timeout
+		if err = tc.Hello(o.opts.Hostname); err == nil {
+			return tc, conn, nil
+		}
+		tc.Close()
+	}
+	// A failed negotiation: send in plaintext rather than not at all.
+	o.log.Info("STARTTLS failed, sending in plaintext", "host", addr, "err", err)
+	if conn, err = o.dial(ctx, addr); err != nil {
+		return nil, nil, err
+	}
+	c, err = o.client(conn)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, conn, nil
+}
+
+// connectRelay opens an SMTP client to the smarthost (see connect).
+func (o *Outbound) connectRelay(ctx context.Context, addr, host string) (*smtp.Client, *remoteConn, error) {
+	cfg := &tls.Config{ServerName: host, RootCAs: o.opts.RelayRootCAs, MinVersion: tls.VersionTLS12}
+	conn, err := o.dial(ctx, addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch o.opts.RelayTLS {
+	case RelayTLSNone:
+		if o.opts.RelayUsername != "" {
+			conn.Close()
+			return nil, nil, &tlsRequiredError{addr: addr, err: errors.New(`relay_tls is "none" but credentials are set`)}
+		}
+		c, err := o.client(conn)
+		return c, conn, err
+	case RelayTLSImplicit:
+		tc := tls.Client(conn, cfg)
+		hctx, cancel := context.WithTimeout(ctx, o.opts.Timeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			conn.Close()
+			return nil, nil, &tlsRequiredError{addr: addr, err: err}
+		}
+		c, err := o.client(tc)
+		return c, conn, err
+	default: // RelayTLSStartTLS
+		c, err := smtp.NewClientStartTLS(conn, cfg)
+		if err == nil {
+			c.CommandTimeout, c.SubmissionTimeout = o.opts.Timeout, 2*o.opts.Timeout
+			// The handshake, and the verification, happen here.
+			if err = c.Hello(o.opts.Hostname); err == nil {
+				return c, conn, nil
+			}
+			c.Close()
+		}
+		// No STARTTLS offered, STARTTLS refused, a failed handshake or an
+		// unverified certificate: nothing goes to the relay in plaintext.
+		return nil, nil, &tlsRequiredError{addr: addr, err: err}
+	}
 }

@@ -26,8 +26,28 @@ type RcptState uint8
 const (
 	RcptPending   RcptState = iota // still to be delivered
 	RcptDelivered                  // accepted by the remote host
-	RcptFailed                     // failed permanently or expired
+	RcptFailed                     // failed permanently or expired; the sender has been told
+	// RcptBounceDue failed like RcptFailed, but the bounce telling the
+	// sender is not stored yet (the disk was full, say). The outcome is
+	// saved first so that the recipient is never tried again; the bounce
+	// is retried on its own.
+	RcptBounceDue
 )
+
+// String names the state for the queue listing.
+func (s RcptState) String() string {
+	switch s {
+	case RcptPending:
+		return "waiting"
+	case RcptDelivered:
+		return "delivered"
+	case RcptFailed:
+		return "failed"
+	case RcptBounceDue:
+		return "failed, bounce not yet sent"
+	}
+	return fmt.Sprintf("state %d", uint8(s))
+}
 
 // QueueRcpt is one recipient of a queued message.
 type QueueRcpt struct {
@@ -63,6 +83,28 @@ func (e *QueueEntry) Pending() []string {
 		}
 	}
 	return out
+}
+
+// BounceDue returns the failed recipients whose sender is still to be told.
+func (e *QueueEntry) BounceDue() []QueueRcpt {
+	var out []QueueRcpt
+	for _, r := range e.Rcpts {
+		if r.State == RcptBounceDue {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Done reports whether nothing is left to do for the entry: every
+// recipient delivered, or failed with the sender told.
+func (e *QueueEntry) Done() bool {
+	for _, r := range e.Rcpts {
+		if r.State == RcptPending || r.State == RcptBounceDue {
+			return false
+		}
+	}
+	return true
 }
 
 const queueRecordV1 = 1
@@ -179,8 +221,10 @@ func (s *Store) QueueEntries(ctx context.Context) ([]*QueueEntry, error) {
 	return out, err
 }
 
-// UpdateQueueEntry saves an entry's progress. An entry with no pending
-// recipient is removed with its body reference.
+// UpdateQueueEntry saves an entry's progress. An entry with nothing left
+// to do (see Done) is removed with its body reference. It adds no content,
+// so it is not refused when the disk is below the free-space reserve:
+// recording that recipients were delivered must never wait for space.
 func (s *Store) UpdateQueueEntry(ctx context.Context, e *QueueEntry) error {
 	return s.update(ctx, nil, func(tx *txn) error {
 		v, ok, err := getValue(tx.Txn, queueKey(e.ID))
@@ -190,7 +234,7 @@ func (s *Store) UpdateQueueEntry(ctx context.Context, e *QueueEntry) error {
 		if !ok {
 			return ErrNoQueueEntry
 		}
-		if len(e.Pending()) == 0 {
+		if e.Done() {
 			old, err := decodeQueueEntry(e.ID, v)
 			if err != nil {
 				return err

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,7 +40,7 @@ type Options struct {
 // Store is Mailroom's database. All methods are safe for concurrent use.
 type Store struct {
 	dir      string
-	minFree  int64
+	minFree  atomic.Int64
 	db       *badger.DB
 	log      *slog.Logger
 	onChange func(Change)
@@ -102,7 +103,6 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		dir:      opts.Dir,
-		minFree:  opts.MinFreeBytes,
 		db:       db,
 		log:      log,
 		onChange: opts.OnChange,
@@ -111,6 +111,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		gcStop:   make(chan struct{}),
 		gcDone:   make(chan struct{}),
 	}
+	s.minFree.Store(opts.MinFreeBytes)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -184,10 +185,15 @@ func (s *Store) Compact() error {
 	return nil
 }
 
+// SetMinFreeBytes changes the free-space reserve (Options.MinFreeBytes)
+// of a running store, as a configuration reload does.
+func (s *Store) SetMinFreeBytes(n int64) { s.minFree.Store(n) }
+
 // RoomFor checks that adding n bytes keeps the free-space reserve; it
 // returns ErrNoSpace when it would not.
 func (s *Store) RoomFor(n int) error {
-	if s.minFree <= 0 {
+	minFree := s.minFree.Load()
+	if minFree <= 0 {
 		return nil
 	}
 	var st syscall.Statfs_t
@@ -195,8 +201,8 @@ func (s *Store) RoomFor(n int) error {
 		return fmt.Errorf("free space of %s: %w", s.dir, err)
 	}
 	free := int64(st.Bavail) * int64(st.Bsize)
-	if free < s.minFree+int64(n) {
-		s.log.Warn("refusing a write: storage is full", "free_bytes", free, "reserve_bytes", s.minFree)
+	if free < minFree+int64(n) {
+		s.log.Warn("refusing a write: storage is full", "free_bytes", free, "reserve_bytes", minFree)
 		return ErrNoSpace
 	}
 	return nil

@@ -174,9 +174,15 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		s.shutdown()
 		return nil, err
 	}
+	relayCAs, err := loadCAFile(cfg.Outbound.RelayCAFile)
+	if err != nil {
+		s.shutdown()
+		return nil, fmt.Errorf("outbound.relay_ca_file: %w", err)
+	}
 	s.outbound = smtpd.NewOutbound(smtpd.OutboundOptions{
 		Store: st, Directory: s.dir, Logger: log, Hostname: hostname(cfg), Domains: domains,
 		Relay: cfg.Outbound.Relay, RelayUsername: cfg.Outbound.RelayUsername, RelayPassword: cfg.Outbound.RelayPassword,
+		RelayTLS: cfg.Outbound.RelayTLS, RelayRootCAs: relayCAs,
 		MaxAge: cfg.Outbound.MaxAge.D(), RetryInitial: cfg.Outbound.RetryInitial.D(), Workers: cfg.Outbound.Workers,
 		DKIM: keys,
 	})
