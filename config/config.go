@@ -95,7 +95,19 @@ type Limits struct {
 	// keeps: below it, new mail is refused (SMTP 452 4.3.1, APPEND NO)
 	// rather than risk the store failing on a full disk.
 	MinFreeSpace Size `toml:"min_free_space"`
+	// Receiving bounds the bytes of messages being received over SMTP at
+	// once, over all connections: beyond it DATA is answered 452 4.3.1
+	// (try again later) and the message is not buffered. It must be at
+	// least MessageSize.
+	Receiving Size `toml:"receiving"`
 }
+
+// MaxMessageSize is the largest limits.message_size: the store holds a
+// message as one value of at most store.MaxBodySize bytes, and the server
+// adds header fields (Received, DKIM-Signature, …) to what it receives.
+// config does not import store; a test in cmd/mailroom checks that the two
+// agree.
+const MaxMessageSize Size = 255 << 20
 
 // Domain is a local mail domain.
 type Domain struct {
@@ -207,6 +219,7 @@ func Defaults() Config {
 			LoginTimeout:        Duration(60 * time.Second),
 			SMTPTimeout:         Duration(5 * time.Minute),
 			MinFreeSpace:        512 << 20,
+			Receiving:           256 << 20,
 		},
 		Plans: map[string]Plan{
 			DefaultPlan: {Share: true},

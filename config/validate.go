@@ -158,6 +158,7 @@ func (c *Config) validateLimits(v *validator) {
 		"limits.idle_timeout":          int64(l.IdleTimeout),
 		"limits.login_timeout":         int64(l.LoginTimeout),
 		"limits.smtp_timeout":          int64(l.SMTPTimeout),
+		"limits.receiving":             int64(l.Receiving),
 	}
 	for _, key := range sortedKeys(positive) {
 		if positive[key] <= 0 {
@@ -167,8 +168,11 @@ func (c *Config) validateLimits(v *validator) {
 	if l.IdleTimeout > 0 && l.IdleTimeout.D() < 30*time.Minute {
 		v.add("limits.idle_timeout", "%s is below the 30m that RFC 9051 §5.4 requires", l.IdleTimeout)
 	}
-	if l.MessageSize > 1<<30 {
-		v.add("limits.message_size", "%s is more than the 1GiB the store accepts", l.MessageSize)
+	if l.Receiving > 0 && l.MessageSize <= MaxMessageSize && l.Receiving < l.MessageSize {
+		v.add("limits.receiving", "%s is less than limits.message_size (%s): a message of that size could never be received", l.Receiving, l.MessageSize)
+	}
+	if l.MessageSize > MaxMessageSize {
+		v.add("limits.message_size", "%s is more than the %s the store can hold", l.MessageSize, MaxMessageSize)
 	}
 }
 

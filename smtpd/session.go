@@ -257,6 +257,8 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (s *session) Data(r io.Reader) error {
+	r, release := s.reserve(r)
+	defer release()
 	msg, err := s.readMessage(r)
 	if err != nil {
 		return err
@@ -272,6 +274,9 @@ func (s *session) Data(r io.Reader) error {
 			if errors.Is(err, store.ErrNoSpace) {
 				return errNoSpace
 			}
+			if errors.Is(err, store.ErrTooLarge) {
+				return smtpErr(552, smtp.EnhancedCode{5, 3, 4}, "Message too large")
+			}
 			return errTempFailure
 		}
 		s.log.Info("queued", "from", s.from, "rcpts", s.remote, "size", len(msg))
@@ -283,6 +288,8 @@ func (s *session) Data(r io.Reader) error {
 }
 
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	r, release := s.reserve(r)
+	defer release()
 	msg, err := s.readMessage(r)
 	if err != nil {
 		return err

@@ -90,7 +90,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		WithMemTableSize(16 << 20).
 		WithNumMemtables(3).
 		WithBlockCacheSize(32 << 20).
-		WithValueLogFileSize(256 << 20).
+		WithValueLogFileSize(valueLogFileSize).
 		WithNumCompactors(2).
 		WithMetricsEnabled(false).
 		WithCompression(options.Snappy) // ZSTD saves ~1% on disk but slows SELECT by a third

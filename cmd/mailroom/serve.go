@@ -194,6 +194,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		TLSConfig: tlsConfig, MaxMessageBytes: int64(cfg.Limits.MessageSize),
 		MaxRecipients: cfg.Limits.Recipients, Timeout: cfg.Limits.SMTPTimeout.D(),
 		Queue: s.outbound, MaxConnections: cfg.Limits.Connections, MaxConnectionsPerIP: cfg.Limits.ConnectionsPerIP,
+		MaxReceiving: int64(cfg.Limits.Receiving),
 	})
 	for _, name := range cfg.ListenerNames() {
 		l := cfg.Listener(name)
