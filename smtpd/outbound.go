@@ -126,24 +126,27 @@ func NewOutbound(opts OutboundOptions) *Outbound {
 var _ Queue = (*Outbound)(nil)
 
 // Enqueue DKIM-signs msg once, if the sender's domain has a key, stores it
-// durably and wakes the workers.
+// durably and wakes the workers. The signature is kept beside the message
+// (store.EnqueuePrefixed), so that msg is not copied and, when local
+// recipients got it too, it is stored once.
 func (o *Outbound) Enqueue(ctx context.Context, from string, rcpts []string, msg []byte) error {
+	var sig []byte
 	if at := strings.LastIndexByte(from, '@'); at >= 0 {
 		if key := o.opts.DKIM[strings.ToLower(from[at+1:])]; key != nil {
-			signed, err := key.Sign(msg)
+			s, err := key.Signature(msg)
 			if err != nil {
 				// An unparsable header cannot be signed; send it as it is.
 				o.log.Warn("not signed", "from", from, "err", err)
 			} else {
-				msg = signed
+				sig = []byte(s)
 			}
 		}
 	}
-	e, err := o.opts.Store.Enqueue(ctx, from, rcpts, msg)
+	e, err := o.opts.Store.EnqueuePrefixed(ctx, from, rcpts, sig, msg)
 	if err != nil {
 		return err
 	}
-	o.log.Info("queued", "id", e.ID, "from", from, "rcpts", rcpts, "size", len(msg))
+	o.log.Info("queued", "id", e.ID, "from", from, "rcpts", rcpts, "size", e.Size)
 	o.poke()
 	return nil
 }

@@ -300,7 +300,7 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 // readMessage reads DATA and, on submission, checks and completes the
 // header.
 func (s *session) readMessage(r io.Reader) ([]byte, error) {
-	msg, err := io.ReadAll(r)
+	msg, err := readData(r)
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {

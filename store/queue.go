@@ -68,8 +68,12 @@ type QueueEntry struct {
 	Created  time.Time
 	Next     time.Time // next attempt
 	Attempts int
-	Size     int64
+	Size     int64 // of Prefix and the body together
 	Body     BodyID
+	// Prefix is sent in front of the body (the DKIM-Signature). It is kept
+	// outside the body so that the body is the very one the message's
+	// local recipients got, stored once.
+	Prefix []byte
 	// Bounced is set once the sender has been told of the failures.
 	Bounced bool
 }
@@ -107,11 +111,15 @@ func (e *QueueEntry) Done() bool {
 	return true
 }
 
-const queueRecordV1 = 1
+// Queue record versions: v2 adds the prefix at the end.
+const (
+	queueRecordV1 = 1
+	queueRecordV2 = 2
+)
 
 func (e *QueueEntry) encode() []byte {
 	var x enc
-	x.byte1(queueRecordV1)
+	x.byte1(queueRecordV2)
 	x.str(e.From)
 	x.varint(e.Created.UnixNano())
 	x.varint(e.Next.UnixNano())
@@ -130,12 +138,14 @@ func (e *QueueEntry) encode() []byte {
 		x.str(r.LastError)
 		x.str(r.Status)
 	}
+	x.bytes(e.Prefix)
 	return x.b
 }
 
 func decodeQueueEntry(id QueueID, b []byte) (*QueueEntry, error) {
 	d := dec{b: b}
-	if v := d.byte1(); v != queueRecordV1 {
+	v := d.byte1()
+	if v != queueRecordV1 && v != queueRecordV2 {
 		return nil, fmt.Errorf("queue entry %d: %w (version %d)", id, errCorrupt, v)
 	}
 	e := &QueueEntry{ID: id}
@@ -157,6 +167,11 @@ func decodeQueueEntry(id QueueID, b []byte) (*QueueEntry, error) {
 		r.Status = d.str()
 		e.Rcpts = append(e.Rcpts, r)
 	}
+	if v >= queueRecordV2 && d.err == nil {
+		if p := d.bytes(); len(p) > 0 {
+			e.Prefix = append([]byte(nil), p...)
+		}
+	}
 	if d.err != nil {
 		return nil, fmt.Errorf("queue entry %d: %w", id, d.err)
 	}
@@ -170,10 +185,17 @@ func queueKey(id QueueID) []byte {
 // Enqueue stores a message for remote delivery, durably, and returns its
 // entry. The message is due at once.
 func (s *Store) Enqueue(ctx context.Context, from string, rcpts []string, msg []byte) (*QueueEntry, error) {
-	if len(msg) > maxBodySize {
+	return s.EnqueuePrefixed(ctx, from, rcpts, nil, msg)
+}
+
+// EnqueuePrefixed is Enqueue of prefix followed by msg, with msg stored as
+// a body of its own: when it was just delivered to local recipients too,
+// it is stored once.
+func (s *Store) EnqueuePrefixed(ctx context.Context, from string, rcpts []string, prefix, msg []byte) (*QueueEntry, error) {
+	if len(msg) > maxBodySize || len(prefix) > 1<<20 {
 		return nil, ErrTooLarge
 	}
-	if err := s.RoomFor(len(msg) + 512); err != nil {
+	if err := s.RoomFor(len(prefix) + len(msg) + 512); err != nil {
 		return nil, err
 	}
 	hash := sha256.Sum256(msg)
@@ -188,7 +210,7 @@ func (s *Store) Enqueue(ctx context.Context, from string, rcpts []string, msg []
 		if err != nil {
 			return err
 		}
-		e = &QueueEntry{ID: QueueID(id), From: from, Created: now, Next: now, Size: int64(len(msg)), Body: body}
+		e = &QueueEntry{ID: QueueID(id), From: from, Created: now, Next: now, Size: int64(len(prefix) + len(msg)), Body: body, Prefix: prefix}
 		for _, r := range rcpts {
 			e.Rcpts = append(e.Rcpts, QueueRcpt{Addr: r})
 		}
@@ -248,7 +270,7 @@ func (s *Store) UpdateQueueEntry(ctx context.Context, e *QueueEntry) error {
 	})
 }
 
-// QueueContent returns a queued message's bytes.
+// QueueContent returns a queued message's bytes, its prefix included.
 func (s *Store) QueueContent(ctx context.Context, e *QueueEntry) ([]byte, error) {
-	return s.Content(ctx, &Message{Body: e.Body})
+	return s.Content(ctx, &Message{Body: e.Body, Prefix: e.Prefix, Size: e.Size})
 }
