@@ -35,6 +35,17 @@ func (b *budget) take(n int64) bool {
 	return true
 }
 
+// fits reports whether n bytes would fit now (MAIL SIZE=, so that the
+// client is told before it sends); a nil budget takes anything.
+func (b *budget) fits(n int) bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used+int64(n) <= b.max
+}
+
 func (b *budget) release(n int64) {
 	b.mu.Lock()
 	b.used -= n

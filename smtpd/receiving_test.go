@@ -57,8 +57,12 @@ func TestReceivingBudget(t *testing.T) {
 
 	second := "Subject: second\r\n\r\n" + strings.Repeat(line, 2000) // ~200 KB
 	b := dial(t, env.mx)
-	err := testutil.SendMail(b, "b@remote.test", []string{"bob@example.test"}, second)
+	// A client that announces its size is told at MAIL.
 	var se *smtp.SMTPError
+	if err := b.Mail("b@remote.test", &smtp.MailOptions{Size: int64(len(second))}); !errors.As(err, &se) || se.Code != 452 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 1}) {
+		t.Fatalf("MAIL SIZE=%d while A holds the receiving budget: %v, want 452 4.3.1", len(second), err)
+	}
+	err := testutil.SendMail(b, "b@remote.test", []string{"bob@example.test"}, second)
 	if !errors.As(err, &se) || se.Code != 452 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 1}) {
 		t.Fatalf("B while A holds the receiving budget: %v, want 452 4.3.1", err)
 	}

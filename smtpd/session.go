@@ -161,6 +161,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 		s.log.Error("free space check", "err", err)
 		return errTempFailure
 	}
+	if !s.srv.receiving.fits(size) {
+		return errReceivingFull
+	}
 	if s.mode == ModeSubmission && s.user == nil {
 		return errAuthRequired
 	}
