@@ -40,7 +40,9 @@
 // [outbound] workers at once; the loop that hands out entries never waits
 // for a delivery, so a remote host that stalls holds only its own entries'
 // workers, each wait on it bounded by the SMTP timeout (every deadline and
-// every write of the message), and shutdown closes its connection. After
+// every write of the message), and shutdown closes its connection. No
+// recipient domain gets more than half the workers (at least one), so
+// many messages for one stalled domain cannot hold them all. After
 // an attempt the per-recipient outcome is saved in the queue entry before
 // anything else; failed recipients wait as "bounce due" until the bounce
 // (DSN) is stored, and later attempts retry only the bounce, so a bounce

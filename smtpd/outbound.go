@@ -78,6 +78,13 @@ type Outbound struct {
 	// saved (store.QueueID -> time.Time), so a broken entry is not retried
 	// in a tight loop.
 	held sync.Map
+
+	mu sync.Mutex
+	// perDomain counts the entries being delivered to each recipient
+	// domain; Run starts no entry for a domain that already has
+	// Workers/2 (at least one), so one slow domain cannot take every
+	// worker.
+	perDomain map[string]int
 }
 
 // NewOutbound returns the queue; Run starts its workers.
@@ -116,7 +123,7 @@ func NewOutbound(opts OutboundOptions) *Outbound {
 	if opts.RelayTLS == "" {
 		opts.RelayTLS = RelayTLSStartTLS
 	}
-	o := &Outbound{opts: opts, log: opts.Logger.With("component", "outbound"), local: map[string]bool{}, wake: make(chan struct{}, 1)}
+	o := &Outbound{opts: opts, log: opts.Logger.With("component", "outbound"), local: map[string]bool{}, wake: make(chan struct{}, 1), perDomain: map[string]int{}}
 	for _, d := range opts.Domains {
 		o.local[strings.ToLower(d)] = true
 	}
@@ -229,6 +236,10 @@ func (o *Outbound) dispatch(ctx context.Context, slots chan struct{}, wg *sync.W
 		if _, busy := o.running.Load(e.ID); busy {
 			continue
 		}
+		domains := o.destinations(e)
+		if !wait && !o.takeDomains(domains) {
+			continue // its domain has its share of workers already
+		}
 		if wait {
 			slots <- struct{}{}
 		} else {
@@ -236,12 +247,16 @@ func (o *Outbound) dispatch(ctx context.Context, slots chan struct{}, wg *sync.W
 			case slots <- struct{}{}:
 			default:
 				// Every worker is busy; the first to finish wakes Run.
+				o.releaseDomains(domains)
 				return next, nil
 			}
 		}
 		o.running.Store(e.ID, struct{}{})
 		wg.Go(func() {
 			defer func() {
+				if !wait {
+					o.releaseDomains(domains)
+				}
 				o.running.Delete(e.ID)
 				<-slots
 				o.poke()
@@ -257,6 +272,49 @@ func (o *Outbound) dispatch(ctx context.Context, slots chan struct{}, wg *sync.W
 		})
 	}
 	return next, nil
+}
+
+// destinations are the domains of an entry's pending recipients (none
+// through a relay, where everything goes to one host anyway).
+func (o *Outbound) destinations(e *store.QueueEntry) []string {
+	if o.opts.Relay != "" {
+		return nil
+	}
+	var out []string
+	for _, r := range e.Pending() {
+		d := strings.ToLower(r[strings.LastIndexByte(r, '@')+1:])
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// takeDomains counts an entry against each of its domains, unless one of
+// them has its share of workers already.
+func (o *Outbound) takeDomains(domains []string) bool {
+	share := max(1, o.opts.Workers/2)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, d := range domains {
+		if o.perDomain[d] >= share {
+			return false
+		}
+	}
+	for _, d := range domains {
+		o.perDomain[d]++
+	}
+	return true
+}
+
+func (o *Outbound) releaseDomains(domains []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, d := range domains {
+		if o.perDomain[d]--; o.perDomain[d] <= 0 {
+			delete(o.perDomain, d)
+		}
+	}
 }
 
 // poke wakes Run.

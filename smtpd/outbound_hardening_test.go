@@ -108,7 +108,9 @@ func stallingMX(t *testing.T) (addr string, conns <-chan struct{}) {
 }
 
 // TestOutboundNoHeadOfLineBlocking: while a remote MX stalls after its
-// greeting, mail queued later for another, fast MX is delivered.
+// greeting, mail queued later for another, fast MX is delivered, even when
+// more messages for the stalled one are queued before it than there are
+// workers (two here).
 func TestOutboundNoHeadOfLineBlocking(t *testing.T) {
 	t.Parallel()
 	slowAddr, slowConns := stallingMX(t)
@@ -139,6 +141,9 @@ func TestOutboundNoHeadOfLineBlocking(t *testing.T) {
 	case <-slowConns:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the queue never connected to the slow MX")
+	}
+	if err := env.out.Enqueue(ctx, "alice@example.test", []string{"other@slow.test"}, []byte(outMsg)); err != nil {
+		t.Fatal(err)
 	}
 	if err := env.out.Enqueue(ctx, "alice@example.test", []string{"friend@fast.test"}, []byte(outMsg)); err != nil {
 		t.Fatal(err)
