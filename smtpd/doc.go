@@ -29,12 +29,14 @@
 // at once over all connections (Options.MaxReceiving). A message takes
 // that budget in 64 KiB steps as it arrives and holds it until its reply
 // is decided; beyond it DATA gets 452 4.3.1 and the rest of the message is
-// dropped as it arrives, not buffered. A message is read into pooled
-// chunks and copied once into a buffer of its exact size; DKIM signing
-// feeds the signer in chunks and keeps only the signature, which the queue
+// dropped as it arrives, not buffered. A client that announces SIZE= is
+// refused at MAIL when that does not fit, and otherwise takes its
+// announced size at once and gets a buffer of that size; any other
+// message is read into pooled chunks and copied once into a buffer of its
+// exact size. An announced size is never trusted without the budget (a
+// client could announce the limit and send nothing). DKIM signing feeds
+// the signer in chunks and keeps only the signature, which the queue
 // stores beside the body (the body local recipients got, stored once).
-// The size MAIL announces does not size buffers: a client could announce
-// the limit and send nothing.
 //
 // Outbound queue: each due entry gets a worker of its own, up to
 // [outbound] workers at once; the loop that hands out entries never waits

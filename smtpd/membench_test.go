@@ -34,6 +34,7 @@ func BenchmarkSubmissionMemory(b *testing.B) {
 		out = NewOutbound(OutboundOptions{Store: o.Store, Directory: o.Directory, Logger: o.Logger, Hostname: o.Hostname,
 			Domains: []string{"example.test"}, DKIM: map[string]*DKIMKey{"example.test": {Domain: "example.test", Selector: "s1", Signer: signer}}})
 		o.Queue = out
+		o.MaxReceiving = 256 << 20 // the default
 	})
 	raw := make([]byte, 15<<20)
 	rand.Read(raw)
@@ -61,7 +62,8 @@ func BenchmarkSubmissionMemory(b *testing.B) {
 	msg := []byte("X-Seq: 00000000\r\n" + body)
 	send := func(i int) error {
 		copy(msg[7:15], fmt.Sprintf("%08d", i))
-		if err := c.Mail("alice@example.test", nil); err != nil {
+		// Announce the size, as mail clients do (RFC 1870).
+		if err := c.Mail("alice@example.test", &smtp.MailOptions{Size: int64(len(msg))}); err != nil {
 			return err
 		}
 		for _, r := range rcpts {

@@ -28,7 +28,22 @@ func TestReadData(t *testing.T) {
 			}
 		}
 	}
+	// With an announced size: exact, shorter, or longer than announced.
+	msg := bytes.Repeat([]byte("x"), 3*readChunk+5)
+	for _, hint := range []int{len(msg), len(msg) + 100, len(msg) - 1, 10} {
+		got, err := readData(hinted{bytes.NewReader(msg), hint})
+		if err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("hint %d: got %d bytes, %v", hint, len(got), err)
+		}
+	}
 	if _, err := readData(iotest.ErrReader(io.ErrUnexpectedEOF)); err != io.ErrUnexpectedEOF {
 		t.Fatalf("error not passed on: %v", err)
 	}
 }
+
+type hinted struct {
+	io.Reader
+	n int
+}
+
+func (h hinted) sizeHint() int { return h.n }

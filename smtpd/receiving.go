@@ -60,6 +60,14 @@ func (s *session) reserve(r io.Reader) (io.Reader, func()) {
 		return r, func() {}
 	}
 	rr := &reservingReader{r: r, b: b}
+	// The size MAIL announced is taken at once, if the budget has it, and
+	// then sizes the buffer the message is read into (see readData).
+	if h := int64(s.sizeHint); h > 0 && (s.srv.opts.MaxMessageBytes <= 0 || h <= s.srv.opts.MaxMessageBytes) {
+		steps := (h + receiveStep - 1) / receiveStep * receiveStep
+		if b.take(steps) {
+			rr.held, rr.hint = steps, int(h)
+		}
+	}
 	return rr, func() { b.release(rr.held) }
 }
 
@@ -70,7 +78,11 @@ type reservingReader struct {
 	b          *budget
 	read, held int64
 	full       bool
+	hint       int // announced size, covered by held; 0 if none
 }
+
+// sizeHint is the announced size the budget already covers.
+func (r *reservingReader) sizeHint() int { return r.hint }
 
 func (r *reservingReader) Read(p []byte) (int, error) {
 	if r.full {

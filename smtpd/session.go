@@ -39,6 +39,9 @@ type session struct {
 	mu      sync.Mutex
 	inTx    bool
 	closing bool
+
+	// sizeHint is the size MAIL announced (SIZE=), 0 if none.
+	sizeHint int
 }
 
 // closeWhenIdle closes the connection now if no transaction is under way,
@@ -164,6 +167,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	if !s.srv.receiving.fits(size) {
 		return errReceivingFull
 	}
+	s.sizeHint = size
 	if s.mode == ModeSubmission && s.user == nil {
 		return errAuthRequired
 	}
