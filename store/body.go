@@ -151,7 +151,7 @@ func (tx *txn) refContent(hash [32]byte, body []byte, n int, split bool) (BodyID
 		return 0, err
 	}
 	id := BodyID(next)
-	rec := rawRecord(body)
+	var rec []byte // the raw record is built only if the body is not split: it copies the body
 	if split {
 		if segs := splitParts(body, PartThreshold); len(segs) > 1 && joins(segs, body) {
 			var ids []BodyID
@@ -167,6 +167,9 @@ func (tx *txn) refContent(hash [32]byte, body []byte, n int, split bool) (BodyID
 			}
 			rec = encodeManifest(segs, ids)
 		}
+	}
+	if rec == nil {
+		rec = rawRecord(body)
 	}
 	if err := tx.Set(bodyKey(id), rec); err != nil {
 		return 0, err
