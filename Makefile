@@ -41,7 +41,7 @@ deps:
 FUZZTIME ?= 5s
 fuzz:
 	@set -e; for t in config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer \
-		imapd:FuzzMessage imapd:FuzzExtConnFraming store:FuzzSplitParts acl:FuzzRights; do \
+		imapd:FuzzMessage imapd:FuzzExtConnFraming store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights; do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$pkg $$fn"; \
 		out=$$($(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg 2>&1) || { echo "$$out"; exit 1; }; \
