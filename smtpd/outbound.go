@@ -707,6 +707,9 @@ func (o *Outbound) connect(ctx context.Context, addr, host string) (*smtp.Client
 
 // connectRelay opens an SMTP client to the smarthost (see connect).
 func (o *Outbound) connectRelay(ctx context.Context, addr, host string) (*smtp.Client, *remoteConn, error) {
+	if o.opts.RelayTLS == RelayTLSNone && o.opts.RelayUsername != "" {
+		return nil, nil, &tlsRequiredError{addr: addr, err: errors.New(`relay_tls is "none" but credentials are set`)}
+	}
 	cfg := &tls.Config{ServerName: host, RootCAs: o.opts.RelayRootCAs, MinVersion: tls.VersionTLS12}
 	conn, err := o.dial(ctx, addr)
 	if err != nil {
@@ -714,10 +717,6 @@ func (o *Outbound) connectRelay(ctx context.Context, addr, host string) (*smtp.C
 	}
 	switch o.opts.RelayTLS {
 	case RelayTLSNone:
-		if o.opts.RelayUsername != "" {
-			conn.Close()
-			return nil, nil, &tlsRequiredError{addr: addr, err: errors.New(`relay_tls is "none" but credentials are set`)}
-		}
 		c, err := o.client(conn)
 		return c, conn, err
 	case RelayTLSImplicit:
