@@ -93,7 +93,19 @@ type Limits struct {
 	// keeps: below it, new mail is refused (SMTP 452 4.3.1, APPEND NO)
 	// rather than risk the store failing on a full disk.
 	MinFreeSpace Size `toml:"min_free_space"`
+	// Receiving bounds the bytes of messages being received over SMTP at
+	// once, over all connections: beyond it DATA is answered 452 4.3.1
+	// (try again later) and the message is not buffered. It must be at
+	// least MessageSize.
+	Receiving Size `toml:"receiving"`
 }
+
+// MaxMessageSize is the largest limits.message_size: the store holds a
+// message as one value of at most store.MaxBodySize bytes, and the server
+// adds header fields (Received, DKIM-Signature, …) to what it receives.
+// config does not import store; a test in cmd/mailroom checks that the two
+// agree.
+const MaxMessageSize Size = 255 << 20
 
 // Domain is a local mail domain.
 type Domain struct {
@@ -158,6 +170,17 @@ type Outbound struct {
 	Relay         string `toml:"relay"`
 	RelayUsername string `toml:"relay_username"`
 	RelayPassword string `toml:"relay_password"`
+	// RelayTLS secures the connection to the relay: "starttls" (the
+	// default) or "implicit" (TLS from the first byte, usually port 465),
+	// both requiring TLS and verifying the relay's certificate; or "none",
+	// plaintext, for a relay on a trusted network, which cannot be
+	// combined with relay_username: credentials never travel without TLS.
+	// When TLS cannot be established, mail waits in the queue with the
+	// reason (see mailroom queue) until max_age.
+	RelayTLS string `toml:"relay_tls"`
+	// RelayCAFile is a PEM file of CA certificates that verify the relay's
+	// certificate instead of the system's roots (a private CA).
+	RelayCAFile string `toml:"relay_ca_file"`
 	// MaxAge is how long a message is retried before it bounces.
 	MaxAge Duration `toml:"max_age"`
 	// RetryInitial is the first retry delay; later ones double.
@@ -196,12 +219,14 @@ func Defaults() Config {
 			LoginTimeout:        Duration(60 * time.Second),
 			SMTPTimeout:         Duration(5 * time.Minute),
 			MinFreeSpace:        512 << 20,
+			Receiving:           256 << 20,
 		},
 		Plans: map[string]Plan{
 			DefaultPlan: {Share: true},
 		},
 		Groups: map[string]Group{},
 		Outbound: Outbound{
+			RelayTLS:     "starttls",
 			MaxAge:       Duration(5 * 24 * time.Hour),
 			RetryInitial: Duration(5 * time.Minute),
 			Workers:      4,
@@ -265,6 +290,7 @@ func (c *Config) resolvePaths(dir string) {
 	abs(&c.DataDir)
 	abs(&c.TLS.CertFile)
 	abs(&c.TLS.KeyFile)
+	abs(&c.Outbound.RelayCAFile)
 	for i := range c.Domains {
 		abs(&c.Domains[i].DKIMKey)
 	}

@@ -159,6 +159,7 @@ func (c *Config) validateLimits(v *validator) {
 		"limits.idle_timeout":          int64(l.IdleTimeout),
 		"limits.login_timeout":         int64(l.LoginTimeout),
 		"limits.smtp_timeout":          int64(l.SMTPTimeout),
+		"limits.receiving":             int64(l.Receiving),
 	}
 	for _, key := range sortedKeys(positive) {
 		if positive[key] <= 0 {
@@ -168,8 +169,11 @@ func (c *Config) validateLimits(v *validator) {
 	if l.IdleTimeout > 0 && l.IdleTimeout.D() < 30*time.Minute {
 		v.add("limits.idle_timeout", "%s is below the 30m that RFC 9051 §5.4 requires", l.IdleTimeout)
 	}
-	if l.MessageSize > 1<<30 {
-		v.add("limits.message_size", "%s is more than the 1GiB the store accepts", l.MessageSize)
+	if l.Receiving > 0 && l.MessageSize <= MaxMessageSize && l.Receiving < l.MessageSize {
+		v.add("limits.receiving", "%s is less than limits.message_size (%s): a message of that size could never be received", l.Receiving, l.MessageSize)
+	}
+	if l.MessageSize > MaxMessageSize {
+		v.add("limits.message_size", "%s is more than the %s the store can hold", l.MessageSize, MaxMessageSize)
 	}
 }
 
@@ -379,6 +383,16 @@ func (c *Config) validateOutbound(v *validator) {
 	if o.RelayUsername != "" && o.Relay == "" {
 		v.add("outbound.relay_username", "is set but outbound.relay is not")
 	}
+	switch o.RelayTLS {
+	case "starttls", "implicit":
+	case "none":
+		if o.RelayUsername != "" {
+			v.add("outbound.relay_tls", `"none" would send relay_username's password in plaintext: use "starttls" or "implicit", or a relay that needs no credentials`)
+		}
+	default:
+		v.add("outbound.relay_tls", "unknown mode %q (want starttls, implicit or none)", o.RelayTLS)
+	}
+	checkFile(v, "outbound.relay_ca_file", o.RelayCAFile)
 	if o.MaxAge <= 0 {
 		v.add("outbound.max_age", "must be greater than zero")
 	}

@@ -35,17 +35,33 @@ var signedHeaders = []string{
 	"Message-ID", "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
 }
 
-// Sign returns msg with a DKIM-Signature header in front (relaxed/relaxed,
-// SHA-256). It signs each recommended field the message has, every
-// occurrence, and names From once more than it occurs, so that a From
-// added later breaks the signature. Line endings are normalised first
-// (normalizeLineEndings): a bare CR or LF would be signed as one thing
-// and read by the receiver as another.
+// Sign returns msg with a DKIM-Signature header in front (see Signature).
+// Line endings are normalised first (normalizeLineEndings): a bare CR or
+// LF would be signed as one thing and read by the receiver as another.
 func (k *DKIMKey) Sign(msg []byte) ([]byte, error) {
 	msg = normalizeLineEndings(msg)
+	sig, err := k.Signature(msg)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(make([]byte, 0, len(sig)+len(msg)), sig...), msg...), nil
+}
+
+// signChunk is how much of the message the signer is given at a time: its
+// canonicalization copies what it is given, so the whole message at once
+// would cost the message's size twice over in garbage at once.
+const signChunk = 64 << 10
+
+// Signature returns the DKIM-Signature header field (with its CRLF) that
+// signs msg (relaxed/relaxed, SHA-256). It signs each recommended field
+// the message has, every occurrence, and names From once more than it
+// occurs, so that a From added later breaks the signature. It does not
+// copy msg, which must have CRLF line endings (submission normalises
+// them before anything else).
+func (k *DKIMKey) Signature(msg []byte) (string, error) {
 	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(msg)))
 	if err != nil {
-		return nil, fmt.Errorf("dkim: header: %w", err)
+		return "", fmt.Errorf("dkim: header: %w", err)
 	}
 	var keys []string
 	for _, name := range signedHeaders {
@@ -54,8 +70,7 @@ func (k *DKIMKey) Sign(msg []byte) ([]byte, error) {
 		}
 	}
 	keys = append(keys, "From")
-	var sig bytes.Buffer
-	err = dkim.Sign(&sig, bytes.NewReader(msg), &dkim.SignOptions{
+	s, err := dkim.NewSigner(&dkim.SignOptions{
 		Domain:                 k.Domain,
 		Selector:               k.Selector,
 		Signer:                 k.Signer,
@@ -64,10 +79,20 @@ func (k *DKIMKey) Sign(msg []byte) ([]byte, error) {
 		HeaderKeys:             keys,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("dkim: %w", err)
+		return "", fmt.Errorf("dkim: %w", err)
 	}
-	// dkim.Sign writes the signature header followed by the message.
-	return sig.Bytes(), nil
+	for rest := msg; len(rest) > 0; {
+		n := min(len(rest), signChunk)
+		if _, err := s.Write(rest[:n]); err != nil {
+			s.Close()
+			return "", fmt.Errorf("dkim: %w", err)
+		}
+		rest = rest[n:]
+	}
+	if err := s.Close(); err != nil {
+		return "", fmt.Errorf("dkim: %w", err)
+	}
+	return s.Signature(), nil
 }
 
 // LoadDKIMKey reads a PEM private key: PKCS #8 (RSA or Ed25519) or

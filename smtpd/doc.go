@@ -59,6 +59,42 @@
 // is postmaster@ the host name when that is a local domain, else @ the
 // first local domain.
 //
+// Memory: [limits] receiving bounds the bytes of messages being received
+// at once over all connections (Options.MaxReceiving). A message takes
+// that budget in 64 KiB steps as it arrives and holds it until its reply
+// is decided; beyond it DATA gets 452 4.3.1 and the rest of the message is
+// dropped as it arrives, not buffered. A client that announces SIZE= is
+// refused at MAIL when that does not fit, and otherwise takes its
+// announced size at once and gets a buffer of that size; any other
+// message is read into pooled chunks and copied once into a buffer of its
+// exact size. An announced size is never trusted without the budget (a
+// client could announce the limit and send nothing). DKIM signing feeds
+// the signer in chunks and keeps only the signature, which the queue
+// stores beside the body (the body local recipients got, stored once).
+//
+// Outbound queue: each due entry gets a worker of its own, up to
+// [outbound] workers at once; the loop that hands out entries never waits
+// for a delivery, so a remote host that stalls holds only its own entries'
+// workers, each wait on it bounded by the SMTP timeout (every deadline and
+// every write of the message), and shutdown closes its connection. No
+// recipient domain gets more than half the workers (at least one), so
+// many messages for one stalled domain cannot hold them all. After
+// an attempt the per-recipient outcome is saved in the queue entry before
+// anything else; failed recipients wait as "bounce due" until the bounce
+// (DSN) is stored, and later attempts retry only the bounce, so a bounce
+// that cannot be stored (a full disk) never sends the message again to
+// recipients that took it. A crash between storing the bounce and marking
+// it stored sends the bounce twice rather than never.
+//
+// Smarthost TLS ([outbound] relay_tls): "starttls" (default) and
+// "implicit" require TLS with a certificate verified against the system's
+// roots or relay_ca_file; "none" is plaintext and never sends AUTH (the
+// configuration refuses it together with relay_username). When the
+// required TLS cannot be established nothing at all is sent: the entry
+// waits with the reason (status 4.7.10) shown by "mailroom queue", and
+// bounces only after max_age. Delivery to MX hosts keeps opportunistic
+// STARTTLS without verification (as MX hosts do without DANE or MTA-STS).
+//
 // LMTP answers per recipient (RFC 2033); the listener is meant for a
 // trusted MTA on loopback or a unix socket.
 package smtpd

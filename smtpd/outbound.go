@@ -2,7 +2,7 @@ package smtpd
 
 import (
 	"context"
-	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,9 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
 	"mailroom/store"
@@ -45,6 +42,13 @@ type OutboundOptions struct {
 	// Relay sends everything through host:port, with AUTH PLAIN when
 	// RelayUsername is set.
 	Relay, RelayUsername, RelayPassword string
+	// RelayTLS is how the relay connection is secured: RelayTLSStartTLS
+	// (the default when empty), RelayTLSImplicit or RelayTLSNone. AUTH is
+	// sent only over TLS whose certificate was verified.
+	RelayTLS string
+	// RelayRootCAs verifies the relay's certificate; nil means the
+	// system's roots.
+	RelayRootCAs *x509.CertPool
 	// MaxAge is how long a message is retried before it bounces;
 	// RetryInitial the first delay, doubled after each attempt up to
 	// RetryMax.
@@ -66,6 +70,17 @@ type Outbound struct {
 	local   map[string]bool
 	wake    chan struct{}
 	running sync.Map // store.QueueID -> struct{}: entries being delivered
+	// held delays entries whose last attempt failed before its outcome was
+	// saved (store.QueueID -> time.Time), so a broken entry is not retried
+	// in a tight loop.
+	held sync.Map
+
+	mu sync.Mutex
+	// perDomain counts the entries being delivered to each recipient
+	// domain; Run starts no entry for a domain that already has
+	// Workers/2 (at least one), so one slow domain cannot take every
+	// worker.
+	perDomain map[string]int
 }
 
 // NewOutbound returns the queue; Run starts its workers.
@@ -101,7 +116,10 @@ func NewOutbound(opts OutboundOptions) *Outbound {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Minute
 	}
-	o := &Outbound{opts: opts, log: opts.Logger.With("component", "outbound"), local: map[string]bool{}, wake: make(chan struct{}, 1)}
+	if opts.RelayTLS == "" {
+		opts.RelayTLS = RelayTLSStartTLS
+	}
+	o := &Outbound{opts: opts, log: opts.Logger.With("component", "outbound"), local: map[string]bool{}, wake: make(chan struct{}, 1), perDomain: map[string]int{}}
 	for _, d := range opts.Domains {
 		o.local[strings.ToLower(d)] = true
 	}
@@ -111,35 +129,43 @@ func NewOutbound(opts OutboundOptions) *Outbound {
 var _ Queue = (*Outbound)(nil)
 
 // Enqueue DKIM-signs msg once, if the sender's domain has a key, stores it
-// durably and wakes the workers.
+// durably and wakes the workers. The signature is kept beside the message
+// (store.EnqueuePrefixed), so that msg is not copied and, when local
+// recipients got it too, it is stored once.
 func (o *Outbound) Enqueue(ctx context.Context, from string, rcpts []string, msg []byte) error {
+	var sig []byte
 	if at := strings.LastIndexByte(from, '@'); at >= 0 {
 		if key := o.opts.DKIM[strings.ToLower(from[at+1:])]; key != nil {
-			signed, err := key.Sign(msg)
+			s, err := key.Signature(msg)
 			if err != nil {
 				// An unparsable header cannot be signed; send it as it is.
 				o.log.Warn("not signed", "from", from, "err", err)
 			} else {
-				msg = signed
+				sig = []byte(s)
 			}
 		}
 	}
-	e, err := o.opts.Store.Enqueue(ctx, from, rcpts, msg)
+	e, err := o.opts.Store.EnqueuePrefixed(ctx, from, rcpts, sig, msg)
 	if err != nil {
 		return err
 	}
-	o.log.Info("queued", "id", e.ID, "from", from, "rcpts", rcpts, "size", len(msg))
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
+	o.log.Info("queued", "id", e.ID, "from", from, "rcpts", rcpts, "size", e.Size)
+	o.poke()
 	return nil
 }
 
-// Run delivers due messages until ctx ends.
+// Run delivers due messages until ctx ends. Each due entry gets a worker
+// of its own, up to Workers at once, and the loop never waits for a
+// delivery: a remote host that stalls holds only the workers of its own
+// entries (each for at most Timeout per step), while mail queued meanwhile
+// goes out on the others. A finishing worker wakes the loop. When ctx ends,
+// connections in progress are closed and Run returns once every worker has.
 func (o *Outbound) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, o.opts.Workers)
 	for {
-		next, err := o.RunOnce(ctx)
+		next, err := o.dispatch(ctx, slots, &wg, false)
 		if err != nil && ctx.Err() == nil {
 			o.log.Error("queue run", "err", err)
 		}
@@ -162,42 +188,137 @@ func (o *Outbound) Run(ctx context.Context) {
 // RunOnce attempts every due message, Workers at a time, and returns when
 // they are done, with the time the next one falls due (zero if none).
 func (o *Outbound) RunOnce(ctx context.Context) (time.Time, error) {
+	var wg sync.WaitGroup
+	_, err := o.dispatch(ctx, make(chan struct{}, o.opts.Workers), &wg, true)
+	wg.Wait()
+	if err != nil {
+		return time.Time{}, err
+	}
+	entries, err := o.opts.Store.QueueEntries(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var next time.Time
+	for _, e := range entries {
+		if next.IsZero() || e.Next.Before(next) {
+			next = e.Next
+		}
+	}
+	return next, nil
+}
+
+// dispatch starts a worker for each due entry not already being
+// delivered, while a slot in slots is free; with wait, it waits for a
+// slot instead of leaving the rest to the next round. It returns when the
+// first entry not yet due falls due.
+func (o *Outbound) dispatch(ctx context.Context, slots chan struct{}, wg *sync.WaitGroup, wait bool) (time.Time, error) {
 	entries, err := o.opts.Store.QueueEntries(ctx)
 	if err != nil {
 		return time.Time{}, err
 	}
 	now := o.opts.Now()
-	sem := make(chan struct{}, o.opts.Workers)
-	var wg sync.WaitGroup
 	var next time.Time
 	for _, e := range entries {
-		if e.Next.After(now) {
-			if next.IsZero() || e.Next.Before(next) {
-				next = e.Next
+		due := e.Next
+		if h, ok := o.held.Load(e.ID); ok && h.(time.Time).After(due) {
+			due = h.(time.Time)
+		}
+		if due.After(now) {
+			if next.IsZero() || due.Before(next) {
+				next = due
 			}
 			continue
 		}
-		if _, busy := o.running.LoadOrStore(e.ID, struct{}{}); busy {
+		if _, busy := o.running.Load(e.ID); busy {
 			continue
 		}
-		sem <- struct{}{}
+		domains := o.destinations(e)
+		if !wait && !o.takeDomains(domains) {
+			continue // its domain has its share of workers already
+		}
+		if wait {
+			slots <- struct{}{}
+		} else {
+			select {
+			case slots <- struct{}{}:
+			default:
+				// Every worker is busy; the first to finish wakes Run.
+				o.releaseDomains(domains)
+				return next, nil
+			}
+		}
+		o.running.Store(e.ID, struct{}{})
 		wg.Go(func() {
-			defer func() { <-sem; o.running.Delete(e.ID) }()
+			defer func() {
+				if !wait {
+					o.releaseDomains(domains)
+				}
+				o.running.Delete(e.ID)
+				<-slots
+				o.poke()
+			}()
 			if err := o.attempt(ctx, e); err != nil {
+				// Not even the outcome could be saved (or the bounce
+				// could not be stored): try again later, not at once.
+				o.held.Store(e.ID, o.opts.Now().Add(o.opts.RetryInitial))
 				o.log.Error("delivery attempt", "id", e.ID, "err", err)
+				return
 			}
+			o.held.Delete(e.ID)
 		})
 	}
-	wg.Wait()
-	// Entries attempted now may be due again soon.
-	if entries, err := o.opts.Store.QueueEntries(ctx); err == nil {
-		for _, e := range entries {
-			if next.IsZero() || e.Next.Before(next) {
-				next = e.Next
-			}
+	return next, nil
+}
+
+// destinations are the domains of an entry's pending recipients (none
+// through a relay, where everything goes to one host anyway).
+func (o *Outbound) destinations(e *store.QueueEntry) []string {
+	if o.opts.Relay != "" {
+		return nil
+	}
+	var out []string
+	for _, r := range e.Pending() {
+		d := strings.ToLower(r[strings.LastIndexByte(r, '@')+1:])
+		if !slices.Contains(out, d) {
+			out = append(out, d)
 		}
 	}
-	return next, nil
+	return out
+}
+
+// takeDomains counts an entry against each of its domains, unless one of
+// them has its share of workers already.
+func (o *Outbound) takeDomains(domains []string) bool {
+	share := max(1, o.opts.Workers/2)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, d := range domains {
+		if o.perDomain[d] >= share {
+			return false
+		}
+	}
+	for _, d := range domains {
+		o.perDomain[d]++
+	}
+	return true
+}
+
+func (o *Outbound) releaseDomains(domains []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, d := range domains {
+		if o.perDomain[d]--; o.perDomain[d] <= 0 {
+			delete(o.perDomain, d)
+		}
+	}
+}
+
+// poke wakes Run.
+func (o *Outbound) poke() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
 }
 
 // result is the outcome for one recipient.
@@ -208,55 +329,78 @@ type result struct {
 	text   string
 }
 
-// attempt tries the pending recipients of one entry and records the
-// outcome; permanent failures and expiry are reported to the sender.
+// attempt tries the pending recipients of one entry, saves their outcome,
+// and then tells the sender about permanent failures and expiry. The
+// outcome is saved before the bounce is built, so that a bounce that
+// cannot be stored (the disk is below its reserve, say) never causes a
+// delivered recipient to get the message again: the failed recipients
+// wait as RcptBounceDue, and later attempts retry only the bounce.
 func (o *Outbound) attempt(ctx context.Context, e *store.QueueEntry) error {
 	msg, err := o.opts.Store.QueueContent(ctx, e)
 	if err != nil {
 		return err
 	}
-	results := map[string]result{}
-	for _, group := range o.groups(e.Pending()) {
-		for rcpt, r := range o.deliverGroup(ctx, group, e.From, msg) {
-			results[rcpt] = r
-		}
-	}
 	now := o.opts.Now()
-	e.Attempts++
-	expired := now.Sub(e.Created) >= o.opts.MaxAge
-	var failed []store.QueueRcpt
+	if pending := e.Pending(); len(pending) > 0 {
+		results := map[string]result{}
+		for _, group := range o.groups(pending) {
+			for rcpt, r := range o.deliverGroup(ctx, group, e.From, msg) {
+				results[rcpt] = r
+			}
+		}
+		now = o.opts.Now()
+		e.Attempts++
+		expired := now.Sub(e.Created) >= o.opts.MaxAge
+		for i := range e.Rcpts {
+			r := &e.Rcpts[i]
+			res, tried := results[r.Addr]
+			if r.State != store.RcptPending || !tried {
+				continue
+			}
+			r.LastError, r.Status = res.text, res.status
+			switch {
+			case res.ok:
+				r.State = store.RcptDelivered
+				o.log.Info("delivered", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text)
+			case res.perm:
+				r.State = store.RcptBounceDue
+				o.log.Warn("bounced", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text)
+			case expired:
+				r.State = store.RcptBounceDue
+				r.Status = "4.4.7"
+				r.LastError = "delivery time expired; last error: " + res.text
+				o.log.Warn("expired", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text)
+			default:
+				o.log.Info("deferred", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text, "attempts", e.Attempts)
+			}
+		}
+		e.Next = now.Add(o.backoff(e.Attempts))
+	}
+	due := e.BounceDue()
+	if len(due) > 0 && len(e.Pending()) == 0 {
+		// Only the bounce is left: if it cannot be stored now, it is
+		// retried after the first retry delay.
+		e.Next = now.Add(o.opts.RetryInitial)
+	}
+	// The outcome is saved even when ctx ended meanwhile: the remote
+	// hosts have the message, and forgetting that would send it again.
+	if err := o.opts.Store.UpdateQueueEntry(context.WithoutCancel(ctx), e); err != nil {
+		return fmt.Errorf("save delivery results: %w", err)
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	if err := o.bounce(ctx, e, due, msg); err != nil {
+		return fmt.Errorf("bounce (retried at %s): %w", e.Next.Format(time.RFC3339), err)
+	}
 	for i := range e.Rcpts {
-		r := &e.Rcpts[i]
-		res, tried := results[r.Addr]
-		if r.State != store.RcptPending || !tried {
-			continue
-		}
-		r.LastError, r.Status = res.text, res.status
-		switch {
-		case res.ok:
-			r.State = store.RcptDelivered
-			o.log.Info("delivered", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text)
-		case res.perm:
-			r.State = store.RcptFailed
-			failed = append(failed, *r)
-			o.log.Warn("bounced", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text)
-		case expired:
-			r.State = store.RcptFailed
-			r.Status = "4.4.7"
-			r.LastError = "delivery time expired; last error: " + res.text
-			failed = append(failed, *r)
-			o.log.Warn("expired", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text)
-		default:
-			o.log.Info("deferred", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text, "attempts", e.Attempts)
+		if e.Rcpts[i].State == store.RcptBounceDue {
+			e.Rcpts[i].State = store.RcptFailed
 		}
 	}
-	e.Next = now.Add(o.backoff(e.Attempts))
-	if len(failed) > 0 {
-		if err := o.bounce(ctx, e, failed, msg); err != nil {
-			return fmt.Errorf("bounce: %w", err)
-		}
-	}
-	return o.opts.Store.UpdateQueueEntry(ctx, e)
+	// A crash between the bounce and this save sends the bounce twice,
+	// which is better than never.
+	return o.opts.Store.UpdateQueueEntry(context.WithoutCancel(ctx), e)
 }
 
 // backoff is the delay after the n-th attempt.
@@ -346,123 +490,11 @@ func (o *Outbound) deliverGroup(ctx context.Context, rcpts []string, from string
 			return out
 		}
 		last = result{status: "4.4.1", text: fmt.Sprintf("%s: %v", addr, err)}
+		var tlsErr *tlsRequiredError
+		if errors.As(err, &tlsErr) {
+			last = result{status: "4.7.10", text: err.Error()}
+		}
 		o.log.Info("remote host failed", "host", addr, "err", err)
 	}
 	return all(last)
-}
-
-// session runs one SMTP transaction with addr. A connection-level error
-// (refused, timeout, TLS, greeting) is returned so the next host is tried.
-func (o *Outbound) session(ctx context.Context, addr string, rcpts []string, from string, msg []byte) (map[string]result, error) {
-	host, _, _ := net.SplitHostPort(addr)
-	c, err := o.connect(ctx, addr, host)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	if o.opts.Relay != "" && o.opts.RelayUsername != "" {
-		if err := c.Auth(sasl.NewPlainClient("", o.opts.RelayUsername, o.opts.RelayPassword)); err != nil {
-			return nil, fmt.Errorf("relay AUTH: %w", err)
-		}
-	}
-	out := map[string]result{}
-	reply := func(err error) result {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			status := fmt.Sprintf("%d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
-			if se.EnhancedCode == smtp.NoEnhancedCode || se.EnhancedCode == (smtp.EnhancedCode{}) {
-				status = fmt.Sprintf("%d.0.0", se.Code/100)
-			}
-			return result{perm: se.Code >= 500, status: status, text: fmt.Sprintf("%s said: %d %s", host, se.Code, se.Message)}
-		}
-		return result{status: "4.4.2", text: fmt.Sprintf("%s: %v", host, err)}
-	}
-	if err := c.Mail(from, nil); err != nil {
-		r := reply(err)
-		for _, rc := range rcpts {
-			out[rc] = r
-		}
-		return out, nil
-	}
-	var accepted []string
-	for _, rc := range rcpts {
-		if err := c.Rcpt(rc, nil); err != nil {
-			out[rc] = reply(err)
-			continue
-		}
-		accepted = append(accepted, rc)
-	}
-	if len(accepted) == 0 {
-		c.Quit()
-		return out, nil
-	}
-	var dataErr error
-	w, err := c.Data()
-	if err == nil {
-		if _, err = w.Write(msg); err == nil {
-			err = w.Close()
-		}
-	}
-	dataErr = err
-	r := result{ok: true, status: "2.0.0", text: host + " accepted the message"}
-	if dataErr != nil {
-		r = reply(dataErr)
-	}
-	for _, rc := range accepted {
-		out[rc] = r
-	}
-	c.Quit()
-	return out, nil
-}
-
-// connect opens an SMTP client to addr, with STARTTLS when the server
-// offers it. Certificates are not verified: this is opportunistic TLS, as
-// between MX hosts, where failing on a self-signed certificate would only
-// push the mail to plaintext.
-func (o *Outbound) connect(ctx context.Context, addr, host string) (*smtp.Client, error) {
-	dial := func() (net.Conn, error) {
-		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		conn, err := o.opts.Dial(dctx, "tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		conn.SetDeadline(time.Now().Add(o.opts.Timeout))
-		return conn, nil
-	}
-	conn, err := dial()
-	if err != nil {
-		return nil, err
-	}
-	c := smtp.NewClient(conn)
-	if err := c.Hello(o.opts.Hostname); err != nil {
-		c.Close()
-		return nil, err
-	}
-	if ok, _ := c.Extension("STARTTLS"); !ok {
-		return c, nil
-	}
-	c.Close()
-	if conn, err = dial(); err != nil {
-		return nil, err
-	}
-	// The handshake happens in the EHLO after STARTTLS.
-	tc, err := smtp.NewClientStartTLS(conn, &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
-	if err == nil {
-		if err = tc.Hello(o.opts.Hostname); err == nil {
-			return tc, nil
-		}
-		tc.Close()
-	}
-	// A failed negotiation: send in plaintext rather than not at all.
-	o.log.Info("STARTTLS failed, sending in plaintext", "host", addr, "err", err)
-	if conn, err = dial(); err != nil {
-		return nil, err
-	}
-	c = smtp.NewClient(conn)
-	if err := c.Hello(o.opts.Hostname); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c, nil
 }

@@ -69,7 +69,11 @@ type Options struct {
 	// or for a user name, doubling with each further one up to
 	// AuthDelayMax; zero means 1s and 30s. Sleep waits it (tests record).
 	AuthDelay, AuthDelayMax time.Duration
-	Sleep                   func(ctx context.Context, d time.Duration)
+	// MaxReceiving bounds the bytes of messages being received at once
+	// over all connections; a DATA beyond it gets 452 4.3.1 and its bytes
+	// are dropped as they come. 0 means no limit.
+	MaxReceiving int64
+	Sleep        func(ctx context.Context, d time.Duration)
 }
 
 // ListenerOptions qualify one listener.
@@ -95,8 +99,9 @@ type Server struct {
 	sessions map[*session]struct{}
 	closing  bool
 
-	conns    *netlimit.Conns
-	throttle *netlimit.Throttle
+	conns     *netlimit.Conns
+	throttle  *netlimit.Throttle
+	receiving *budget // nil: no limit
 }
 
 // New returns a server; Serve starts listeners.
@@ -122,6 +127,9 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, log: opts.Logger.With("proto", "smtp"), sessions: map[*session]struct{}{},
 		conns:    netlimit.NewConns(opts.MaxConnections, opts.MaxConnectionsPerIP),
 		throttle: netlimit.NewThrottle(opts.AuthDelay, opts.AuthDelayMax, nil),
+	}
+	if opts.MaxReceiving > 0 {
+		s.receiving = &budget{max: opts.MaxReceiving}
 	}
 	s.SetOptions(opts)
 	return s

@@ -39,6 +39,9 @@ type session struct {
 	mu      sync.Mutex
 	inTx    bool
 	closing bool
+
+	// sizeHint is the size MAIL announced (SIZE=), 0 if none.
+	sizeHint int
 }
 
 // closeWhenIdle closes the connection now if no transaction is under way,
@@ -168,6 +171,10 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 		s.log.Error("free space check", "err", err)
 		return errTempFailure
 	}
+	if !s.srv.receiving.fits(size) {
+		return errReceivingFull
+	}
+	s.sizeHint = size
 	if s.mode == ModeSubmission && s.user == nil {
 		return errAuthRequired
 	}
@@ -269,6 +276,8 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (s *session) Data(r io.Reader) error {
+	r, release := s.reserve(r)
+	defer release()
 	msg, err := s.readMessage(r)
 	if err != nil {
 		return err
@@ -284,6 +293,9 @@ func (s *session) Data(r io.Reader) error {
 			if errors.Is(err, store.ErrNoSpace) {
 				return errNoSpace
 			}
+			if errors.Is(err, store.ErrTooLarge) {
+				return smtpErr(552, smtp.EnhancedCode{5, 3, 4}, "Message too large")
+			}
 			return errTempFailure
 		}
 		s.log.Info("queued", "from", s.from, "rcpts", s.remote, "size", len(msg))
@@ -295,6 +307,8 @@ func (s *session) Data(r io.Reader) error {
 }
 
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	r, release := s.reserve(r)
+	defer release()
 	msg, err := s.readMessage(r)
 	if err != nil {
 		return err
@@ -308,9 +322,9 @@ func (s *session) readMessage(r io.Reader) ([]byte, error) {
 	max := s.srv.opts.MaxMessageBytes
 	if max > 0 {
 		// One byte more than the limit tells an oversized message.
-		r = io.LimitReader(r, max+1)
+		r = &maxReader{r: r, n: max + 1}
 	}
-	msg, err := io.ReadAll(r)
+	msg, err := readData(r)
 	if err == nil && max > 0 && int64(len(msg)) > max {
 		return nil, errTooLarge
 	}

@@ -10,9 +10,19 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// maxBodySize is the largest body the store accepts; Badger keeps a value
-// in one value-log file.
-const maxBodySize = 1 << 30
+// valueLogFileSize is the size of Badger's value-log files; Badger refuses
+// a value larger than one.
+const valueLogFileSize = 256 << 20
+
+// MaxBodySize is the largest message the store accepts. A body is one
+// Badger value (a record byte and the message), so it must fit in a
+// value-log file; the margin covers the record byte. Configuration refuses
+// a message size limit the store cannot hold (with room for the header
+// fields the server adds), so that a message is refused at the SMTP SIZE
+// limit and never by the store with a generic error.
+const MaxBodySize = valueLogFileSize - 64<<10
+
+const maxBodySize = MaxBodySize
 
 // Body record formats. A body record starts with one of these bytes:
 // bodyRaw is followed by the bytes themselves; bodyManifest by the
@@ -141,7 +151,7 @@ func (tx *txn) refContent(hash [32]byte, body []byte, n int, split bool) (BodyID
 		return 0, err
 	}
 	id := BodyID(next)
-	rec := rawRecord(body)
+	var rec []byte // the raw record is built only if the body is not split: it copies the body
 	if split {
 		if segs := splitParts(body, PartThreshold); len(segs) > 1 && joins(segs, body) {
 			var ids []BodyID
@@ -157,6 +167,9 @@ func (tx *txn) refContent(hash [32]byte, body []byte, n int, split bool) (BodyID
 			}
 			rec = encodeManifest(segs, ids)
 		}
+	}
+	if rec == nil {
+		rec = rawRecord(body)
 	}
 	if err := tx.Set(bodyKey(id), rec); err != nil {
 		return 0, err

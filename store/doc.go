@@ -31,7 +31,14 @@
 //     when its own last reference goes. The splitter only slices the
 //     original bytes, and a manifest is used only if its segments join to
 //     the exact message, so content is always what arrived.
-//   - Queue entries hold a body reference like messages do.
+//   - Queue entries hold a body reference like messages do, and a prefix
+//     (the DKIM-Signature) kept outside the body, so a message sent to local
+//     and remote recipients is stored once. Each recipient's outcome is
+//     saved in the entry; an entry stays until every recipient is delivered
+//     or failed with the bounce stored (RcptBounceDue in between).
+//   - A message is at most MaxBodySize bytes: a body is one Badger value,
+//     and Badger refuses values larger than a value-log file (256 MiB).
+//     Larger ones get ErrTooLarge, never Badger's own error.
 //   - Each mailbox record carries UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and
 //     the counters STATUS needs (messages, unseen, size), kept exact by the
 //     same transactions; Check recomputes them all.

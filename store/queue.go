@@ -26,8 +26,28 @@ type RcptState uint8
 const (
 	RcptPending   RcptState = iota // still to be delivered
 	RcptDelivered                  // accepted by the remote host
-	RcptFailed                     // failed permanently or expired
+	RcptFailed                     // failed permanently or expired; the sender has been told
+	// RcptBounceDue failed like RcptFailed, but the bounce telling the
+	// sender is not stored yet (the disk was full, say). The outcome is
+	// saved first so that the recipient is never tried again; the bounce
+	// is retried on its own.
+	RcptBounceDue
 )
+
+// String names the state for the queue listing.
+func (s RcptState) String() string {
+	switch s {
+	case RcptPending:
+		return "waiting"
+	case RcptDelivered:
+		return "delivered"
+	case RcptFailed:
+		return "failed"
+	case RcptBounceDue:
+		return "failed, bounce not yet sent"
+	}
+	return fmt.Sprintf("state %d", uint8(s))
+}
 
 // QueueRcpt is one recipient of a queued message.
 type QueueRcpt struct {
@@ -48,8 +68,12 @@ type QueueEntry struct {
 	Created  time.Time
 	Next     time.Time // next attempt
 	Attempts int
-	Size     int64
+	Size     int64 // of Prefix and the body together
 	Body     BodyID
+	// Prefix is sent in front of the body (the DKIM-Signature). It is kept
+	// outside the body so that the body is the very one the message's
+	// local recipients got, stored once.
+	Prefix []byte
 	// Bounced is set once the sender has been told of the failures.
 	Bounced bool
 }
@@ -65,11 +89,37 @@ func (e *QueueEntry) Pending() []string {
 	return out
 }
 
-const queueRecordV1 = 1
+// BounceDue returns the failed recipients whose sender is still to be told.
+func (e *QueueEntry) BounceDue() []QueueRcpt {
+	var out []QueueRcpt
+	for _, r := range e.Rcpts {
+		if r.State == RcptBounceDue {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Done reports whether nothing is left to do for the entry: every
+// recipient delivered, or failed with the sender told.
+func (e *QueueEntry) Done() bool {
+	for _, r := range e.Rcpts {
+		if r.State == RcptPending || r.State == RcptBounceDue {
+			return false
+		}
+	}
+	return true
+}
+
+// Queue record versions: v2 adds the prefix at the end.
+const (
+	queueRecordV1 = 1
+	queueRecordV2 = 2
+)
 
 func (e *QueueEntry) encode() []byte {
 	var x enc
-	x.byte1(queueRecordV1)
+	x.byte1(queueRecordV2)
 	x.str(e.From)
 	x.varint(e.Created.UnixNano())
 	x.varint(e.Next.UnixNano())
@@ -88,12 +138,14 @@ func (e *QueueEntry) encode() []byte {
 		x.str(r.LastError)
 		x.str(r.Status)
 	}
+	x.bytes(e.Prefix)
 	return x.b
 }
 
 func decodeQueueEntry(id QueueID, b []byte) (*QueueEntry, error) {
 	d := dec{b: b}
-	if v := d.byte1(); v != queueRecordV1 {
+	v := d.byte1()
+	if v != queueRecordV1 && v != queueRecordV2 {
 		return nil, fmt.Errorf("queue entry %d: %w (version %d)", id, errCorrupt, v)
 	}
 	e := &QueueEntry{ID: id}
@@ -115,6 +167,11 @@ func decodeQueueEntry(id QueueID, b []byte) (*QueueEntry, error) {
 		r.Status = d.str()
 		e.Rcpts = append(e.Rcpts, r)
 	}
+	if v >= queueRecordV2 && d.err == nil {
+		if p := d.bytes(); len(p) > 0 {
+			e.Prefix = append([]byte(nil), p...)
+		}
+	}
 	if d.err != nil {
 		return nil, fmt.Errorf("queue entry %d: %w", id, d.err)
 	}
@@ -128,10 +185,17 @@ func queueKey(id QueueID) []byte {
 // Enqueue stores a message for remote delivery, durably, and returns its
 // entry. The message is due at once.
 func (s *Store) Enqueue(ctx context.Context, from string, rcpts []string, msg []byte) (*QueueEntry, error) {
-	if len(msg) > maxBodySize {
+	return s.EnqueuePrefixed(ctx, from, rcpts, nil, msg)
+}
+
+// EnqueuePrefixed is Enqueue of prefix followed by msg, with msg stored as
+// a body of its own: when it was just delivered to local recipients too,
+// it is stored once.
+func (s *Store) EnqueuePrefixed(ctx context.Context, from string, rcpts []string, prefix, msg []byte) (*QueueEntry, error) {
+	if len(msg) > maxBodySize || len(prefix) > 1<<20 {
 		return nil, ErrTooLarge
 	}
-	if err := s.RoomFor(len(msg) + 512); err != nil {
+	if err := s.RoomFor(len(prefix) + len(msg) + 512); err != nil {
 		return nil, err
 	}
 	hash := sha256.Sum256(msg)
@@ -146,7 +210,7 @@ func (s *Store) Enqueue(ctx context.Context, from string, rcpts []string, msg []
 		if err != nil {
 			return err
 		}
-		e = &QueueEntry{ID: QueueID(id), From: from, Created: now, Next: now, Size: int64(len(msg)), Body: body}
+		e = &QueueEntry{ID: QueueID(id), From: from, Created: now, Next: now, Size: int64(len(prefix) + len(msg)), Body: body, Prefix: prefix}
 		for _, r := range rcpts {
 			e.Rcpts = append(e.Rcpts, QueueRcpt{Addr: r})
 		}
@@ -179,8 +243,10 @@ func (s *Store) QueueEntries(ctx context.Context) ([]*QueueEntry, error) {
 	return out, err
 }
 
-// UpdateQueueEntry saves an entry's progress. An entry with no pending
-// recipient is removed with its body reference.
+// UpdateQueueEntry saves an entry's progress. An entry with nothing left
+// to do (see Done) is removed with its body reference. It adds no content,
+// so it is not refused when the disk is below the free-space reserve:
+// recording that recipients were delivered must never wait for space.
 func (s *Store) UpdateQueueEntry(ctx context.Context, e *QueueEntry) error {
 	return s.update(ctx, nil, func(tx *txn) error {
 		v, ok, err := getValue(tx.Txn, queueKey(e.ID))
@@ -190,7 +256,7 @@ func (s *Store) UpdateQueueEntry(ctx context.Context, e *QueueEntry) error {
 		if !ok {
 			return ErrNoQueueEntry
 		}
-		if len(e.Pending()) == 0 {
+		if e.Done() {
 			old, err := decodeQueueEntry(e.ID, v)
 			if err != nil {
 				return err
@@ -204,7 +270,7 @@ func (s *Store) UpdateQueueEntry(ctx context.Context, e *QueueEntry) error {
 	})
 }
 
-// QueueContent returns a queued message's bytes.
+// QueueContent returns a queued message's bytes, its prefix included.
 func (s *Store) QueueContent(ctx context.Context, e *QueueEntry) ([]byte, error) {
-	return s.Content(ctx, &Message{Body: e.Body})
+	return s.Content(ctx, &Message{Body: e.Body, Prefix: e.Prefix, Size: e.Size})
 }

@@ -40,7 +40,7 @@ type Options struct {
 // Store is Mailroom's database. All methods are safe for concurrent use.
 type Store struct {
 	dir      string
-	minFree  int64
+	minFree  atomic.Int64
 	db       *badger.DB
 	log      *slog.Logger
 	onChange func(Change)
@@ -93,7 +93,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		WithMemTableSize(16 << 20).
 		WithNumMemtables(3).
 		WithBlockCacheSize(32 << 20).
-		WithValueLogFileSize(256 << 20).
+		WithValueLogFileSize(valueLogFileSize).
 		WithNumCompactors(2).
 		WithMetricsEnabled(false).
 		WithCompression(options.Snappy) // ZSTD saves ~1% on disk but slows SELECT by a third
@@ -106,7 +106,6 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		dir:      opts.Dir,
-		minFree:  opts.MinFreeBytes,
 		db:       db,
 		log:      log,
 		onChange: opts.OnChange,
@@ -115,6 +114,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		gcStop:   make(chan struct{}),
 		gcDone:   make(chan struct{}),
 	}
+	s.minFree.Store(opts.MinFreeBytes)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -188,10 +188,15 @@ func (s *Store) Compact() error {
 	return nil
 }
 
+// SetMinFreeBytes changes the free-space reserve (Options.MinFreeBytes)
+// of a running store, as a configuration reload does.
+func (s *Store) SetMinFreeBytes(n int64) { s.minFree.Store(n) }
+
 // RoomFor checks that adding n bytes keeps the free-space reserve; it
 // returns ErrNoSpace when it would not.
 func (s *Store) RoomFor(n int) error {
-	if s.minFree <= 0 {
+	minFree := s.minFree.Load()
+	if minFree <= 0 {
 		return nil
 	}
 	var st syscall.Statfs_t
@@ -199,8 +204,8 @@ func (s *Store) RoomFor(n int) error {
 		return fmt.Errorf("free space of %s: %w", s.dir, err)
 	}
 	free := int64(st.Bavail) * int64(st.Bsize)
-	if free < s.minFree+int64(n) {
-		s.log.Warn("refusing a write: storage is full", "free_bytes", free, "reserve_bytes", s.minFree)
+	if free < minFree+int64(n) {
+		s.log.Warn("refusing a write: storage is full", "free_bytes", free, "reserve_bytes", minFree)
 		return ErrNoSpace
 	}
 	return nil

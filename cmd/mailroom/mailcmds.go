@@ -50,7 +50,7 @@ func cmdQueue(ctx context.Context, args []string, out io.Writer) error {
 			from = "<>"
 		}
 		for _, r := range e.Rcpts {
-			state := [...]string{"waiting", "delivered", "failed"}[r.State]
+			state := r.State.String()
 			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Created.Format(time.DateTime), e.Size,
 				e.Attempts, e.Next.Format(time.DateTime), from, r.Addr, state, r.LastError)
 		}

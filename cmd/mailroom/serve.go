@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -178,7 +179,12 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		s.shutdown()
 		return nil, err
 	}
-	s.startOutbound(cfg, keys)
+	relayCAs, err := loadCAFile(cfg.Outbound.RelayCAFile)
+	if err != nil {
+		s.shutdown()
+		return nil, fmt.Errorf("outbound.relay_ca_file: %w", err)
+	}
+	s.startOutbound(cfg, keys, relayCAs)
 	so := smtpOptions(cfg)
 	so.Store, so.Directory, so.Logger, so.TLSConfig, so.Queue = st, s.dir, log, tlsConfig, &s.queue
 	s.smtp = smtpd.New(so)
@@ -245,6 +251,7 @@ func smtpOptions(cfg *config.Config) smtpd.Options {
 	return smtpd.Options{
 		Hostname: hostname(cfg), Domains: domainNames(cfg),
 		MaxMessageBytes: int64(l.MessageSize), MaxRecipients: l.Recipients, Timeout: l.SMTPTimeout.D(),
+		MaxReceiving:   int64(l.Receiving),
 		MaxConnections: l.Connections, MaxConnectionsPerIP: l.ConnectionsPerIP,
 	}
 }
@@ -270,10 +277,11 @@ func (q *liveQueue) Enqueue(ctx context.Context, from string, rcpts []string, ms
 // startOutbound starts an outbound queue for cfg and makes it current,
 // after stopping the previous one (its deliveries in progress are
 // abandoned and retried by the new one: the queue lives in the store).
-func (s *server) startOutbound(cfg *config.Config, keys map[string]*smtpd.DKIMKey) {
+func (s *server) startOutbound(cfg *config.Config, keys map[string]*smtpd.DKIMKey, relayCAs *x509.CertPool) {
 	out := smtpd.NewOutbound(smtpd.OutboundOptions{
 		Store: s.store, Directory: s.dir, Logger: s.log, Hostname: hostname(cfg), Domains: domainNames(cfg),
 		Relay: cfg.Outbound.Relay, RelayUsername: cfg.Outbound.RelayUsername, RelayPassword: cfg.Outbound.RelayPassword,
+		RelayTLS: cfg.Outbound.RelayTLS, RelayRootCAs: relayCAs,
 		MaxAge: cfg.Outbound.MaxAge.D(), RetryInitial: cfg.Outbound.RetryInitial.D(), Workers: cfg.Outbound.Workers,
 		DKIM: keys,
 	})
@@ -359,9 +367,13 @@ func (s *server) reload(cfg *config.Config, level *slog.LevelVar) error {
 	}
 	outboundChanged := !reflect.DeepEqual(cfg.Outbound, s.cfg.Outbound) || !reflect.DeepEqual(cfg.Domains, s.cfg.Domains)
 	var keys map[string]*smtpd.DKIMKey
+	var relayCAs *x509.CertPool
 	if outboundChanged {
 		if keys, err = loadDKIMKeys(cfg, s.log); err != nil {
 			return err
+		}
+		if relayCAs, err = loadCAFile(cfg.Outbound.RelayCAFile); err != nil {
+			return fmt.Errorf("outbound.relay_ca_file: %w", err)
 		}
 	}
 	if err := ensureInboxes(context.Background(), s.store, dir); err != nil {
@@ -377,7 +389,7 @@ func (s *server) reload(cfg *config.Config, level *slog.LevelVar) error {
 		}
 	}
 	if outboundChanged {
-		s.startOutbound(cfg, keys)
+		s.startOutbound(cfg, keys, relayCAs)
 	}
 	s.imap.SetOptions(imapOptions(cfg))
 	s.smtp.SetOptions(smtpOptions(cfg))
@@ -404,6 +416,7 @@ var restartSettings = []struct {
 	{"limits.recipients", func(c *config.Config) any { return c.Limits.Recipients }},
 	{"limits.smtp_timeout", func(c *config.Config) any { return c.Limits.SMTPTimeout }},
 	{"limits.min_free_space", func(c *config.Config) any { return c.Limits.MinFreeSpace }},
+	{"limits.receiving", func(c *config.Config) any { return c.Limits.Receiving }},
 }
 
 // restartOnly names the settings that differ between the running
@@ -434,6 +447,7 @@ func keepRunning(running, next *config.Config) *config.Config {
 	}
 	c.Limits.MessageSize, c.Limits.Recipients = running.Limits.MessageSize, running.Limits.Recipients
 	c.Limits.SMTPTimeout, c.Limits.MinFreeSpace = running.Limits.SMTPTimeout, running.Limits.MinFreeSpace
+	c.Limits.Receiving = running.Limits.Receiving
 	return &c
 }
 

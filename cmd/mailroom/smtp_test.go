@@ -104,6 +104,7 @@ address = "bob@example.test"
 password_hash = %q
 [outbound]
 relay = %q
+relay_tls = "none" # the test smarthost has no TLS
 `, h, h, relay)
 	path := filepath.Join(dir, "mailroom.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
