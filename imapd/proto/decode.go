@@ -39,9 +39,9 @@ type Hooks struct {
 	// of it (its literals are never asked for) and returns the error.
 	Begin func(tag, name string) error
 	// Literal approves an announced literal. exempt takes it out of
-	// Limits.Command (APPEND's message, which has its own limit). Nil: a
-	// literal may have up to Limits.Literal bytes. An error refuses the
-	// command before a synchronizing literal is asked for.
+	// Limits.Literal and Limits.Command (APPEND's message, which has its
+	// own limit the hook checks). An error refuses the command before a
+	// synchronizing literal is asked for.
 	Literal func(p Pending) (exempt bool, err error)
 	// Continue sends a command continuation request ("+ …") and flushes,
 	// so the client sends a synchronizing literal.
@@ -478,7 +478,8 @@ func (d *Decoder) literal(p Pending) ([]byte, error) {
 	var err error
 	if d.hooks.Literal != nil {
 		exempt, err = d.hooks.Literal(p)
-	} else if p.Size > d.lim.Literal {
+	}
+	if err == nil && !exempt && p.Size > d.lim.Literal {
 		err = &Error{Tag: p.Tag, Code: "TOOBIG", Text: "Literal too large", NO: true}
 	}
 	if err == nil && !exempt && d.total+p.Size > d.lim.Command {
