@@ -8,6 +8,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"mailroom/imapd/engine"
 	"mailroom/store"
 )
 
@@ -17,12 +18,16 @@ import (
 type Registry struct {
 	mu    sync.Mutex
 	boxes map[store.MailboxID]*openMailbox
+	eng   *engine.Registry // the engine's, fed the same changes
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{boxes: map[store.MailboxID]*openMailbox{}}
+	return &Registry{boxes: map[store.MailboxID]*openMailbox{}, eng: engine.NewRegistry()}
 }
+
+// Engine returns the registry the IMAP engine uses, fed by Publish.
+func (r *Registry) Engine() *engine.Registry { return r.eng }
 
 // openMailbox is the shared state of a selected mailbox. uids is the
 // mailbox's message list as of the last published commit; sequence
@@ -83,6 +88,7 @@ func (r *Registry) release(b *openMailbox) {
 
 // Publish applies a committed change to the open mailbox it concerns.
 func (r *Registry) Publish(c store.Change) {
+	r.eng.Publish(c)
 	r.mu.Lock()
 	b := r.boxes[c.Mailbox]
 	r.mu.Unlock()

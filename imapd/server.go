@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"mailroom/acl"
+	"mailroom/imapd/engine"
 	"mailroom/internal/netlimit"
 	"mailroom/store"
 )
@@ -47,6 +48,10 @@ type Options struct {
 	AuthDelayMax time.Duration
 	// Sleep waits for a login delay; nil waits for real. Tests record it.
 	Sleep func(ctx context.Context, d time.Duration)
+
+	// Engine serves with Mailroom's own protocol engine (imapd/engine)
+	// instead of go-imap's server, while the engine is being completed.
+	Engine bool
 }
 
 // ListenerOptions qualify one listener.
@@ -57,6 +62,7 @@ type ListenerOptions struct {
 
 // Server serves IMAP on any number of listeners.
 type Server struct {
+	eng   *engine.Server // set when Options.Engine
 	opts  Options
 	log   *slog.Logger
 	next  atomic.Uint64
@@ -93,13 +99,24 @@ func New(opts Options) *Server {
 	if opts.Sleep == nil {
 		opts.Sleep = netlimit.Sleep
 	}
-	return &Server{
+	s := &Server{
 		opts:     opts,
 		log:      log.With("proto", "imap"),
 		conns:    netlimit.NewConns(opts.MaxConnections, opts.MaxConnectionsPerIP),
 		sessions: &sessionCounter{n: map[string]int{}},
 		throttle: netlimit.NewThrottle(opts.AuthDelay, opts.AuthDelayMax, nil),
 	}
+	if opts.Engine {
+		s.eng = engine.New(engine.Options{
+			Store: opts.Store, Registry: opts.Registry.Engine(), Directory: opts.Directory, Logger: log,
+			TLSConfig: opts.TLSConfig, AppendLimit: opts.AppendLimit, MaxMailboxes: opts.MaxMailboxes,
+			LoginTimeout: opts.LoginTimeout, IdleTimeout: opts.IdleTimeout,
+			MaxConnections: opts.MaxConnections, MaxConnectionsPerIP: opts.MaxConnectionsPerIP,
+			MaxSessionsPerAccount: opts.MaxSessionsPerAccount,
+			AuthDelay:             opts.AuthDelay, AuthDelayMax: opts.AuthDelayMax, Sleep: opts.Sleep,
+		})
+	}
+	return s
 }
 
 // extraCaps are the capabilities Mailroom adds to go-imap's list.
@@ -125,6 +142,9 @@ func (s *Server) caps() imap.CapSet {
 // Serve accepts connections on ln until Close. Wrap ln in tls.NewListener
 // for implicit TLS.
 func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
+	if s.eng != nil {
+		return s.eng.Serve(ln, engine.ListenerOptions{InsecureAuth: lopts.InsecureAuth})
+	}
 	// go-imap sees every connection as plain with insecure auth allowed:
 	// extConn terminates STARTTLS and enforces the TLS rule itself.
 	srv := imapserver.New(&imapserver.Options{
@@ -142,6 +162,9 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 // Close waits for the commands in flight to finish, then stops every
 // listener and closes every connection.
 func (s *Server) Close() error {
+	if s.eng != nil {
+		return s.eng.Close()
+	}
 	s.gate.Lock()
 	s.gate.Unlock() // an empty critical section: we only wait
 	s.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -74,6 +75,8 @@ func newTestServer(t testing.TB, tweak ...func(*Options)) *testServer {
 	for _, f := range tweak {
 		f(&opts)
 	}
+	// MAILROOM_IMAP_ENGINE=1 runs every test against the new engine.
+	opts.Engine = os.Getenv("MAILROOM_IMAP_ENGINE") == "1"
 	ts.srv = New(opts)
 	listen := func(lopts ListenerOptions, implicit bool) string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -184,6 +184,9 @@ func cmdUnauthenticate(c *conn, cmd *proto.Command) error {
 	if len(cmd.Args) > 0 {
 		return syntax("UNAUTHENTICATE takes no arguments")
 	}
+	if c.sel != nil {
+		c.deselect()
+	}
 	c.srv.sessions.release(c.account.Address)
 	c.account = nil
 	c.state = notAuthenticated

@@ -12,6 +12,9 @@ import (
 type command struct {
 	states state
 	run    func(c *conn, cmd *proto.Command) error
+	// keepNumbers: no EXPUNGE may be sent with this command's responses
+	// (FETCH, STORE, SEARCH by sequence number; RFC 9051 §7.5.1).
+	keepNumbers bool
 }
 
 // lookup is the dispatch table (RFC 9051 §6): every command the engine
@@ -21,27 +24,93 @@ func lookup(name string) (command, bool) {
 	switch name {
 	// Any state (§6.1).
 	case "CAPABILITY":
-		return command{anyState, cmdCapability}, true
+		return command{states: anyState, run: cmdCapability}, true
 	case "NOOP":
-		return command{anyState, cmdNoop}, true
+		return command{states: anyState, run: cmdNoop}, true
 	case "LOGOUT":
-		return command{anyState, cmdLogout}, true
+		return command{states: anyState, run: cmdLogout}, true
 	case "ID":
-		return command{anyState, cmdID}, true
+		return command{states: anyState, run: cmdID}, true
 	// Not authenticated (§6.2).
 	case "STARTTLS":
-		return command{notAuthenticated, cmdStartTLS}, true
+		return command{states: notAuthenticated, run: cmdStartTLS}, true
 	case "LOGIN":
-		return command{notAuthenticated, cmdLogin}, true
+		return command{states: notAuthenticated, run: cmdLogin}, true
 	case "AUTHENTICATE":
-		return command{notAuthenticated, cmdAuthenticate}, true
+		return command{states: notAuthenticated, run: cmdAuthenticate}, true
 	// Authenticated (§6.3).
 	case "ENABLE":
-		return command{authenticated, cmdEnable}, true
+		return command{states: authenticated, run: cmdEnable}, true
 	case "NAMESPACE":
-		return command{authed, cmdNamespace}, true
+		return command{states: authed, run: cmdNamespace}, true
 	case "UNAUTHENTICATE":
-		return command{authed, cmdUnauthenticate}, true
+		return command{states: authed, run: cmdUnauthenticate}, true
+	case "SELECT":
+		return command{states: authed, run: cmdSelect}, true
+	case "EXAMINE":
+		return command{states: authed, run: cmdExamine}, true
+	case "IDLE":
+		return command{states: authed, run: cmdIdle}, true
+	case "LIST":
+		return command{states: authed, run: cmdList}, true
+	case "LSUB":
+		return command{states: authed, run: cmdLsub}, true
+	case "STATUS":
+		return command{states: authed, run: cmdStatus}, true
+	case "CREATE":
+		return command{states: authed, run: cmdCreate}, true
+	case "DELETE":
+		return command{states: authed, run: cmdDelete}, true
+	case "RENAME":
+		return command{states: authed, run: cmdRename}, true
+	case "SUBSCRIBE":
+		return command{states: authed, run: cmdSubscribe}, true
+	case "UNSUBSCRIBE":
+		return command{states: authed, run: cmdUnsubscribe}, true
+	case "APPEND":
+		return command{states: authed, run: cmdAppend}, true
+	// RFC 4314.
+	case "SETACL":
+		return command{states: authed, run: cmdSetACL}, true
+	case "DELETEACL":
+		return command{states: authed, run: cmdDeleteACL}, true
+	case "GETACL":
+		return command{states: authed, run: cmdGetACL}, true
+	case "LISTRIGHTS":
+		return command{states: authed, run: cmdListRights}, true
+	case "MYRIGHTS":
+		return command{states: authed, run: cmdMyRights}, true
+	// Selected (§6.4).
+	case "CHECK":
+		return command{states: selected, run: cmdNoop}, true
+	case "CLOSE":
+		return command{states: selected, run: cmdClose}, true
+	case "UNSELECT":
+		return command{states: selected, run: cmdUnselect}, true
+	case "EXPUNGE":
+		return command{states: selected, run: cmdExpunge}, true
+	case "UID EXPUNGE":
+		return command{states: selected, run: cmdUIDExpunge}, true
+	case "FETCH":
+		return command{states: selected, run: cmdFetch, keepNumbers: true}, true
+	case "UID FETCH":
+		return command{states: selected, run: cmdUIDFetch}, true
+	case "STORE":
+		return command{states: selected, run: cmdStore, keepNumbers: true}, true
+	case "UID STORE":
+		return command{states: selected, run: cmdUIDStore}, true
+	case "SEARCH":
+		return command{states: selected, run: cmdSearch, keepNumbers: true}, true
+	case "UID SEARCH":
+		return command{states: selected, run: cmdUIDSearch}, true
+	case "COPY":
+		return command{states: selected, run: cmdCopy}, true
+	case "UID COPY":
+		return command{states: selected, run: cmdUIDCopy}, true
+	case "MOVE":
+		return command{states: selected, run: cmdMove}, true
+	case "UID MOVE":
+		return command{states: selected, run: cmdUIDMove}, true
 	}
 	return command{}, false
 }
@@ -50,13 +119,18 @@ func lookup(name string) (command, bool) {
 // STARTTLS before TLS and login, passwords only where they are allowed.
 // The list grows as command families move to the engine.
 func (c *conn) capabilities() []string {
-	caps := []string{"IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "NAMESPACE", "UNAUTHENTICATE", "UTF8=ACCEPT"}
+	caps := []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
+		"MOVE", "ESEARCH", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN",
+		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk"}
+	if c.srv.opts.AppendLimit > 0 {
+		caps = append(caps, "APPENDLIMIT="+formatUint(uint64(c.srv.opts.AppendLimit)))
+	}
 	if c.state == notAuthenticated {
 		if !c.secure && c.srv.opts.TLSConfig != nil {
 			caps = append(caps, "STARTTLS")
 		}
 		if c.passwordsAllowed() {
-			caps = append(caps, "AUTH=PLAIN", "AUTH=LOGIN")
+			caps = append(caps, "AUTH=PLAIN")
 		} else {
 			caps = append(caps, "LOGINDISABLED")
 		}
@@ -137,6 +211,11 @@ func cmdEnable(c *conn, cmd *proto.Command) error {
 			return syntax("ENABLE takes capability names")
 		}
 		switch a.Upper() {
+		case "IMAP4REV2":
+			if !c.rev2 {
+				c.rev2, c.utf8, c.enc.UTF8 = true, true, true
+				enabled = append(enabled, "IMAP4rev2")
+			}
 		case "UTF8=ACCEPT":
 			if !c.utf8 {
 				c.utf8, c.enc.UTF8 = true, true

@@ -14,6 +14,7 @@ import (
 
 	"mailroom/acl"
 	"mailroom/imapd/proto"
+	"mailroom/store"
 )
 
 // state is where a connection stands (RFC 9051 §3).
@@ -53,12 +54,16 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	state    state
-	account  *acl.Account
-	secure   bool // TLS, implicit or after STARTTLS
-	utf8     bool // ENABLE UTF8=ACCEPT
-	start    time.Time
-	shutdown atomic.Bool
+	state     state
+	account   *acl.Account
+	sel       *view       // the selected mailbox
+	selRights acl.Rights  // the rights on it, as of the last check
+	searchRes []store.UID // SEARCH RETURN (SAVE), RFC 5182
+	secure    bool        // TLS, implicit or after STARTTLS
+	utf8      bool        // ENABLE UTF8=ACCEPT (or IMAP4rev2)
+	rev2      bool        // ENABLE IMAP4rev2: no \Recent, ESEARCH for SEARCH
+	start     time.Time
+	shutdown  atomic.Bool
 }
 
 func newConn(s *Server, nc net.Conn, lopts ListenerOptions) *conn {
@@ -184,6 +189,9 @@ func (c *conn) setReadDeadline() {
 func (c *conn) close() {
 	c.cancel()
 	c.enc.Flush()
+	if c.sel != nil {
+		c.deselect()
+	}
 	if c.account != nil {
 		c.srv.sessions.release(c.account.Address)
 	}
@@ -235,6 +243,13 @@ func (c *conn) run(cmd *proto.Command) {
 		return
 	}
 	r := c.response(cmd.Name, err)
+	// Changes others made are told before the tagged response; EXPUNGE
+	// not after FETCH, STORE or SEARCH by sequence number (RFC 9051
+	// §7.5.1), whose numbers the client is still using.
+	c.announce(!h.keepNumbers)
+	if c.state == loggedOut && cmd.Name != "LOGOUT" {
+		return // announce said BYE
+	}
 	c.status(cmd.Tag, r.Kind, r.Code, r.Text)
 }
 

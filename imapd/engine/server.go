@@ -17,13 +17,17 @@ import (
 
 // Options configure a Server. Zero values take the defaults noted.
 type Options struct {
-	Store     *store.Store
+	Store *store.Store
+	// Registry announces changes to sessions; wire its Publish to the
+	// store's OnChange.
+	Registry  *Registry
 	Directory *acl.Live
 	Logger    *slog.Logger
 	// TLSConfig enables STARTTLS (nil: not offered).
 	TLSConfig *tls.Config
 
 	AppendLimit           int64         // largest APPEND message
+	MaxMailboxes          int           // mailboxes one account may have (0: no limit)
 	LoginTimeout          time.Duration // to authenticate after connecting (default 60 s)
 	IdleTimeout           time.Duration // an authenticated connection's inactivity limit (default 30 min)
 	MaxConnections        int
@@ -78,6 +82,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Sleep == nil {
 		opts.Sleep = netlimit.Sleep
+	}
+	if opts.Registry == nil {
+		opts.Registry = NewRegistry()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{

@@ -113,13 +113,12 @@ func headerFields(h Header, fields []string, not bool) []byte {
 // server cannot decode (RFC 3516 §4.3: NO [UNKNOWN-CTE]).
 var ErrUnknownCTE = errors.New("unknown content transfer encoding")
 
-// Encoding returns a part's Content-Transfer-Encoding in lower case, "7bit"
-// when absent.
+// Encoding returns a part's Content-Transfer-Encoding as written, "7BIT"
+// when absent (as BODYSTRUCTURE shows it).
 func (p *Part) Encoding() string {
-	v, ok := p.Header.Get("Content-Transfer-Encoding")
-	v = strings.ToLower(strings.TrimSpace(stripComments(v)))
-	if !ok || v == "" {
-		return "7bit"
+	v, _ := p.Header.Get("Content-Transfer-Encoding")
+	if v = strings.TrimSpace(stripComments(v)); v == "" {
+		return "7BIT"
 	}
 	return v
 }
@@ -130,7 +129,7 @@ func (p *Part) Encoding() string {
 // ends the content.
 func Decoded(b []byte, p *Part) ([]byte, error) {
 	body := b[p.BodyStart:p.End]
-	switch p.Encoding() {
+	switch strings.ToLower(p.Encoding()) {
 	case "7bit", "8bit", "binary":
 		return body, nil
 	case "base64":

@@ -76,7 +76,7 @@ func WriteBodyStructure(e *proto.Encoder, b []byte, p *Part, extended bool) {
 	writeNString(e, p.Header, "Content-ID")
 	e.SP()
 	writeNString(e, p.Header, "Content-Description")
-	e.SP().String(strings.ToUpper(p.Encoding())).SP().Number(uint64(p.End - p.BodyStart))
+	e.SP().String(p.Encoding()).SP().Number(uint64(p.End - p.BodyStart))
 	switch {
 	case p.Message != nil:
 		e.SP()

@@ -85,8 +85,8 @@ func (e *Encoder) Atom(s string) *Encoder {
 // Flag writes a flag: a system flag ("\\Seen") as it is, a keyword as an
 // atom.
 func (e *Encoder) Flag(f string) *Encoder {
-	if len(f) > 1 && f[0] == '\\' && isAtom(f[1:]) {
-		return e.Raw(f)
+	if f == `\*` || len(f) > 1 && f[0] == '\\' && isAtom(f[1:]) {
+		return e.Raw(f) // \* is PERMANENTFLAGS' "any keyword" (RFC 9051 §7.1)
 	}
 	return e.Atom(f)
 }
