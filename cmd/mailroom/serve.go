@@ -164,6 +164,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		LoginTimeout: cfg.Limits.LoginTimeout.D(), IdleTimeout: cfg.Limits.IdleTimeout.D(),
 		MaxConnections: cfg.Limits.Connections, MaxConnectionsPerIP: cfg.Limits.ConnectionsPerIP,
 		MaxSessionsPerAccount: cfg.Limits.SessionsPerAccount,
+		// While the IMAP engine is completed (docs/architecture.md), it
+		// serves only when asked for; not an operator setting.
+		Engine: os.Getenv("MAILROOM_IMAP_ENGINE") == "1",
 	})
 	var domains []string
 	for _, d := range cfg.Domains {

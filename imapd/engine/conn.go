@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -110,6 +111,13 @@ func (c *conn) setStreams(nc net.Conn) {
 // until LOGOUT, an error, a timeout or shutdown.
 func (c *conn) serve() {
 	defer c.close()
+	defer func() {
+		// A panic is a bug; it ends this connection, never the server.
+		if r := recover(); r != nil {
+			c.log.Error("panic", "err", r, "stack", string(debug.Stack()))
+			c.bye("SERVERBUG", "Internal server error")
+		}
+	}()
 	stop := context.AfterFunc(c.srv.ctx, func() {
 		c.shutdown.Store(true)
 		c.nc.SetReadDeadline(time.Now())

@@ -91,9 +91,6 @@ func (c *conn) copyMove(cmd *proto.Command, uid, move bool) error {
 	if err != nil {
 		return err
 	}
-	if move && dp.mailbox.ID == c.sel.id {
-		return no("CANNOT", "Source and destination are the same mailbox")
-	}
 	if len(uids) == 0 {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,6 +59,14 @@ func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 	if !c.rev2 {
 		c.enc.Raw("* ").Number(uint64(len(v.recent))).Raw(" RECENT").CRLF()
 	}
+	if !c.rev2 && m.Unseen > 0 {
+		// IMAP4rev1's UNSEEN: the first unseen message's number.
+		if seq, err := c.firstUnseen(v); err != nil {
+			c.log.Warn("select: first unseen", "err", err)
+		} else if seq > 0 {
+			c.enc.Raw("* OK [UNSEEN ").Number(uint64(seq)).Raw("] First unseen").CRLF()
+		}
+	}
 	c.enc.Raw("* OK [UIDVALIDITY ").Number(uint64(m.UIDValidity)).Raw("] UIDs valid").CRLF()
 	next := m.UIDNext
 	if n := len(v.uids); n > 0 && v.uids[n-1] >= next {
@@ -105,6 +114,27 @@ func (c *conn) writeFlags(v *view) {
 		}
 	}
 	c.enc.Raw(")] Flags permitted").CRLF()
+}
+
+// firstUnseen returns the number of the view's first message without
+// \Seen (0: none). It reads records up to that message.
+func (c *conn) firstUnseen(v *view) (uint32, error) {
+	if len(v.uids) == 0 {
+		return 0, nil
+	}
+	var found store.UID
+	errFound := errors.New("found")
+	err := c.srv.opts.Store.Messages(c.ctx, v.id, v.uids[0], 0, func(m *store.Message) error {
+		if m.Flags.Sys&store.FlagSeen == 0 {
+			found = m.UID
+			return errFound
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return 0, err
+	}
+	return v.seq(found), nil
 }
 
 // deselect leaves the selected state.

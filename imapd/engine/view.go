@@ -39,13 +39,13 @@ func newView(sh *shared, id store.MailboxID, display string, readOnly bool) *vie
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	v.uids = slices.Clone(sh.uids)
-	if !readOnly {
-		for i := len(v.uids) - 1; i >= 0 && v.uids[i] > sh.recent; i-- {
-			v.recent[v.uids[i]] = true
-		}
-		if n := len(sh.uids); n > 0 {
-			sh.recent = max(sh.recent, sh.uids[n-1])
-		}
+	// Messages no session has claimed are recent here; EXAMINE shows them
+	// so without claiming them (RFC 3501 §6.3.2).
+	for i := len(v.uids) - 1; i >= 0 && v.uids[i] > sh.recent; i-- {
+		v.recent[v.uids[i]] = true
+	}
+	if n := len(sh.uids); n > 0 && !readOnly {
+		sh.recent = max(sh.recent, sh.uids[n-1])
 	}
 	sh.views[v] = struct{}{}
 	return v

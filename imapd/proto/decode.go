@@ -363,11 +363,13 @@ func (d *Decoder) atom() []byte {
 	for d.pos < len(d.line) {
 		c := d.line[d.pos]
 		if c == '[' {
-			end := d.section(d.pos)
-			if end < 0 {
-				return nil
+			if end := d.section(d.pos); end > 0 {
+				d.pos = end
+				continue
 			}
-			d.pos = end
+			// An unmatched "[" is an ordinary character (a mailbox name
+			// may hold one).
+			d.pos++
 			continue
 		}
 		if !isAtomChar(c) && c != ']' && c != '*' && c != '%' && c != '\\' {

@@ -85,10 +85,13 @@ func (e *Encoder) Atom(s string) *Encoder {
 // Flag writes a flag: a system flag ("\\Seen") as it is, a keyword as an
 // atom.
 func (e *Encoder) Flag(f string) *Encoder {
-	if f == `\*` || len(f) > 1 && f[0] == '\\' && isAtom(f[1:]) {
-		return e.Raw(f) // \* is PERMANENTFLAGS' "any keyword" (RFC 9051 §7.1)
+	switch {
+	case f == `\*`:
+		return e.Raw(f) // PERMANENTFLAGS' "any keyword" (RFC 9051 §7.1)
+	case len(f) > 1 && f[0] == '\\' && atomChars(f[1:]), atomChars(f):
+		return e.Raw(f) // a keyword may be any atom, even NIL
 	}
-	return e.Atom(f)
+	return e.String(f)
 }
 
 // Nil writes NIL.
@@ -195,7 +198,15 @@ func HasNUL(b []byte) bool { return bytes.IndexByte(b, 0) >= 0 }
 // isAtom reports whether s can be written as an atom: not empty, not NIL
 // (which would read back as nothing), ATOM-CHARs only.
 func isAtom(s string) bool {
-	if s == "" || len(s) == 3 && (s[0]|0x20) == 'n' && (s[1]|0x20) == 'i' && (s[2]|0x20) == 'l' {
+	if len(s) == 3 && (s[0]|0x20) == 'n' && (s[1]|0x20) == 'i' && (s[2]|0x20) == 'l' {
+		return false
+	}
+	return atomChars(s)
+}
+
+// atomChars reports whether s is one or more ATOM-CHARs.
+func atomChars(s string) bool {
+	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

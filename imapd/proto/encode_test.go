@@ -42,11 +42,11 @@ func TestEncodeStrings(t *testing.T) {
 
 func TestEncodeAtomsFlagsLiterals(t *testing.T) {
 	got := encode(false, func(e *Encoder) {
-		e.Raw("* 1 FETCH ").Open().Raw("FLAGS ").Open().Flag(`\Seen`).SP().Flag("$Junk").SP().Flag("bad flag").Close()
+		e.Raw("* 1 FETCH ").Open().Raw("FLAGS ").Open().Flag(`\Seen`).SP().Flag("$Junk").SP().Flag("NIL").SP().Flag("bad flag").Close()
 		e.SP().Raw("X ").Atom("INBOX").SP().Atom("NIL").SP().Atom("a(b").SP().NString("").SP().Number(42)
 		e.SP().Literal8([]byte("a\x00b")).SP().LiteralFrom(strings.NewReader("hello"), 5, false).Close().CRLF()
 	})
-	want := "* 1 FETCH (FLAGS (\\Seen $Junk \"bad flag\") X INBOX \"NIL\" \"a(b\" NIL 42 ~{3}\r\na\x00b {5}\r\nhello)\r\n"
+	want := "* 1 FETCH (FLAGS (\\Seen $Junk NIL \"bad flag\") X INBOX \"NIL\" \"a(b\" NIL 42 ~{3}\r\na\x00b {5}\r\nhello)\r\n"
 	if got != want {
 		t.Fatalf("got  %q\nwant %q", got, want)
 	}
