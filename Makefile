@@ -40,7 +40,7 @@ deps:
 # is saved under the package's testdata/fuzz and then replays in make test.
 FUZZTIME ?= 5s
 fuzz:
-	@set -e; for t in config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer \
+	@set -e; for t in config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer smtpd:FuzzHeaderCheck \
 		imapd:FuzzMessage imapd:FuzzExtConnFraming store:FuzzSplitParts acl:FuzzRights; do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$pkg $$fn"; \

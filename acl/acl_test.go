@@ -7,7 +7,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-func testDirectory(t *testing.T) *Directory {
+func testDirectory(t testing.TB) *Directory {
 	t.Helper()
 	h, err := HashPassword("s3cret")
 	if err != nil {

@@ -1,11 +1,14 @@
 package acl
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // Sentinel errors of the directory and the rights engine.
@@ -198,12 +201,48 @@ func Fold(addr string) string { return strings.ToLower(addr) }
 
 // Live holds the current Directory. cmd swaps in a new one on reload;
 // sessions load it once per command, so each command sees one consistent
-// configuration.
-type Live struct{ p atomic.Pointer[Directory] }
+// configuration. It also owns what outlives one directory: the bound on
+// concurrent password hashes and the cache of verified credentials.
+type Live struct {
+	p     atomic.Pointer[Directory]
+	gate  *hashGate
+	cache *credCache
+}
 
-// NewLive returns a Live holding d.
-func NewLive(d *Directory) *Live {
-	l := &Live{}
+// LiveOptions tune the login checks of a Live; zero values take the
+// defaults.
+type LiveOptions struct {
+	// MaxHashes bounds the password hashes computed at once; default
+	// GOMAXPROCS (argon2id is CPU-bound: more at once would only add
+	// memory, 19 MiB each).
+	MaxHashes int
+	// CredentialTTL is how long a verified password is remembered
+	// (default DefaultCredentialTTL; negative: never), CredentialCache
+	// how many are (default DefaultCredentialCache).
+	CredentialTTL   time.Duration
+	CredentialCache int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewLive returns a Live holding d, with the default login options.
+func NewLive(d *Directory) *Live { return NewLiveWith(d, LiveOptions{}) }
+
+// NewLiveWith returns a Live holding d.
+func NewLiveWith(d *Directory, o LiveOptions) *Live {
+	if o.MaxHashes <= 0 {
+		o.MaxHashes = runtime.GOMAXPROCS(0)
+	}
+	if o.CredentialTTL == 0 {
+		o.CredentialTTL = DefaultCredentialTTL
+	}
+	if o.CredentialCache == 0 {
+		o.CredentialCache = DefaultCredentialCache
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	l := &Live{gate: newHashGate(o.MaxHashes), cache: newCredCache(o.CredentialTTL, o.CredentialCache, o.Now)}
 	l.p.Store(d)
 	return l
 }
@@ -211,5 +250,41 @@ func NewLive(d *Directory) *Live {
 // Load returns the current directory.
 func (l *Live) Load() *Directory { return l.p.Load() }
 
-// Store swaps in a new directory.
-func (l *Live) Store(d *Directory) { l.p.Store(d) }
+// Store swaps in a new directory and forgets every verified credential,
+// so a changed or removed password stops working at once.
+func (l *Live) Store(d *Directory) {
+	l.p.Store(d)
+	l.cache.clear()
+}
+
+// Authenticate checks a login against the current directory, as
+// Directory.Authenticate does, but answers a login verified within the
+// credential TTL from the cache, and otherwise waits for a free hashing
+// slot (returning ctx's error if it ends first: the client went away).
+func (l *Live) Authenticate(ctx context.Context, addr, password string) (*Account, error) {
+	d := l.Load()
+	known, ok := d.Lookup(addr)
+	cached := func() bool { return ok && known.hash != nil && l.cache.has(known, password) }
+	if cached() {
+		return known, nil
+	}
+	if err := l.gate.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer l.gate.release()
+	// A login storm of one client's connections: the first to get a slot
+	// verifies, the others find its result here.
+	if cached() {
+		return known, nil
+	}
+	var a *Account
+	var err error
+	l.gate.measure(func() { a, err = d.Authenticate(addr, password) })
+	if err == nil {
+		l.cache.add(a, password)
+	}
+	return a, err
+}
+
+// HashStats counts the password hashes computed through l.
+func (l *Live) HashStats() HashStats { return l.gate.stats() }

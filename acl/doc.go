@@ -36,4 +36,16 @@
 //     address; group names keep their case.
 //   - LISTRIGHTS: only the owner holds rights automatically; each right can
 //     be granted on its own.
+//   - Logins go through Live.Authenticate. At most MaxHashes (default
+//     GOMAXPROCS) password hashes run at once: argon2id is CPU-bound, so
+//     more at once finish no sooner and each holds 19 MiB; the rest wait
+//     under the caller's context, so a client that hangs up stops waiting.
+//   - A verified login is remembered for 5 minutes (DefaultCredentialTTL),
+//     at most 10,000 of them, keyed by the *Account and an HMAC-SHA256 of
+//     the password under a per-process random key: no password, nor a
+//     hash usable outside the process, is kept. Only successes are cached,
+//     so a wrong password always costs a full hash (as for an unknown
+//     account). A reload (Live.Store) forgets every entry, and entries of
+//     an old directory could not match anyway, so a changed password stops
+//     working at once. A reconnecting client costs ~1 µs instead of ~30 ms.
 package acl

@@ -1,12 +1,14 @@
 package acl
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -101,4 +103,62 @@ func parseArgon2id(h string) (*argon2idHash, error) {
 func (a *argon2idHash) verify(password string) bool {
 	key := argon2.IDKey([]byte(password), a.salt, a.time, a.memory, a.threads, uint32(len(a.key)))
 	return subtle.ConstantTimeCompare(key, a.key) == 1
+}
+
+// hashGate bounds the password hashes computed at once. Each argon2id
+// check takes its hash's memory (19 MiB for ours) and a core for tens of
+// milliseconds, so a login storm unbounded would take gigabytes; past
+// the bound, checks wait their turn, and give up when their context ends
+// (the client went away).
+type hashGate struct {
+	slots chan struct{}
+
+	mu      sync.Mutex
+	running int
+	peak    int
+	total   int
+}
+
+func newHashGate(n int) *hashGate {
+	return &hashGate{slots: make(chan struct{}, max(n, 1))}
+}
+
+// acquire takes a slot, waiting for one to be free, or returns ctx's
+// error; release gives it back.
+func (g *hashGate) acquire(ctx context.Context) error {
+	select {
+	case g.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait to check a password: %w", ctx.Err())
+	}
+}
+
+func (g *hashGate) release() { <-g.slots }
+
+// measure runs verify (holding a slot) and counts it.
+func (g *hashGate) measure(verify func()) {
+	g.mu.Lock()
+	g.running++
+	g.total++
+	g.peak = max(g.peak, g.running)
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.running--
+		g.mu.Unlock()
+	}()
+	verify()
+}
+
+// HashStats counts password hashes: running now, the most that ever ran
+// at once, and computed in all.
+type HashStats struct {
+	Running, Peak, Total int
+}
+
+func (g *hashGate) stats() HashStats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return HashStats{Running: g.running, Peak: g.peak, Total: g.total}
 }

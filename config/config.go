@@ -20,6 +20,9 @@ type Config struct {
 	Hostname string `toml:"hostname"`
 	// DataDir holds the Badger database, generated certificates and keys.
 	DataDir string `toml:"data_dir"`
+	// Postmaster is the account that receives postmaster@ of every local
+	// domain without its own postmaster (see Postmasters).
+	Postmaster string `toml:"postmaster"`
 
 	Log       Log              `toml:"log"`
 	Listeners Listeners        `toml:"listeners"`
@@ -108,6 +111,8 @@ type Domain struct {
 	// DKIMGenerate creates DKIMKey (or, when DKIMKey is empty, a key in the
 	// data directory) on first start if it does not exist.
 	DKIMGenerate bool `toml:"dkim_generate"`
+	// Postmaster is the account that receives postmaster@<name>.
+	Postmaster string `toml:"postmaster"`
 }
 
 // Plan is a subscription plan.
@@ -189,7 +194,7 @@ func Defaults() Config {
 			MessageSize:         25 << 20,
 			Recipients:          100,
 			Connections:         1000,
-			ConnectionsPerIP:    20,
+			ConnectionsPerIP:    300, // an office of 50 behind one NAT, ~6 connections each
 			SessionsPerAccount:  50,
 			MailboxesPerAccount: 1000,
 			IdleTimeout:         Duration(30 * time.Minute),
@@ -323,4 +328,48 @@ func (c *Config) PlanNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Postmasters says which account receives postmaster@ of each local
+// domain (RFC 5321 §4.5.1 requires the address): the domain's own
+// postmaster, else the top-level postmaster, else the domain's first
+// account in the file, else the file's first account. A domain where
+// postmaster@ is itself an account or an alias is left out, and so is
+// every domain when there is no account at all. Keys are lower-case
+// domains; values are account addresses (an alias given is resolved).
+// The configuration must be valid.
+func (c *Config) Postmasters() map[string]string {
+	owner := map[string]string{} // folded address or alias -> account address
+	for _, a := range c.Accounts {
+		owner[FoldAddress(a.Address)] = a.Address
+		for _, al := range a.Aliases {
+			owner[FoldAddress(al)] = a.Address
+		}
+	}
+	out := map[string]string{}
+	for _, d := range c.Domains {
+		name := strings.ToLower(d.Name)
+		if _, taken := owner["postmaster@"+name]; taken {
+			continue
+		}
+		target := owner[FoldAddress(d.Postmaster)]
+		if target == "" {
+			target = owner[FoldAddress(c.Postmaster)]
+		}
+		for _, a := range c.Accounts {
+			if target != "" {
+				break
+			}
+			if at := strings.LastIndexByte(a.Address, '@'); strings.EqualFold(a.Address[at+1:], name) {
+				target = a.Address
+			}
+		}
+		if target == "" && len(c.Accounts) > 0 {
+			target = c.Accounts[0].Address
+		}
+		if target != "" {
+			out[name] = target
+		}
+	}
+	return out
 }

@@ -21,4 +21,21 @@
 //     group counts once).
 //   - Configured local parts may not contain '/' (the IMAP hierarchy
 //     delimiter, which names Other Users/<address>/...) or '%'.
+//   - postmaster@ every local domain is delivered (RFC 5321 §4.5.1), to
+//     the domain's `postmaster`, else the top-level `postmaster`, else the
+//     domain's first account in the file, else the file's first account:
+//     a file that names nobody still has a postmaster, and one who reads
+//     that domain's mail where there is one. An account or alias that is
+//     itself postmaster@<domain> takes precedence; naming a domain
+//     postmaster as well is an error. Each postmaster must be an account's
+//     address or alias.
+//   - limits.connections_per_ip defaults to 300: one address is often a
+//     whole office behind NAT, and a desktop IMAP client keeps up to 5
+//     connections (Thunderbird's default) besides a phone's, so 50 people
+//     need about 300. Abuse from one address is bounded by the failed-login
+//     throttle rather than by a connection count that locks offices out.
+//   - SIGHUP reloads everything but the listeners, data_dir, hostname,
+//     log.format, admin.socket, min_free_space and the SMTP message limits
+//     (message_size, recipients, smtp_timeout: go-smtp reads them unlocked
+//     while serving); a change to those is logged as needing a restart.
 package config

@@ -22,6 +22,7 @@ func (c *Config) Validate() error {
 	domains := c.validateDomains(v)
 	c.validatePlansGroups(v)
 	owners := c.validateAccounts(v, domains)
+	c.validatePostmasters(v)
 	c.validateShares(v, owners)
 	c.validateOutbound(v)
 	return v.err()
@@ -326,6 +327,32 @@ func (c *Config) validateShares(v *validator, owners map[string]owner) {
 		grantees[f][strings.ToLower(g)] = true
 		if max := c.Plans[o.plan].MaxGrantees; max > 0 && len(grantees[f]) > max {
 			v.add(key+".grantee", "%s's plan %q allows at most %d grantees; this is grantee number %d", s.Owner, o.plan, max, len(grantees[f]))
+		}
+	}
+}
+
+// validatePostmasters checks that each postmaster names an account or an
+// alias, and that a domain's own postmaster does not contradict an account
+// or alias that is postmaster@ that domain.
+func (c *Config) validatePostmasters(v *validator) {
+	claimed := map[string]bool{}
+	for _, a := range c.Accounts {
+		claimed[FoldAddress(a.Address)] = true
+		for _, al := range a.Aliases {
+			claimed[FoldAddress(al)] = true
+		}
+	}
+	check := func(key, addr string) {
+		if addr != "" && !claimed[FoldAddress(addr)] {
+			v.add(key, "%q is not the address or alias of an account", addr)
+		}
+	}
+	check("postmaster", c.Postmaster)
+	for i, d := range c.Domains {
+		key := fmt.Sprintf("domains[%d].postmaster", i)
+		check(key, d.Postmaster)
+		if pm := "postmaster@" + strings.ToLower(d.Name); d.Postmaster != "" && claimed[pm] {
+			v.add(key, "%s is already an account or alias; set one or the other", pm)
 		}
 	}
 }

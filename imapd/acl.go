@@ -7,6 +7,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"mailroom/acl"
+	"mailroom/store"
 )
 
 // The RFC 4314 ACL commands. go-imap has no hook for them, so extConn
@@ -51,19 +52,51 @@ func (s *session) grantees(dir *acl.Directory, owner *acl.Account) ([]string, er
 	return out, nil
 }
 
+// aclIdentifier resolves the identifier of an ACL command on owner's
+// mailbox to its stored form. An entry already stored is found as it is
+// written (so a stale one can be removed). Otherwise the identifier must
+// be within owner's reach: "anyone", a group owner is in, or an account
+// sharing a group with owner. Anything else, an existing account or group
+// of other groups as much as a made-up one, gets one and the same answer
+// (NONEXISTENT, naming the identifier as the client wrote it), so that the
+// ACL commands do not tell outsiders which addresses, team accounts or
+// groups exist.
+func (s *session) aclIdentifier(dir *acl.Directory, owner *acl.Account, raw string, current []store.ACLEntry) (string, error) {
+	for _, e := range current {
+		if strings.EqualFold(e.Identifier, raw) {
+			return e.Identifier, nil
+		}
+	}
+	unknown := fmt.Errorf("%w: %s", acl.ErrNoAccount, raw)
+	id, err := dir.CanonicalIdentifier(raw)
+	if err != nil {
+		return "", unknown
+	}
+	base := strings.TrimPrefix(id, "-")
+	switch {
+	case base == acl.Anyone:
+	case strings.HasPrefix(base, "group:"):
+		if !owner.InGroup(strings.TrimPrefix(base, "group:")) {
+			return "", unknown
+		}
+	default:
+		a, ok := dir.Lookup(base)
+		if !ok || (a != owner && !owner.SharesGroupWith(a)) {
+			return "", unknown
+		}
+	}
+	return id, nil
+}
+
 // setACL is SETACL: rights replace, "+rights" add to, "-rights" remove
 // from the identifier's entry (RFC 4314 §3.1).
 func (s *session) setACL(mailbox, identifier, mod string) error {
-	defer s.srv.busy()()
+	defer s.begin()()
 	p, err := s.aclTarget(mailbox, true)
 	if err != nil {
 		return s.mapErr("setacl", err)
 	}
 	dir := s.srv.opts.Directory.Load()
-	id, err := dir.CanonicalIdentifier(identifier)
-	if err != nil {
-		return s.mapErr("setacl", err)
-	}
 	op := byte(0)
 	if mod != "" && (mod[0] == '+' || mod[0] == '-') {
 		op, mod = mod[0], mod[1:]
@@ -75,6 +108,10 @@ func (s *session) setACL(mailbox, identifier, mod string) error {
 	current, err := s.store().ACL(s.ctx(), p.mailbox.ID)
 	if err != nil {
 		return s.internal("setacl", err)
+	}
+	id, err := s.aclIdentifier(dir, p.owner, identifier, current)
+	if err != nil {
+		return s.mapErr("setacl", err)
 	}
 	var old acl.Rights
 	for _, e := range current {
@@ -108,12 +145,16 @@ func (s *session) setACL(mailbox, identifier, mod string) error {
 }
 
 func (s *session) deleteACL(mailbox, identifier string) error {
-	defer s.srv.busy()()
+	defer s.begin()()
 	p, err := s.aclTarget(mailbox, true)
 	if err != nil {
 		return s.mapErr("deleteacl", err)
 	}
-	id, err := s.srv.opts.Directory.Load().CanonicalIdentifier(identifier)
+	current, err := s.store().ACL(s.ctx(), p.mailbox.ID)
+	if err != nil {
+		return s.internal("deleteacl", err)
+	}
+	id, err := s.aclIdentifier(s.srv.opts.Directory.Load(), p.owner, identifier, current)
 	if err != nil {
 		return s.mapErr("deleteacl", err)
 	}
@@ -127,7 +168,7 @@ func (s *session) deleteACL(mailbox, identifier string) error {
 // getACL lists the owner (who holds everything), the operator's shares
 // and the stored entries.
 func (s *session) getACL(mailbox string) ([]string, error) {
-	defer s.srv.busy()()
+	defer s.begin()()
 	p, err := s.aclTarget(mailbox, true)
 	if err != nil {
 		return nil, s.mapErr("getacl", err)
@@ -152,12 +193,12 @@ func (s *session) getACL(mailbox string) ([]string, error) {
 // listRights: nothing is granted automatically but to the owner, and
 // each right can be granted on its own (RFC 4314 §3.7).
 func (s *session) listRights(mailbox, identifier string) ([]string, error) {
-	defer s.srv.busy()()
+	defer s.begin()()
 	p, err := s.aclTarget(mailbox, true)
 	if err != nil {
 		return nil, s.mapErr("listrights", err)
 	}
-	id, err := s.srv.opts.Directory.Load().CanonicalIdentifier(identifier)
+	id, err := s.aclIdentifier(s.srv.opts.Directory.Load(), p.owner, identifier, nil)
 	if err != nil {
 		return nil, s.mapErr("listrights", err)
 	}
@@ -173,7 +214,7 @@ func (s *session) listRights(mailbox, identifier string) ([]string, error) {
 }
 
 func (s *session) myRights(mailbox string) ([]string, error) {
-	defer s.srv.busy()()
+	defer s.begin()()
 	p, err := s.aclTarget(mailbox, false)
 	if err != nil {
 		return nil, s.mapErr("myrights", err)

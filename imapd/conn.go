@@ -506,10 +506,10 @@ func (c *extConn) rewriteCaps(line []byte, from int) []byte {
 // the idle timeout after it, on top of go-imap's own deadlines.
 func (c *extConn) SetReadDeadline(t time.Time) error {
 	if !c.authed.Load() {
-		if limit := c.start.Add(c.srv.opts.LoginTimeout); c.srv.opts.LoginTimeout > 0 && (t.IsZero() || t.After(limit)) {
-			t = limit
+		if lt := c.srv.limits.Load().loginTimeout; lt > 0 && (t.IsZero() || t.After(c.start.Add(lt))) {
+			t = c.start.Add(lt)
 		}
-	} else if d := c.srv.opts.IdleTimeout; d > 0 && (t.IsZero() || time.Until(t) > d) {
+	} else if d := c.srv.limits.Load().idleTimeout; d > 0 && (t.IsZero() || time.Until(t) > d) {
 		t = time.Now().Add(d)
 	}
 	return c.raw.SetReadDeadline(t)

@@ -29,6 +29,36 @@
 // as a missing one, whatever other rights are held (docs/architecture.md). Flags are
 // per message, so \Seen on a shared mailbox is the team's.
 //
+// Revocation (RFC 4314 gives no rule; modelled on Dovecot and Cyrus, which
+// treat a selected mailbox deleted under a session as gone): before any
+// update of the selected mailbox is sent (after a command, in NOOP, in
+// IDLE after each change) a delegate's rights are evaluated again. Once
+// "l" or "r" is gone (SETACL, DELETEACL, mailroom acl revoke, a reload),
+// the selection is withdrawn for good: no more EXISTS, EXPUNGE or FETCH of
+// it, commands on it answer NO [NOPERM], IDLE stays silent until DONE, and
+// CLOSE or UNSELECT leave it. The connection stays open (BYE is kept for
+// the RFC 9051 §7.1.5 cases); a new SELECT is needed even if access comes
+// back.
+//
+// SELECT is READ-ONLY when the user holds none of "s", "w", "t", "i" and
+// "e" (RFC 4314 §4, \Seen being shared here), as EXAMINE always is; a
+// read-only selection changes no flags, not even \Seen by FETCH. go-imap
+// always answers SELECT with READ-WRITE, so codeConn rewrites that one
+// response code. CLOSE always succeeds and leaves the mailbox (RFC 9051
+// §6.4.2); it expunges only in a read-write selection and with "e".
+//
+// Outsiders: an account that could never share with the user (another
+// group, or a plan without sharing) is treated as if it did not exist, in
+// mailbox names and as an ACL identifier; so is a group the owner is not
+// in. A user of another group gets the same code and text for an existing
+// address, a team account or a group as for a made-up one.
+//
+// Every command runs under a context (session.ctx) that is cancelled when
+// the connection ends, and while the command runs, when the client hangs
+// up (see hangup.go): an abandoned SEARCH or FETCH stops at the next
+// message. SEARCH BODY/TEXT fold the text once per message (Unicode simple
+// folding) and search it with bytes.Index: linear in the message size.
+//
 // The extension layer (conn.go) answers ID and the ACL family, terminates
 // STARTTLS and coalesces output; see extConn.
 //

@@ -25,6 +25,30 @@ func (s *Server) listener(ln net.Listener, lopts ListenerOptions) net.Listener {
 	}
 }
 
+// reloadable holds the limits SetOptions changes on a running server.
+type reloadable struct {
+	loginTimeout, idleTimeout time.Duration
+	maxMailboxes, maxSessions int
+}
+
+// SetOptions applies the limits of o to the running server: the
+// connection caps, MaxSessionsPerAccount, MaxMailboxes and the login and
+// idle timeouts (from a connection's next read on). Connections and
+// sessions over a lowered cap stay; new ones are refused until enough
+// have gone. The other fields of o are ignored: AppendLimit because SMTP
+// cannot change its size limit while serving, and one limit must hold
+// everywhere.
+func (s *Server) SetOptions(o Options) {
+	if s.eng != nil {
+		s.eng.SetOptions(engineOptions(o))
+	}
+	s.conns.SetLimits(o.MaxConnections, o.MaxConnectionsPerIP)
+	s.limits.Store(&reloadable{
+		loginTimeout: o.LoginTimeout, idleTimeout: o.IdleTimeout,
+		maxMailboxes: o.MaxMailboxes, maxSessions: o.MaxSessionsPerAccount,
+	})
+}
+
 // sessionCounter bounds concurrent sessions per account.
 type sessionCounter struct {
 	mu sync.Mutex

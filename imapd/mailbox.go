@@ -12,7 +12,7 @@ import (
 )
 
 func (s *session) Create(name string, opts *imap.CreateOptions) error {
-	defer s.srv.busy()()
+	defer s.begin()()
 	var use string
 	if opts != nil && len(opts.SpecialUse) > 0 {
 		if len(opts.SpecialUse) > 1 {
@@ -33,7 +33,7 @@ func (s *session) Create(name string, opts *imap.CreateOptions) error {
 		return s.mapErr("create", err)
 	}
 	_, err = s.store().CreateMailbox(s.ctx(), owner.Address, oname, store.CreateOptions{
-		SpecialUse: use, MaxMailboxes: s.srv.opts.MaxMailboxes,
+		SpecialUse: use, MaxMailboxes: s.srv.limits.Load().maxMailboxes,
 	})
 	return s.mapErr("create", err)
 }
@@ -55,7 +55,7 @@ func (s *session) needOnParent(me, owner *acl.Account, oname string, want acl.Ri
 }
 
 func (s *session) Delete(name string) error {
-	defer s.srv.busy()()
+	defer s.begin()()
 	p, err := s.locate(name)
 	if err == nil {
 		err = need(p, acl.RightDelete, "delete the mailbox")
@@ -67,7 +67,7 @@ func (s *session) Delete(name string) error {
 }
 
 func (s *session) Rename(from, to string, _ *imap.RenameOptions) error {
-	defer s.srv.busy()()
+	defer s.begin()()
 	p, err := s.locate(from)
 	if err == nil {
 		err = need(p, acl.RightDelete, "rename the mailbox")
@@ -90,7 +90,7 @@ func (s *session) Rename(from, to string, _ *imap.RenameOptions) error {
 }
 
 func (s *session) Subscribe(name string) error {
-	defer s.srv.busy()()
+	defer s.begin()()
 	if _, err := s.locate(name); err != nil {
 		return s.mapErr("subscribe", err)
 	}
@@ -98,12 +98,12 @@ func (s *session) Subscribe(name string) error {
 }
 
 func (s *session) Unsubscribe(name string) error {
-	defer s.srv.busy()()
+	defer s.begin()()
 	return s.mapErr("unsubscribe", s.store().Unsubscribe(s.ctx(), s.account.Address, name))
 }
 
 func (s *session) Status(name string, opts *imap.StatusOptions) (*imap.StatusData, error) {
-	defer s.srv.busy()()
+	defer s.begin()()
 	p, err := s.locate(name)
 	if err == nil {
 		err = need(p, acl.RightRead, "read the status")
@@ -146,13 +146,14 @@ func (s *session) statusData(name string, m *store.Mailbox, opts *imap.StatusOpt
 type listEntry struct {
 	name       string
 	mailbox    *store.Mailbox // nil: subscribed but not existing, or virtual
+	rights     acl.Rights     // the user's rights on mailbox
 	virtual    bool           // a namespace node: Other Users/<address>
 	subscribed bool
 	children   bool
 }
 
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, opts *imap.ListOptions) error {
-	defer s.srv.busy()()
+	defer s.begin()()
 	if opts == nil {
 		opts = &imap.ListOptions{}
 	}
@@ -269,7 +270,9 @@ func (s *session) listData(e *listEntry, opts *imap.ListOptions) *imap.ListData 
 	if e.subscribed && (opts.ReturnSubscribed || opts.SelectSubscribed) {
 		d.Attrs = append(d.Attrs, imap.MailboxAttrSubscribed)
 	}
-	if opts.ReturnStatus != nil && e.mailbox != nil && !e.virtual {
+	// RETURN (STATUS) gives what STATUS would: nothing without "r" (RFC
+	// 5819 §2: a mailbox whose status cannot be had gets no STATUS).
+	if opts.ReturnStatus != nil && e.mailbox != nil && !e.virtual && e.rights.Has(acl.RightRead) {
 		d.Status = s.statusData(e.name, e.mailbox, opts.ReturnStatus)
 	}
 	return d
@@ -303,7 +306,7 @@ func (s *session) visibleMailboxes() (map[string]*listEntry, error) {
 				continue
 			}
 			name := s.displayName(me, owner, m.Name)
-			entries[name] = &listEntry{name: name, mailbox: m}
+			entries[name] = &listEntry{name: name, mailbox: m, rights: rights}
 			if owner != me {
 				for _, sup := range store.Superiors(name) {
 					if entries[sup] == nil && strings.Count(sup, "/") <= 1 {

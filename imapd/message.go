@@ -93,15 +93,15 @@ func uidsOf(refs []msgRef) []store.UID {
 	return out
 }
 
-// eachMessage calls fn with the stored record of each ref, reading the
-// records in one ordered scan over the UID span; with content, also each
-// message's bytes (valid only during fn).
+// eachMessage calls fn with the stored record of each ref (refs ascending
+// by UID), reading only those messages; with content, also each message's
+// bytes (valid only during fn).
 func (s *session) eachMessage(refs []msgRef, content bool, fn func(msgRef, *store.Message, []byte) error) error {
 	if len(refs) == 0 {
 		return nil
 	}
 	i := 0
-	visit := func(m *store.Message, c []byte) error {
+	return s.store().MessagesByUID(s.ctx(), s.sel.mailbox.ID, uidsOf(refs), content, func(m *store.Message, c []byte) error {
 		for i < len(refs) && refs[i].uid < m.UID {
 			i++
 		}
@@ -109,16 +109,11 @@ func (s *session) eachMessage(refs []msgRef, content bool, fn func(msgRef, *stor
 			return fn(refs[i], m, c)
 		}
 		return nil
-	}
-	from, to := refs[0].uid, refs[len(refs)-1].uid
-	if content {
-		return s.store().MessagesWithContent(s.ctx(), s.sel.mailbox.ID, from, to, visit)
-	}
-	return s.store().Messages(s.ctx(), s.sel.mailbox.ID, from, to, func(m *store.Message) error { return visit(m, nil) })
+	})
 }
 
 func (s *session) Fetch(w *imapserver.FetchWriter, set imap.NumSet, opts *imap.FetchOptions) error {
-	defer s.srv.busy()()
+	defer s.begin()()
 	p, err := s.selectedRights()
 	if err == nil {
 		err = need(p, acl.RightRead, "read messages")
@@ -282,7 +277,7 @@ func writeLiteral(wc io.WriteCloser, b []byte) error {
 }
 
 func (s *session) Store(w *imapserver.FetchWriter, set imap.NumSet, flags *imap.StoreFlags, opts *imap.StoreOptions) error {
-	defer s.srv.busy()()
+	defer s.begin()()
 	if s.sel.readOnly {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}
 	}
@@ -354,7 +349,13 @@ func allowedFlags(r acl.Rights) func(old, proposed store.Flags) store.Flags {
 }
 
 func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
-	defer s.srv.busy()()
+	defer s.begin()()
+	if uids == nil && *w == (imapserver.ExpungeWriter{}) {
+		// go-imap runs CLOSE as an expunge with a writer that sends
+		// nothing, then UNSELECT.
+		s.closeExpunge()
+		return nil
+	}
 	if s.sel.readOnly {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}
 	}
@@ -378,8 +379,25 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 	return s.mapErr("expunge", err)
 }
 
+// closeExpunge is CLOSE's silent expunge. CLOSE always succeeds and
+// leaves the mailbox (RFC 9051 §6.4.2): it removes the \Deleted messages
+// only when the mailbox is selected read-write and the user holds "e"
+// (RFC 4314 §4), and a failure to expunge is logged, not answered.
+func (s *session) closeExpunge() {
+	if s.sel.readOnly {
+		return
+	}
+	p, err := s.selectedRights()
+	if err != nil || !p.rights.Has(acl.RightExpunge) {
+		return
+	}
+	if _, err := s.store().Expunge(s.ctx(), s.sel.mailbox.ID, nil); err != nil {
+		s.log.Warn("close: expunge failed", "mailbox", s.sel.display, "err", err)
+	}
+}
+
 func (s *session) Copy(set imap.NumSet, dest string) (*imap.CopyData, error) {
-	defer s.srv.busy()()
+	defer s.begin()()
 	src, err := s.selectedRights()
 	if err == nil {
 		err = need(src, acl.RightRead, "read messages")
@@ -400,7 +418,7 @@ func (s *session) Copy(set imap.NumSet, dest string) (*imap.CopyData, error) {
 }
 
 func (s *session) Move(w *imapserver.MoveWriter, set imap.NumSet, dest string) error {
-	defer s.srv.busy()()
+	defer s.begin()()
 	if s.sel.readOnly {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}
 	}
@@ -461,7 +479,7 @@ func trycreate(err error) error {
 }
 
 func (s *session) Append(name string, r imap.LiteralReader, opts *imap.AppendOptions) (*imap.AppendData, error) {
-	defer s.srv.busy()()
+	defer s.begin()()
 	p, err := s.destination(name)
 	if err != nil {
 		return nil, trycreate(s.mapErr("append", err))

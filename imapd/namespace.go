@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"context"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -46,8 +47,8 @@ func (s *session) displayName(me, owner *acl.Account, name string) string {
 }
 
 // splitName maps a client's mailbox name to its owner and the owner's
-// name for it. A name inside another namespace that names no account (or
-// only the account's node) is ErrNoMailbox.
+// name for it. A name inside another namespace that names no account, an
+// account out of reach, or only the account's node is ErrNoMailbox.
 func (s *session) splitName(dir *acl.Directory, me *acl.Account, name string) (*acl.Account, string, error) {
 	for _, prefix := range []string{otherPrefix, sharedPrefix} {
 		rest, ok := strings.CutPrefix(name, prefix)
@@ -56,7 +57,7 @@ func (s *session) splitName(dir *acl.Directory, me *acl.Account, name string) (*
 		}
 		addr, mbox, _ := strings.Cut(rest, "/")
 		owner, ok := dir.Lookup(addr)
-		if !ok || owner == me || owner.Team != (prefix == sharedPrefix) || mbox == "" {
+		if !ok || owner == me || !reachable(me, owner) || owner.Team != (prefix == sharedPrefix) || mbox == "" {
 			return nil, "", store.ErrNoMailbox
 		}
 		return owner, mbox, nil
@@ -64,12 +65,25 @@ func (s *session) splitName(dir *acl.Directory, me *acl.Account, name string) (*
 	return me, name, nil
 }
 
+// reachable reports whether any of owner's mailboxes could be shared with
+// me: owner's plan allows sharing and they have a group in common (as
+// acl.Directory.Rights requires). An account out of reach is treated
+// everywhere as one that does not exist, so that a user of another group
+// cannot tell which addresses, team accounts or groups exist.
+func reachable(me, owner *acl.Account) bool {
+	return owner == me || (owner.Plan.Share && owner.SharesGroupWith(me))
+}
+
 // rightsOn evaluates the session user's rights on owner's mailbox m.
 func (s *session) rightsOn(dir *acl.Directory, me, owner *acl.Account, m *store.Mailbox) (acl.Rights, error) {
+	return s.rightsOnCtx(s.ctx(), dir, me, owner, m)
+}
+
+func (s *session) rightsOnCtx(ctx context.Context, dir *acl.Directory, me, owner *acl.Account, m *store.Mailbox) (acl.Rights, error) {
 	if owner == me {
 		return acl.AllRights, nil
 	}
-	stored, err := s.store().ACL(s.ctx(), m.ID)
+	stored, err := s.store().ACL(ctx, m.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -116,28 +130,88 @@ func need(p *place, want acl.Rights, what string) error {
 		Text: "You may not " + what + " in " + p.display + " (missing rights: " + missing.String() + ")"}
 }
 
+// errWithdrawn answers commands on a selected mailbox the user may no
+// longer read.
+var errWithdrawn = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNoPerm,
+	Text: "Access to the selected mailbox has been withdrawn"}
+
 // selectedRights re-evaluates the rights on the selected mailbox, so a
-// revocation applies to a session that already has it open.
+// revocation applies to a session that already has it open. Losing "l" or
+// "r" (by SETACL, DELETEACL, a reload, or the mailbox's deletion) ends the
+// selection for good: see selectionLost.
 func (s *session) selectedRights() (*place, error) {
-	withdrawn := &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNoPerm,
-		Text: "Access to the selected mailbox has been withdrawn"}
+	if s.sel.withdrawn.Load() {
+		return nil, errWithdrawn
+	}
+	p, err := s.selectedPlace(s.ctx())
+	switch {
+	case err == errWithdrawn:
+		s.withdraw()
+	case err != nil:
+		return nil, s.internal("rights", err)
+	}
+	return p, err
+}
+
+// selectedPlace resolves the selected mailbox as it is now; errWithdrawn
+// if the user may no longer read it. It may run on the IDLE goroutine, so
+// it touches no command state.
+func (s *session) selectedPlace(ctx context.Context) (*place, error) {
 	dir := s.srv.opts.Directory.Load()
 	me := s.me(dir)
 	// By ID: the mailbox may have been renamed since it was selected.
-	m, err := s.store().Mailbox(s.ctx(), s.sel.mailbox.ID)
+	m, err := s.store().Mailbox(ctx, s.sel.mailbox.ID)
 	if err != nil || me == nil {
-		return nil, withdrawn
+		return nil, errWithdrawn
 	}
 	owner, ok := dir.Lookup(m.Account)
 	if !ok {
-		return nil, withdrawn
+		return nil, errWithdrawn
 	}
-	rights, err := s.rightsOn(dir, me, owner, m)
+	rights, err := s.rightsOnCtx(ctx, dir, me, owner, m)
 	if err != nil {
-		return nil, s.internal("rights", err)
+		return nil, err
 	}
 	if !rights.Has(acl.RightLookup | acl.RightRead) {
-		return nil, withdrawn
+		return nil, errWithdrawn
 	}
 	return &place{owner: owner, name: m.Name, display: s.displayName(me, owner, m.Name), mailbox: m, rights: rights}, nil
+}
+
+// selectionLost reports whether the user has lost access to the selected
+// mailbox. It runs before every update is sent (after each command, in
+// NOOP and in IDLE after each change), so once a revocation is committed,
+// no later change of the mailbox reaches the session. The selection then
+// acts as gone, like Dovecot's and Cyrus's after the mailbox is deleted:
+// updates stop, commands on it answer NO [NOPERM], CLOSE and UNSELECT
+// leave it; a new SELECT is needed even if access comes back. An account's
+// own mailboxes are not re-read.
+func (s *session) selectionLost(ctx context.Context) bool {
+	if s.sel.withdrawn.Load() {
+		return true
+	}
+	dir := s.srv.opts.Directory.Load()
+	if me := s.me(dir); me != nil && acl.Fold(me.Address) == acl.Fold(s.sel.mailbox.Account) {
+		return false
+	}
+	_, err := s.selectedPlace(ctx)
+	switch {
+	case err == errWithdrawn:
+		s.withdraw()
+		return true
+	case err != nil:
+		// The rights could not be read: hold this round of updates back.
+		if ctx.Err() == nil {
+			s.log.Error("rights of the selected mailbox", "err", err)
+		}
+		return true
+	}
+	return false
+}
+
+func (s *session) withdraw() {
+	if !s.sel.withdrawn.Swap(true) {
+		s.sel.detach()
+		s.log.Info("access to the selected mailbox withdrawn", "mailbox", s.sel.display)
+	}
 }

@@ -27,7 +27,12 @@ func NewRegistry() *Registry {
 }
 
 // Engine returns the registry the IMAP engine uses, fed by Publish.
-func (r *Registry) Engine() *engine.Registry { return r.eng }
+func (r *Registry) Engine() *engine.Registry {
+	if r == nil {
+		return nil
+	}
+	return r.eng
+}
 
 // openMailbox is the shared state of a selected mailbox. uids is the
 // mailbox's message list as of the last published commit; sequence

@@ -20,7 +20,7 @@ import (
 )
 
 func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, opts *imap.SearchOptions) (*imap.SearchData, error) {
-	defer s.srv.busy()()
+	defer s.begin()()
 	if p, err := s.selectedRights(); err != nil {
 		return nil, err
 	} else if err := need(p, acl.RightRead, "read messages"); err != nil {
@@ -34,8 +34,13 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	if len(view) > 0 {
 		lastUID, lastSeq = uint32(view[len(view)-1].uid), view[len(view)-1].seq
 	}
+	scratch := &searchScratch{needles: map[string][]byte{}}
+	ctx := s.ctx()
 	err := s.eachMessage(view, needContent, func(r msgRef, m *store.Message, content []byte) error {
-		c := &candidate{ref: r, msg: m, lastUID: lastUID, lastSeq: lastSeq, saved: s.sel.searchRes, content: content, bodyOffset: -1}
+		if h := s.srv.opts.onSearchMessage; h != nil {
+			h(ctx)
+		}
+		c := &candidate{ref: r, msg: m, lastUID: lastUID, lastSeq: lastSeq, saved: s.sel.searchRes, content: content, bodyOffset: -1, scratch: scratch}
 		if c.match(criteria) {
 			hits = append(hits, r)
 		}
@@ -85,18 +90,42 @@ func criteriaNeedContent(c *imap.SearchCriteria) bool {
 	return false
 }
 
+// searchScratch is what one SEARCH reuses from message to message: the
+// folded needles and the buffers of the folded texts.
+type searchScratch struct {
+	needles      map[string][]byte
+	folded, text []byte
+}
+
+func (sc *searchScratch) needle(s string) []byte {
+	n, ok := sc.needles[s]
+	if !ok {
+		n = foldString(s)
+		sc.needles[s] = n
+	}
+	return n
+}
+
 // candidate is one message being matched against search criteria; its
-// parsed header and decoded text are computed at most once.
+// parsed header and its folded texts are computed at most once.
 type candidate struct {
 	ref              msgRef
 	msg              *store.Message
 	content          []byte
 	lastUID, lastSeq uint32
 	saved            imap.UIDSet
+	scratch          *searchScratch
 
 	header     *textproto.Header
 	bodyOffset int
-	text       *string
+	// folded is the folded raw message, its header first (headerLen bytes
+	// of it); foldedHeader is the header with encoded words decoded;
+	// text is the decoded text of its parts (see decodedText).
+	folded       []byte
+	headerLen    int
+	foldedHeader []byte
+	text         []byte
+	textDone     bool
 }
 
 func (c *candidate) match(cr *imap.SearchCriteria) bool {
@@ -154,7 +183,7 @@ func (c *candidate) match(cr *imap.SearchCriteria) bool {
 		}
 	}
 	for _, want := range cr.Text {
-		if !containsFold(c.headerText(), want) && !c.bodyContains(want) {
+		if !bytes.Contains(c.headerText(), c.scratch.needle(want)) && !c.bodyContains(want) {
 			return false
 		}
 	}
@@ -241,9 +270,13 @@ func (c *candidate) headerContains(key, value string) bool {
 	return false
 }
 
-func (c *candidate) headerText() string {
-	c.body()
-	return decodeWords(string(c.content[:c.bodyOffset]))
+// headerText is the folded header with encoded words decoded.
+func (c *candidate) headerText() []byte {
+	if c.foldedHeader == nil {
+		c.body()
+		c.foldedHeader = foldString(decodeWords(string(c.content[:c.bodyOffset])))
+	}
+	return c.foldedHeader
 }
 
 func (c *candidate) sentDate() (time.Time, bool) {
@@ -259,46 +292,58 @@ func (c *candidate) sentDate() (time.Time, bool) {
 // wire), and then, for a message that encodes its text, against the
 // decoded text (what the user reads).
 func (c *candidate) bodyContains(want string) bool {
-	if indexFold(c.body(), want) >= 0 {
+	n := c.scratch.needle(want)
+	f := c.foldedMessage()
+	if bytes.Contains(f[c.headerLen:], n) {
 		return true
 	}
-	if !needsDecoding(c.content) {
+	if !needsDecoding(f) {
 		return false
 	}
-	return containsFold(c.bodyText(), want)
+	return bytes.Contains(c.decodedText(), n)
 }
 
-// needsDecoding reports whether a message has text that the raw bytes do
-// not show as it reads: a transfer encoding, or a charset other than
-// UTF-8 and ASCII.
-func needsDecoding(content []byte) bool {
-	for _, marker := range []string{"base64", "quoted-printable"} {
-		if indexFold(content, marker) >= 0 {
-			return true
-		}
+// foldedMessage returns the folded message, computed once.
+func (c *candidate) foldedMessage() []byte {
+	if c.folded == nil {
+		c.body()
+		f := appendFold(c.scratch.folded[:0], c.content[:c.bodyOffset])
+		c.headerLen = len(f)
+		f = appendFold(f, c.content[c.bodyOffset:])
+		c.folded, c.scratch.folded = f, f
 	}
-	rest := content
+	return c.folded
+}
+
+// needsDecoding reports whether a message (folded) has text that the raw
+// bytes do not show as it reads: a transfer encoding, or a charset other
+// than UTF-8 and ASCII.
+func needsDecoding(folded []byte) bool {
+	if bytes.Contains(folded, []byte("base64")) || bytes.Contains(folded, []byte("quoted-printable")) {
+		return true
+	}
+	rest := folded
 	for {
-		i := indexFold(rest, "charset=")
+		i := bytes.Index(rest, []byte("charset="))
 		if i < 0 {
 			return false
 		}
 		rest = rest[i+len("charset="):]
-		v := strings.ToLower(strings.Trim(string(rest[:min(len(rest), 12)]), "\"'"))
+		v := strings.Trim(string(rest[:min(len(rest), 12)]), "\"'")
 		if !strings.HasPrefix(v, "utf-8") && !strings.HasPrefix(v, "us-ascii") {
 			return true
 		}
 	}
 }
 
-// bodyText is the message text with transfer encodings undone and text
-// parts converted to UTF-8 where the charset is known, plus the raw body.
-func (c *candidate) bodyText() string {
-	if c.text != nil {
-		return *c.text
+// decodedText is the folded text of the message's text parts, transfer
+// encodings undone and converted to UTF-8 where the charset is known.
+func (c *candidate) decodedText() []byte {
+	if c.textDone {
+		return c.text
 	}
-	var b strings.Builder
-	b.Write(c.body())
+	c.textDone = true
+	var b bytes.Buffer
 	if e, err := gomessage.Read(bytes.NewReader(c.content)); e != nil && (err == nil || gomessage.IsUnknownCharset(err) || gomessage.IsUnknownEncoding(err)) {
 		e.Walk(func(_ []int, part *gomessage.Entity, err error) error {
 			if err != nil || part.MultipartReader() != nil {
@@ -311,58 +356,7 @@ func (c *candidate) bodyText() string {
 			return nil
 		})
 	}
-	t := b.String()
-	c.text = &t
-	return t
-}
-
-// containsFold reports whether sub is in s, ignoring case (Unicode simple
-// folding, as RFC 9051 §6.4.4 asks for the UTF-8 charset).
-func containsFold(s, sub string) bool {
-	return indexFold([]byte(s), sub) >= 0
-}
-
-// indexFold finds sub in s ignoring case. ASCII needles, the common case,
-// are matched without converting s; others fall back to lower-casing.
-func indexFold(s []byte, sub string) int {
-	if sub == "" {
-		return 0
-	}
-	for i := 0; i < len(sub); i++ {
-		if sub[i] >= 0x80 {
-			return strings.Index(strings.ToLower(string(s)), strings.ToLower(sub))
-		}
-	}
-	first := sub[0]
-	lo, up := lowerByte(first), upperByte(first)
-	for i := 0; i+len(sub) <= len(s); {
-		j := bytes.IndexByte(s[i:], lo)
-		if lo != up {
-			if k := bytes.IndexByte(s[i:], up); k >= 0 && (j < 0 || k < j) {
-				j = k
-			}
-		}
-		if j < 0 || i+j+len(sub) > len(s) {
-			return -1
-		}
-		if bytes.EqualFold(s[i+j:i+j+len(sub)], []byte(sub)) {
-			return i + j
-		}
-		i += j + 1
-	}
-	return -1
-}
-
-func lowerByte(b byte) byte {
-	if b >= 'A' && b <= 'Z' {
-		return b + 'a' - 'A'
-	}
-	return b
-}
-
-func upperByte(b byte) byte {
-	if b >= 'a' && b <= 'z' {
-		return b - 'a' + 'A'
-	}
-	return b
+	c.text = appendFold(c.scratch.text[:0], b.Bytes())
+	c.scratch.text = c.text
+	return c.text
 }

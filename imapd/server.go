@@ -52,6 +52,9 @@ type Options struct {
 	// Engine serves with Mailroom's own protocol engine (imapd/engine)
 	// instead of go-imap's server, while the engine is being completed.
 	Engine bool
+	// onSearchMessage, if set, is called with the command's context for
+	// each message SEARCH looks at (tests).
+	onSearchMessage func(ctx context.Context)
 }
 
 // ListenerOptions qualify one listener.
@@ -76,6 +79,7 @@ type Server struct {
 	conns    *netlimit.Conns
 	sessions *sessionCounter
 	throttle *netlimit.Throttle
+	limits   atomic.Pointer[reloadable] // see SetOptions
 }
 
 // busy marks a command in flight until the returned func is called.
@@ -107,16 +111,25 @@ func New(opts Options) *Server {
 		throttle: netlimit.NewThrottle(opts.AuthDelay, opts.AuthDelayMax, nil),
 	}
 	if opts.Engine {
-		s.eng = engine.New(engine.Options{
-			Store: opts.Store, Registry: opts.Registry.Engine(), Directory: opts.Directory, Logger: log,
-			TLSConfig: opts.TLSConfig, AppendLimit: opts.AppendLimit, MaxMailboxes: opts.MaxMailboxes,
-			LoginTimeout: opts.LoginTimeout, IdleTimeout: opts.IdleTimeout,
-			MaxConnections: opts.MaxConnections, MaxConnectionsPerIP: opts.MaxConnectionsPerIP,
-			MaxSessionsPerAccount: opts.MaxSessionsPerAccount,
-			AuthDelay:             opts.AuthDelay, AuthDelayMax: opts.AuthDelayMax, Sleep: opts.Sleep,
-		})
+		eo := engineOptions(opts)
+		eo.Logger = log
+		s.eng = engine.New(eo)
 	}
+	s.SetOptions(opts)
 	return s
+}
+
+// engineOptions maps the server's options onto the engine's.
+func engineOptions(o Options) engine.Options {
+	return engine.Options{
+		Store: o.Store, Registry: o.Registry.Engine(), Directory: o.Directory, Logger: o.Logger,
+		TLSConfig: o.TLSConfig, AppendLimit: o.AppendLimit, MaxMailboxes: o.MaxMailboxes,
+		LoginTimeout: o.LoginTimeout, IdleTimeout: o.IdleTimeout,
+		MaxConnections: o.MaxConnections, MaxConnectionsPerIP: o.MaxConnectionsPerIP,
+		MaxSessionsPerAccount: o.MaxSessionsPerAccount,
+		AuthDelay:             o.AuthDelay, AuthDelayMax: o.AuthDelayMax, Sleep: o.Sleep,
+		OnSearchMessage: o.onSearchMessage,
+	}
 }
 
 // extraCaps are the capabilities Mailroom adds to go-imap's list.
@@ -156,7 +169,7 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	s.mu.Lock()
 	s.impls = append(s.impls, srv)
 	s.mu.Unlock()
-	return srv.Serve(s.listener(ln, lopts))
+	return srv.Serve(codeListener{s.listener(ln, lopts)})
 }
 
 // Close waits for the commands in flight to finish, then stops every
@@ -177,12 +190,21 @@ func (s *Server) Close() error {
 
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 	id := s.next.Add(1)
-	ext, _ := c.NetConn().(*extConn)
+	nc := c.NetConn()
+	out, _ := nc.(*codeConn)
+	if out != nil {
+		nc = out.extConn
+	}
+	ext, _ := nc.(*extConn)
+	ctx, cancel := context.WithCancel(context.Background())
 	sess := &session{
-		srv:  s,
-		conn: c,
-		ext:  ext,
-		log:  s.log.With("conn", id, "remote", c.NetConn().RemoteAddr().String()),
+		srv:        s,
+		conn:       c,
+		ext:        ext,
+		out:        out,
+		connCtx:    ctx,
+		cancelConn: cancel,
+		log:        s.log.With("conn", id, "remote", c.NetConn().RemoteAddr().String()),
 	}
 	if ext != nil {
 		ext.session.Store(sess)

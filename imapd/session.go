@@ -5,12 +5,14 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"mailroom/acl"
-	"mailroom/internal/netlimit"
+	"mailroom/internal/hangup"
 	"mailroom/store"
 )
 
@@ -25,6 +27,15 @@ type session struct {
 
 	account *acl.Account // nil before login
 	sel     *selected    // nil when no mailbox is selected
+
+	// connCtx is cancelled when the connection ends; cmdCtx, while a
+	// command runs, also when the client hangs up (see begin).
+	connCtx    context.Context
+	cancelConn context.CancelFunc
+	cmdCtx     context.Context
+	// out rewrites SELECT's tagged response code (see codeConn); nil in
+	// tests that bypass Serve.
+	out *codeConn
 }
 
 // selected is the session's view of its selected mailbox.
@@ -37,6 +48,20 @@ type selected struct {
 	// searchRes is the result saved by SEARCH RETURN (SAVE) (RFC 5182).
 	searchRes imap.UIDSet
 	wake      chan struct{}
+	// withdrawn is set, for good, once the user has lost the right to
+	// read the mailbox while it was selected (it is read by the IDLE
+	// goroutine too); detach then stops its updates.
+	withdrawn atomic.Bool
+	detached  sync.Once
+}
+
+// detach stops the mailbox's updates to this session. Nothing of the
+// mailbox reaches the session afterwards; unselect releases the rest.
+func (sel *selected) detach() {
+	sel.detached.Do(func() {
+		sel.box.unwatch(sel.wake)
+		sel.tracker.Close()
+	})
 }
 
 var (
@@ -45,11 +70,47 @@ var (
 	_ imapserver.SessionUnauthenticate = (*session)(nil)
 )
 
-func (s *session) ctx() context.Context { return context.Background() }
+// ctx is the context of the command running: cancelled when the client
+// hangs up during it, or when the connection ends.
+func (s *session) ctx() context.Context {
+	if s.cmdCtx != nil {
+		return s.cmdCtx
+	}
+	if s.connCtx != nil {
+		return s.connCtx
+	}
+	return context.Background()
+}
+
+// begin starts a command: Server.Close waits for it, and its context
+// (s.ctx) is cancelled if the client closes the connection meanwhile. The
+// returned func ends it.
+func (s *session) begin() func() {
+	release := s.srv.busy()
+	parent := s.connCtx
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
+	stop := func() {}
+	if s.ext != nil {
+		stop = hangup.Watch(s.ext.raw, cancel)
+	}
+	s.cmdCtx = ctx
+	return func() {
+		stop()
+		cancel()
+		s.cmdCtx = nil
+		release()
+	}
+}
 
 func (s *session) store() *store.Store { return s.srv.opts.Store }
 
 func (s *session) Close() error {
+	if s.cancelConn != nil {
+		s.cancelConn()
+	}
 	if s.sel != nil {
 		s.unselect()
 	}
@@ -62,22 +123,21 @@ func (s *session) Close() error {
 
 func (s *session) Login(username, password string) error {
 	defer s.srv.busy()()
-	// Failed logins slow down the next attempt from the same address and
-	// for the same name, existing or not, so timing reveals nothing.
-	keys := []string{"user:" + strings.ToLower(username)}
-	if s.ext != nil {
-		keys = append(keys, "ip:"+netlimit.Host(s.ext.RemoteAddr()))
-	}
-	s.srv.opts.Sleep(s.ctx(), s.srv.throttle.Delay(keys...))
-	dir := s.srv.opts.Directory.Load()
-	a, err := dir.Authenticate(username, password)
+	// Failed logins slow down the next attempt for the same name, existing
+	// or not, from this address (and past allowances, the name anywhere and
+	// the address for any name): see netlimit.Throttle.
+	name, from := acl.Fold(username), s.conn.NetConn().RemoteAddr()
+	s.srv.opts.Sleep(s.ctx(), s.srv.throttle.Delay(name, from))
+	a, err := s.srv.opts.Directory.Authenticate(s.ctx(), username, password)
 	if err != nil {
-		s.srv.throttle.Fail(keys...)
-		s.log.Warn("login failed", "user", username)
+		if errors.Is(err, acl.ErrAuthFailed) {
+			s.srv.throttle.Fail(name, from)
+		}
+		s.log.Warn("login failed", "user", username, "err", err)
 		return imapserver.ErrAuthFailed
 	}
-	s.srv.throttle.Succeed(keys...)
-	if !s.srv.sessions.acquire(a.Address, s.srv.opts.MaxSessionsPerAccount) {
+	s.srv.throttle.Succeed(name, from)
+	if !s.srv.sessions.acquire(a.Address, s.srv.limits.Load().maxSessions) {
 		s.log.Warn("login refused: too many sessions", "user", a.Address)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many sessions for this account"}
 	}
@@ -121,6 +181,10 @@ func (s *session) Namespace() (*imap.NamespaceData, error) {
 // internal logs an unexpected error and returns a generic one that says
 // nothing of the server's internals.
 func (s *session) internal(what string, err error) error {
+	if errors.Is(err, context.Canceled) && s.ctx().Err() != nil {
+		s.log.Info("command abandoned: the client went away", "command", what)
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Command abandoned"}
+	}
 	s.log.Error(what, "err", err)
 	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug, Text: "Internal server error, try again later"}
 }
@@ -166,7 +230,7 @@ func (s *session) mapErr(what string, err error) error {
 }
 
 func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectData, error) {
-	defer s.srv.busy()()
+	defer s.begin()()
 	if s.sel != nil {
 		s.unselect()
 	}
@@ -194,7 +258,8 @@ func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectDat
 		s.srv.opts.Registry.release(box)
 		return nil, s.mapErr("select", err)
 	}
-	s.sel = &selected{box: box, tracker: tracker, mailbox: m, display: p.display, readOnly: opts != nil && opts.ReadOnly, wake: wake}
+	examine := opts != nil && opts.ReadOnly
+	s.sel = &selected{box: box, tracker: tracker, mailbox: m, display: p.display, readOnly: examine || readOnlyRights(p.rights), wake: wake}
 	data := &imap.SelectData{
 		Flags:          []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft},
 		PermanentFlags: []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft, imap.FlagWildcard},
@@ -204,31 +269,44 @@ func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectDat
 	}
 	if s.sel.readOnly {
 		data.PermanentFlags = nil
+		if !examine && s.out != nil {
+			s.out.readOnlySelect()
+		}
 	}
 	return data, nil
 }
 
+// readOnlyRights reports whether rights on a mailbox let the user change
+// nothing in it, so that SELECT opens it read-only. RFC 4314 §4: READ-ONLY
+// when none of "i", "e" and the rights to change shared flags is held;
+// here \Seen is shared too (a flag of the message, not of the user), so
+// those are "s", "w" and "t".
+func readOnlyRights(r acl.Rights) bool {
+	return r&(acl.RightSeen|acl.RightWrite|acl.RightDeleteMsg|acl.RightInsert|acl.RightExpunge) == 0
+}
+
 func (s *session) Unselect() error {
-	defer s.srv.busy()()
+	defer s.begin()()
 	s.unselect()
 	return nil
 }
 
 func (s *session) unselect() {
-	s.sel.box.unwatch(s.sel.wake)
-	s.sel.tracker.Close()
+	s.sel.detach()
 	s.srv.opts.Registry.release(s.sel.box)
 	s.sel = nil
 }
 
+// Poll sends the selected mailbox's pending updates, unless the user has
+// lost access to it (see selectionLost).
 func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
-	if s.sel == nil {
+	if s.sel == nil || s.selectionLost(s.ctx()) {
 		return nil
 	}
 	return s.sel.tracker.Poll(w, allowExpunge)
 }
 
-// Idle runs on its own goroutine and touches only the tracker. It polls
+// Idle runs on its own goroutine and touches only the selection. It polls
 // first, so a change committed before IDLE began is announced at once,
 // then after every wake-up; a change published between a poll and the
 // wait leaves its signal in the buffered channel, so none is missed.
@@ -239,7 +317,18 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		<-stop
 		return nil
 	}
+	ctx := s.connCtx
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	for {
+		if s.selectionLost(ctx) {
+			// Nothing more of the mailbox reaches this session; IDLE
+			// goes on until DONE, and the next command on the mailbox
+			// is refused.
+			<-stop
+			return nil
+		}
 		if err := s.sel.tracker.Poll(w, true); err != nil {
 			return err
 		}

@@ -30,6 +30,11 @@ func parseAddress(path string) (address, error) {
 			return address{}, errBadAddress
 		}
 		path = path[i+1:]
+		// The mailbox after a route cannot begin with '@' ("@:@@0"):
+		// formatted, it would read as a route itself.
+		if strings.HasPrefix(path, "@") {
+			return address{}, errBadAddress
+		}
 	}
 	at := strings.LastIndexByte(path, '@')
 	if at <= 0 || at == len(path)-1 || len(path) > 320 {

@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -12,7 +11,6 @@ import (
 	"net/mail"
 	"strings"
 
-	"github.com/emersion/go-message/textproto"
 	"github.com/emersion/go-smtp"
 
 	"mailroom/store"
@@ -121,52 +119,100 @@ func randomID(n int) string {
 
 var wordDecoder = &mime.WordDecoder{}
 
-// prepareSubmission checks From and Sender against the authenticated user
-// and adds Received, and Date and Message-ID when the client left them
-// out. The client's bytes follow unchanged.
+// prepareSubmission normalises line endings (see normalizeLineEndings),
+// checks From and Sender against the authenticated user, and adds
+// Received, and Date and Message-ID when the client left them out. The
+// client's bytes follow, otherwise unchanged.
 func (s *session) prepareSubmission(msg []byte) ([]byte, error) {
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(msg)))
+	msg = normalizeLineEndings(msg)
+	o, err := readOriginator(msg, true)
 	if err != nil {
-		return nil, smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "Message header could not be parsed")
+		if errors.Is(err, errHeaderTooLarge) {
+			return nil, smtpErr(552, smtp.EnhancedCode{5, 3, 4}, "Message header too large")
+		}
+		return nil, smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "Malformed message header: %v", err)
 	}
-	from := h.Get("From")
-	if from == "" {
-		return nil, smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "Message has no From: header")
+	if err := o.checkCounts(); err != nil {
+		return nil, smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "Message refused: %v", err)
+	}
+	if err := s.checkOriginator(o); err != nil {
+		return nil, err
+	}
+	var add strings.Builder
+	add.WriteString(s.received(""))
+	if !o.date {
+		fmt.Fprintf(&add, "Date: %s\r\n", s.srv.opts.Now().Format("Mon, 02 Jan 2006 15:04:05 -0700"))
+	}
+	if !o.messageID {
+		fmt.Fprintf(&add, "Message-ID: <%s@%s>\r\n", randomID(16), s.srv.opts.Hostname)
+	}
+	out := make([]byte, 0, add.Len()+len(msg))
+	return append(append(out, add.String()...), msg...), nil
+}
+
+// checkOriginator applies the send-as rule to a submitted header that
+// has at most one From and one Sender (RFC 5322 §3.6.2): From must be
+// there; every mailbox in it must be one the user may send as; a From of
+// several mailboxes needs a Sender; and the Sender, one mailbox, must be
+// the user's own address or alias.
+func (s *session) checkOriginator(o originator) error {
+	if len(o.from) == 0 {
+		return smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "Message has no From: header")
 	}
 	p := mail.AddressParser{WordDecoder: wordDecoder}
-	addrs, err := p.ParseList(from)
+	addrs, err := p.ParseList(unfold(o.from[0]))
 	if err != nil || len(addrs) == 0 {
-		return nil, smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "From: header could not be parsed")
+		return smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "From: header could not be parsed")
+	}
+	if len(addrs) > maxOriginators {
+		return smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "From: header names more than %d mailboxes", maxOriginators)
+	}
+	if len(addrs) > 1 && len(o.sender) == 0 {
+		return smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "From: names several mailboxes, so a Sender: header is required (RFC 5322 section 3.6.2)")
 	}
 	for _, a := range addrs {
 		owner, err := s.checkSendAs("From: address", a.Address)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if owner.Address != s.user.Address && s.sentAs == nil {
 			s.sentAs = owner
 		}
 	}
-	if sender := h.Get("Sender"); sender != "" {
-		a, err := p.Parse(sender)
-		if err != nil {
-			return nil, smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "Sender: header could not be parsed")
+	if len(o.sender) == 1 {
+		list, err := p.ParseList(unfold(o.sender[0]))
+		if err != nil || len(list) != 1 {
+			return smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "Sender: header must be exactly one mailbox")
 		}
+		a := list[0]
 		// Sender names who actually sent: the user's own addresses only.
 		if owner, ok := s.srv.opts.Directory.Load().Lookup(a.Address); !ok || owner.Address != s.user.Address {
-			return nil, smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "Sender: address <%s> is not an address of %s", a.Address, s.user.Address)
+			return smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "Sender: address <%s> is not an address of %s", a.Address, s.user.Address)
 		}
 	}
-	var add strings.Builder
-	add.WriteString(s.received(""))
-	if !h.Has("Date") {
-		fmt.Fprintf(&add, "Date: %s\r\n", s.srv.opts.Now().Format("Mon, 02 Jan 2006 15:04:05 -0700"))
+	return nil
+}
+
+// checkInbound refuses mail from outside (MX, LMTP) with more than one
+// From or Sender field. The header is read leniently, both as it came and
+// with bare CRs and LFs taken as line ends, and a message is refused if
+// either reading finds a second field: a reader that splits lines either
+// way must not see an originator that the other hid.
+func checkInbound(msg []byte) error {
+	views := [][]byte{msg}
+	if n := normalizeLineEndings(msg); len(n) != len(msg) {
+		views = append(views, n)
 	}
-	if !h.Has("Message-Id") {
-		fmt.Fprintf(&add, "Message-ID: <%s@%s>\r\n", randomID(16), s.srv.opts.Hostname)
+	for _, v := range views {
+		o, err := readOriginator(v, false)
+		if err != nil {
+			return smtpErr(552, smtp.EnhancedCode{5, 3, 4}, "Message header too large")
+		}
+		if err := o.checkCounts(); err != nil {
+			return smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "Message refused: %v", err)
+		}
 	}
-	out := make([]byte, 0, add.Len()+len(msg))
-	return append(append(out, add.String()...), msg...), nil
+	return nil
 }
 
 // fileSentCopy files a message sent as another account (a team address)

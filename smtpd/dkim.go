@@ -38,8 +38,11 @@ var signedHeaders = []string{
 // Sign returns msg with a DKIM-Signature header in front (relaxed/relaxed,
 // SHA-256). It signs each recommended field the message has, every
 // occurrence, and names From once more than it occurs, so that a From
-// added later breaks the signature.
+// added later breaks the signature. Line endings are normalised first
+// (normalizeLineEndings): a bare CR or LF would be signed as one thing
+// and read by the receiver as another.
 func (k *DKIMKey) Sign(msg []byte) ([]byte, error) {
+	msg = normalizeLineEndings(msg)
 	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(msg)))
 	if err != nil {
 		return nil, fmt.Errorf("dkim: header: %w", err)

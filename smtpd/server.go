@@ -50,7 +50,8 @@ type Options struct {
 	// Domains are the local domains, lower-case.
 	Domains   []string
 	TLSConfig *tls.Config
-	// MaxMessageBytes bounds DATA; MaxRecipients bounds RCPT TO.
+	// MaxMessageBytes bounds a message, inclusive: DATA, BDAT and a
+	// declared SIZE; MaxRecipients bounds RCPT TO.
 	MaxMessageBytes int64
 	MaxRecipients   int
 	// Timeout bounds each read and write.
@@ -84,7 +85,7 @@ type ListenerOptions struct {
 type Server struct {
 	opts    Options
 	log     *slog.Logger
-	domains map[string]bool
+	domains atomic.Pointer[map[string]bool] // see SetOptions
 	next    atomic.Uint64
 
 	mu       sync.Mutex
@@ -116,14 +117,26 @@ func New(opts Options) *Server {
 	if opts.Sleep == nil {
 		opts.Sleep = netlimit.Sleep
 	}
-	s := &Server{opts: opts, log: opts.Logger.With("proto", "smtp"), domains: map[string]bool{}, sessions: map[*session]struct{}{},
+	s := &Server{opts: opts, log: opts.Logger.With("proto", "smtp"), sessions: map[*session]struct{}{},
 		conns:    netlimit.NewConns(opts.MaxConnections, opts.MaxConnectionsPerIP),
 		throttle: netlimit.NewThrottle(opts.AuthDelay, opts.AuthDelayMax, nil),
 	}
-	for _, d := range opts.Domains {
-		s.domains[strings.ToLower(d)] = true
-	}
+	s.SetOptions(opts)
 	return s
+}
+
+// SetOptions applies the local domains and the connection caps of o to
+// the running server (connections over a lowered cap stay; new ones are
+// refused until enough have gone). The other fields of o are ignored:
+// go-smtp reads its limits and timeouts unsynchronised while serving, so
+// those need a restart.
+func (s *Server) SetOptions(o Options) {
+	domains := map[string]bool{}
+	for _, d := range o.Domains {
+		domains[strings.ToLower(d)] = true
+	}
+	s.domains.Store(&domains)
+	s.conns.SetLimits(o.MaxConnections, o.MaxConnectionsPerIP)
 }
 
 // Serve accepts connections on ln until Shutdown.
@@ -132,7 +145,11 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	srv.Domain = s.opts.Hostname
 	srv.TLSConfig = s.opts.TLSConfig
 	srv.LMTP = lopts.Mode == ModeLMTP
-	srv.MaxMessageBytes = s.opts.MaxMessageBytes
+	// The session enforces MaxMessageBytes itself (readMessage, Mail):
+	// go-smtp's DATA reader refuses a message of exactly its limit (it
+	// stops counting before it has read the terminating dot), while its
+	// BDAT accepts one. Without a number, EHLO advertises a bare SIZE.
+	srv.MaxMessageBytes = 0
 	srv.MaxRecipients = s.opts.MaxRecipients
 	srv.AllowInsecureAuth = lopts.InsecureAuth
 	srv.ReadTimeout = s.opts.Timeout
@@ -211,7 +228,19 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 }
 
 // isLocal reports whether domain is one of ours.
-func (s *Server) isLocal(domain string) bool { return s.domains[domain] }
+func (s *Server) isLocal(domain string) bool { return (*s.domains.Load())[domain] }
+
+// primaryDomain is the host name when it is a local domain, else the first
+// local domain ("" when there is none).
+func (s *Server) primaryDomain() string {
+	if h := strings.ToLower(s.opts.Hostname); s.isLocal(h) {
+		return h
+	}
+	if len(s.opts.Domains) > 0 {
+		return strings.ToLower(s.opts.Domains[0])
+	}
+	return ""
+}
 
 // timeoutConn ends a connection whose read times out. go-smtp sets the
 // read deadline once per command line, but on a timeout in the middle of a

@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
-	"mailroom/internal/netlimit"
 	"mailroom/store"
 )
 
@@ -83,6 +83,7 @@ var (
 	errAuthRequired = smtpErr(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required")
 	errAuthFailed   = smtpErr(535, smtp.EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
 	errTempFailure  = smtpErr(451, smtp.EnhancedCode{4, 3, 0}, "Temporary server error, please try again later")
+	errTooLarge     = smtpErr(552, smtp.EnhancedCode{5, 3, 4}, "Message exceeds the maximum message size")
 )
 
 func (s *session) AuthMechanisms() []string {
@@ -103,17 +104,19 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		if identity != "" && acl.Fold(identity) != acl.Fold(username) {
 			return errAuthFailed
 		}
-		// Failures slow down the next attempt from the address and for the
-		// name, existing or not (see netlimit.Throttle).
-		keys := []string{"user:" + acl.Fold(username), "ip:" + netlimit.Host(s.conn.Conn().RemoteAddr())}
-		s.srv.opts.Sleep(context.Background(), s.srv.throttle.Delay(keys...))
-		a, err := s.srv.opts.Directory.Load().Authenticate(username, password)
+		// Failures slow down the next attempt for the name, existing or
+		// not, from this address (see netlimit.Throttle).
+		name, from := acl.Fold(username), s.conn.Conn().RemoteAddr()
+		s.srv.opts.Sleep(context.Background(), s.srv.throttle.Delay(name, from))
+		a, err := s.srv.opts.Directory.Authenticate(context.Background(), username, password)
 		if err != nil {
-			s.srv.throttle.Fail(keys...)
-			s.log.Warn("auth failed", "user", username)
+			if errors.Is(err, acl.ErrAuthFailed) {
+				s.srv.throttle.Fail(name, from)
+			}
+			s.log.Warn("auth failed", "user", username, "err", err)
 			return errAuthFailed
 		}
-		s.srv.throttle.Succeed(keys...)
+		s.srv.throttle.Succeed(name, from)
 		s.user = a
 		s.log = s.log.With("user", a.Address)
 		s.log.Info("auth")
@@ -149,10 +152,14 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 			s.setInTx(true)
 		}
 	}()
-	// A full disk is said before the client sends the message.
+	// A full disk, and a declared size over the limit (RFC 1870), are
+	// said before the client sends the message.
 	size := 0
 	if opts != nil {
 		size = int(opts.Size)
+	}
+	if max := s.srv.opts.MaxMessageBytes; max > 0 && int64(size) > max {
+		return errTooLarge
 	}
 	if err := s.srv.opts.Store.RoomFor(size); err != nil {
 		if errors.Is(err, store.ErrNoSpace) {
@@ -219,6 +226,11 @@ func (s *session) checkSendAs(what, addr string) (*acl.Account, error) {
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if s.mode == ModeSubmission && s.user == nil {
 		return errAuthRequired
+	}
+	if strings.EqualFold(to, "postmaster") {
+		// RFC 5321 §4.1.1.3: <Postmaster> without a domain is this
+		// server's, which is postmaster@ its primary domain.
+		to = "postmaster@" + s.srv.primaryDomain()
 	}
 	a, err := parseAddress(to)
 	if err != nil {
@@ -293,7 +305,15 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 // readMessage reads DATA and, on submission, checks and completes the
 // header.
 func (s *session) readMessage(r io.Reader) ([]byte, error) {
+	max := s.srv.opts.MaxMessageBytes
+	if max > 0 {
+		// One byte more than the limit tells an oversized message.
+		r = io.LimitReader(r, max+1)
+	}
 	msg, err := io.ReadAll(r)
+	if err == nil && max > 0 && int64(len(msg)) > max {
+		return nil, errTooLarge
+	}
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
@@ -306,6 +326,9 @@ func (s *session) readMessage(r io.Reader) ([]byte, error) {
 	}
 	if s.mode == ModeSubmission {
 		return s.prepareSubmission(msg)
+	}
+	if err := checkInbound(msg); err != nil {
+		return nil, err
 	}
 	return msg, nil
 }

@@ -270,6 +270,7 @@ func appendBody(tx *badger.Txn, h BodyID, dst []byte) ([]byte, error) {
 // Content returns a message's bytes exactly as they arrived, with its
 // per-delivery prefix.
 func (s *Store) Content(ctx context.Context, msg *Message) ([]byte, error) {
+	s.bodyReads.Add(1)
 	var out []byte
 	err := s.view(func(tx *badger.Txn) error {
 		out = make([]byte, 0, msg.Size)
@@ -308,6 +309,7 @@ func (s *Store) MessagesWithContent(ctx context.Context, id MailboxID, from, to 
 			if err != nil {
 				return err
 			}
+			s.bodyReads.Add(1)
 			buf = append(buf[:0], msg.Prefix...)
 			if buf, err = appendBody(tx, msg.Body, buf); err != nil {
 				return fmt.Errorf("body of message %d: %w", uid, err)

@@ -416,7 +416,9 @@ func (s *Store) Copy(ctx context.Context, src MailboxID, uids []UID, dst Mailbox
 }
 
 // Move moves messages into dst in one transaction: the copies appear and
-// the originals are expunged together (RFC 6851).
+// the originals are expunged together (RFC 6851). quota, the destination
+// owner's, applies only when dst belongs to another account: a move
+// within one account does not change its usage.
 func (s *Store) Move(ctx context.Context, src MailboxID, uids []UID, dst MailboxID, quota int64) (*Copied, error) {
 	return s.copyMove(ctx, src, uids, dst, quota, true)
 }
@@ -485,7 +487,8 @@ func (s *Store) copyMoveChunk(ctx context.Context, src MailboxID, uids []UID, ds
 	var out *Copied
 	err := s.update(ctx, []MailboxID{src, dst}, func(tx *txn) error {
 		out = &Copied{}
-		if _, err := getMailbox(tx.Txn, src); err != nil {
+		sm, err := getMailbox(tx.Txn, src)
+		if err != nil {
 			return err
 		}
 		dm, err := getMailbox(tx.Txn, dst)
@@ -493,6 +496,12 @@ func (s *Store) copyMoveChunk(ctx context.Context, src MailboxID, uids []UID, ds
 			return err
 		}
 		out.UIDValidity = dm.UIDValidity
+		// A MOVE between mailboxes of one account leaves its usage as it
+		// was, so it never fails on quota; across accounts only the
+		// destination's owner is charged (quota is theirs).
+		if move && sm.Account == dm.Account {
+			quota = 0
+		}
 		var appended []Message
 		for _, uid := range uids {
 			msg, err := getMessage(tx.Txn, src, uid)
@@ -524,7 +533,6 @@ func (s *Store) copyMoveChunk(ctx context.Context, src MailboxID, uids []UID, ds
 		if !move || len(out.Source) == 0 {
 			return nil
 		}
-		var sm *Mailbox
 		for _, uid := range out.Source {
 			if sm, err = tx.removeMessage(src, uid); err != nil {
 				return err

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,6 +51,9 @@ type Store struct {
 
 	gcStop chan struct{}
 	gcDone chan struct{}
+
+	// bodyReads counts message contents read (BodyReads).
+	bodyReads atomic.Uint64
 
 	// gate lets Close wait for operations in progress and refuse new ones.
 	gate   sync.RWMutex

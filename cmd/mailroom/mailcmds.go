@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -117,7 +118,17 @@ func cmdDNS(args []string, out io.Writer) error {
 	name := strings.ToLower(d.Name)
 	fmt.Fprintf(out, "; DNS records for %s (mail host %s)\n", name, host)
 	fmt.Fprintf(out, "%s. IN MX 10 %s.\n", name, host)
-	fmt.Fprintf(out, "%s. IN TXT \"v=spf1 mx -all\"\n", name)
+	if relay := cfg.Outbound.Relay; relay != "" {
+		// Mail leaves through the smarthost, whose addresses receivers
+		// check: "mx -all" alone would fail every message.
+		relayHost, _, _ := net.SplitHostPort(relay)
+		fmt.Fprintf(out, "; SPF: outbound mail leaves through the relay %s (outbound.relay), so receivers check its addresses.\n", relayHost)
+		fmt.Fprintf(out, "; Replace RELAY-SPF with the mechanism your relay provider documents (e.g. include:spf.provider.example,\n")
+		fmt.Fprintf(out, "; or ip4:/ip6: of its servers), then publish the record without the leading \";\":\n")
+		fmt.Fprintf(out, "; %s. IN TXT \"v=spf1 mx RELAY-SPF -all\"\n", name)
+	} else {
+		fmt.Fprintf(out, "%s. IN TXT \"v=spf1 mx -all\"\n", name)
+	}
 	if d.DKIMSelector != "" {
 		key, err := smtpd.LoadDKIMKey(cfg.DKIMKeyPath(*d))
 		switch {
@@ -134,6 +145,9 @@ func cmdDNS(args []string, out io.Writer) error {
 		}
 	} else {
 		fmt.Fprintf(out, "; DKIM: no dkim_selector for %s, so mail from it is not signed\n", name)
+	}
+	if pm, ok := cfg.Postmasters()[name]; ok {
+		fmt.Fprintf(out, "; DMARC reports go to postmaster@%s, which is delivered to %s\n", name, pm)
 	}
 	fmt.Fprintf(out, "_dmarc.%s. IN TXT \"v=DMARC1; p=quarantine; rua=mailto:postmaster@%s\"\n", name, name)
 	return nil

@@ -9,8 +9,11 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,15 +62,22 @@ func buildDirectory(cfg *config.Config) (*acl.Directory, error) {
 	for g := range cfg.Groups {
 		groups = append(groups, g)
 	}
+	// postmaster@ each domain is an alias of the account that receives it.
+	postmasterOf := map[string][]string{}
+	for domain, account := range cfg.Postmasters() {
+		postmasterOf[account] = append(postmasterOf[account], "postmaster@"+domain)
+	}
 	var specs []acl.AccountSpec
 	for _, a := range cfg.Accounts {
 		plan := a.Plan
 		if plan == "" {
 			plan = config.DefaultPlan
 		}
+		aliases := append(slices.Clone(a.Aliases), postmasterOf[a.Address]...)
+		slices.Sort(aliases[len(a.Aliases):])
 		specs = append(specs, acl.AccountSpec{
 			Address: a.Address, PasswordHash: a.PasswordHash, Plan: plan,
-			Groups: a.Groups, Aliases: a.Aliases, Team: a.Team,
+			Groups: a.Groups, Aliases: aliases, Team: a.Team,
 		})
 	}
 	var shares []acl.Share
@@ -88,13 +98,15 @@ func cmdServe(ctx context.Context, args []string) error {
 	}
 	var level slog.LevelVar
 	log := newLogger(cfg.Log, &level)
+	// Catch SIGHUP before the "mailroom started" line: a reload sent as soon
+	// as the server says it runs must not kill it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	srv, err := start(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-ctx.Done():
@@ -122,9 +134,10 @@ type server struct {
 	dir   *acl.Live
 	imap  *imapd.Server
 	smtp  *smtpd.Server
+	certs *certSource // nil without TLS
 
-	outbound     *smtpd.Outbound
-	stopOutbound context.CancelFunc
+	queue        liveQueue
+	stopOutbound func() // stops the current outbound queue's workers and waits
 	admin        *adminServer
 
 	listeners []net.Listener
@@ -142,8 +155,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		return nil, err
 	}
 	var tlsConfig *tls.Config
+	var certs *certSource
 	if cfg.TLS.Configured() {
-		if tlsConfig, err = loadTLS(cfg, log); err != nil {
+		if tlsConfig, certs, err = newTLS(cfg, log); err != nil {
 			return nil, fmt.Errorf("tls: %w", err)
 		}
 	}
@@ -153,45 +167,26 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	if err != nil {
 		return nil, err
 	}
-	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir)}
+	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir), certs: certs}
 	if err := ensureInboxes(ctx, st, dir); err != nil {
 		s.shutdown()
 		return nil, err
 	}
-	s.imap = imapd.New(imapd.Options{
-		Store: st, Registry: reg, Directory: s.dir, Logger: log, TLSConfig: tlsConfig,
-		AppendLimit: int64(cfg.Limits.MessageSize), MaxMailboxes: cfg.Limits.MailboxesPerAccount,
-		LoginTimeout: cfg.Limits.LoginTimeout.D(), IdleTimeout: cfg.Limits.IdleTimeout.D(),
-		MaxConnections: cfg.Limits.Connections, MaxConnectionsPerIP: cfg.Limits.ConnectionsPerIP,
-		MaxSessionsPerAccount: cfg.Limits.SessionsPerAccount,
-		// While the IMAP engine is completed (docs/architecture.md), it
-		// serves only when asked for; not an operator setting.
-		Engine: os.Getenv("MAILROOM_IMAP_ENGINE") == "1",
-	})
-	var domains []string
-	for _, d := range cfg.Domains {
-		domains = append(domains, d.Name)
-	}
+	io := imapOptions(cfg)
+	io.Store, io.Registry, io.Directory, io.Logger, io.TLSConfig = st, reg, s.dir, log, tlsConfig
+	// While the IMAP engine is completed (docs/architecture.md), it serves
+	// only when asked for; this is not an operator setting.
+	io.Engine = os.Getenv("MAILROOM_IMAP_ENGINE") == "1"
+	s.imap = imapd.New(io)
 	keys, err := loadDKIMKeys(cfg, log)
 	if err != nil {
 		s.shutdown()
 		return nil, err
 	}
-	s.outbound = smtpd.NewOutbound(smtpd.OutboundOptions{
-		Store: st, Directory: s.dir, Logger: log, Hostname: hostname(cfg), Domains: domains,
-		Relay: cfg.Outbound.Relay, RelayUsername: cfg.Outbound.RelayUsername, RelayPassword: cfg.Outbound.RelayPassword,
-		MaxAge: cfg.Outbound.MaxAge.D(), RetryInitial: cfg.Outbound.RetryInitial.D(), Workers: cfg.Outbound.Workers,
-		DKIM: keys,
-	})
-	outCtx, stopOutbound := context.WithCancel(context.Background())
-	s.stopOutbound = stopOutbound
-	s.wg.Go(func() { s.outbound.Run(outCtx) })
-	s.smtp = smtpd.New(smtpd.Options{
-		Store: st, Directory: s.dir, Logger: log, Hostname: hostname(cfg), Domains: domains,
-		TLSConfig: tlsConfig, MaxMessageBytes: int64(cfg.Limits.MessageSize),
-		MaxRecipients: cfg.Limits.Recipients, Timeout: cfg.Limits.SMTPTimeout.D(),
-		Queue: s.outbound, MaxConnections: cfg.Limits.Connections, MaxConnectionsPerIP: cfg.Limits.ConnectionsPerIP,
-	})
+	s.startOutbound(cfg, keys)
+	so := smtpOptions(cfg)
+	so.Store, so.Directory, so.Logger, so.TLSConfig, so.Queue = st, s.dir, log, tlsConfig, &s.queue
+	s.smtp = smtpd.New(so)
 	for _, name := range cfg.ListenerNames() {
 		l := cfg.Listener(name)
 		if !l.Enabled() {
@@ -234,6 +229,70 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	}
 	log.Info("mailroom started", "data_dir", cfg.DataDir, "accounts", len(dir.Accounts()))
 	return s, nil
+}
+
+// imapOptions returns the IMAP options the configuration sets; start adds
+// the server's parts.
+func imapOptions(cfg *config.Config) imapd.Options {
+	l := cfg.Limits
+	return imapd.Options{
+		AppendLimit: int64(l.MessageSize), MaxMailboxes: l.MailboxesPerAccount,
+		LoginTimeout: l.LoginTimeout.D(), IdleTimeout: l.IdleTimeout.D(),
+		MaxConnections: l.Connections, MaxConnectionsPerIP: l.ConnectionsPerIP,
+		MaxSessionsPerAccount: l.SessionsPerAccount,
+	}
+}
+
+// smtpOptions returns the SMTP options the configuration sets; start adds
+// the server's parts.
+func smtpOptions(cfg *config.Config) smtpd.Options {
+	l := cfg.Limits
+	return smtpd.Options{
+		Hostname: hostname(cfg), Domains: domainNames(cfg),
+		MaxMessageBytes: int64(l.MessageSize), MaxRecipients: l.Recipients, Timeout: l.SMTPTimeout.D(),
+		MaxConnections: l.Connections, MaxConnectionsPerIP: l.ConnectionsPerIP,
+	}
+}
+
+func domainNames(cfg *config.Config) []string {
+	var domains []string
+	for _, d := range cfg.Domains {
+		domains = append(domains, d.Name)
+	}
+	return domains
+}
+
+// liveQueue hands submitted mail to the current outbound queue, which a
+// reload may replace.
+type liveQueue struct {
+	p atomic.Pointer[smtpd.Outbound]
+}
+
+func (q *liveQueue) Enqueue(ctx context.Context, from string, rcpts []string, msg []byte) error {
+	return q.p.Load().Enqueue(ctx, from, rcpts, msg)
+}
+
+// startOutbound starts an outbound queue for cfg and makes it current,
+// after stopping the previous one (its deliveries in progress are
+// abandoned and retried by the new one: the queue lives in the store).
+func (s *server) startOutbound(cfg *config.Config, keys map[string]*smtpd.DKIMKey) {
+	out := smtpd.NewOutbound(smtpd.OutboundOptions{
+		Store: s.store, Directory: s.dir, Logger: s.log, Hostname: hostname(cfg), Domains: domainNames(cfg),
+		Relay: cfg.Outbound.Relay, RelayUsername: cfg.Outbound.RelayUsername, RelayPassword: cfg.Outbound.RelayPassword,
+		MaxAge: cfg.Outbound.MaxAge.D(), RetryInitial: cfg.Outbound.RetryInitial.D(), Workers: cfg.Outbound.Workers,
+		DKIM: keys,
+	})
+	if s.stopOutbound != nil {
+		s.stopOutbound()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.wg.Go(func() {
+		defer close(done)
+		out.Run(ctx)
+	})
+	s.stopOutbound = func() { cancel(); <-done }
+	s.queue.p.Store(out)
 }
 
 // ensureInboxes gives every configured account its INBOX, so a team
@@ -284,28 +343,103 @@ func listen(addr string) (net.Listener, error) {
 	return net.Listen("tcp", addr)
 }
 
-// reload applies a new configuration: the directory is swapped atomically
-// and the log level changes; listener and store changes need a restart.
+// reload applies a new configuration to the running server: accounts and
+// everything else of the directory, the TLS certificate (read again from
+// its files, so SIGHUP after a renewal is enough), local domains, the
+// outbound settings and DKIM keys, the connection, session and timeout
+// limits and the log level. Settings that need a restart (see
+// restartOnly) keep their running values and are named in one log line.
+// Everything that can fail is done before anything is applied, so a
+// failed reload changes nothing.
 func (s *server) reload(cfg *config.Config, level *slog.LevelVar) error {
 	dir, err := buildDirectory(cfg)
 	if err != nil {
 		return err
 	}
-	for _, name := range cfg.ListenerNames() {
-		if cfg.Listener(name) != s.cfg.Listener(name) {
-			s.log.Warn("listener changes take effect at restart", "listener", name)
+	var cert *tls.Certificate
+	if s.certs != nil && cfg.TLS.Configured() {
+		if cert, err = loadCertificate(cfg, s.log); err != nil {
+			return fmt.Errorf("tls: %w", err)
 		}
 	}
-	if cfg.DataDir != s.cfg.DataDir {
-		s.log.Warn("data_dir changes take effect at restart")
+	outboundChanged := !reflect.DeepEqual(cfg.Outbound, s.cfg.Outbound) || !reflect.DeepEqual(cfg.Domains, s.cfg.Domains)
+	var keys map[string]*smtpd.DKIMKey
+	if outboundChanged {
+		if keys, err = loadDKIMKeys(cfg, s.log); err != nil {
+			return err
+		}
 	}
 	if err := ensureInboxes(context.Background(), s.store, dir); err != nil {
 		return err
 	}
+	// Apply.
+	restart := restartOnly(s.cfg, cfg)
 	s.dir.Store(dir)
+	if cert != nil {
+		s.certs.p.Store(cert)
+		if cert.Leaf != nil {
+			s.log.Info("tls certificate reloaded", "subject", cert.Leaf.Subject.CommonName, "not_after", cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
+	if outboundChanged {
+		s.startOutbound(cfg, keys)
+	}
+	s.imap.SetOptions(imapOptions(cfg))
+	s.smtp.SetOptions(smtpOptions(cfg))
 	level.Set(parseLevel(cfg.Log.Level))
-	s.cfg = cfg
+	if len(restart) > 0 {
+		s.log.Warn("this change needs a restart; the running values stay until then", "settings", strings.Join(restart, ", "))
+	}
+	s.cfg = keepRunning(s.cfg, cfg)
 	return nil
+}
+
+// restartSettings are the settings a running server cannot change, each
+// with a function that reads it from a configuration.
+var restartSettings = []struct {
+	key string
+	get func(*config.Config) any
+}{
+	{"data_dir", func(c *config.Config) any { return c.DataDir }},
+	{"hostname", func(c *config.Config) any { return c.Hostname }},
+	{"log.format", func(c *config.Config) any { return c.Log.Format }},
+	{"admin.socket", func(c *config.Config) any { return c.AdminSocket() }},
+	{"tls (turning it on or off)", func(c *config.Config) any { return c.TLS.Configured() }},
+	{"limits.message_size", func(c *config.Config) any { return c.Limits.MessageSize }},
+	{"limits.recipients", func(c *config.Config) any { return c.Limits.Recipients }},
+	{"limits.smtp_timeout", func(c *config.Config) any { return c.Limits.SMTPTimeout }},
+	{"limits.min_free_space", func(c *config.Config) any { return c.Limits.MinFreeSpace }},
+}
+
+// restartOnly names the settings that differ between the running
+// configuration and next but cannot change without a restart.
+func restartOnly(running, next *config.Config) []string {
+	var keys []string
+	for _, name := range running.ListenerNames() {
+		if running.Listener(name) != next.Listener(name) {
+			keys = append(keys, "listeners."+name)
+		}
+	}
+	for _, r := range restartSettings {
+		if r.get(running) != r.get(next) {
+			keys = append(keys, r.key)
+		}
+	}
+	return keys
+}
+
+// keepRunning returns next with the restart-only settings of running, so
+// that the server's idea of its configuration stays what it runs with.
+func keepRunning(running, next *config.Config) *config.Config {
+	c := *next
+	c.DataDir, c.Hostname, c.Log.Format, c.Admin = running.DataDir, running.Hostname, running.Log.Format, running.Admin
+	c.Listeners = running.Listeners
+	if running.TLS.Configured() != next.TLS.Configured() {
+		c.TLS = running.TLS
+	}
+	c.Limits.MessageSize, c.Limits.Recipients = running.Limits.MessageSize, running.Limits.Recipients
+	c.Limits.SMTPTimeout, c.Limits.MinFreeSpace = running.Limits.SMTPTimeout, running.Limits.MinFreeSpace
+	return &c
 }
 
 // shutdown stops accepting, lets in-flight commands finish, and closes the

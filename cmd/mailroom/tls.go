@@ -14,14 +14,49 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"mailroom/config"
 )
 
-// loadTLS returns the server's TLS configuration: the operator's
-// certificate, or a self-signed one generated once into the data directory.
-func loadTLS(cfg *config.Config, log *slog.Logger) (*tls.Config, error) {
+// certSource holds the server's current certificate. Every listener's
+// tls.Config asks it for the certificate at each handshake, so a reload
+// that swaps in a renewed one reaches new connections at once.
+type certSource struct {
+	p atomic.Pointer[tls.Certificate]
+}
+
+// newTLS loads the certificate and returns the server's TLS configuration
+// with its source.
+func newTLS(cfg *config.Config, log *slog.Logger) (*tls.Config, *certSource, error) {
+	src := &certSource{}
+	if err := src.load(cfg, log); err != nil {
+		return nil, nil, err
+	}
+	return &tls.Config{
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return src.p.Load(), nil },
+		MinVersion:     tls.VersionTLS12,
+	}, src, nil
+}
+
+// load reads the certificate files again and swaps them in, or leaves the
+// current certificate if they do not load.
+func (c *certSource) load(cfg *config.Config, log *slog.Logger) error {
+	cert, err := loadCertificate(cfg, log)
+	if err != nil {
+		return err
+	}
+	if cert.Leaf != nil {
+		log.Info("tls certificate loaded", "subject", cert.Leaf.Subject.CommonName, "not_after", cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	c.p.Store(cert)
+	return nil
+}
+
+// loadCertificate reads the operator's certificate, or a self-signed one
+// generated once into the data directory.
+func loadCertificate(cfg *config.Config, log *slog.Logger) (*tls.Certificate, error) {
 	certFile, keyFile := cfg.TLS.CertFile, cfg.TLS.KeyFile
 	if cfg.TLS.SelfSigned {
 		certFile = filepath.Join(cfg.DataDir, "tls", "self-signed.crt")
@@ -37,7 +72,7 @@ func loadTLS(cfg *config.Config, log *slog.Logger) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	return &cert, nil
 }
 
 func hostname(cfg *config.Config) string {

@@ -51,12 +51,19 @@ func splitName(dir *acl.Directory, me *acl.Account, name string) (*acl.Account, 
 		}
 		addr, mbox, _ := strings.Cut(rest, "/")
 		owner, ok := dir.Lookup(addr)
-		if !ok || owner == me || owner.Team != (prefix == sharedPrefix) || mbox == "" {
+		if !ok || owner == me || owner.Team != (prefix == sharedPrefix) || mbox == "" || !reachable(me, owner) {
 			return nil, "", store.ErrNoMailbox
 		}
 		return owner, mbox, nil
 	}
 	return me, name, nil
+}
+
+// reachable reports whether owner could share anything with me: an
+// account that never could answers as one that does not exist, so nobody
+// learns which accounts exist (hardening issue, point 21).
+func reachable(me, owner *acl.Account) bool {
+	return owner == me || owner.Plan.Share && owner.SharesGroupWith(me)
 }
 
 // rightsOn evaluates the user's rights on owner's mailbox m.

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"strings"
 
 	"mailroom/acl"
@@ -30,31 +29,39 @@ func (c *conn) aclMailbox(v proto.Value, admin bool) (*place, string, error) {
 }
 
 // identifier canonicalises an ACL identifier as the owner may use it. An
-// address or group outside the owner's groups gets the answer a made-up
-// one gets, so nobody learns who exists (hardening issue, point 21).
-func (c *conn) identifier(dir *acl.Directory, owner *acl.Account, v proto.Value) (string, error) {
+// address or group outside the owner's groups gets exactly the answer a
+// made-up one gets, so nobody learns who exists (hardening issue, point
+// 21); an identifier already stored on the mailbox is taken as it is, so
+// it can be removed after its holder left the owner's groups.
+func (c *conn) identifier(dir *acl.Directory, p *place, v proto.Value) (string, error) {
 	raw, ok := v.AString()
 	if !ok {
 		return "", syntax("Expected an identifier")
 	}
-	unknown := no("NONEXISTENT", "No such identifier within your groups: "+raw)
-	id, err := dir.CanonicalIdentifier(raw)
-	if errors.Is(err, acl.ErrNoAccount) {
-		return "", unknown
-	}
+	current, err := c.srv.opts.Store.ACL(c.ctx, p.mailbox.ID)
 	if err != nil {
 		return "", err
+	}
+	for _, e := range current {
+		if strings.EqualFold(e.Identifier, raw) {
+			return e.Identifier, nil
+		}
+	}
+	unknown := no("NONEXISTENT", "No such identifier: "+raw)
+	id, err := dir.CanonicalIdentifier(raw)
+	if err != nil {
+		return "", unknown
 	}
 	base := strings.TrimPrefix(id, "-")
 	switch {
 	case base == acl.Anyone:
 	case strings.HasPrefix(base, "group:"):
-		if !owner.InGroup(strings.TrimPrefix(base, "group:")) {
+		if !p.owner.InGroup(strings.TrimPrefix(base, "group:")) {
 			return "", unknown
 		}
 	default:
-		a, _ := dir.Lookup(base)
-		if a != owner && !owner.SharesGroupWith(a) {
+		a, ok := dir.Lookup(base)
+		if !ok || (a != p.owner && !p.owner.SharesGroupWith(a)) {
 			return "", unknown
 		}
 	}
@@ -73,7 +80,7 @@ func cmdSetACL(c *conn, cmd *proto.Command) error {
 		return err
 	}
 	dir := c.srv.opts.Directory.Load()
-	id, err := c.identifier(dir, p.owner, cmd.Args[1])
+	id, err := c.identifier(dir, p, cmd.Args[1])
 	if err != nil {
 		return err
 	}
@@ -158,7 +165,7 @@ func cmdDeleteACL(c *conn, cmd *proto.Command) error {
 	if err != nil {
 		return err
 	}
-	id, err := c.identifier(c.srv.opts.Directory.Load(), p.owner, cmd.Args[1])
+	id, err := c.identifier(c.srv.opts.Directory.Load(), p, cmd.Args[1])
 	if err != nil {
 		return err
 	}
@@ -210,7 +217,7 @@ func cmdListRights(c *conn, cmd *proto.Command) error {
 		return err
 	}
 	raw, _ := cmd.Args[1].AString()
-	id, err := c.identifier(c.srv.opts.Directory.Load(), p.owner, cmd.Args[1])
+	id, err := c.identifier(c.srv.opts.Directory.Load(), p, cmd.Args[1])
 	if err != nil {
 		return err
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 
+	"mailroom/acl"
 	"mailroom/imapd/proto"
-	"mailroom/internal/netlimit"
 )
 
 // handshakeTimeout bounds the TLS handshake after STARTTLS.
@@ -143,19 +143,25 @@ var errLoginFailed = no("AUTHENTICATIONFAILED", "Invalid credentials")
 // with loggedIn.
 func (c *conn) login(user, pass string) error {
 	s := c.srv
-	keys := []string{"user:" + strings.ToLower(user), "ip:" + netlimit.Host(c.nc.RemoteAddr())}
-	s.opts.Sleep(c.ctx, s.throttle.Delay(keys...))
+	// Failed logins slow the next attempt for the same name from this
+	// address (and, past allowances, the name anywhere and the address for
+	// any name): see netlimit.Throttle.
+	name, from := acl.Fold(user), c.nc.RemoteAddr()
+	s.opts.Sleep(c.ctx, s.throttle.Delay(name, from))
 	if c.ctx.Err() != nil {
 		return c.ctx.Err()
 	}
-	a, err := s.opts.Directory.Load().Authenticate(user, pass)
+	a, err := s.opts.Directory.Authenticate(c.ctx, user, pass)
 	if err != nil {
-		s.throttle.Fail(keys...)
-		c.log.Warn("login failed", "user", user)
-		return errLoginFailed
+		if errors.Is(err, acl.ErrAuthFailed) {
+			s.throttle.Fail(name, from)
+			c.log.Warn("login failed", "user", user)
+			return errLoginFailed
+		}
+		return err
 	}
-	s.throttle.Succeed(keys...)
-	if !s.sessions.acquire(a.Address, s.opts.MaxSessionsPerAccount) {
+	s.throttle.Succeed(name, from)
+	if !s.sessions.acquire(a.Address, s.limits.Load().maxSessions) {
 		c.log.Warn("login refused: too many sessions", "user", a.Address)
 		return no("LIMIT", "Too many sessions for this account")
 	}

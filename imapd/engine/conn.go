@@ -15,6 +15,7 @@ import (
 
 	"mailroom/acl"
 	"mailroom/imapd/proto"
+	"mailroom/internal/hangup"
 	"mailroom/store"
 )
 
@@ -51,9 +52,11 @@ type conn struct {
 	dec *proto.Decoder
 	enc *proto.Encoder
 
-	// ctx ends when the connection does; every command runs under it.
-	ctx    context.Context
-	cancel context.CancelFunc
+	// connCtx ends when the connection does; ctx is the running
+	// command's, which also ends when the client hangs up meanwhile.
+	connCtx context.Context
+	ctx     context.Context
+	cancel  context.CancelFunc
 
 	state     state
 	account   *acl.Account
@@ -71,11 +74,12 @@ func newConn(s *Server, nc net.Conn, lopts ListenerOptions) *conn {
 	ctx, cancel := context.WithCancel(s.ctx)
 	c := &conn{
 		srv: s, nc: nc, lopts: lopts,
-		log:    s.log.With("conn", s.next.Add(1), "remote", nc.RemoteAddr().String()),
-		ctx:    ctx,
-		cancel: cancel,
-		state:  notAuthenticated,
-		start:  time.Now(),
+		log:     s.log.With("conn", s.next.Add(1), "remote", nc.RemoteAddr().String()),
+		connCtx: ctx,
+		ctx:     ctx,
+		cancel:  cancel,
+		state:   notAuthenticated,
+		start:   time.Now(),
 	}
 	c.secure = isTLS(nc)
 	c.setStreams(nc)
@@ -182,10 +186,10 @@ func (c *conn) readFailed(err error) bool {
 }
 
 func (c *conn) setReadDeadline() {
-	limit := c.srv.opts.IdleTimeout
-	deadline := time.Now().Add(limit)
+	l := c.srv.limits.Load()
+	deadline := time.Now().Add(l.idleTimeout)
 	if c.state == notAuthenticated {
-		deadline = c.start.Add(c.srv.opts.LoginTimeout)
+		deadline = c.start.Add(l.loginTimeout)
 	}
 	c.nc.SetReadDeadline(deadline)
 	if c.shutdown.Load() {
@@ -246,7 +250,13 @@ func (c *conn) continueLiteral() error {
 // run dispatches one command and writes its tagged completion.
 func (c *conn) run(cmd *proto.Command) {
 	h, _ := lookup(cmd.Name) // begin has checked it exists and is allowed
+	cmdCtx, cancel := context.WithCancel(c.connCtx)
+	stop := hangup.Watch(c.nc, cancel)
+	c.ctx = cmdCtx
 	err := h.run(c, cmd)
+	stop()
+	cancel()
+	c.ctx = c.connCtx
 	if errors.Is(err, errReplied) {
 		return
 	}

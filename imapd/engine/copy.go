@@ -96,9 +96,17 @@ func (c *conn) copyMove(cmd *proto.Command, uid, move bool) error {
 	}
 	st := c.srv.opts.Store
 	var cp *store.Copied
-	if move {
+	switch {
+	case move && dp.mailbox.ID == c.sel.id:
+		// RFC 6851 allows a MOVE into the same mailbox: the messages get
+		// new UIDs. The store moves between mailboxes, so copy, then
+		// expunge the originals.
+		if cp, err = st.Copy(c.ctx, c.sel.id, uids, dp.mailbox.ID, 0); err == nil && len(cp.Source) > 0 {
+			_, err = st.Expunge(c.ctx, c.sel.id, cp.Source)
+		}
+	case move:
 		cp, err = st.Move(c.ctx, c.sel.id, uids, dp.mailbox.ID, dp.owner.Plan.Quota)
-	} else {
+	default:
 		cp, err = st.Copy(c.ctx, c.sel.id, uids, dp.mailbox.ID, dp.owner.Plan.Quota)
 	}
 	if err != nil {

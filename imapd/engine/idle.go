@@ -20,7 +20,7 @@ func cmdIdle(c *conn, cmd *proto.Command) error {
 	if err := c.enc.Flush(); err != nil {
 		return err
 	}
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.IdleTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.limits.Load().idleTimeout))
 	done := make(chan error, 1)
 	go func() {
 		line, err := c.dec.ReadLine()

@@ -123,18 +123,14 @@ func cmdCreate(c *conn, cmd *proto.Command) error {
 			return err
 		}
 	}
-	_, err = c.srv.opts.Store.CreateMailbox(c.ctx, owner.Address, oname, store.CreateOptions{SpecialUse: use, MaxMailboxes: c.srv.opts.MaxMailboxes})
+	_, err = c.srv.opts.Store.CreateMailbox(c.ctx, owner.Address, oname, store.CreateOptions{SpecialUse: use, MaxMailboxes: c.srv.limits.Load().maxMailboxes})
 	return err
 }
 
 // needOnParent checks a right on the parent of owner's mailbox oname (RFC
-// 4314: "k" on the parent to create or rename into). Someone owner does
-// not share with gets the answer a made-up address gets, so nobody learns
-// which accounts exist (hardening issue, point 21).
+// 4314: "k" on the parent to create or rename into); splitName has
+// already refused owners who could never share with the user.
 func (c *conn) needOnParent(dir *acl.Directory, me, owner *acl.Account, oname string, want acl.Rights, what string) error {
-	if !owner.Plan.Share || !owner.SharesGroupWith(me) {
-		return store.ErrNoMailbox
-	}
 	sup := store.Superiors(oname)
 	if len(sup) == 0 {
 		return no("NOPERM", "Only the owner can create top-level mailboxes there")

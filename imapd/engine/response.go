@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"strings"
 
@@ -63,8 +64,9 @@ func (c *conn) response(name string, err error) *Response {
 		return no("TOOBIG", "Message or request too large")
 	case errors.Is(err, acl.ErrDenied):
 		return no("NOPERM", strings.TrimPrefix(err.Error(), acl.ErrDenied.Error()+": "))
-	case errors.Is(err, c.ctx.Err()) && c.ctx.Err() != nil:
-		return no("UNAVAILABLE", "Connection closing")
+	case errors.Is(err, context.Canceled):
+		c.log.Info("command abandoned", "command", name)
+		return no("UNAVAILABLE", "Command abandoned")
 	}
 	c.log.Error("command failed", "command", name, "err", err)
 	return no("SERVERBUG", "Internal server error, try again later")

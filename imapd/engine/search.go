@@ -289,6 +289,12 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 	var hits []store.UID
 	content := sa.root.needsContent()
 	err = c.records(v.uids, func(m *store.Message) error {
+		if h := c.srv.opts.OnSearchMessage; h != nil {
+			h(c.ctx)
+		}
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
 		cand := &candidate{c: c, m: m}
 		if content {
 			b, err := c.srv.opts.Store.Content(c.ctx, m)

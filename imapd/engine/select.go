@@ -20,7 +20,7 @@ func cmdExamine(c *conn, cmd *proto.Command) error { return c.selectMailbox(cmd,
 // selectMailbox is SELECT and EXAMINE (RFC 9051 §6.3.2, §6.3.3). A failed
 // SELECT leaves no mailbox selected. The mailbox is read-only when
 // examined, and when the user holds none of the rights that change it (s,
-// w, t, e): a delegate with "lr" reads without being told READ-WRITE.
+// w, t, i, e; RFC 4314 §4): a delegate with "lr" is told READ-ONLY.
 func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 	if c.sel != nil {
 		c.deselect()
@@ -49,7 +49,7 @@ func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 		c.srv.opts.Registry.release(sh)
 		return err
 	}
-	readOnly := examine || p.rights&(acl.RightSeen|acl.RightWrite|acl.RightDeleteMsg|acl.RightExpunge) == 0
+	readOnly := examine || p.rights&(acl.RightSeen|acl.RightWrite|acl.RightDeleteMsg|acl.RightInsert|acl.RightExpunge) == 0
 	v := newView(sh, m.ID, p.display, readOnly)
 	c.sel, c.selRights, c.state = v, p.rights, selected
 	c.searchRes = nil // RFC 5182 §2.1
@@ -197,14 +197,17 @@ func (c *conn) deletedUIDs(v *view, within []store.UID) ([]store.UID, error) {
 	return out, err
 }
 
-// errWithdrawn ends a session whose access to its selected mailbox was
-// taken away (hardening issue, point 6).
+// errWithdrawn answers commands on a selected mailbox the user may no
+// longer read (hardening issue, point 6).
 var errWithdrawn = no("NOPERM", "Access to the selected mailbox has been withdrawn")
 
 // selectedPlace re-evaluates the user's rights on the selected mailbox,
 // found by its ID (it may have been renamed), so a revocation or a reload
 // applies to a session that has it open.
 func (c *conn) selectedPlace() (*place, error) {
+	if c.sel.withdrawn {
+		return nil, errWithdrawn // for good, even if access comes back
+	}
 	dir := c.srv.opts.Directory.Load()
 	me := c.me(dir)
 	m, err := c.srv.opts.Store.Mailbox(c.ctx, c.sel.id)
@@ -220,6 +223,7 @@ func (c *conn) selectedPlace() (*place, error) {
 		return nil, err
 	}
 	if !rights.Has(acl.RightLookup | acl.RightRead) {
+		c.sel.withdraw()
 		return nil, errWithdrawn
 	}
 	c.selRights = rights
@@ -245,7 +249,11 @@ func (c *conn) announce(allowExpunge bool) {
 		return
 	}
 	if _, err := c.selectedPlace(); err != nil {
-		c.bye("NOPERM", "Access to the selected mailbox has been withdrawn")
+		// Access was withdrawn: nothing more of the mailbox reaches this
+		// session (hardening issue, point 6). No BYE (RFC 9051 §7.1.5 has
+		// no case for it): the mailbox acts as gone, commands on it answer
+		// NO [NOPERM], CLOSE and UNSELECT leave it.
+		c.sel.withdraw()
 		return
 	}
 	for _, u := range expunged {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"mailroom/acl"
@@ -37,6 +38,9 @@ type Options struct {
 	AuthDelayMax          time.Duration // (default 30 s)
 	// Sleep waits for a login delay; tests record delays instead.
 	Sleep func(ctx context.Context, d time.Duration)
+	// OnSearchMessage, if set, is called with the command's context for
+	// each message SEARCH looks at (tests).
+	OnSearchMessage func(ctx context.Context)
 }
 
 // ListenerOptions are per listener.
@@ -54,6 +58,7 @@ type Server struct {
 	conns    *netlimit.Conns
 	throttle *netlimit.Throttle
 	sessions sessionCounter
+	limits   atomic.Pointer[reloadable]
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -87,7 +92,7 @@ func New(opts Options) *Server {
 		opts.Registry = NewRegistry()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		opts:     opts,
 		log:      log.With("proto", "imap"),
 		conns:    netlimit.NewConns(opts.MaxConnections, opts.MaxConnectionsPerIP),
@@ -96,6 +101,29 @@ func New(opts Options) *Server {
 		ctx:      ctx,
 		cancel:   cancel,
 	}
+	s.SetOptions(opts)
+	return s
+}
+
+// reloadable holds the limits SetOptions changes on a running server.
+type reloadable struct {
+	loginTimeout, idleTimeout time.Duration
+	maxMailboxes, maxSessions int
+}
+
+// SetOptions applies o's limits to the running server: connection caps,
+// sessions per account, mailboxes per account, and the login and idle
+// timeouts (from each connection's next read).
+func (s *Server) SetOptions(o Options) {
+	s.conns.SetLimits(o.MaxConnections, o.MaxConnectionsPerIP)
+	r := &reloadable{loginTimeout: o.LoginTimeout, idleTimeout: o.IdleTimeout, maxMailboxes: o.MaxMailboxes, maxSessions: o.MaxSessionsPerAccount}
+	if r.loginTimeout == 0 {
+		r.loginTimeout = time.Minute
+	}
+	if r.idleTimeout == 0 {
+		r.idleTimeout = 30 * time.Minute
+	}
+	s.limits.Store(r)
 }
 
 // Serve accepts connections on ln until Close; each is served by its own
@@ -153,6 +181,15 @@ type releaseConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+}
+
+// SyscallConn gives the socket to hangup.Watch.
+func (c *releaseConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return sc.SyscallConn()
 }
 
 func (c *releaseConn) Close() error {

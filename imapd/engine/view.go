@@ -16,6 +16,9 @@ type view struct {
 	id       store.MailboxID
 	display  string // the name the client selected it by
 	readOnly bool   // EXAMINE, or no right to change anything
+	// withdrawn: the user lost read access; the view gets no more changes
+	// and stays withdrawn until deselected.
+	withdrawn bool
 
 	uids   []store.UID
 	recent map[store.UID]bool // \Recent in this session
@@ -56,6 +59,18 @@ func (v *view) close() {
 	v.sh.mu.Lock()
 	delete(v.sh.views, v)
 	v.sh.mu.Unlock()
+}
+
+// withdraw stops all changes to the view and drops what is pending.
+func (v *view) withdraw() {
+	if v.withdrawn {
+		return
+	}
+	v.withdrawn = true
+	v.close()
+	v.mu.Lock()
+	v.newUIDs, v.expunged, v.flags, v.newKeywords = nil, nil, nil, false
+	v.mu.Unlock()
 }
 
 // queue records a change for the client; sh.mu is held (called from

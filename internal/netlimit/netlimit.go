@@ -37,6 +37,14 @@ func (l *Conns) Acquire(ip string) bool {
 	return true
 }
 
+// SetLimits changes the limits (0: none). Connections over a lowered
+// limit stay open; new ones are refused until enough have closed.
+func (l *Conns) SetLimits(max, maxPerIP int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.max, l.maxIP = max, maxPerIP
+}
+
 // Release gives back a slot taken for ip.
 func (l *Conns) Release(ip string) {
 	l.mu.Lock()
@@ -77,7 +85,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		ip := Host(c.RemoteAddr())
+		ip := Client(c.RemoteAddr())
 		if !l.Conns.Acquire(ip) {
 			go l.Refuse(c)
 			continue
@@ -99,83 +107,6 @@ type releasingConn struct {
 func (c *releasingConn) Close() error {
 	c.release()
 	return c.Conn.Close()
-}
-
-// Throttle slows down repeated failed logins from one address and against
-// one account name, whether or not the account exists. Each failure
-// doubles the delay before the next attempt is answered, from base up to
-// max; a key is forgotten after 15 minutes without failures.
-type Throttle struct {
-	mu     sync.Mutex
-	fails  map[string]*failRecord
-	base   time.Duration
-	max    time.Duration
-	forget time.Duration
-	now    func() time.Time
-}
-
-type failRecord struct {
-	count int
-	last  time.Time
-}
-
-// NewThrottle returns a throttle; now nil means time.Now.
-func NewThrottle(base, max time.Duration, now func() time.Time) *Throttle {
-	if now == nil {
-		now = time.Now
-	}
-	return &Throttle{fails: map[string]*failRecord{}, base: base, max: max, forget: 15 * time.Minute, now: now}
-}
-
-// Delay is how long to wait before answering an attempt for these keys.
-func (t *Throttle) Delay(keys ...string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var worst int
-	for _, k := range keys {
-		if r := t.fails[k]; r != nil {
-			if t.now().Sub(r.last) > t.forget {
-				delete(t.fails, k)
-				continue
-			}
-			worst = max(worst, r.count)
-		}
-	}
-	if worst == 0 {
-		return 0
-	}
-	return min(t.base<<min(worst-1, 20), t.max)
-}
-
-// Fail records a failed attempt for these keys.
-func (t *Throttle) Fail(keys ...string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.fails) > 100000 { // bound memory under a spray of names
-		for k, r := range t.fails {
-			if t.now().Sub(r.last) > t.forget {
-				delete(t.fails, k)
-			}
-		}
-	}
-	for _, k := range keys {
-		r := t.fails[k]
-		if r == nil {
-			r = &failRecord{}
-			t.fails[k] = r
-		}
-		r.count++
-		r.last = t.now()
-	}
-}
-
-// Succeed clears these keys.
-func (t *Throttle) Succeed(keys ...string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, k := range keys {
-		delete(t.fails, k)
-	}
 }
 
 // Sleep waits d or until ctx ends.
