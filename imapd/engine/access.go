@@ -126,15 +126,10 @@ func (c *conn) mailboxArg(v proto.Value) (string, error) {
 		return "", syntax("Expected a mailbox name")
 	}
 	if !c.utf8 {
-		dec, err := proto.DecodeMUTF7(s)
-		switch {
-		case err == nil:
-			s = dec
-		case !utf8.ValidString(s):
-			return "", syntax("Mailbox name is not valid modified UTF-7")
+		var err error
+		if s, err = decodeLenient(s); err != nil {
+			return "", err
 		}
-		// Valid UTF-8 that is not modified UTF-7 is taken as it is, as
-		// clients of IMAP4rev2 servers send it.
 	}
 	if strings.EqualFold(s, store.Inbox) {
 		return store.Inbox, nil
@@ -143,6 +138,20 @@ func (c *conn) mailboxArg(v proto.Value) (string, error) {
 		return store.Inbox + "/" + rest, nil
 	}
 	return s, nil
+}
+
+// decodeLenient decodes a modified UTF-7 name. A name that is not modified
+// UTF-7 but is valid UTF-8 (an IMAP4rev2 client's, or ASCII with a stray
+// "&") is taken as it is, as other servers do; anything else is BAD.
+func decodeLenient(s string) (string, error) {
+	dec, err := proto.DecodeMUTF7(s)
+	switch {
+	case err == nil:
+		return dec, nil
+	case utf8.ValidString(s):
+		return s, nil
+	}
+	return "", syntax("Mailbox name is neither modified UTF-7 nor UTF-8")
 }
 
 // mailboxName writes a mailbox name for the client: modified UTF-7 unless

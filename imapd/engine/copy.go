@@ -101,8 +101,12 @@ func (c *conn) copyMove(cmd *proto.Command, uid, move bool) error {
 		// RFC 6851 allows a MOVE into the same mailbox: the messages get
 		// new UIDs. The store moves between mailboxes, so copy, then
 		// expunge the originals.
+		// The store expunges only \Deleted messages.
 		if cp, err = st.Copy(c.ctx, c.sel.id, uids, dp.mailbox.ID, 0); err == nil && len(cp.Source) > 0 {
-			_, err = st.Expunge(c.ctx, c.sel.id, cp.Source)
+			ctx := store.WithOrigin(c.ctx, c.sel)
+			if _, err = st.StoreFlags(ctx, c.sel.id, cp.Source, store.FlagsAdd, store.Flags{Sys: store.FlagDeleted}, nil); err == nil {
+				_, err = st.Expunge(c.ctx, c.sel.id, cp.Source)
+			}
 		}
 	case move:
 		cp, err = st.Move(c.ctx, c.sel.id, uids, dp.mailbox.ID, dp.owner.Plan.Quota)

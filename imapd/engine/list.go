@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"slices"
 	"strings"
 
@@ -102,13 +103,16 @@ func cmdList(c *conn, cmd *proto.Command) error {
 		}
 	}
 	if !c.utf8 {
+		// A pattern that is not modified UTF-7 is matched as it is (it
+		// finds nothing), as other servers do; only bytes that are not
+		// UTF-8 at all are refused.
 		var err error
-		if ref, err = proto.DecodeMUTF7(ref); err != nil {
-			return syntax("Reference is not valid modified UTF-7")
+		if ref, err = decodeLenient(ref); err != nil {
+			return err
 		}
 		for i, p := range patterns {
-			if patterns[i], err = proto.DecodeMUTF7(p); err != nil {
-				return syntax("Pattern is not valid modified UTF-7")
+			if patterns[i], err = decodeLenient(p); err != nil {
+				return err
 			}
 		}
 	}
@@ -134,10 +138,10 @@ func cmdLsub(c *conn, cmd *proto.Command) error {
 	}
 	if !c.utf8 {
 		var err1, err2 error
-		ref, err1 = proto.DecodeMUTF7(ref)
-		pat, err2 = proto.DecodeMUTF7(pat)
-		if err1 != nil || err2 != nil {
-			return syntax("Invalid modified UTF-7")
+		ref, err1 = decodeLenient(ref)
+		pat, err2 = decodeLenient(pat)
+		if err := errors.Join(err1, err2); err != nil {
+			return err
 		}
 	}
 	subs, err := c.srv.opts.Store.Subscriptions(c.ctx, c.account.Address)
