@@ -1,16 +1,11 @@
 package config
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/BurntSushi/toml"
 )
 
 // Config is the whole configuration file.
@@ -244,27 +239,13 @@ func Load(path string) (*Config, error) {
 // Parse decodes a TOML document strictly: every key must be known. It fills
 // defaults but does not validate or resolve paths.
 func Parse(data []byte) (*Config, error) {
-	cfg := Defaults()
-	userPlans := map[string]Plan{}
-	cfg.Plans = userPlans
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&cfg)
+	cfg, err := decode(data, func() Config {
+		c := Defaults()
+		c.Plans = map[string]Plan{} // the file's own plans; default added below
+		return c
+	})
 	if err != nil {
-		var perr toml.ParseError
-		if errors.As(err, &perr) {
-			if perr.LastKey != "" {
-				return nil, fmt.Errorf("%s: %s (line %d)", perr.LastKey, perr.Message, perr.Position.Line)
-			}
-			return nil, fmt.Errorf("line %d: %s", perr.Position.Line, perr.Message)
-		}
 		return nil, err
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		lines := keyLines(data)
-		var errs []error
-		for _, k := range und {
-			errs = append(errs, fmt.Errorf("%s: unknown key (line %s)", k, lines.find(k)))
-		}
-		return nil, errors.Join(errs...)
 	}
 	if _, ok := cfg.Plans[DefaultPlan]; !ok {
 		cfg.Plans[DefaultPlan] = Defaults().Plans[DefaultPlan]

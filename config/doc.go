@@ -5,6 +5,9 @@
 // Decisions recorded here:
 //   - Unknown keys are errors, each named with the line it is on (the toml
 //     package keeps key positions private, so lines.go finds them).
+//   - Every value of the wrong type is reported at once, with its key and
+//     line, with the unknown keys (decode.go: the toml package stops at the
+//     first, so the offending line is blanked and the file decoded again).
 //   - Validate reports every problem at once, each prefixed by its dotted
 //     key, e.g. `accounts[2].plan: unknown plan "gold"`.
 //   - Relative paths are relative to the configuration file's directory, so

@@ -18,15 +18,21 @@ import (
 // hook for commands it does not know and prints only the capabilities it
 // knows, so this layer:
 //
-//   - frames the client's input (lines, literals, continuation lines) and
-//     answers the commands Mailroom adds itself (ID; the ACL family),
-//     handing every other byte to go-imap unchanged;
+//   - frames the client's input: it reads each command whole (its lines
+//     and the literals of its arguments, asking for synchronizing ones
+//     itself) within the limits in wire.go, refuses what is over them or
+//     needs a login that has not happened, answers the commands Mailroom
+//     adds itself (ID; the ACL family), and hands every other command to
+//     go-imap only once it is complete and within the limits. Only
+//     APPEND's message literal is streamed to go-imap as it arrives;
 //   - terminates STARTTLS itself, so that it keeps reading plaintext above
 //     TLS; go-imap then always sees a plain connection and runs with
 //     insecure auth allowed, and this layer enforces the real rule
 //     (LOGINDISABLED, LOGIN/AUTHENTICATE refused before TLS);
 //   - frames go-imap's output the same way, skipping literals so message
-//     content is never looked at, and rewrites only CAPABILITY lists;
+//     content is never looked at, and rewrites only CAPABILITY responses
+//     and response codes, and go-imap's untyped parse errors (see
+//     serverLine);
 //   - caps read deadlines: the login timeout before authentication and the
 //     idle timeout after.
 //
@@ -39,42 +45,42 @@ type extConn struct {
 	lopts ListenerOptions
 	start time.Time
 
-	mu    sync.Mutex // guards cur, wbuf, timer and writes to cur
-	cur   net.Conn   // raw, or the TLS connection after STARTTLS
-	br    *bufio.Reader
-	out   outFramer
-	wbuf  []byte      // output not yet written to cur
-	timer *time.Timer // flushes wbuf shortly after the first byte
-	werr  error       // the first write error; later writes fail with it
+	mu     sync.Mutex // guards cur, wbuf, timer, cmdTag and writes to cur
+	cur    net.Conn   // raw, or the TLS connection after STARTTLS
+	br     *bufio.Reader
+	out    outFramer
+	wbuf   []byte      // output not yet written to cur
+	timer  *time.Timer // flushes wbuf shortly after the first byte
+	werr   error       // the first write error; later writes fail with it
+	cmdTag string      // tag of the command go-imap is working on
 
 	isTLS  atomic.Bool
 	authed atomic.Bool
 	closed atomic.Bool
+	// answered is set when go-imap writes the tagged response of cmdTag:
+	// whatever of that command it has not read by then is dropped.
+	answered atomic.Bool
+	// entered is set when go-imap hands the current command to the
+	// session (enteredSession), so it has parsed it.
+	entered atomic.Bool
 
 	// Input state, owned by the reading goroutine.
-	pending []byte // bytes of the current unit for go-imap
-	passLit int64  // literal bytes to hand over unparsed
-	inCmd   bool   // a pass-through command continues after its literal
-	litTag  string // tag of the command whose literal is being passed
-	litSync bool   // that literal is synchronizing
-	litSeen bool   // go-imap has taken some of its bytes
-	litWait atomic.Int32
-	readErr error
+	segs     [][]byte // the current command's lines and literals for go-imap
+	passLit  int64    // message literal bytes to stream to go-imap
+	litSync  bool     // that literal is synchronizing
+	litSeen  bool     // go-imap has taken some of its bytes
+	inCmd    bool     // an APPEND continues after its message literal
+	cmdBytes int      // bytes of that command's lines so far
+	readErr  error    // sticky: once set, Read only returns it
 
 	session atomic.Pointer[session]
 	release func() // gives back the connection's slot
 }
 
-const (
-	litNone = iota
-	litAwaiting
-	litGranted
-	litRefused
-)
-
 func newExtConn(raw net.Conn, srv *Server, lopts ListenerOptions, release func()) *extConn {
-	c := &extConn{raw: raw, cur: raw, srv: srv, lopts: lopts, start: time.Now(), release: release}
-	c.br = bufio.NewReaderSize(raw, 4<<10)
+	c := &extConn{raw: raw, srv: srv, lopts: lopts, start: time.Now(), release: release}
+	c.cur = c.traced(raw)
+	c.br = bufio.NewReaderSize(c.cur, 4<<10)
 	_, tlsConn := raw.(*tls.Conn)
 	c.isTLS.Store(tlsConn)
 	return c
@@ -123,148 +129,283 @@ func (c *extConn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	for {
-		if len(c.pending) > 0 {
-			n := copy(p, c.pending)
-			c.pending = c.pending[n:]
+		if len(c.segs) > 0 {
+			if c.answered.Load() {
+				// go-imap refused the command before reading all of it;
+				// the rest was framed here and is dropped with it.
+				c.segs = nil
+				continue
+			}
+			// One segment at most per call, so that go-imap never holds
+			// more of a command than it has asked for.
+			n := copy(p, c.segs[0])
+			if c.segs[0] = c.segs[0][n:]; len(c.segs[0]) == 0 {
+				c.segs = c.segs[1:]
+			}
 			return n, nil
 		}
 		if c.readErr != nil {
 			return 0, c.readErr
 		}
 		if c.passLit > 0 {
-			if c.litWait.Load() == litRefused && !c.litSeen {
-				// go-imap refused the literal before reading it. A client
+			if c.answered.Load() && !c.litSeen {
+				// go-imap refused the message before reading it. A client
 				// waiting for "+" sends nothing more; one that used
 				// LITERAL+ sends it anyway, and it is discarded here with
 				// the rest of its command (RFC 7888 §4).
-				c.litWait.Store(litNone)
 				c.inCmd = false
+				n := c.passLit
+				c.passLit = 0
 				if !c.litSync {
-					if err := c.discardRefused(); err != nil {
+					if err := c.discard(n); err != nil {
 						return 0, err
 					}
 				}
-				c.passLit = 0
 				continue
 			}
 			n := int(min(int64(len(p)), c.passLit))
 			n, err := c.br.Read(p[:n])
 			c.litSeen = true
 			c.passLit -= int64(n)
-			if c.passLit == 0 {
-				c.litWait.Store(litNone)
+			if err != nil {
+				c.fail(err)
 			}
 			return n, err
 		}
-		line, err := readLine(c.br)
+		limit := maxCommand
+		if c.inCmd {
+			limit -= c.cmdBytes
+		}
+		line, err := readLine(c.br, limit)
 		if err != nil {
-			if len(line) == 0 || errors.Is(err, errLineTooLong) {
-				if errors.Is(err, errLineTooLong) {
-					c.writeDirect("* BYE [LIMIT] Command line too long\r\n")
-				}
+			if errors.Is(err, errLineTooLong) {
+				return 0, c.bye("[LIMIT] Command line too long", err)
+			}
+			c.fail(err)
+			if len(line) == 0 {
 				return 0, err
 			}
-			c.readErr = err // hand over what came, then the error
+			c.segs = [][]byte{line} // hand over what came, then the error
+			continue
 		}
-		if !c.inCmd {
-			if tag, name, ok := splitCommand(line); ok {
-				handled, err := c.intercept(tag, name, line)
-				if err != nil {
-					return 0, err
-				}
-				if handled {
-					continue
-				}
+		if c.inCmd {
+			if err := c.appendTail(line); err != nil {
+				return 0, err
 			}
+			continue
 		}
-		c.passThrough(line)
+		tag, name, ok := splitCommand(line)
+		if !ok {
+			// Not a command: IDLE's DONE, a SASL response, or garbage
+			// that go-imap answers.
+			c.segs = [][]byte{line}
+			continue
+		}
+		if err := c.command(tag, name, line); err != nil {
+			return 0, err
+		}
 	}
 }
 
-// passThrough queues a line for go-imap and notes a literal it announces.
-func (c *extConn) passThrough(line []byte) {
-	c.pending = line
-	tag, _, _ := splitCommand(line)
-	if !c.inCmd {
-		c.litTag = tag
+// fail makes err the sticky read error.
+func (c *extConn) fail(err error) error {
+	if c.readErr == nil {
+		c.readErr = err
 	}
-	n, sync, ok := literalAtEnd(line)
-	c.inCmd = ok
-	if !ok {
-		return
-	}
-	c.passLit, c.litSync, c.litSeen = n, sync, false
-	if sync {
-		c.litWait.Store(litAwaiting)
-	} else {
-		c.litWait.Store(litGranted)
-	}
+	return c.readErr
 }
 
-// maxDiscard bounds the refused literal data read and thrown away; past it
-// the connection is closed instead, as RFC 7888 allows.
-const maxDiscard = 64 << 20
+// errBye stops go-imap's writes after this layer said BYE.
+var errBye = errors.New("imap: connection closed with BYE")
 
-// discardRefused skips a refused non-synchronizing literal and the rest of
-// its command.
-func (c *extConn) discardRefused() error {
-	if c.passLit > maxDiscard {
-		c.writeDirect("* BYE [TOOBIG] Literal too large\r\n")
-		return errors.New("imap: refused literal too large to discard")
-	}
-	if _, err := io.CopyN(io.Discard, c.br, c.passLit); err != nil {
-		return err
-	}
-	for {
-		line, err := readLine(c.br)
-		if err != nil {
-			return err
+// bye ends the connection: after the BYE nothing more is read from the
+// client, so nothing more of what it sent is executed, and nothing more
+// is written.
+func (c *extConn) bye(text string, err error) error {
+	c.writeDirect("* BYE " + text + "\r\n")
+	c.mu.Lock()
+	c.werr = errBye
+	c.wbuf = c.wbuf[:0]
+	c.mu.Unlock()
+	return c.fail(err)
+}
+
+// command frames a command whose first line is line, and answers it or
+// queues it for go-imap.
+func (c *extConn) command(tag, name string, line []byte) error {
+	c.mu.Lock()
+	c.cmdTag = tag
+	c.answered.Store(false)
+	c.entered.Store(false)
+	c.mu.Unlock()
+
+	switch {
+	case name == "STARTTLS" && c.srv.opts.TLSConfig != nil && !c.isTLS.Load() && !c.authed.Load():
+		if !bytes.EqualFold(bytes.TrimRight(line, "\r\n"), []byte(tag+" STARTTLS")) {
+			return c.refuse(line, tag+" BAD [CLIENTBUG] STARTTLS takes no arguments")
 		}
-		n, sync, ok := literalAtEnd(line)
-		if !ok || sync {
+		return c.startTLS(tag)
+	case (name == "LOGIN" || name == "AUTHENTICATE") && !c.isTLS.Load() && !c.lopts.InsecureAuth:
+		return c.refuse(line, tag+" NO [PRIVACYREQUIRED] Use STARTTLS (or port 993) before logging in")
+	case !notAuthCommands[name] && !c.authed.Load():
+		if !authCommands[name] {
+			// go-imap ends the connection at an unknown command before
+			// login (against cross-protocol attacks); it reads no more
+			// than this line.
+			c.segs = [][]byte{line}
 			return nil
 		}
-		if n > maxDiscard {
-			return errors.New("imap: refused literal too large to discard")
+		// Refused before its arguments are read: before login, only the
+		// few commands above are parsed at all.
+		return c.refuse(line, tag+" BAD [CLIENTBUG] "+name+" is only valid after login")
+	}
+
+	segs, stream, err := c.frame(tag, name, line)
+	if err != nil || segs == nil {
+		return err
+	}
+	switch name {
+	case "ID":
+		return c.handleID(tag, segs)
+	case "SETACL", "DELETEACL", "GETACL", "LISTRIGHTS", "MYRIGHTS":
+		return c.handleACL(tag, name, segs)
+	}
+	c.segs = segs
+	if stream {
+		// APPEND's message: go-imap checks its size against APPENDLIMIT
+		// and asks for it ("+") or refuses it (answered).
+		n, sync, _ := literalAtEnd(segs[len(segs)-1])
+		c.passLit, c.litSync, c.litSeen, c.inCmd = n, sync, false, true
+	}
+	return nil
+}
+
+// frame reads the rest of a command: the literals of its arguments and
+// the lines after them, up to the end of the command or, for APPEND, up
+// to the message literal. It returns the pieces for go-imap, with the
+// literals already asked for marked non-synchronizing; segs is nil when
+// the command was refused here (the answer is written). An error ends
+// the connection.
+func (c *extConn) frame(tag, name string, line []byte) (segs [][]byte, stream bool, err error) {
+	size, depth := len(line), 0
+	var lits int64
+	for {
+		if err := scanLine(line, &depth); err != nil {
+			text := " BAD [CLIENTBUG] Unterminated quoted string"
+			if errors.Is(err, errTooDeep) {
+				text = " BAD [LIMIT] Lists nested too deeply"
+			}
+			return nil, false, c.refuse(line, tag+text)
 		}
-		if _, err := io.CopyN(io.Discard, c.br, n); err != nil {
-			return err
+		n, sync, ok := literalAtEnd(line)
+		if !ok {
+			return append(segs, line), false, nil
 		}
+		if name == "APPEND" && !(len(segs) == 0 && mailboxLiteral(line)) {
+			c.cmdBytes = size
+			return append(segs, line), true, nil
+		}
+		if n > maxArgLiteral || lits+n > maxArgLiterals {
+			return nil, false, c.refuse(line, tag+" NO [TOOBIG] Literal too large for this command")
+		}
+		lits += n
+		if sync {
+			if err := c.writeDirect("+ Ready for literal data\r\n"); err != nil {
+				return nil, false, c.fail(err)
+			}
+			line = nonSync(line)
+			size++ // go-imap counts the "+" too
+		}
+		lit := make([]byte, n)
+		if _, err := io.ReadFull(c.br, lit); err != nil {
+			return nil, false, c.fail(err)
+		}
+		segs = append(segs, line, lit)
+		if line, err = readLine(c.br, maxCommand-size); err != nil {
+			if errors.Is(err, errLineTooLong) {
+				return nil, false, c.bye("[LIMIT] Command too long", err)
+			}
+			return nil, false, c.fail(err)
+		}
+		size += len(line)
 	}
 }
 
-// intercept answers the commands this layer owns. It returns handled=false
-// for everything go-imap should see.
-func (c *extConn) intercept(tag, name string, line []byte) (bool, error) {
-	switch name {
-	case "STARTTLS":
-		if c.srv.opts.TLSConfig == nil || c.isTLS.Load() || c.authed.Load() {
-			return false, nil // go-imap answers that it cannot
-		}
-		return true, c.startTLS(tag, line)
-	case "LOGIN", "AUTHENTICATE":
-		if c.isTLS.Load() || c.lopts.InsecureAuth {
-			return false, nil
-		}
-		if err := c.drain(line); err != nil {
-			return true, err
-		}
-		c.writeDirect(tag + " NO [PRIVACYREQUIRED] Use STARTTLS (or port 993) before logging in\r\n")
-		return true, nil
-	case "ID":
-		return true, c.handleID(tag, line)
-	case "SETACL", "DELETEACL", "GETACL", "LISTRIGHTS", "MYRIGHTS":
-		return true, c.handleACL(tag, name, line)
+// appendTail passes on the line that follows APPEND's message literal.
+func (c *extConn) appendTail(line []byte) error {
+	// go-imap has stored the message by now and expects only CRLF (after
+	// ")" for APPEND UTF8); on anything else it answers nothing at all,
+	// and the client would wait forever. The message is stored, so it gets
+	// the answer for that, and what follows is ignored (MULTIAPPEND is not
+	// offered).
+	end := bytes.TrimRight(line, "\r\n")
+	if bytes.HasPrefix(end, []byte(")")) {
+		end = end[1:]
+		line = []byte(")\r\n")
+	} else {
+		line = []byte("\r\n")
 	}
-	return false, nil
+	c.segs = [][]byte{line}
+	c.inCmd = false
+	if len(bytes.TrimLeft(end, " ")) > 0 {
+		if n, sync, ok := literalAtEnd(end); ok && !sync {
+			return c.discard(n)
+		}
+	}
+	return nil
+}
+
+// refuse answers a command (resp, without CRLF) without reading the rest
+// of it. A client waiting for "+" sends nothing more of the command; one
+// that sent a non-synchronizing literal (RFC 7888) sends the rest anyway,
+// and it is read and thrown away first, up to maxDiscard bytes. Past that
+// the connection is closed, as RFC 7888 §4 allows.
+func (c *extConn) refuse(line []byte, resp string) error {
+	if n, sync, ok := literalAtEnd(line); ok && !sync {
+		if err := c.discard(n); err != nil {
+			return err
+		}
+	}
+	return c.writeDirect(resp + "\r\n")
+}
+
+// discard skips a refused non-synchronizing literal of n bytes and the
+// rest of its command.
+func (c *extConn) discard(n int64) error {
+	var total int64
+	for {
+		if total += n; total > maxDiscard {
+			return c.bye("[TOOBIG] Literal too large", errors.New("imap: refused literal too large to discard"))
+		}
+		if _, err := io.CopyN(io.Discard, c.br, n); err != nil {
+			return c.fail(err)
+		}
+		line, err := readLine(c.br, maxCommand)
+		if err != nil {
+			if errors.Is(err, errLineTooLong) {
+				return c.bye("[LIMIT] Command line too long", err)
+			}
+			return c.fail(err)
+		}
+		total += int64(len(line))
+		var sync, ok bool
+		if n, sync, ok = literalAtEnd(line); !ok || sync {
+			return nil
+		}
+	}
 }
 
 // aclArgs is how many arguments each ACL command takes.
 var aclArgs = map[string]int{"SETACL": 3, "DELETEACL": 2, "GETACL": 1, "LISTRIGHTS": 2, "MYRIGHTS": 1}
 
-// handleACL parses an RFC 4314 command and hands it to the session.
-func (c *extConn) handleACL(tag, name string, line []byte) error {
-	r := c.args(line)
+// handleACL parses an RFC 4314 command and hands it to the session. It is
+// only reached after login (command refuses it before).
+func (c *extConn) handleACL(tag, name string, segs [][]byte) error {
+	s := c.session.Load()
+	if s == nil || s.account == nil {
+		return c.writeDirect(tag + " BAD [CLIENTBUG] " + name + " is only valid after login\r\n")
+	}
+	r := argsReader(segs)
 	var args []string
 	var err error
 	for range aclArgs[name] {
@@ -286,13 +427,7 @@ func (c *extConn) handleACL(tag, name string, line []byte) error {
 		err = r.end()
 	}
 	if err != nil {
-		c.writeDirect(tag + " BAD [CLIENTBUG] Syntax error in " + name + " arguments\r\n")
-		return c.tooBroken(err)
-	}
-	s := c.session.Load()
-	if s == nil || s.account == nil || !c.authed.Load() {
-		c.writeDirect(tag + " BAD " + name + " is only valid after login\r\n")
-		return nil
+		return c.writeDirect(tag + " BAD [CLIENTBUG] Syntax error in " + name + " arguments\r\n")
 	}
 	var out []string
 	switch name {
@@ -315,35 +450,7 @@ func (c *extConn) handleACL(tag, name string, line []byte) error {
 	return c.writeDirect(b.String())
 }
 
-// drain consumes the rest of a command this layer refuses without
-// parsing it: literals it announced (bounded) and their continuation lines.
-func (c *extConn) drain(line []byte) error {
-	var total int64
-	for {
-		n, sync, ok := literalAtEnd(line)
-		if !ok || sync {
-			// A client that waits for "+" before a literal is told no
-			// instead, and sends nothing more of this command.
-			return nil
-		}
-		if total += n; total > 64<<10 {
-			return errors.New("imap: oversized literal in a refused command")
-		}
-		if _, err := io.CopyN(io.Discard, c.br, n); err != nil {
-			return err
-		}
-		var err error
-		if line, err = readLine(c.br); err != nil {
-			return err
-		}
-	}
-}
-
-func (c *extConn) startTLS(tag string, line []byte) error {
-	if !bytes.Equal(bytes.TrimRight(line, "\r\n"), []byte(tag+" STARTTLS")) && !strings.EqualFold(string(bytes.TrimRight(line, "\r\n")), tag+" STARTTLS") {
-		c.writeDirect(tag + " BAD STARTTLS takes no arguments\r\n")
-		return nil
-	}
+func (c *extConn) startTLS(tag string) error {
 	// Anything the client sent after STARTTLS arrived in plaintext and may
 	// have been injected by an attacker: drop it (RFC 9051 §6.2.1).
 	c.br.Discard(c.br.Buffered())
@@ -351,19 +458,20 @@ func (c *extConn) startTLS(tag string, line []byte) error {
 	tc := tls.Server(c.raw, c.srv.opts.TLSConfig)
 	c.raw.SetDeadline(time.Now().Add(30 * time.Second))
 	if err := tc.Handshake(); err != nil {
-		return fmt.Errorf("starttls: %w", err)
+		return c.fail(fmt.Errorf("starttls: %w", err))
 	}
 	c.raw.SetDeadline(time.Time{})
+	cur := c.traced(tc)
 	c.mu.Lock()
-	c.cur = tc
+	c.cur = cur
 	c.mu.Unlock()
-	c.br = bufio.NewReaderSize(tc, 4<<10)
+	c.br = bufio.NewReaderSize(cur, 4<<10)
 	c.isTLS.Store(true)
 	return nil
 }
 
-func (c *extConn) handleID(tag string, line []byte) error {
-	r := c.args(line)
+func (c *extConn) handleID(tag string, segs [][]byte) error {
+	r := argsReader(segs)
 	params := map[string]string{}
 	err := r.sp()
 	var a arg
@@ -383,41 +491,25 @@ func (c *extConn) handleID(tag string, line []byte) error {
 		err = errSyntax
 	}
 	if err != nil {
-		c.writeDirect(tag + " BAD Invalid ID arguments\r\n")
-		return c.tooBroken(err)
+		return c.writeDirect(tag + " BAD [CLIENTBUG] Invalid ID arguments\r\n")
 	}
 	if len(params) > 0 {
 		if s := c.session.Load(); s != nil {
 			s.log.Debug("client id", "name", params["name"], "version", params["version"])
 		}
 	}
-	c.writeDirect(`* ID ("name" "Mailroom" "vendor" "Mailroom")` + "\r\n" + tag + " OK ID completed\r\n")
-	return nil
+	return c.writeDirect(`* ID ("name" "Mailroom" "vendor" "Mailroom")` + "\r\n" + tag + " OK ID completed\r\n")
 }
 
-// tooBroken turns a parse error that leaves the input stream at an
-// unknown position into a connection error; plain syntax errors are
-// answered and the connection goes on.
-func (c *extConn) tooBroken(err error) error {
-	if errors.Is(err, errSyntax) {
-		return nil
+// argsReader returns a parser over the arguments of a command framed
+// whole: after the command name on its first line, then its literals and
+// further lines.
+func argsReader(segs [][]byte) *argReader {
+	return &argReader{
+		br:     bufio.NewReader(bytes.NewReader(bytes.Join(segs[1:], nil))),
+		line:   argsOf(segs[0]),
+		maxLit: maxArgLiterals,
 	}
-	return err
-}
-
-// args returns a parser over the arguments after the command name.
-func (c *extConn) args(line []byte) *argReader {
-	l := bytes.TrimRight(line, "\r\n")
-	sp := bytes.IndexByte(l, ' ')
-	rest := line[sp+1:]
-	if sp2 := bytes.IndexByte(rest, ' '); sp2 >= 0 {
-		rest = rest[sp2:]
-	} else {
-		rest = rest[len(bytes.TrimRight(rest, "\r\n")):]
-	}
-	return &argReader{br: c.br, line: rest, maxLit: 1 << 20, cont: func() error {
-		return c.writeDirect("+ Ready for literal data\r\n")
-	}}
 }
 
 // writeDirect writes a response of this layer's own, bypassing the output
@@ -449,16 +541,22 @@ func (c *extConn) Write(p []byte) (int, error) {
 }
 
 // serverLine sees each complete line go-imap writes (never literal
-// content) and returns it, rewritten if it lists capabilities.
+// content) and returns it, rewritten if it lists capabilities or is one of
+// go-imap's untyped parse errors. The caller holds c.mu.
 func (c *extConn) serverLine(line []byte) []byte {
-	switch w := c.litWait.Load(); {
-	case w == litAwaiting && bytes.HasPrefix(line, []byte("+")):
-		c.litWait.Store(litGranted)
-	case (w == litAwaiting || w == litGranted) && c.litTag != "" && bytes.HasPrefix(line, []byte(c.litTag+" ")):
-		c.litWait.Store(litRefused) // Read ignores this once go-imap took the literal
+	if tag, ok := statusResponse(line); ok && tag == c.cmdTag {
+		c.answered.Store(true)
+		// go-imap answers every error its decoder does not type (an
+		// invalid date, sequence set or modified UTF-7 name, an unknown
+		// SEARCH key, lists nested 1000 deep) with this response, as if
+		// the server had failed. Before the session was entered it is
+		// always the client's syntax: say so.
+		if !c.entered.Load() && bytes.Equal(line[len(tag):], []byte(" NO [SERVERBUG] Internal server error\r\n")) {
+			return []byte(tag + " BAD [CLIENTBUG] Invalid command arguments\r\n")
+		}
 	}
-	if i := bytes.Index(line, []byte("CAPABILITY ")); i >= 0 && (i == 2 || (i > 0 && line[i-1] == '[')) {
-		return c.rewriteCaps(line, i+len("CAPABILITY "))
+	if i := capsAt(line); i >= 0 {
+		return c.rewriteCaps(line, i)
 	}
 	return line
 }
@@ -558,7 +656,7 @@ func (f *outFramer) process(out, p []byte, onLine func([]byte) []byte) []byte {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			f.line = append(f.line, p...)
-			if len(f.line) > maxLine { // not a line we would rewrite
+			if len(f.line) > maxCommand { // not a line we would rewrite
 				out = append(out, f.line...)
 				f.line, f.mid = f.line[:0], true
 			}
@@ -573,12 +671,16 @@ func (f *outFramer) process(out, p []byte, onLine func([]byte) []byte) []byte {
 			f.line = f.line[:0]
 		}
 		p = p[i+1:]
+		status := false
 		if !f.mid {
 			line = onLine(line)
+			_, status = statusResponse(line)
 		}
 		out = append(out, line...)
+		// A status response's text never announces a literal, whatever
+		// it ends with (it may quote the client).
 		n, _, ok := literalAtEnd(line)
-		f.lit, f.mid = n, ok
+		f.lit, f.mid = n, ok && !status
 	}
 	return out
 }

@@ -62,6 +62,24 @@
 // The extension layer (conn.go) answers ID and the ACL family, terminates
 // STARTTLS and coalesces output; see extConn.
 //
+// Input limits (wire.go): the layer reads every command whole before
+// go-imap or its own parser sees it, and refuses, without parsing, one
+// nested more than 100 lists deep (BAD), with an argument literal over
+// 4 KiB or 64 KiB of them (NO [TOOBIG], before any "+"), or over 48 KiB
+// of lines (BYE [LIMIT]; nothing more of that connection is read). Before
+// login only CAPABILITY, NOOP, LOGOUT, STARTTLS, AUTHENTICATE, LOGIN and
+// ID are read at all. A refused non-synchronizing literal (RFC 7888 §4)
+// is read and thrown away with the rest of its command, up to 64 MiB,
+// then refused; past that the connection is closed with BYE [TOOBIG].
+// go-imap answers its untyped parse errors with NO [SERVERBUG] "Internal
+// server error"; when it has not handed the command to the session
+// (enteredSession), the layer turns that response into BAD [CLIENTBUG].
+//
+// Output: the layer follows go-imap's responses line by line and never
+// looks into a literal; it rewrites CAPABILITY only in "* CAPABILITY"
+// responses and in the response code of a status response, never in
+// message data such as an ENVELOPE Subject.
+//
 // Messages that do not parse are stored and served as they are: ENVELOPE
 // and BODYSTRUCTURE fall back to empty or text/plain values rather than
 // failing the command.

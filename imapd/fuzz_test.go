@@ -3,13 +3,26 @@ package imapd
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"mime"
+	"net"
+	netmail "net/mail"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-message/mail"
+
+	"mailroom/internal/testutil"
 )
 
 // checkBodyStructure reports what would make go-imap's writer panic or a
@@ -79,24 +92,351 @@ func FuzzExtConnFraming(f *testing.F) {
 		"a LOGIN u p\r\n", "a APPEND INBOX {5}\r\nhello\r\n", "a APPEND INBOX {5+}\r\nhello\r\nb NOOP\r\n",
 		"a ID (\"name\" {3}\r\nabc)\r\n", "a IDLE\r\nDONE\r\n", "a AUTHENTICATE PLAIN\r\nAGEAYg==\r\n",
 		"a ID NIL\r\n", "a ID (\"x\"\r\n", "{5}\r\n", "a SEARCH {1+}\r\nx {2+}\r\nyy\r\n",
+		"a ID ((((((((\"(\" {0}\r\n (((\r\n", "* OK [CAPABILITY IMAP4rev1] x\r\n", "a NO [SERVERBUG] Internal server error\r\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		// literalAtEnd and splitCommand never panic and agree with what
 		// they parse; the argument parser terminates.
+		depth := 0
 		for _, line := range bytes.SplitAfter(in, []byte("\n")) {
-			literalAtEnd(line)
+			if n, sync, ok := literalAtEnd(line); ok && sync {
+				if n2, sync2, ok2 := literalAtEnd(nonSync(line)); !ok2 || sync2 || n2 != n {
+					t.Fatalf("nonSync(%q) announces %d %v %v", line, n2, sync2, ok2)
+				}
+			}
 			splitCommand(line)
+			if err := scanLine(line, &depth); err != nil {
+				depth = 0 // the command is refused
+			} else if depth > maxNesting {
+				t.Fatalf("depth %d accepted", depth)
+			}
+			statusResponse(line)
+			if i := capsAt(line); i > len(line) {
+				t.Fatalf("capsAt(%q) = %d", line, i)
+			}
 		}
 		r := &argReader{br: bufio.NewReader(bytes.NewReader(in)), line: in, maxLit: 1 << 16, cont: func() error { return nil }}
 		for range 100 {
 			if _, err := r.next(); err != nil {
 				break
 			}
+			if r.depth != 0 {
+				t.Fatalf("depth %d after a whole argument", r.depth)
+			}
 			if r.sp() != nil {
 				break
 			}
 		}
+	})
+}
+
+// FuzzFetchRoundTrip is a differential test of the whole output path:
+// a message APPENDed through the listener and fetched with go-imap's own
+// client has the ENVELOPE and BODYSTRUCTURE that go-imap's extraction
+// gives for the same bytes (message.go), after the encoding and decoding
+// the two library ends do anyway (wireEnvelope, wireBody). Anything the
+// extension layer changes on the way (it once rewrote "[CAPABILITY " in
+// a Subject) shows up as a difference.
+func FuzzFetchRoundTrip(f *testing.F) {
+	files, _ := filepath.Glob("../testdata/messages/*.eml")
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(multipart))
+	f.Add([]byte("Subject: [CAPABILITY oops\r\nFrom: \"[CAPABILITY x]\" <a@b.c>\r\n\r\n* OK [CAPABILITY IMAP4rev1]\r\n"))
+	ts := newTestServer(f)
+	c := ts.client(f, "alice@example.test", nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		if len(msg) == 0 || len(msg) > 256<<10 {
+			t.Skip()
+		}
+		wantEnv := wireEnvelope(envelope(msg))
+		wantBody, ok := wireBody(bodyStructure(msg))
+		if !ok {
+			t.Skip("go-imap's client cannot read this structure whatever the server")
+		}
+		app := c.Append("INBOX", int64(len(msg)), nil)
+		app.Write(msg)
+		app.Close()
+		data, err := app.Wait()
+		if err != nil {
+			t.Fatalf("APPEND: %v", err)
+		}
+		uids := imap.UIDSetNum(data.UID)
+		defer func() {
+			c.Store(uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
+			c.UIDExpunge(uids).Close()
+		}()
+		msgs, err := c.Fetch(uids, &imap.FetchOptions{Envelope: true, BodyStructure: &imap.FetchItemBodyStructure{Extended: true}}).Collect()
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("FETCH: %v, %v", msgs, err)
+		}
+		if got, want := envKey(msgs[0].Envelope), envKey(wantEnv); got != want {
+			t.Errorf("ENVELOPE through the server:\n%s\nwant\n%s", got, want)
+		}
+		if got, want := bodyKey(msgs[0].BodyStructure), bodyKey(wantBody); got != want {
+			t.Errorf("BODYSTRUCTURE through the server:\n%s\nwant\n%s", got, want)
+		}
+	})
+}
+
+// envelopeDate is the date layout go-imap's server writes in ENVELOPE.
+const envelopeDate = "Mon, 02 Jan 2006 15:04:05 -0700"
+
+// wireText is s as go-imap's server writes it in an ENVELOPE (RFC 2047
+// Q-encoded) and its client reads it back (decoded).
+func wireText(s string) string {
+	enc := mime.QEncoding.Encode("utf-8", s)
+	return decodedText(enc)
+}
+
+// decodedText is s after imapclient's RFC 2047 decoding.
+func decodedText(s string) string {
+	out, err := (&mime.WordDecoder{}).DecodeHeader(s)
+	if err != nil {
+		return s
+	}
+	return out
+}
+
+// wireEnvelope is e after go-imap's server encoder and client decoder.
+func wireEnvelope(e *imap.Envelope) *imap.Envelope {
+	if e == nil {
+		e = &imap.Envelope{}
+	}
+	out := &imap.Envelope{Subject: wireText(e.Subject)}
+	if !e.Date.IsZero() {
+		out.Date, _ = netmail.ParseDate(e.Date.Format(envelopeDate))
+	}
+	addrs := func(l []imap.Address) []imap.Address {
+		var o []imap.Address
+		for _, a := range l {
+			o = append(o, imap.Address{Name: wireText(a.Name), Mailbox: a.Mailbox, Host: a.Host})
+		}
+		return o
+	}
+	sender, replyTo := e.Sender, e.ReplyTo
+	if sender == nil {
+		sender = e.From
+	}
+	if replyTo == nil {
+		replyTo = e.From
+	}
+	out.From, out.Sender, out.ReplyTo = addrs(e.From), addrs(sender), addrs(replyTo)
+	out.To, out.Cc, out.Bcc = addrs(e.To), addrs(e.Cc), addrs(e.Bcc)
+	var h mail.Header
+	if len(e.InReplyTo) > 0 {
+		h.Set("In-Reply-To", "<"+strings.Join(e.InReplyTo, "> <")+">")
+		out.InReplyTo, _ = h.MsgIDList("In-Reply-To")
+	}
+	if e.MessageID != "" {
+		h.Set("Message-Id", "<"+e.MessageID+">")
+		out.MessageID, _ = h.MessageID()
+	}
+	return out
+}
+
+// wireParams is a parameter list after the server's encoder (sorted
+// key-value pairs) and the client's decoder; ok is false when the client
+// cannot read it.
+func wireParams(p map[string]string) (map[string]string, bool) {
+	keys := slices.Sorted(maps.Keys(p))
+	var out map[string]string
+	k := ""
+	for _, key := range keys {
+		for _, s := range []string{key, p[key]} {
+			if k == "" {
+				k = s
+				continue
+			}
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[strings.ToLower(k)] = decodedText(s)
+			k = ""
+		}
+	}
+	return out, k == ""
+}
+
+// wireBody is bs after go-imap's server encoder and client decoder.
+func wireBody(bs imap.BodyStructure) (imap.BodyStructure, bool) {
+	ok := true
+	params := func(p map[string]string) map[string]string {
+		o, good := wireParams(p)
+		ok = ok && good
+		return o
+	}
+	disp := func(d *imap.BodyStructureDisposition) *imap.BodyStructureDisposition {
+		if d == nil {
+			return nil
+		}
+		return &imap.BodyStructureDisposition{Value: d.Value, Params: params(d.Params)}
+	}
+	switch b := bs.(type) {
+	case *imap.BodyStructureSinglePart:
+		o := *b
+		o.Params = params(b.Params)
+		o.Description = decodedText(b.Description)
+		if o.Encoding = strings.ToLower(b.Encoding); o.Encoding == "" {
+			o.Encoding = "7bit"
+		}
+		if m := b.MessageRFC822; m != nil {
+			inner, good := wireBody(m.BodyStructure)
+			ok = ok && good
+			o.MessageRFC822 = &imap.BodyStructureMessageRFC822{Envelope: wireEnvelope(m.Envelope), BodyStructure: inner, NumLines: m.NumLines}
+		}
+		if e := b.Extended; e != nil {
+			o.Extended = &imap.BodyStructureSinglePartExt{Disposition: disp(e.Disposition), Language: e.Language, Location: e.Location}
+		}
+		return &o, ok
+	case *imap.BodyStructureMultiPart:
+		o := *b
+		o.Children = nil
+		for _, c := range b.Children {
+			w, good := wireBody(c)
+			ok = ok && good
+			o.Children = append(o.Children, w)
+		}
+		if e := b.Extended; e != nil {
+			o.Extended = &imap.BodyStructureMultiPartExt{Params: params(e.Params), Disposition: disp(e.Disposition), Language: e.Language, Location: e.Location}
+		}
+		return &o, ok
+	}
+	return bs, false
+}
+
+// envKey renders an envelope for comparison: nil and empty lists alike,
+// dates by what they print.
+func envKey(e *imap.Envelope) string {
+	if e == nil {
+		return "NIL"
+	}
+	var b strings.Builder
+	date := ""
+	if !e.Date.IsZero() {
+		date = e.Date.Format(envelopeDate)
+	}
+	fmt.Fprintf(&b, "date=%q subject=%q", date, e.Subject)
+	for _, l := range [][]imap.Address{e.From, e.Sender, e.ReplyTo, e.To, e.Cc, e.Bcc} {
+		b.WriteString(" (")
+		for _, a := range l {
+			fmt.Fprintf(&b, "(%q %q %q)", a.Name, a.Mailbox, a.Host)
+		}
+		b.WriteString(")")
+	}
+	fmt.Fprintf(&b, " in-reply-to=%q message-id=%q", e.InReplyTo, e.MessageID)
+	return b.String()
+}
+
+// bodyKey renders a body structure for comparison.
+func bodyKey(bs imap.BodyStructure) string {
+	var b strings.Builder
+	params := func(p map[string]string) {
+		for _, k := range slices.Sorted(maps.Keys(p)) {
+			fmt.Fprintf(&b, " %q=%q", k, p[k])
+		}
+	}
+	disp := func(d *imap.BodyStructureDisposition) {
+		if d != nil {
+			fmt.Fprintf(&b, " disp=%q", d.Value)
+			params(d.Params)
+		}
+	}
+	switch p := bs.(type) {
+	case *imap.BodyStructureSinglePart:
+		fmt.Fprintf(&b, "(%q/%q", strings.ToLower(p.Type), strings.ToLower(p.Subtype))
+		params(p.Params)
+		fmt.Fprintf(&b, " id=%q desc=%q enc=%q size=%d", p.ID, p.Description, p.Encoding, p.Size)
+		if m := p.MessageRFC822; m != nil {
+			fmt.Fprintf(&b, " env=[%s] body=%s lines=%d", envKey(m.Envelope), bodyKey(m.BodyStructure), m.NumLines)
+		}
+		if p.Text != nil {
+			fmt.Fprintf(&b, " lines=%d", p.Text.NumLines)
+		}
+		if e := p.Extended; e != nil {
+			disp(e.Disposition)
+			fmt.Fprintf(&b, " lang=%q loc=%q", e.Language, e.Location)
+		}
+	case *imap.BodyStructureMultiPart:
+		b.WriteString("(")
+		for _, c := range p.Children {
+			b.WriteString(bodyKey(c))
+		}
+		fmt.Fprintf(&b, " %q", strings.ToLower(p.Subtype))
+		if e := p.Extended; e != nil {
+			params(e.Params)
+			disp(e.Disposition)
+			fmt.Fprintf(&b, " lang=%q loc=%q", e.Language, e.Location)
+		}
+	default:
+		fmt.Fprintf(&b, "(%T", bs)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// panicWatch counts log records that report a recovered panic (go-imap
+// recovers a panic in a connection and only logs it).
+type panicWatch struct{ n *atomic.Int32 }
+
+func (h panicWatch) Enabled(context.Context, slog.Level) bool { return true }
+func (h panicWatch) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "panic") {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h panicWatch) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h panicWatch) WithGroup(string) slog.Handler      { return h }
+
+// FuzzWireInput sends arbitrary bytes to the listener, before login or
+// after it (by the first byte), and closes its side. Whatever they are,
+// the connection ends without a panic, and the server goes on serving.
+func FuzzWireInput(f *testing.F) {
+	for _, s := range []string{
+		"\x00a1 ID " + strings.Repeat("(", 300) + "{0+}\r\n ((\r\n",
+		"\x01a1 SEARCH (((SUBJECT {3}\r\nabc) ALL)\r\na2 FETCH 1:* (ENVELOPE BODY[HEADER.FIELDS (SUBJECT)])\r\n",
+		"\x01a1 APPEND INBOX (\\Seen) {5+}\r\nhello junk {2+}\r\nxy\r\na2 APPEND {5}\r\nINBOX {3}\r\nabc\r\n",
+		"\x01a1 CREATE {5+}\r\nabcde\r\na2 GETACL {5+}\r\nINBOX\r\na3 SETACL INBOX bob@example.test lr\r\n",
+		"\x00a1 LOGIN {5}\r\nalice {8}\r\npassword\r\na2 AUTHENTICATE PLAIN\r\n*\r\na3 IDLE\r\nDONE\r\n",
+		"\x01a1 SELECT INBOX\r\na2 STORE 1 +FLAGS (\\Seen)\r\na3 UID SEARCH CHARSET UTF-8 TEXT \"x\"\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	var panics atomic.Int32
+	ts := newTestServer(f, func(o *Options) { o.Logger = slog.New(panicWatch{&panics}) })
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c := testutil.Dial(t, ts.plain, time.Minute)
+		var w bytes.Buffer
+		if len(in) > 0 && in[0]&1 == 1 {
+			w.WriteString("a0 LOGIN alice@example.test password\r\n")
+		}
+		if len(in) > 0 {
+			w.Write(in[1:])
+		}
+		go func() {
+			c.Write(w.Bytes())
+			c.(*net.TCPConn).CloseWrite()
+		}()
+		// The server ends the connection: at EOF, or with a reset when it
+		// closes before reading all (after BYE); only a timeout is wrong.
+		if _, err := io.ReadAll(c); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("the server did not end the connection: %v", err)
+			}
+		}
+		if n := panics.Load(); n > 0 {
+			t.Fatalf("%d panics logged", n)
+		}
+		r := dialRaw(t, ts.plain)
+		r.ok("n NOOP")
 	})
 }

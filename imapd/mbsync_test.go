@@ -17,6 +17,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"mailroom/internal/testutil"
 	"mailroom/store"
 )
 
@@ -24,10 +25,7 @@ import (
 // (isync), changes both sides, syncs again and compares them.
 func TestMbsyncTwoWay(t *testing.T) {
 	t.Parallel()
-	mbsync, err := exec.LookPath("mbsync")
-	if err != nil {
-		t.Skip("mbsync not installed (.ci/run installs isync)")
-	}
+	mbsync := testutil.NeedTool(t, "mbsync")
 	ts := newTestServer(t)
 	ctx := context.Background()
 	const user = "alice@example.test"

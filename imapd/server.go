@@ -14,7 +14,9 @@ import (
 
 	"mailroom/acl"
 	"mailroom/imapd/engine"
+	"mailroom/internal/liblog"
 	"mailroom/internal/netlimit"
+	"mailroom/internal/trace"
 	"mailroom/store"
 )
 
@@ -163,7 +165,7 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	srv := imapserver.New(&imapserver.Options{
 		NewSession:   s.newSession,
 		Caps:         s.caps(),
-		Logger:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		Logger:       liblog.New(s.log),
 		InsecureAuth: true,
 	})
 	s.mu.Lock()
@@ -208,7 +210,8 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 	}
 	if ext != nil {
 		ext.session.Store(sess)
+		trace.Attach(ext.cur, sess.log)
 	}
 	sess.log.Debug("connected")
-	return sess, nil, nil
+	return enteredSession{sess}, nil, nil
 }

@@ -412,10 +412,7 @@ func (r *rawConn) ok(line string) string {
 // here wrote, against the strict listener (it does STARTTLS first).
 func TestPythonImaplib(t *testing.T) {
 	t.Parallel()
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed (.ci/run installs it)")
-	}
+	python := testutil.NeedPython(t)
 	ts := newTestServer(t)
 	host, port, _ := net.SplitHostPort(ts.strict)
 	out, err := exec.Command(python, "../testdata/e2e/imaplib_e2e.py", host, port, "alice@example.test", "password").CombinedOutput()

@@ -2,6 +2,7 @@
 # make bench: one table of Mailroom's figures on this machine. Starts a
 # server on loopback with a temporary data directory, drives it with
 # mailroom-load (bounded counts and time), and runs the Go benchmarks.
+# Prints the table and writes it into BENCH.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -75,8 +76,16 @@ row "100 posts × 100 KB to 50 members, on disk vs one copy" "$(echo "$disk" | g
 start=$($GO test -run '^$' -bench 'BenchmarkStartup' -benchtime 3x -timeout 20m ./store 2>/dev/null)
 row "Opening a data directory with 1,000,000 messages" "$(echo "$start" | sed -n 's/.* \([0-9.]*\) ms_to_open.*/\1 ms/p')"
 
-echo "Mailroom benchmarks — $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), $($GO version | cut -d' ' -f3)"
-echo
-echo "| what | figure |"
-echo "|---|---|"
-printf '%s\n' "${rows[@]}"
+{
+	echo "Mailroom benchmarks — $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), $($GO version | cut -d' ' -f3)"
+	echo
+	echo "| what | figure |"
+	echo "|---|---|"
+	printf '%s\n' "${rows[@]}"
+} > "$work/table"
+cat "$work/table"
+# BENCH.md keeps the last run: its table, between the bench markers, is
+# replaced (README points there and keeps no figures of its own).
+awk -v f="$work/table" '/<!-- bench:end -->/ { skip = 0 } !skip { print }
+	/<!-- bench:start -->/ { while ((getline l < f) > 0) print l; skip = 1 }' BENCH.md > "$work/BENCH.md"
+cp "$work/BENCH.md" BENCH.md

@@ -14,7 +14,9 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
+	"mailroom/internal/liblog"
 	"mailroom/internal/netlimit"
+	"mailroom/internal/trace"
 	"mailroom/store"
 )
 
@@ -154,7 +156,7 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	srv.AllowInsecureAuth = lopts.InsecureAuth
 	srv.ReadTimeout = s.opts.Timeout
 	srv.WriteTimeout = s.opts.Timeout
-	srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
+	srv.ErrorLog = liblog.New(s.log)
 	srv.EnableSMTPUTF8 = true
 	s.mu.Lock()
 	s.servers = append(s.servers, srv)
@@ -166,7 +168,9 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 			c.Write([]byte("421 4.7.0 Too many connections from your address, try again later\r\n"))
 		}
 		c.Close()
-	}, Wrap: func(c net.Conn, release func()) net.Conn { return &timeoutConn{Conn: c, release: release} }}
+	}, Wrap: func(c net.Conn, release func()) net.Conn {
+		return trace.Wrap(&timeoutConn{Conn: c, release: release}, trace.SMTP, s.log)
+	}}
 	if lopts.ImplicitTLS {
 		limited = tls.NewListener(limited, s.opts.TLSConfig)
 	}
@@ -218,6 +222,7 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		conn: c,
 		log:  b.s.log.With("conn", id, "remote", c.Conn().RemoteAddr().String(), "listener", b.lopts.Mode.String()),
 	}
+	trace.Attach(c.Conn(), sess.log)
 	b.s.mu.Lock()
 	defer b.s.mu.Unlock()
 	if b.s.closing {

@@ -20,12 +20,10 @@ import (
 	"mailroom/acl"
 	"mailroom/config"
 	"mailroom/imapd"
+	"mailroom/internal/trace"
 	"mailroom/smtpd"
 	"mailroom/store"
 )
-
-// levelTrace is below debug: protocol transcripts.
-const levelTrace = slog.LevelDebug - 4
 
 func newLogger(cfg config.Log, level *slog.LevelVar) *slog.Logger {
 	level.Set(parseLevel(cfg.Level))
@@ -39,7 +37,7 @@ func newLogger(cfg config.Log, level *slog.LevelVar) *slog.Logger {
 func parseLevel(s string) slog.Level {
 	switch s {
 	case "trace":
-		return levelTrace
+		return trace.Level
 	case "debug":
 		return slog.LevelDebug
 	case "warn":

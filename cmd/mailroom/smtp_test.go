@@ -115,10 +115,7 @@ relay = %q
 // TestSwaks sends mail with swaks, a client nobody here wrote, through
 // the MX and submission listeners of a running mailroom.
 func TestSwaks(t *testing.T) {
-	swaks, err := exec.LookPath("swaks")
-	if err != nil {
-		t.Skip("swaks not installed (make deps installs it)")
-	}
+	swaks := testutil.NeedTool(t, "swaks")
 	relay := startSmarthost(t)
 	dir := t.TempDir()
 	cfg := mailConfig(t, dir, relay.addr)
@@ -333,10 +330,7 @@ func TestLMTPUnixSocket(t *testing.T) {
 // testdata/e2e/delegation_e2e.py (imaplib and smtplib) against the binary
 // on the development configuration.
 func TestDelegationImaplib(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
+	python := testutil.NeedPython(t)
 	p := startServe(t, "-c", "../../testdata/dev.toml", "-data", t.TempDir())
 	p.waitFor(t, 0, "mailroom started")
 	out, err := exec.Command(python, "../../testdata/e2e/delegation_e2e.py", "127.0.0.1", "1143", "2525", "1587").CombinedOutput()
