@@ -121,13 +121,23 @@ func need(p *place, want acl.Rights, what string) error {
 // unless the client enabled UTF8=ACCEPT (RFC 6855 §3), INBOX in any case
 // meaning INBOX.
 func (c *conn) mailboxArg(v proto.Value) (string, error) {
+	return c.nameArg(v, decodeLenient)
+}
+
+// newMailboxArg reads the name of a mailbox to be created (CREATE, the
+// new name of RENAME): modified UTF-7 must be valid.
+func (c *conn) newMailboxArg(v proto.Value) (string, error) {
+	return c.nameArg(v, decodeStrict)
+}
+
+func (c *conn) nameArg(v proto.Value, decode func(string) (string, error)) (string, error) {
 	s, ok := v.AString()
 	if !ok {
 		return "", syntax("Expected a mailbox name")
 	}
 	if !c.utf8 {
 		var err error
-		if s, err = decodeLenient(s); err != nil {
+		if s, err = decode(s); err != nil {
 			return "", err
 		}
 	}
@@ -140,18 +150,53 @@ func (c *conn) mailboxArg(v proto.Value) (string, error) {
 	return s, nil
 }
 
-// decodeLenient decodes a modified UTF-7 name. A name that is not modified
-// UTF-7 but is valid UTF-8 (an IMAP4rev2 client's, or ASCII with a stray
-// "&") is taken as it is, as other servers do; anything else is BAD.
+// decodeLenient decodes a modified UTF-7 name for a lookup. A name whose
+// "&" sequences are well formed must decode (a non-canonical or broken
+// one is BAD); a name with no well-formed sequence that is valid UTF-8 (an
+// IMAP4rev2 client's, or ASCII with a stray "&") is taken as it is, as
+// other servers do. Names that create mailboxes use decodeStrict.
 func decodeLenient(s string) (string, error) {
 	dec, err := proto.DecodeMUTF7(s)
 	switch {
 	case err == nil:
 		return dec, nil
-	case utf8.ValidString(s):
+	case !hasShiftRun(s) && utf8.ValidString(s):
 		return s, nil
 	}
-	return "", syntax("Mailbox name is neither modified UTF-7 nor UTF-8")
+	return "", syntax("Mailbox name is not valid modified UTF-7")
+}
+
+// decodeStrict decodes a modified UTF-7 name that is to be created: it
+// must be valid, so that it is written back the same way.
+func decodeStrict(s string) (string, error) {
+	dec, err := proto.DecodeMUTF7(s)
+	if err != nil {
+		if !strings.Contains(s, "&") && utf8.ValidString(s) {
+			return s, nil // UTF-8 from an IMAP4rev2 client
+		}
+		return "", syntax("Mailbox name is not valid modified UTF-7")
+	}
+	return dec, nil
+}
+
+// hasShiftRun reports whether s holds a well-formed modified UTF-7 shift
+// sequence: "&", base64 characters, "-".
+func hasShiftRun(s string) bool {
+	for i := strings.IndexByte(s, '&'); i >= 0; {
+		j := i + 1
+		for j < len(s) && (s[j] >= 'A' && s[j] <= 'Z' || s[j] >= 'a' && s[j] <= 'z' || s[j] >= '0' && s[j] <= '9' || s[j] == '+' || s[j] == ',') {
+			j++
+		}
+		if j < len(s) && s[j] == '-' && j > i+1 {
+			return true
+		}
+		next := strings.IndexByte(s[i+1:], '&')
+		if next < 0 {
+			break
+		}
+		i += next + 1
+	}
+	return false
 }
 
 // mailboxName writes a mailbox name for the client: modified UTF-7 unless

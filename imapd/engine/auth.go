@@ -11,6 +11,7 @@ import (
 
 	"mailroom/acl"
 	"mailroom/imapd/proto"
+	"mailroom/internal/trace"
 )
 
 // handshakeTimeout bounds the TLS handshake after STARTTLS.
@@ -172,6 +173,7 @@ func (c *conn) login(user, pass string) error {
 	c.account = a
 	c.state = authenticated
 	c.log = c.log.With("user", a.Address)
+	trace.Attach(c.rw, c.log)
 	c.log.Info("login")
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"mailroom/acl"
 	"mailroom/imapd/proto"
 	"mailroom/internal/hangup"
+	"mailroom/internal/trace"
 	"mailroom/store"
 )
 
@@ -43,7 +44,8 @@ const (
 // only IDLE adds a reader goroutine, which it waits for before returning.
 type conn struct {
 	srv   *Server
-	nc    net.Conn
+	nc    net.Conn // the connection (TLS after STARTTLS)
+	rw    net.Conn // what commands are read from and written to: nc, or its transcript
 	lopts ListenerOptions
 	log   *slog.Logger
 
@@ -67,6 +69,7 @@ type conn struct {
 	utf8      bool        // ENABLE UTF8=ACCEPT (or IMAP4rev2)
 	rev2      bool        // ENABLE IMAP4rev2: no \Recent, ESEARCH for SEARCH
 	start     time.Time
+	commands  int // commands read so far
 	shutdown  atomic.Bool
 }
 
@@ -100,8 +103,11 @@ func isTLS(nc net.Conn) bool {
 // over nc: at connect and after STARTTLS.
 func (c *conn) setStreams(nc net.Conn) {
 	c.nc = nc
-	c.br = bufio.NewReaderSize(nc, readBuffer)
-	c.bw = bufio.NewWriterSize(nc, writeBuffer)
+	// At trace level the plaintext side is transcribed (credentials
+	// redacted); otherwise rw is nc itself.
+	c.rw = trace.Wrap(nc, trace.IMAP, c.log)
+	c.br = bufio.NewReaderSize(c.rw, readBuffer)
+	c.bw = bufio.NewWriterSize(c.rw, writeBuffer)
 	c.dec = proto.NewDecoder(c.br, proto.Limits{}, proto.Hooks{
 		Begin:    c.begin,
 		Literal:  c.literal,
@@ -140,6 +146,7 @@ func (c *conn) serve() {
 				return
 			}
 		} else {
+			c.commands++
 			c.run(cmd)
 		}
 		// Flush unless more pipelined commands are already here.
@@ -176,7 +183,8 @@ func (c *conn) readFailed(err error) bool {
 		}
 		c.log.Debug("timeout", "state", c.state)
 	default:
-		if c.state == notAuthenticated && time.Since(c.start) < time.Second && c.br.Buffered() == 0 {
+		// A health check or port probe: connected, closed, said nothing.
+		if c.commands == 0 {
 			c.log.Debug("closed without a command")
 		} else {
 			c.log.Debug("read", "err", err)

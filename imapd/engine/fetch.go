@@ -149,7 +149,7 @@ func parseSection(s string, pathOnly bool) (part.Section, error) {
 		if err != nil {
 			break
 		}
-		if n == 0 || len(sec.Path) >= part.MaxDepth {
+		if n == 0 {
 			return sec, bad
 		}
 		sec.Path = append(sec.Path, int(n))
@@ -176,7 +176,11 @@ func parseSection(s string, pathOnly bool) (part.Section, error) {
 			return sec, bad
 		}
 		for f := range strings.FieldsSeq(list[1 : len(list)-1]) {
-			sec.Fields = append(sec.Fields, strings.Trim(f, `"`))
+			f = strings.Trim(f, `"`)
+			if !fieldName(f) {
+				return sec, bad
+			}
+			sec.Fields = append(sec.Fields, f)
 		}
 		if len(sec.Fields) == 0 {
 			return sec, bad
@@ -186,6 +190,21 @@ func parseSection(s string, pathOnly bool) (part.Section, error) {
 		return sec, bad
 	}
 	return sec, nil
+}
+
+// fieldName reports whether f can name a header field (RFC 5322 §3.6.8:
+// printable ASCII but ":"); parentheses are refused too, as no client
+// names a field with them.
+func fieldName(f string) bool {
+	if f == "" {
+		return false
+	}
+	for i := 0; i < len(f); i++ {
+		if c := f[i]; c <= ' ' || c >= 0x7f || c == ':' || c == '(' || c == ')' {
+			return false
+		}
+	}
+	return true
 }
 
 func sectionString(sec part.Section) string {

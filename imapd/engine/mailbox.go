@@ -88,7 +88,7 @@ func cmdCreate(c *conn, cmd *proto.Command) error {
 	if len(cmd.Args) < 1 || len(cmd.Args) > 2 {
 		return syntax("CREATE takes a mailbox name and optional parameters")
 	}
-	name, err := c.mailboxArg(cmd.Args[0])
+	name, err := c.newMailboxArg(cmd.Args[0])
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func cmdRename(c *conn, cmd *proto.Command) error {
 	if err != nil {
 		return err
 	}
-	to, err := c.mailboxArg(cmd.Args[1])
+	to, err := c.newMailboxArg(cmd.Args[1])
 	if err != nil {
 		return err
 	}

@@ -133,12 +133,13 @@ func lexAddresses(s string) *addrLexer {
 			}
 			i++
 			l.add(token{tQuoted, b.String()})
-		case strings.IndexByte("<>@,;:.[]", c) >= 0:
+		case strings.IndexByte("<>@,;:[]", c) >= 0:
 			l.add(token{tSpecial, string(c)})
 			i++
 		default:
 			j := i
-			for j < len(s) && strings.IndexByte(" \t\r\n()\"<>@,;:.[]", s[j]) < 0 {
+			// "." is part of atoms: dot-atoms and obsolete phrases.
+			for j < len(s) && strings.IndexByte(" \t\r\n()\"<>@,;:[]", s[j]) < 0 {
 				j++
 			}
 			l.add(token{tAtom, s[i:j]})
@@ -183,12 +184,12 @@ func (p *addrParser) special(s string) bool {
 	return p.i < len(p.l.toks) && p.l.toks[p.i].kind == tSpecial && p.l.toks[p.i].text == s
 }
 
-// phrase reads words (atoms, quoted strings, and dots between them, as
-// obsolete phrases allow) up to a special other than ".".
+// phrase reads words (atoms, with the dots obsolete phrases allow, and
+// quoted strings) up to a special.
 func (p *addrParser) phrase() (words []string) {
 	for p.i < len(p.l.toks) {
 		t := p.l.toks[p.i]
-		if t.kind == tSpecial && t.text != "." {
+		if t.kind == tSpecial {
 			break
 		}
 		words = append(words, t.text)
@@ -273,7 +274,7 @@ func (p *addrParser) addrSpec() Address {
 	var local strings.Builder
 	for p.i < len(p.l.toks) {
 		t := p.l.toks[p.i]
-		if t.kind == tSpecial && t.text != "." {
+		if t.kind == tSpecial {
 			break
 		}
 		local.WriteString(t.text)
@@ -309,7 +310,7 @@ func (p *addrParser) domain() string {
 	}
 	for p.i < len(p.l.toks) {
 		t := p.l.toks[p.i]
-		if t.kind == tSpecial && t.text != "." {
+		if t.kind == tSpecial {
 			break
 		}
 		b.WriteString(t.text)
@@ -325,13 +326,4 @@ func (p *addrParser) commentAfter(i int) string {
 	return ""
 }
 
-func joinPhrase(words []string) string {
-	var b strings.Builder
-	for i, w := range words {
-		if i > 0 && w != "." && words[i-1] != "." {
-			b.WriteByte(' ')
-		}
-		b.WriteString(w)
-	}
-	return b.String()
-}
+func joinPhrase(words []string) string { return strings.Join(words, " ") }

@@ -135,20 +135,30 @@ func bodyParts(b []byte, start, end int, boundary string) [][2]int {
 		line := b[i:next]
 		if bytes.HasPrefix(line, delim) {
 			rest := bytes.TrimRight(line[len(delim):], " \t\r\n")
-			closing := bytes.Equal(rest, []byte("--"))
+			// Anything after "--" on a close delimiter is ignored, as
+			// readers do.
+			closing := bytes.HasPrefix(rest, []byte("--"))
 			if len(rest) == 0 || closing {
 				if partStart >= 0 {
 					parts = append(parts, [2]int{partStart, precedingLineEnd(b, partStart, i)})
 				}
-				if closing {
+				// A delimiter that ends the body without a line end closes
+				// an open part, or is one empty part (as go-message reads
+				// it).
+				unended := next == end && !bytes.HasSuffix(line, []byte("\n"))
+				if closing || unended && partStart >= 0 {
 					return parts
+				}
+				if unended {
+					return [][2]int{{end, end}}
 				}
 				partStart = next
 			}
 		}
 		i = next
 	}
-	if partStart >= 0 && partStart <= end {
+	if partStart >= 0 {
+		// No close delimiter: the last part runs to the end of the body.
 		parts = append(parts, [2]int{partStart, end})
 	}
 	return parts
@@ -170,6 +180,9 @@ func precedingLineEnd(b []byte, partStart, i int) int {
 // value without a slash, or with characters no token has, is no type at
 // all (the default applies).
 func parseContentType(v string) (typ, sub string, params []Param) {
+	if !commentsClosed(v) {
+		return "", "", nil // not a structured value anyone reads alike
+	}
 	value, params := parseParams(v)
 	t, s, ok := strings.Cut(value, "/")
 	t, s = strings.TrimSpace(t), strings.TrimSpace(s)
@@ -274,6 +287,25 @@ func stripComments(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// commentsClosed reports whether every comment in s (outside quoted
+// strings) is closed.
+func commentsClosed(s string) bool {
+	depth, inQuote := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			i++
+		case c == '"' && depth == 0:
+			inQuote = !inQuote
+		case c == '(' && !inQuote:
+			depth++
+		case c == ')' && !inQuote && depth > 0:
+			depth--
+		}
+	}
+	return depth == 0
 }
 
 // isToken reports whether s is an RFC 2045 token.
