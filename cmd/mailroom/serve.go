@@ -172,9 +172,6 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	}
 	io := imapOptions(cfg)
 	io.Store, io.Registry, io.Directory, io.Logger, io.TLSConfig = st, reg, s.dir, log, tlsConfig
-	// While the IMAP engine is completed (docs/architecture.md), it serves
-	// only when asked for; this is not an operator setting.
-	io.Engine = os.Getenv("MAILROOM_IMAP_ENGINE") == "1"
 	s.imap = imapd.New(io)
 	keys, err := loadDKIMKeys(cfg, log)
 	if err != nil {

@@ -1,6 +1,6 @@
-// Package engine is Mailroom's own IMAP protocol engine (issue #11),
-// built beside the go-imap-based server in imapd until it serves every
-// command that one does; then it replaces it and moves into imapd.
+// Package engine is Mailroom's own IMAP protocol engine: the server
+// behind imapd.Server. (It was built beside the go-imap-based server it
+// replaced; its files may move into imapd itself.)
 //
 // Shape: one goroutine per connection (conn.serve) reads a command with
 // imapd/proto's decoder, dispatches it through the table in commands.go

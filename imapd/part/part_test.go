@@ -252,6 +252,11 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		root := Parse(b)
 		checkTree(t, b, root)
+		h, _ := Extract(b, root, Section{Spec: "HEADER"})
+		text, _ := Extract(b, root, Section{Spec: "TEXT"})
+		if whole, _ := Extract(b, root, Section{}); !bytes.Equal(whole, b) || !bytes.Equal(append(bytes.Clone(h), text...), b) {
+			t.Fatal("BODY[] or HEADER + TEXT is not the message")
+		}
 		wire(func(e *proto.Encoder) {
 			WriteBodyStructure(e, b, root, true)
 			WriteEnvelope(e, EnvelopeOf(root.Header))
