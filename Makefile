@@ -40,7 +40,8 @@ deps:
 # Fuzz targets, package:Name. `make lint` checks that every Fuzz function
 # in the tree is listed here.
 FUZZ_TARGETS := config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer smtpd:FuzzHeaderCheck \
-	imapd:FuzzMessage imapd:FuzzExtConnFraming imapd:FuzzContainsFold imapd:FuzzFetchRoundTrip imapd:FuzzWireInput store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights \
+	imapd:FuzzFetchRoundTrip imapd:FuzzWireInput imapd/proto:FuzzDecode imapd/proto:FuzzMUTF7 \
+	imapd/proto:FuzzNumSet imapd/part:FuzzParse store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights \
 	internal/trace:FuzzTranscript
 
 # `make fuzz` runs every target for FUZZTIME of random inputs. Being

@@ -20,8 +20,12 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/charset"
 	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
 
+	"mailroom/imapd/part"
 	"mailroom/internal/testutil"
 )
 
@@ -54,84 +58,6 @@ func checkBodyStructure(bs imap.BodyStructure, extended bool) error {
 	return nil
 }
 
-func FuzzMessage(f *testing.F) {
-	files, _ := filepath.Glob("../testdata/messages/*.eml")
-	for _, p := range files {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
-	f.Add([]byte(multipart))
-	f.Fuzz(func(t *testing.T, content []byte) {
-		if err := checkBodyStructure(bodyStructure(content), true); err != nil {
-			t.Fatal(err)
-		}
-		h := bodySection(content, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader})
-		b := bodySection(content, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierText})
-		if !bytes.Equal(append(bytes.Clone(h), b...), content) {
-			t.Fatal("HEADER + TEXT is not the message")
-		}
-		if !bytes.Equal(bodySection(content, &imap.FetchItemBodySection{}), content) {
-			t.Fatal("BODY[] is not the message")
-		}
-		envelope(content)
-		c := &candidate{content: content, bodyOffset: -1, scratch: &searchScratch{needles: map[string][]byte{}}}
-		c.headerText()
-		c.decodedText()
-		c.bodyContains("needle")
-		for _, sub := range []string{"a", "Content", "é"} {
-			if got, want := containsFold(string(content), sub), strings.Contains(strings.ToLower(string(content)), strings.ToLower(sub)); got != want {
-				t.Fatalf("containsFold(%q) = %v, strings says %v", sub, got, want)
-			}
-		}
-	})
-}
-
-func FuzzExtConnFraming(f *testing.F) {
-	for _, s := range []string{
-		"a LOGIN u p\r\n", "a APPEND INBOX {5}\r\nhello\r\n", "a APPEND INBOX {5+}\r\nhello\r\nb NOOP\r\n",
-		"a ID (\"name\" {3}\r\nabc)\r\n", "a IDLE\r\nDONE\r\n", "a AUTHENTICATE PLAIN\r\nAGEAYg==\r\n",
-		"a ID NIL\r\n", "a ID (\"x\"\r\n", "{5}\r\n", "a SEARCH {1+}\r\nx {2+}\r\nyy\r\n",
-		"a ID ((((((((\"(\" {0}\r\n (((\r\n", "* OK [CAPABILITY IMAP4rev1] x\r\n", "a NO [SERVERBUG] Internal server error\r\n",
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, in []byte) {
-		// literalAtEnd and splitCommand never panic and agree with what
-		// they parse; the argument parser terminates.
-		depth := 0
-		for _, line := range bytes.SplitAfter(in, []byte("\n")) {
-			if n, sync, ok := literalAtEnd(line); ok && sync {
-				if n2, sync2, ok2 := literalAtEnd(nonSync(line)); !ok2 || sync2 || n2 != n {
-					t.Fatalf("nonSync(%q) announces %d %v %v", line, n2, sync2, ok2)
-				}
-			}
-			splitCommand(line)
-			if err := scanLine(line, &depth); err != nil {
-				depth = 0 // the command is refused
-			} else if depth > maxNesting {
-				t.Fatalf("depth %d accepted", depth)
-			}
-			statusResponse(line)
-			if i := capsAt(line); i > len(line) {
-				t.Fatalf("capsAt(%q) = %d", line, i)
-			}
-		}
-		r := &argReader{br: bufio.NewReader(bytes.NewReader(in)), line: in, maxLit: 1 << 16, cont: func() error { return nil }}
-		for range 100 {
-			if _, err := r.next(); err != nil {
-				break
-			}
-			if r.depth != 0 {
-				t.Fatalf("depth %d after a whole argument", r.depth)
-			}
-			if r.sp() != nil {
-				break
-			}
-		}
-	})
-}
-
 // FuzzFetchRoundTrip is a differential test of the whole output path:
 // a message APPENDed through the listener and fetched with go-imap's own
 // client has the ENVELOPE and BODYSTRUCTURE that go-imap's extraction
@@ -157,11 +83,35 @@ func FuzzFetchRoundTrip(f *testing.F) {
 		if len(msg) == 0 || len(msg) > 256<<10 {
 			t.Skip()
 		}
-		wantEnv := wireEnvelope(envelope(msg))
-		wantBody, ok := wireBody(bodyStructure(msg))
+		// The oracle is go-imap's own extraction, for messages whose header
+		// go-imap and the server read alike (they part ways on a header
+		// line without a colon, which the server skips and go-imap takes
+		// as the end of the header).
+		root := part.Parse(msg)
+		h, hlen, err := goimapHeader(msg)
+		if err != nil || hlen != root.BodyStart {
+			t.Skip("go-imap reads this header differently")
+		}
+		wantEnv := wireEnvelope(imapserver.ExtractEnvelope(h))
+		wantBody, ok := wireBody(imapserver.ExtractBodyStructure(bytes.NewReader(msg)))
 		if !ok {
 			t.Skip("go-imap's client cannot read this structure whatever the server")
 		}
+		if controlInHeaders(msg, root) {
+			t.Skip("control characters in the header: the server writes NUL as U+FFFD, go-imap as it is")
+		}
+		if !headersAgree(msg, root) {
+			t.Skip("go-imap reads a part's header differently")
+		}
+		if !strictTypes(root) {
+			t.Skip("a Content-Type Go's mime package refuses: the server reads it leniently, go-imap as text/plain")
+		}
+		if childless(wantBody) {
+			t.Skip("go-imap has a multipart without parts or subtype here, which is no multipart")
+		}
+		// Mixed line ends make where a part ends (before its delimiter's
+		// line end) a matter of reading too.
+		compareSizes := allClosed(msg, root) && !(bytes.Contains(msg, []byte("\r\n")) && bytes.Count(msg, []byte("\n")) != bytes.Count(msg, []byte("\r\n")))
 		app := c.Append("INBOX", int64(len(msg)), nil)
 		app.Write(msg)
 		app.Close()
@@ -178,13 +128,235 @@ func FuzzFetchRoundTrip(f *testing.F) {
 		if err != nil || len(msgs) != 1 {
 			t.Fatalf("FETCH: %v, %v", msgs, err)
 		}
-		if got, want := envKey(msgs[0].Envelope), envKey(wantEnv); got != want {
+		gotEnv, refEnv := normEnvelope(msgs[0].Envelope, wantEnv), normEnvelope(wantEnv, wantEnv)
+		if bytes.Contains(msg, []byte("=?")) {
+			// The server sends encoded words as they are (RFC 9051
+			// §7.5.2) and go-imap decodes them its own way, broken ones
+			// included: text with encoded words is not compared.
+			blankText(gotEnv)
+			blankText(refEnv)
+		}
+		if got, want := envKey(gotEnv), envKey(refEnv); got != want {
 			t.Errorf("ENVELOPE through the server:\n%s\nwant\n%s", got, want)
 		}
-		if got, want := bodyKey(msgs[0].BodyStructure), bodyKey(wantBody); got != want {
+		// Without close delimiters, how many parts there are and where the
+		// last one ends is a matter of reading (go-message drops the last
+		// part; the server, like Dovecot, keeps it): only the envelope is
+		// compared then.
+		if !compareSizes {
+			return
+		}
+		got, want := normBody(msgs[0].BodyStructure, true), normBody(wantBody, true)
+		if got, want := bodyKey(got), bodyKey(want); got != want {
 			t.Errorf("BODYSTRUCTURE through the server:\n%s\nwant\n%s", got, want)
 		}
 	})
+}
+
+// goimapHeader reads msg's header as go-imap does, and how many bytes it
+// took.
+func goimapHeader(msg []byte) (textproto.Header, int, error) {
+	r := bytes.NewReader(msg)
+	br := bufio.NewReader(r)
+	h, err := textproto.ReadHeader(br)
+	return h, len(msg) - r.Len() - br.Buffered(), err
+}
+
+// allClosed reports whether every multipart of the message ends with its
+// close delimiter; without one, where the last part ends is a matter of
+// reading (the server keeps its trailing line end, go-imap drops it).
+func allClosed(msg []byte, p *part.Part) bool {
+	if len(p.Children) > 0 {
+		body, close := msg[p.BodyStart:p.End], []byte("--"+p.Param("boundary")+"--")
+		if !bytes.HasPrefix(body, close) && !bytes.Contains(body, append([]byte("\n"), close...)) {
+			return false // no close delimiter at the start of a line
+		}
+	}
+	for _, c := range p.Children {
+		if !allClosed(msg, c) {
+			return false
+		}
+	}
+	return p.Message == nil || allClosed(msg, p.Message)
+}
+
+// controlInHeaders reports whether a header of any part holds control
+// characters other than tab and line ends.
+func controlInHeaders(msg []byte, p *part.Part) bool {
+	h := msg[p.Start:p.BodyStart]
+	if bytes.ContainsFunc(h, func(r rune) bool {
+		return r < 0x20 && r != '\t' && r != '\r' && r != '\n' || r == 0x7f
+	}) || bytes.Count(h, []byte("\r")) != bytes.Count(h, []byte("\r\n")) {
+		return true // bare CRs too: the server drops them when unfolding
+	}
+	if slices.ContainsFunc(p.Children, func(c *part.Part) bool { return controlInHeaders(msg, c) }) {
+		return true
+	}
+	return p.Message != nil && controlInHeaders(msg, p.Message)
+}
+
+// headersAgree reports whether go-imap's header reader ends every part's
+// and encapsulated message's header where the server does.
+func headersAgree(msg []byte, p *part.Part) bool {
+	if _, n, err := goimapHeader(msg[p.Start:p.End]); err != nil || p.Start+n != p.BodyStart {
+		return false
+	}
+	if slices.ContainsFunc(p.Children, func(c *part.Part) bool { return !headersAgree(msg, c) }) {
+		return false
+	}
+	return p.Message == nil || headersAgree(msg, p.Message)
+}
+
+// strictTypes reports whether every Content-Type in the message is one
+// Go's mime package accepts.
+func strictTypes(p *part.Part) bool {
+	if v, ok := p.Header.Get("Content-Type"); ok {
+		if _, _, err := mime.ParseMediaType(v); err != nil {
+			return false
+		}
+	}
+	for _, c := range p.Children {
+		if !strictTypes(c) {
+			return false
+		}
+	}
+	return p.Message == nil || strictTypes(p.Message)
+}
+
+// childless reports whether a structure has a multipart without parts, or
+// without a subtype (not a media type: text/plain by RFC 2045 §5.2).
+func childless(bs imap.BodyStructure) bool {
+	switch b := bs.(type) {
+	case *imap.BodyStructureMultiPart:
+		if len(b.Children) == 0 || b.Subtype == "" {
+			return true
+		}
+		return slices.ContainsFunc(b.Children, childless)
+	case *imap.BodyStructureSinglePart:
+		return b.MessageRFC822 != nil && childless(b.MessageRFC822.BodyStructure)
+	}
+	return false
+}
+
+// charsetWords decodes RFC 2047 words in any charset go-message knows,
+// and in any other as their bytes.
+var charsetWords = &mime.WordDecoder{CharsetReader: func(cs string, r io.Reader) (io.Reader, error) {
+	if cr, err := charset.Reader(cs, r); err == nil {
+		return cr, nil
+	}
+	return r, nil
+}}
+
+// normEnvelope evens out what the server does on purpose and go-imap
+// does not: encoded words are decoded in every charset, and group
+// markers and MISSING_* parts are addresses go-imap leaves out. Where
+// ref (go-imap's) has no address in a field, the field is not compared
+// (go-imap drops a field it cannot parse whole).
+func normEnvelope(e, ref *imap.Envelope) *imap.Envelope {
+	if e == nil {
+		e = &imap.Envelope{}
+	}
+	out := *e
+	// The server unfolds values and drops stray CRs and LFs, which no
+	// quoted string may hold.
+	flat := func(s string) string {
+		return strings.TrimSpace(strings.NewReplacer("\r", "", "\n", "").Replace(s))
+	}
+	out.Subject = flat(e.Subject)
+	if d, err := charsetWords.DecodeHeader(out.Subject); err == nil {
+		out.Subject = d
+	}
+	list := func(l, r []imap.Address) []imap.Address {
+		if len(r) == 0 {
+			return nil
+		}
+		var o []imap.Address
+		for _, a := range l {
+			if a.Mailbox == "" || a.Host == "" || a.Mailbox == "MISSING_MAILBOX" || a.Host == "MISSING_DOMAIN" {
+				continue
+			}
+			a.Name = flat(a.Name)
+			if d, err := charsetWords.DecodeHeader(a.Name); err == nil {
+				a.Name = strings.TrimSpace(d)
+			}
+			o = append(o, imap.Address{Name: a.Name, Mailbox: a.Mailbox, Host: a.Host})
+		}
+		return o
+	}
+	if ref == nil {
+		ref = e
+	}
+	if ref.Date.IsZero() {
+		// The server sends the Date field as it is (RFC 9051 §7.5.2);
+		// where go-imap could not parse it, imapclient sometimes can.
+		out.Date = time.Time{}
+	}
+	out.From, out.Sender, out.ReplyTo = list(e.From, ref.From), list(e.Sender, ref.Sender), list(e.ReplyTo, ref.ReplyTo)
+	out.To, out.Cc, out.Bcc = list(e.To, ref.To), list(e.Cc, ref.Cc), list(e.Bcc, ref.Bcc)
+	return &out
+}
+
+// blankText clears an envelope's subject and display names.
+func blankText(e *imap.Envelope) {
+	e.Subject = ""
+	for _, l := range [][]imap.Address{e.From, e.Sender, e.ReplyTo, e.To, e.Cc, e.Bcc} {
+		for i := range l {
+			l[i].Name = ""
+		}
+	}
+}
+
+// normBody evens out the server's deliberate differences: RFC 2045's
+// default charset made explicit, the encoding's case, line counts (the
+// server counts a last line without a line end, as Dovecot does), and
+// sizes where the message leaves them open.
+func normBody(bs imap.BodyStructure, sizes bool) imap.BodyStructure {
+	switch b := bs.(type) {
+	case *imap.BodyStructureSinglePart:
+		o := *b
+		o.Type, o.Subtype = strings.ToLower(b.Type), strings.ToLower(b.Subtype)
+		// A comment in Content-Transfer-Encoding is no encoding.
+		enc, _, _ := strings.Cut(b.Encoding, "(")
+		if o.Encoding = strings.ToLower(strings.TrimSpace(enc)); o.Encoding == "" {
+			o.Encoding = "7bit"
+		}
+		o.Params = maps.Clone(b.Params)
+		if strings.EqualFold(o.Params["charset"], "us-ascii") {
+			delete(o.Params, "charset")
+		}
+		if len(o.Params) == 0 {
+			o.Params = nil
+		}
+		if o.Subtype == "" || strings.ContainsAny(o.Type+o.Subtype, " \t\r\n/;") {
+			// Not a media type: RFC 2045 §5.2's default applies.
+			o.Type, o.Subtype, o.Params = "text", "plain", nil
+		}
+		o.Text = nil
+		if o.Type == "text" {
+			o.Text = &imap.BodyStructureText{}
+		}
+		if !sizes {
+			o.Size = 0
+		}
+		if m := b.MessageRFC822; m != nil {
+			o.MessageRFC822 = &imap.BodyStructureMessageRFC822{Envelope: normEnvelope(m.Envelope, nil), BodyStructure: normBody(m.BodyStructure, sizes)}
+		}
+		if e := b.Extended; e != nil && e.Disposition != nil {
+			ext := *e
+			ext.Disposition = &imap.BodyStructureDisposition{Value: strings.ToLower(e.Disposition.Value), Params: e.Disposition.Params}
+			o.Extended = &ext
+		}
+		return &o
+	case *imap.BodyStructureMultiPart:
+		o := *b
+		o.Subtype = strings.ToLower(b.Subtype)
+		o.Children = nil
+		for _, c := range b.Children {
+			o.Children = append(o.Children, normBody(c, sizes))
+		}
+		return &o
+	}
+	return bs
 }
 
 // envelopeDate is the date layout go-imap's server writes in ENVELOPE.

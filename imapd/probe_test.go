@@ -25,8 +25,12 @@ func TestProbeLogsAtDebug(t *testing.T) {
 	local := c.LocalAddr().String()
 	c.(*net.TCPConn).SetLinger(0) // close with a reset
 	c.Close()
-	line := buf.WaitLine(t, 10*time.Second, "failed to read command", local)
+	line := buf.WaitLine(t, 10*time.Second, "closed without a command", local)
 	if !strings.Contains(line, "level=DEBUG") {
 		t.Errorf("probe logged as %s", line)
+	}
+	buf.WaitLine(t, 10*time.Second, "msg=closed", local)
+	if strings.Contains(buf.String(), "level=WARN") {
+		t.Errorf("a probe logged a warning:\n%s", buf.String())
 	}
 }

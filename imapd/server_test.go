@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -377,7 +379,7 @@ func (r *rawConn) cmdTag(line, tag string) string {
 	var out strings.Builder
 	for {
 		l, err := r.br.ReadString('\n')
-		if n, _, ok := literalAtEnd([]byte(l)); ok {
+		if n, ok := literalAnnounced(l); ok {
 			lit := make([]byte, n)
 			if _, err := io.ReadFull(r.br, lit); err != nil {
 				r.t.Fatal(err)
@@ -393,6 +395,19 @@ func (r *rawConn) cmdTag(line, tag string) string {
 		}
 	}
 }
+
+// literalAnnounced reports whether a response line ends with a literal
+// ({n} or ~{n}) and its size.
+func literalAnnounced(l string) (int, bool) {
+	m := literalAtEndRE.FindStringSubmatch(l)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	return n, err == nil
+}
+
+var literalAtEndRE = regexp.MustCompile(`~?\{(\d{1,9})\}\r?\n$`)
 
 // ok is cmd that requires a tagged OK.
 func (r *rawConn) ok(line string) string {

@@ -331,9 +331,10 @@ func TestManyLiteralsHideNothing(t *testing.T) {
 	}
 }
 
-// TestAppendTrailingJunkAnswered: go-imap stores an APPENDed message and
-// then answers nothing at all if the line after it holds more than CRLF;
-// the client must get an answer, and the next command runs.
+// TestAppendTrailingJunkAnswered: go-imap stored an APPENDed message and
+// then answered nothing at all if the line after it held more than CRLF.
+// The client must get an answer, and the next command runs: the junk is
+// a syntax error (BAD), so nothing is stored.
 func TestAppendTrailingJunkAnswered(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
@@ -341,12 +342,12 @@ func TestAppendTrailingJunkAnswered(t *testing.T) {
 	r.ok("a0 LOGIN alice@example.test password")
 	r.c.SetDeadline(time.Now().Add(time.Minute)) // a hang fails, not waits
 	io.WriteString(r.c, "a1 APPEND INBOX {12+}\r\nSubject: x\r\n junk\r\n")
-	if l := readUntil(t, r.br, "a1 "); !strings.Contains(l, "a1 OK") {
+	if l := readUntil(t, r.br, "a1 "); !strings.Contains(l, "a1 BAD") {
 		t.Fatalf("APPEND with trailing junk: %q", l)
 	}
 	r.ok("a2 NOOP")
 	out := r.ok("a3 STATUS INBOX (MESSAGES)")
-	if !strings.Contains(out, "MESSAGES 1") {
+	if !strings.Contains(out, "MESSAGES 0") {
 		t.Fatalf("STATUS: %q", out)
 	}
 }

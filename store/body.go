@@ -283,6 +283,7 @@ func appendBody(tx *badger.Txn, h BodyID, dst []byte) ([]byte, error) {
 // Content returns a message's bytes exactly as they arrived, with its
 // per-delivery prefix.
 func (s *Store) Content(ctx context.Context, msg *Message) ([]byte, error) {
+	s.bodyReads.Add(1)
 	var out []byte
 	err := s.view(func(tx *badger.Txn) error {
 		out = make([]byte, 0, msg.Size)

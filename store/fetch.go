@@ -75,7 +75,7 @@ func (s *Store) MessagesByUID(ctx context.Context, id MailboxID, uids []UID, con
 	})
 }
 
-// BodyReads returns how many message contents MessagesByUID and
+// BodyReads returns how many message contents Content, MessagesByUID and
 // MessagesWithContent have read since the store was opened: a figure for
 // tests and benchmarks.
 func (s *Store) BodyReads() uint64 { return s.bodyReads.Load() }

@@ -1,0 +1,209 @@
+package engine
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"mailroom/acl"
+	"mailroom/imapd/proto"
+	"mailroom/store"
+)
+
+// place is a mailbox as one session sees it: whose it is, the owner's
+// name for it, the session's name for it and the rights held there.
+type place struct {
+	owner   *acl.Account
+	name    string
+	display string
+	mailbox *store.Mailbox
+	rights  acl.Rights
+}
+
+// me returns the logged-in account as the current directory has it, so a
+// reload's changes to groups and plans apply to open sessions; nil when
+// the account is gone.
+func (c *conn) me(dir *acl.Directory) *acl.Account {
+	if a, ok := dir.Lookup(c.account.Address); ok {
+		return a
+	}
+	return nil
+}
+
+// displayName is the session's name for owner's mailbox name.
+func displayName(me, owner *acl.Account, name string) string {
+	switch {
+	case owner == me:
+		return name
+	case owner.Team:
+		return sharedPrefix + owner.Address + "/" + name
+	}
+	return otherPrefix + owner.Address + "/" + name
+}
+
+// splitName maps a client's mailbox name to its owner and the owner's
+// name for it. A name in another namespace that names no account, or only
+// the account's node, is ErrNoMailbox.
+func splitName(dir *acl.Directory, me *acl.Account, name string) (*acl.Account, string, error) {
+	for _, prefix := range []string{otherPrefix, sharedPrefix} {
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok {
+			continue
+		}
+		addr, mbox, _ := strings.Cut(rest, "/")
+		owner, ok := dir.Lookup(addr)
+		if !ok || owner == me || owner.Team != (prefix == sharedPrefix) || mbox == "" || !reachable(me, owner) {
+			return nil, "", store.ErrNoMailbox
+		}
+		return owner, mbox, nil
+	}
+	return me, name, nil
+}
+
+// reachable reports whether owner could share anything with me: an
+// account that never could answers as one that does not exist, so nobody
+// learns which accounts exist (hardening issue, point 21).
+func reachable(me, owner *acl.Account) bool {
+	return owner == me || owner.Plan.Share && owner.SharesGroupWith(me)
+}
+
+// rightsOn evaluates the user's rights on owner's mailbox m.
+func (c *conn) rightsOn(dir *acl.Directory, me, owner *acl.Account, m *store.Mailbox) (acl.Rights, error) {
+	if owner == me {
+		return acl.AllRights, nil
+	}
+	stored, err := c.srv.opts.Store.ACL(c.ctx, m.ID)
+	if err != nil {
+		return 0, err
+	}
+	entries := make([]acl.Entry, 0, len(stored))
+	for _, e := range stored {
+		entries = append(entries, acl.NewEntry(e.Identifier, e.Rights))
+	}
+	return dir.Rights(owner, me, m.Name, entries), nil
+}
+
+// locate resolves a client's mailbox name. A mailbox the user may not
+// look up answers exactly as one that does not exist (RFC 4314 §4).
+func (c *conn) locate(name string) (*place, error) {
+	dir := c.srv.opts.Directory.Load()
+	me := c.me(dir)
+	if me == nil {
+		return nil, store.ErrNoMailbox
+	}
+	owner, oname, err := splitName(dir, me, name)
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.srv.opts.Store.MailboxByName(c.ctx, owner.Address, oname)
+	if err != nil {
+		return nil, err
+	}
+	rights, err := c.rightsOn(dir, me, owner, m)
+	if err != nil {
+		return nil, err
+	}
+	if !rights.Has(acl.RightLookup) {
+		return nil, store.ErrNoMailbox
+	}
+	return &place{owner: owner, name: m.Name, display: displayName(me, owner, m.Name), mailbox: m, rights: rights}, nil
+}
+
+// need answers NO [NOPERM] unless p grants every right in want.
+func need(p *place, want acl.Rights, what string) error {
+	if p.rights.Has(want) {
+		return nil
+	}
+	missing := want &^ p.rights
+	return no("NOPERM", "You may not "+what+" in "+p.display+" (missing rights: "+missing.String()+")")
+}
+
+// mailboxArg reads a mailbox name argument: an astring, in modified UTF-7
+// unless the client enabled UTF8=ACCEPT (RFC 6855 §3), INBOX in any case
+// meaning INBOX.
+func (c *conn) mailboxArg(v proto.Value) (string, error) {
+	return c.nameArg(v, decodeLenient)
+}
+
+// newMailboxArg reads the name of a mailbox to be created (CREATE, the
+// new name of RENAME): modified UTF-7 must be valid.
+func (c *conn) newMailboxArg(v proto.Value) (string, error) {
+	return c.nameArg(v, decodeStrict)
+}
+
+func (c *conn) nameArg(v proto.Value, decode func(string) (string, error)) (string, error) {
+	s, ok := v.AString()
+	if !ok {
+		return "", syntax("Expected a mailbox name")
+	}
+	if !c.utf8 {
+		var err error
+		if s, err = decode(s); err != nil {
+			return "", err
+		}
+	}
+	if strings.EqualFold(s, store.Inbox) {
+		return store.Inbox, nil
+	}
+	if first, rest, ok := strings.Cut(s, "/"); ok && strings.EqualFold(first, store.Inbox) {
+		return store.Inbox + "/" + rest, nil
+	}
+	return s, nil
+}
+
+// decodeLenient decodes a modified UTF-7 name for a lookup. A name whose
+// "&" sequences are well formed must decode (a non-canonical or broken
+// one is BAD); a name with no well-formed sequence that is valid UTF-8 (an
+// IMAP4rev2 client's, or ASCII with a stray "&") is taken as it is, as
+// other servers do. Names that create mailboxes use decodeStrict.
+func decodeLenient(s string) (string, error) {
+	dec, err := proto.DecodeMUTF7(s)
+	switch {
+	case err == nil:
+		return dec, nil
+	case !hasShiftRun(s) && utf8.ValidString(s):
+		return s, nil
+	}
+	return "", syntax("Mailbox name is not valid modified UTF-7")
+}
+
+// decodeStrict decodes a modified UTF-7 name that is to be created: it
+// must be valid, so that it is written back the same way.
+func decodeStrict(s string) (string, error) {
+	dec, err := proto.DecodeMUTF7(s)
+	if err != nil {
+		if !strings.Contains(s, "&") && utf8.ValidString(s) {
+			return s, nil // UTF-8 from an IMAP4rev2 client
+		}
+		return "", syntax("Mailbox name is not valid modified UTF-7")
+	}
+	return dec, nil
+}
+
+// hasShiftRun reports whether s holds a well-formed modified UTF-7 shift
+// sequence: "&", base64 characters, "-".
+func hasShiftRun(s string) bool {
+	for i := strings.IndexByte(s, '&'); i >= 0; {
+		j := i + 1
+		for j < len(s) && (s[j] >= 'A' && s[j] <= 'Z' || s[j] >= 'a' && s[j] <= 'z' || s[j] >= '0' && s[j] <= '9' || s[j] == '+' || s[j] == ',') {
+			j++
+		}
+		if j < len(s) && s[j] == '-' && j > i+1 {
+			return true
+		}
+		next := strings.IndexByte(s[i+1:], '&')
+		if next < 0 {
+			break
+		}
+		i += next + 1
+	}
+	return false
+}
+
+// mailboxName writes a mailbox name for the client: modified UTF-7 unless
+// UTF8=ACCEPT is enabled.
+func (c *conn) mailboxName(name string) {
+	if !c.utf8 {
+		name = proto.EncodeMUTF7(name)
+	}
+	c.enc.String(name)
+}

@@ -1,0 +1,251 @@
+package engine
+
+import (
+	"strings"
+
+	"mailroom/acl"
+	"mailroom/imapd/proto"
+)
+
+// The RFC 4314 ACL commands. Each needs "a" on the mailbox but MYRIGHTS,
+// which needs any right.
+
+// aclMailbox reads the mailbox argument of an ACL command and locates it.
+func (c *conn) aclMailbox(v proto.Value, admin bool) (*place, string, error) {
+	name, err := c.mailboxArg(v)
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := c.locate(name)
+	if err != nil {
+		return nil, "", err
+	}
+	if admin {
+		if err := need(p, acl.RightAdmin, "administer the access of"); err != nil {
+			return nil, "", err
+		}
+	}
+	return p, name, nil
+}
+
+// identifier canonicalises an ACL identifier as the owner may use it. An
+// address or group outside the owner's groups gets exactly the answer a
+// made-up one gets, so nobody learns who exists (hardening issue, point
+// 21); an identifier already stored on the mailbox is taken as it is, so
+// it can be removed after its holder left the owner's groups.
+func (c *conn) identifier(dir *acl.Directory, p *place, v proto.Value) (string, error) {
+	raw, ok := v.AString()
+	if !ok {
+		return "", syntax("Expected an identifier")
+	}
+	current, err := c.srv.opts.Store.ACL(c.ctx, p.mailbox.ID)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range current {
+		if strings.EqualFold(e.Identifier, raw) {
+			return e.Identifier, nil
+		}
+	}
+	unknown := no("NONEXISTENT", "No such identifier: "+raw)
+	id, err := dir.CanonicalIdentifier(raw)
+	if err != nil {
+		return "", unknown
+	}
+	base := strings.TrimPrefix(id, "-")
+	switch {
+	case base == acl.Anyone:
+	case strings.HasPrefix(base, "group:"):
+		if !p.owner.InGroup(strings.TrimPrefix(base, "group:")) {
+			return "", unknown
+		}
+	default:
+		a, ok := dir.Lookup(base)
+		if !ok || (a != p.owner && !p.owner.SharesGroupWith(a)) {
+			return "", unknown
+		}
+	}
+	return id, nil
+}
+
+// cmdSetACL: SETACL mailbox identifier rights, where "+rights" adds and
+// "-rights" removes (RFC 4314 §3.1). Granting anything new is gated by
+// group and plan (acl.Directory.CheckGrant).
+func cmdSetACL(c *conn, cmd *proto.Command) error {
+	if len(cmd.Args) != 3 {
+		return syntax("SETACL takes a mailbox, an identifier and rights")
+	}
+	p, _, err := c.aclMailbox(cmd.Args[0], true)
+	if err != nil {
+		return err
+	}
+	dir := c.srv.opts.Directory.Load()
+	id, err := c.identifier(dir, p, cmd.Args[1])
+	if err != nil {
+		return err
+	}
+	mod, ok := cmd.Args[2].AString()
+	if !ok {
+		return syntax("Expected rights")
+	}
+	op := byte(0)
+	if mod != "" && (mod[0] == '+' || mod[0] == '-') {
+		op, mod = mod[0], mod[1:]
+	}
+	change, err := acl.ParseRights(mod)
+	if err != nil {
+		return syntax(err.Error())
+	}
+	st := c.srv.opts.Store
+	current, err := st.ACL(c.ctx, p.mailbox.ID)
+	if err != nil {
+		return err
+	}
+	var old acl.Rights
+	for _, e := range current {
+		if strings.EqualFold(e.Identifier, id) {
+			old, _ = acl.ParseRights(e.Rights)
+		}
+	}
+	next := change
+	switch op {
+	case '+':
+		next = old | change
+	case '-':
+		next = old &^ change
+	}
+	if next&^old != 0 && !strings.HasPrefix(id, "-") {
+		others, err := c.grantees(p.owner)
+		if err != nil {
+			return err
+		}
+		if err := dir.CheckGrant(p.owner, id, others); err != nil {
+			c.log.Info("grant refused", "mailbox", p.display, "identifier", id, "err", err)
+			return err
+		}
+	}
+	if err := st.SetACL(c.ctx, p.mailbox.ID, id, next.String()); err != nil {
+		return err
+	}
+	c.log.Info("acl changed", "mailbox", p.display, "owner", p.owner.Address, "identifier", id, "rights", next.String())
+	return nil
+}
+
+// grantees returns every identifier owner has granted anything to, on
+// any of their mailboxes or by the operator's shares (for max_grantees).
+func (c *conn) grantees(owner *acl.Account) ([]string, error) {
+	st := c.srv.opts.Store
+	var out []string
+	boxes, err := st.Mailboxes(c.ctx, owner.Address)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range boxes {
+		entries, err := st.ACL(c.ctx, m.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			out = append(out, e.Identifier)
+		}
+	}
+	for _, sh := range c.srv.opts.Directory.Load().Shares() {
+		if acl.Fold(sh.Owner) == acl.Fold(owner.Address) {
+			out = append(out, sh.Grantee)
+		}
+	}
+	return out, nil
+}
+
+func cmdDeleteACL(c *conn, cmd *proto.Command) error {
+	if len(cmd.Args) != 2 {
+		return syntax("DELETEACL takes a mailbox and an identifier")
+	}
+	p, _, err := c.aclMailbox(cmd.Args[0], true)
+	if err != nil {
+		return err
+	}
+	id, err := c.identifier(c.srv.opts.Directory.Load(), p, cmd.Args[1])
+	if err != nil {
+		return err
+	}
+	if err := c.srv.opts.Store.SetACL(c.ctx, p.mailbox.ID, id, ""); err != nil {
+		return err
+	}
+	c.log.Info("acl changed", "mailbox", p.display, "owner", p.owner.Address, "identifier", id, "rights", "")
+	return nil
+}
+
+// cmdGetACL lists the owner (who holds every right), the operator's shares
+// and the stored entries.
+func cmdGetACL(c *conn, cmd *proto.Command) error {
+	if len(cmd.Args) != 1 {
+		return syntax("GETACL takes a mailbox")
+	}
+	p, name, err := c.aclMailbox(cmd.Args[0], true)
+	if err != nil {
+		return err
+	}
+	entries, err := c.srv.opts.Store.ACL(c.ctx, p.mailbox.ID)
+	if err != nil {
+		return err
+	}
+	c.enc.Raw("* ACL ")
+	c.mailboxName(name)
+	c.enc.SP().String(p.owner.Address).SP().String(acl.AllRights.String())
+	for _, sh := range c.srv.opts.Directory.Load().Shares() {
+		if acl.Fold(sh.Owner) == acl.Fold(p.owner.Address) && (sh.Mailbox == "" || sh.Mailbox == p.name) {
+			r, _ := acl.ParseRights(sh.Rights)
+			c.enc.SP().String(sh.Grantee).SP().String(r.String())
+		}
+	}
+	for _, e := range entries {
+		c.enc.SP().String(e.Identifier).SP().String(e.Rights)
+	}
+	c.enc.CRLF()
+	return nil
+}
+
+// cmdListRights: nothing is granted automatically but to the owner, and
+// each right can be granted on its own (RFC 4314 §3.7).
+func cmdListRights(c *conn, cmd *proto.Command) error {
+	if len(cmd.Args) != 2 {
+		return syntax("LISTRIGHTS takes a mailbox and an identifier")
+	}
+	p, name, err := c.aclMailbox(cmd.Args[0], true)
+	if err != nil {
+		return err
+	}
+	raw, _ := cmd.Args[1].AString()
+	id, err := c.identifier(c.srv.opts.Directory.Load(), p, cmd.Args[1])
+	if err != nil {
+		return err
+	}
+	c.enc.Raw("* LISTRIGHTS ")
+	c.mailboxName(name)
+	c.enc.SP().String(raw)
+	if acl.Fold(id) == acl.Fold(p.owner.Address) {
+		c.enc.SP().String(acl.AllRights.String()).CRLF()
+		return nil
+	}
+	c.enc.Raw(` ""`)
+	for _, r := range acl.Grantable() {
+		c.enc.SP().Raw(r.String())
+	}
+	c.enc.CRLF()
+	return nil
+}
+
+func cmdMyRights(c *conn, cmd *proto.Command) error {
+	if len(cmd.Args) != 1 {
+		return syntax("MYRIGHTS takes a mailbox")
+	}
+	p, name, err := c.aclMailbox(cmd.Args[0], false)
+	if err != nil {
+		return err
+	}
+	c.enc.Raw("* MYRIGHTS ")
+	c.mailboxName(name)
+	c.enc.SP().String(p.rights.String()).CRLF()
+	return nil
+}

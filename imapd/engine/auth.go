@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+
+	"mailroom/acl"
+	"mailroom/imapd/proto"
+	"mailroom/internal/trace"
+)
+
+// handshakeTimeout bounds the TLS handshake after STARTTLS.
+const handshakeTimeout = 30 * time.Second
+
+// cmdStartTLS answers OK and starts TLS on the connection (RFC 9051
+// §6.2.1). Anything the client pipelined after the command in plain text
+// is thrown away, so it cannot be run as if it had come over TLS.
+func cmdStartTLS(c *conn, cmd *proto.Command) error {
+	switch {
+	case len(cmd.Args) > 0:
+		return syntax("STARTTLS takes no arguments")
+	case c.secure:
+		return bad("", "TLS is already active")
+	case c.srv.opts.TLSConfig == nil:
+		return no("", "TLS is not available")
+	}
+	c.status(cmd.Tag, "OK", "", "Begin TLS negotiation now")
+	if err := c.enc.Flush(); err != nil {
+		return errReplied
+	}
+	if n := c.br.Buffered(); n > 0 {
+		c.br.Discard(n)
+		c.log.Warn("plain text pipelined after STARTTLS discarded", "bytes", n)
+	}
+	tc := tls.Server(c.nc, c.srv.opts.TLSConfig)
+	c.nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		c.log.Debug("TLS handshake failed", "err", err)
+		c.state = loggedOut
+		return errReplied
+	}
+	c.nc.SetDeadline(time.Time{})
+	c.setStreams(tc)
+	c.secure = true
+	return errReplied
+}
+
+// cmdLogin: LOGIN user password (RFC 9051 §6.2.3).
+func cmdLogin(c *conn, cmd *proto.Command) error {
+	if len(cmd.Args) != 2 {
+		return syntax("LOGIN takes a user name and a password")
+	}
+	user, ok1 := cmd.Args[0].AString()
+	pass, ok2 := cmd.Args[1].AString()
+	if !ok1 || !ok2 {
+		return syntax("LOGIN takes a user name and a password")
+	}
+	if !c.passwordsAllowed() {
+		return no("PRIVACYREQUIRED", "Use STARTTLS (or port 993) before logging in")
+	}
+	if err := c.login(user, pass); err != nil {
+		return err
+	}
+	return c.loggedIn()
+}
+
+// cmdAuthenticate: AUTHENTICATE PLAIN [initial-response] (RFC 9051
+// §6.2.2, RFC 4959 SASL-IR, RFC 4616 PLAIN). Challenges and responses go
+// as base64 lines; "*" cancels.
+func cmdAuthenticate(c *conn, cmd *proto.Command) error {
+	if len(cmd.Args) < 1 || len(cmd.Args) > 2 || cmd.Args[0].Kind != proto.Atom {
+		return syntax("AUTHENTICATE takes a mechanism and an optional initial response")
+	}
+	if mech := cmd.Args[0].Upper(); mech != "PLAIN" {
+		return no("CANNOT", "Unsupported authentication mechanism")
+	}
+	if !c.passwordsAllowed() {
+		return no("PRIVACYREQUIRED", "Use STARTTLS (or port 993) before logging in")
+	}
+	var loginErr error
+	var tried bool
+	srv := sasl.NewPlainServer(func(identity, user, pass string) error {
+		tried = true
+		if identity != "" && !strings.EqualFold(identity, user) {
+			loginErr = no("AUTHORIZATIONFAILED", "Logging in as another user is not supported")
+			return loginErr
+		}
+		loginErr = c.login(user, pass)
+		return loginErr
+	})
+	var resp []byte
+	if len(cmd.Args) == 2 {
+		ir, ok := cmd.Args[1].AString()
+		if !ok {
+			return syntax("Invalid initial response")
+		}
+		if ir != "=" {
+			var err error
+			if resp, err = base64.StdEncoding.DecodeString(ir); err != nil {
+				return syntax("Initial response is not base64")
+			}
+		}
+	}
+	for {
+		challenge, done, err := srv.Next(resp)
+		if tried && loginErr != nil {
+			return loginErr
+		}
+		if err != nil {
+			return no("AUTHENTICATIONFAILED", "Invalid SASL PLAIN response")
+		}
+		if done {
+			return c.loggedIn()
+		}
+		c.enc.Raw("+ ").Raw(base64.StdEncoding.EncodeToString(challenge)).CRLF()
+		if err := c.enc.Flush(); err != nil {
+			return err
+		}
+		line, err := c.dec.ReadLine()
+		if err != nil {
+			return err
+		}
+		if string(line) == "*" {
+			return bad("", "AUTHENTICATE cancelled")
+		}
+		if resp, err = base64.StdEncoding.DecodeString(string(line)); err != nil {
+			return bad("", "Response is not base64")
+		}
+	}
+}
+
+// errLoginFailed is the one answer to a failed login, whatever failed
+// (RFC 5530 AUTHENTICATIONFAILED), so it tells nothing of which accounts
+// exist.
+var errLoginFailed = no("AUTHENTICATIONFAILED", "Invalid credentials")
+
+// login checks a password, delayed by the throttle after failures, and
+// moves the connection to the authenticated state; the caller answers
+// with loggedIn.
+func (c *conn) login(user, pass string) error {
+	s := c.srv
+	// Failed logins slow the next attempt for the same name from this
+	// address (and, past allowances, the name anywhere and the address for
+	// any name): see netlimit.Throttle.
+	name, from := acl.Fold(user), c.nc.RemoteAddr()
+	s.opts.Sleep(c.ctx, s.throttle.Delay(name, from))
+	if c.ctx.Err() != nil {
+		return c.ctx.Err()
+	}
+	a, err := s.opts.Directory.Authenticate(c.ctx, user, pass)
+	if err != nil {
+		if errors.Is(err, acl.ErrAuthFailed) {
+			s.throttle.Fail(name, from)
+			c.log.Warn("login failed", "user", user)
+			return errLoginFailed
+		}
+		return err
+	}
+	s.throttle.Succeed(name, from)
+	if !s.sessions.acquire(a.Address, s.limits.Load().maxSessions) {
+		c.log.Warn("login refused: too many sessions", "user", a.Address)
+		return no("LIMIT", "Too many sessions for this account")
+	}
+	if err := s.opts.Store.EnsureAccount(c.ctx, a.Address, true); err != nil {
+		s.sessions.release(a.Address)
+		return err
+	}
+	c.account = a
+	c.state = authenticated
+	c.log = c.log.With("user", a.Address)
+	trace.Attach(c.rw, c.log)
+	c.log.Info("login")
+	return nil
+}
+
+// loggedIn is the OK of a successful login, with the capabilities that
+// changed (RFC 9051 §6.2.3).
+func (c *conn) loggedIn() error {
+	if c.state == notAuthenticated {
+		return errors.New("loggedIn before login")
+	}
+	return ok("CAPABILITY "+strings.Join(c.capabilities(), " "), "Logged in")
+}
+
+// cmdUnauthenticate returns to the not-authenticated state (RFC 8437).
+func cmdUnauthenticate(c *conn, cmd *proto.Command) error {
+	if len(cmd.Args) > 0 {
+		return syntax("UNAUTHENTICATE takes no arguments")
+	}
+	if c.sel != nil {
+		c.deselect()
+	}
+	c.srv.sessions.release(c.account.Address)
+	c.account = nil
+	c.state = notAuthenticated
+	c.start = time.Now() // the login timeout starts again
+	return nil
+}

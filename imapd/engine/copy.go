@@ -1,0 +1,224 @@
+package engine
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"mailroom/acl"
+	"mailroom/imapd/proto"
+	"mailroom/store"
+)
+
+// destination resolves the target of COPY, MOVE and APPEND, which needs
+// "i" (RFC 4314 §4); a missing one says TRYCREATE (RFC 9051 §6.4.7).
+func (c *conn) destination(v proto.Value) (*place, error) {
+	name, err := c.mailboxArg(v)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.locate(name)
+	if err == store.ErrNoMailbox {
+		return nil, no("TRYCREATE", "No such mailbox")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p, need(p, acl.RightInsert, "add messages")
+}
+
+// copyUID is the COPYUID response code (RFC 4315).
+func copyUID(cp *store.Copied) string {
+	src := make([]uint32, len(cp.Source))
+	dst := make([]uint32, len(cp.Dest))
+	for i := range cp.Source {
+		src[i], dst[i] = uint32(cp.Source[i]), uint32(cp.Dest[i])
+	}
+	return "COPYUID " + strconv.FormatUint(uint64(cp.UIDValidity), 10) + " " + uidList(src) + " " + uidList(dst)
+}
+
+// uidList writes UIDs in their order (not sorted: COPYUID pairs them up).
+func uidList(nums []uint32) string {
+	var b strings.Builder
+	for i := 0; i < len(nums); {
+		j := i
+		for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
+			j++
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatUint(uint64(nums[i]), 10))
+		if j > i {
+			b.WriteString(":" + strconv.FormatUint(uint64(nums[j]), 10))
+		}
+		i = j + 1
+	}
+	return b.String()
+}
+
+func cmdCopy(c *conn, cmd *proto.Command) error    { return c.copyMove(cmd, false, false) }
+func cmdUIDCopy(c *conn, cmd *proto.Command) error { return c.copyMove(cmd, true, false) }
+func cmdMove(c *conn, cmd *proto.Command) error    { return c.copyMove(cmd, false, true) }
+func cmdUIDMove(c *conn, cmd *proto.Command) error { return c.copyMove(cmd, true, true) }
+
+// copyMove is COPY and MOVE (RFC 9051 §6.4.7, §6.4.8; RFC 6851). MOVE
+// takes messages away, so it needs "t" and "e" on the source; within one
+// owner it never fails on quota (the store moves, it does not add).
+func (c *conn) copyMove(cmd *proto.Command, uid, move bool) error {
+	if len(cmd.Args) != 2 {
+		return syntax(cmd.Name + " takes a sequence set and a mailbox")
+	}
+	uids, err := c.setArg(cmd.Args[0], uid)
+	if err != nil {
+		return err
+	}
+	src, err := c.selectedPlace()
+	if err != nil {
+		return err
+	}
+	want, what := acl.RightRead, "read messages"
+	if move {
+		if c.sel.readOnly {
+			return no("CANNOT", "The mailbox is read-only")
+		}
+		want, what = acl.RightRead|acl.RightDeleteMsg|acl.RightExpunge, "move messages out"
+	}
+	if err := need(src, want, what); err != nil {
+		return err
+	}
+	dp, err := c.destination(cmd.Args[1])
+	if err != nil {
+		return err
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	st := c.srv.opts.Store
+	var cp *store.Copied
+	switch {
+	case move && dp.mailbox.ID == c.sel.id:
+		// RFC 6851 allows a MOVE into the same mailbox: the messages get
+		// new UIDs. The store moves between mailboxes, so copy, then
+		// expunge the originals.
+		// The store expunges only \Deleted messages.
+		if cp, err = st.Copy(c.ctx, c.sel.id, uids, dp.mailbox.ID, 0); err == nil && len(cp.Source) > 0 {
+			ctx := store.WithOrigin(c.ctx, c.sel)
+			if _, err = st.StoreFlags(ctx, c.sel.id, cp.Source, store.FlagsAdd, store.Flags{Sys: store.FlagDeleted}, nil); err == nil {
+				_, err = st.Expunge(c.ctx, c.sel.id, cp.Source)
+			}
+		}
+	case move:
+		cp, err = st.Move(c.ctx, c.sel.id, uids, dp.mailbox.ID, dp.owner.Plan.Quota)
+	default:
+		cp, err = st.Copy(c.ctx, c.sel.id, uids, dp.mailbox.ID, dp.owner.Plan.Quota)
+	}
+	if err != nil {
+		return err
+	}
+	if len(cp.Source) == 0 {
+		return nil
+	}
+	if move {
+		// COPYUID goes in an untagged OK before the EXPUNGEs (RFC 6851
+		// §4.3), which announce sends after this command.
+		c.enc.Raw("* OK [").Raw(copyUID(cp)).Raw("] Moved").CRLF()
+		return nil
+	}
+	return ok(copyUID(cp), cmd.Name+" completed")
+}
+
+func cmdExpunge(c *conn, cmd *proto.Command) error {
+	if len(cmd.Args) > 0 {
+		return syntax("EXPUNGE takes no arguments")
+	}
+	return c.expunge(nil)
+}
+
+// cmdUIDExpunge expunges only the given UIDs (RFC 4315).
+func cmdUIDExpunge(c *conn, cmd *proto.Command) error {
+	if len(cmd.Args) != 1 {
+		return syntax("UID EXPUNGE takes a UID set")
+	}
+	uids, err := c.setArg(cmd.Args[0], true)
+	if err != nil {
+		return err
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	return c.expunge(uids)
+}
+
+// expunge removes \Deleted messages (within only, if not nil); the
+// EXPUNGE responses come from announce, as for everyone's expunges.
+func (c *conn) expunge(only []store.UID) error {
+	if c.sel.readOnly {
+		return no("CANNOT", "The mailbox is read-only")
+	}
+	p, err := c.selectedPlace()
+	if err != nil {
+		return err
+	}
+	if err := need(p, acl.RightExpunge, "expunge messages"); err != nil {
+		return err
+	}
+	uids, err := c.deletedUIDs(c.sel, only)
+	if err != nil || len(uids) == 0 {
+		return err
+	}
+	_, err = c.srv.opts.Store.Expunge(c.ctx, c.sel.id, uids)
+	return err
+}
+
+// cmdAppend: APPEND mailbox [(flags)] [date-time] literal (RFC 9051
+// §6.3.12). The message literal was approved against APPENDLIMIT before
+// the client sent it.
+func cmdAppend(c *conn, cmd *proto.Command) error {
+	args := cmd.Args
+	if len(args) < 2 {
+		return syntax("APPEND takes a mailbox and a message")
+	}
+	msgArg := args[len(args)-1]
+	if msgArg.Kind != proto.Literal {
+		return syntax("The message must be a literal")
+	}
+	var nm store.NewMessage
+	for _, a := range args[1 : len(args)-1] {
+		switch {
+		case a.Kind == proto.List:
+			var names []string
+			for _, f := range a.List {
+				if f.Kind != proto.Atom {
+					return syntax("Flags are atoms")
+				}
+				fs := string(f.Bytes)
+				if strings.HasPrefix(fs, `\`) && !isSystemFlag(fs) {
+					return syntax("Invalid flag " + fs)
+				}
+				names = append(names, fs)
+			}
+			nm.Flags = store.ParseFlags(names)
+		case a.Kind == proto.Quoted:
+			t, err := time.Parse("_2-Jan-2006 15:04:05 -0700", string(a.Bytes))
+			if err != nil {
+				return syntax("Invalid date-time")
+			}
+			nm.InternalDate = t
+		default:
+			return syntax("APPEND takes optional flags and a date-time before the message")
+		}
+	}
+	if nm.InternalDate.IsZero() {
+		nm.InternalDate = time.Now()
+	}
+	dp, err := c.destination(args[0])
+	if err != nil {
+		return err
+	}
+	d, err := c.srv.opts.Store.Append(c.ctx, dp.mailbox.ID, msgArg.Bytes, nm, dp.owner.Plan.Quota)
+	if err != nil {
+		return err
+	}
+	return ok("APPENDUID "+formatUint(d.UIDValidity)+" "+formatUint(uint32(d.UID)), "APPEND completed")
+}

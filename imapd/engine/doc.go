@@ -1,0 +1,29 @@
+// Package engine is Mailroom's own IMAP protocol engine: the server
+// behind imapd.Server. (It was built beside the go-imap-based server it
+// replaced; its files may move into imapd itself.)
+//
+// Shape: one goroutine per connection (conn.serve) reads a command with
+// imapd/proto's decoder, dispatches it through the table in commands.go
+// by name and state (RFC 9051 §3, §6), and writes responses with
+// imapd/proto's encoder; handlers return a *Response (or nil for OK) and
+// store/acl sentinels become response codes in response.go only.
+//
+// Decisions:
+//
+//   - A command not allowed in the current state, or unknown, is refused
+//     by the decoder's Begin hook before its arguments are parsed and
+//     before any literal is asked for; so is a literal over its limit
+//     (APPENDLIMIT for APPEND's message, the decoder's own otherwise).
+//   - A line or command over the decoder's limits ends the connection
+//     with BYE [LIMIT]; nothing read after it runs.
+//   - Output is flushed after a command unless more pipelined input is
+//     already buffered, so a pipelining client gets one write per batch.
+//   - STARTTLS throws away plain text pipelined behind it.
+//   - Login failures all answer NO [AUTHENTICATIONFAILED] with the same
+//     text; the throttle (internal/netlimit) delays the next attempt.
+//   - AUTHENTICATE offers PLAIN only (go-sasl's server); LOGIN covers
+//     clients that want the legacy mechanism.
+//   - Server.Close cancels every connection's context: a connection
+//     blocked reading gets BYE [UNAVAILABLE] and ends; one running a
+//     command ends after it.
+package engine

@@ -1,0 +1,484 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+
+	"mailroom/acl"
+	"mailroom/imapd/part"
+	"mailroom/imapd/proto"
+	"mailroom/store"
+)
+
+// fetchItem is one FETCH data item (RFC 9051 §6.4.5).
+type fetchItem struct {
+	name    string // FLAGS, UID, ENVELOPE, BODY, BODYSTRUCTURE, INTERNALDATE, RFC822.SIZE, BODY[], BINARY[], BINARY.SIZE[], RFC822, RFC822.HEADER, RFC822.TEXT
+	section part.Section
+	peek    bool
+	partial bool
+	start   int64
+	length  int64  // -1: to the end
+	echo    string // how the item is named in the response, e.g. BODY[HEADER.FIELDS (To)]<0>
+}
+
+// needs reports what an item needs read: the record only, or content.
+func (it fetchItem) content() bool {
+	switch it.name {
+	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE":
+		return false
+	}
+	return true
+}
+
+// parseFetchItems reads FETCH's item list or macro.
+func parseFetchItems(v proto.Value) ([]fetchItem, error) {
+	var vals []proto.Value
+	switch {
+	case v.Kind == proto.List:
+		vals = v.List
+	case v.Kind == proto.Atom:
+		switch v.Upper() {
+		case "ALL":
+			return macro("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"), nil
+		case "FAST":
+			return macro("FLAGS", "INTERNALDATE", "RFC822.SIZE"), nil
+		case "FULL":
+			return macro("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"), nil
+		}
+		vals = []proto.Value{v}
+	default:
+		return nil, syntax("Invalid FETCH items")
+	}
+	if len(vals) == 0 {
+		return nil, syntax("FETCH needs at least one item")
+	}
+	var items []fetchItem
+	for _, iv := range vals {
+		if iv.Kind != proto.Atom {
+			return nil, syntax("Invalid FETCH item")
+		}
+		it, err := parseFetchItem(string(iv.Bytes))
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+func macro(names ...string) []fetchItem {
+	items := make([]fetchItem, len(names))
+	for i, n := range names {
+		items[i] = fetchItem{name: n, echo: n}
+	}
+	return items
+}
+
+// parseFetchItem reads one item; sections and partials are inside the
+// atom ("BODY.PEEK[1.2.MIME]<0.100>").
+func parseFetchItem(s string) (fetchItem, error) {
+	up := strings.ToUpper(s)
+	switch up {
+	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", "BODYSTRUCTURE":
+		return fetchItem{name: up, echo: up}, nil
+	case "RFC822":
+		return fetchItem{name: "RFC822", echo: up}, nil
+	case "RFC822.HEADER":
+		return fetchItem{name: "RFC822.HEADER", echo: up, peek: true, section: part.Section{Spec: "HEADER"}}, nil
+	case "RFC822.TEXT":
+		return fetchItem{name: "RFC822.TEXT", echo: up, section: part.Section{Spec: "TEXT"}}, nil
+	}
+	open := strings.IndexByte(s, '[')
+	if open < 0 || !strings.Contains(s, "]") {
+		return fetchItem{}, syntax("Unknown FETCH item " + s)
+	}
+	close := strings.LastIndexByte(s, ']')
+	it := fetchItem{length: -1}
+	kind := strings.ToUpper(s[:open])
+	switch kind {
+	case "BODY":
+		it.name = "BODY[]"
+	case "BODY.PEEK":
+		it.name, it.peek = "BODY[]", true
+	case "BINARY":
+		it.name = "BINARY[]"
+	case "BINARY.PEEK":
+		it.name, it.peek = "BINARY[]", true
+	case "BINARY.SIZE":
+		it.name, it.peek = "BINARY.SIZE[]", true
+	default:
+		return fetchItem{}, syntax("Unknown FETCH item " + s)
+	}
+	sec, err := parseSection(s[open+1:close], it.name != "BODY[]")
+	if err != nil {
+		return fetchItem{}, err
+	}
+	it.section = sec
+	rest := s[close+1:]
+	origin := ""
+	if rest != "" {
+		if it.name == "BINARY.SIZE[]" || !strings.HasPrefix(rest, "<") || !strings.HasSuffix(rest, ">") {
+			return fetchItem{}, syntax("Invalid partial in " + s)
+		}
+		a, b, ok := strings.Cut(rest[1:len(rest)-1], ".")
+		start, err1 := strconv.ParseUint(a, 10, 32)
+		length, err2 := strconv.ParseUint(b, 10, 32)
+		if !ok || err1 != nil || err2 != nil || length == 0 {
+			return fetchItem{}, syntax("Invalid partial in " + s)
+		}
+		it.partial, it.start, it.length = true, int64(start), int64(length)
+		origin = "<" + a + ">"
+	}
+	base := strings.TrimSuffix(it.name, "[]")
+	it.echo = base + "[" + sectionString(sec) + "]" + origin
+	return it, nil
+}
+
+// parseSection reads a section spec: a part path, then HEADER,
+// HEADER.FIELDS[.NOT] (list), TEXT or MIME. BINARY takes a part path only.
+func parseSection(s string, pathOnly bool) (part.Section, error) {
+	var sec part.Section
+	bad := syntax("Invalid section [" + s + "]")
+	rest := s
+	for rest != "" {
+		head, tail, _ := strings.Cut(rest, ".")
+		n, err := strconv.ParseUint(head, 10, 32)
+		if err != nil {
+			break
+		}
+		if n == 0 {
+			return sec, bad
+		}
+		sec.Path = append(sec.Path, int(n))
+		rest = tail
+	}
+	if rest == "" {
+		return sec, nil
+	}
+	if pathOnly {
+		return sec, bad
+	}
+	up := strings.ToUpper(rest)
+	switch {
+	case up == "HEADER" || up == "TEXT" || up == "MIME" && len(sec.Path) > 0:
+		sec.Spec = up
+	case strings.HasPrefix(up, "HEADER.FIELDS"):
+		spec, list, ok := strings.Cut(rest, " ")
+		spec = strings.ToUpper(spec)
+		if !ok || (spec != "HEADER.FIELDS" && spec != "HEADER.FIELDS.NOT") {
+			return sec, bad
+		}
+		list = strings.TrimSpace(list)
+		if !strings.HasPrefix(list, "(") || !strings.HasSuffix(list, ")") {
+			return sec, bad
+		}
+		for f := range strings.FieldsSeq(list[1 : len(list)-1]) {
+			f = strings.Trim(f, `"`)
+			if !fieldName(f) {
+				return sec, bad
+			}
+			sec.Fields = append(sec.Fields, f)
+		}
+		if len(sec.Fields) == 0 {
+			return sec, bad
+		}
+		sec.Spec = spec
+	default:
+		return sec, bad
+	}
+	return sec, nil
+}
+
+// fieldName reports whether f can name a header field (RFC 5322 §3.6.8:
+// printable ASCII but ":"); parentheses are refused too, as no client
+// names a field with them.
+func fieldName(f string) bool {
+	if f == "" {
+		return false
+	}
+	for i := 0; i < len(f); i++ {
+		if c := f[i]; c <= ' ' || c >= 0x7f || c == ':' || c == '(' || c == ')' {
+			return false
+		}
+	}
+	return true
+}
+
+func sectionString(sec part.Section) string {
+	var b strings.Builder
+	for i, n := range sec.Path {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(strconv.Itoa(n))
+	}
+	if sec.Spec != "" {
+		if len(sec.Path) > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(sec.Spec)
+	}
+	if len(sec.Fields) > 0 {
+		b.WriteString(" (" + strings.ToUpper(strings.Join(sec.Fields, " ")) + ")")
+	}
+	return b.String()
+}
+
+// resolveSet turns a sequence set (or UID set, with uid) into the UIDs
+// of the view it names, ascending, without duplicates.
+func (v *view) resolveSet(set proto.NumSet, uid bool) []store.UID {
+	var out []store.UID
+	n := len(v.uids)
+	if uid {
+		var max uint32
+		if n > 0 {
+			max = uint32(v.uids[n-1])
+		}
+		for _, r := range set.Resolve(max) {
+			lo, _ := slices.BinarySearch(v.uids, store.UID(r.Start))
+			hi, _ := slices.BinarySearch(v.uids, store.UID(r.Stop)+1)
+			if r.Stop == ^uint32(0) {
+				hi = n
+			}
+			out = append(out, v.uids[lo:hi]...)
+		}
+	} else {
+		for _, r := range set.Resolve(uint32(n)) {
+			if r.Start > uint32(n) {
+				continue
+			}
+			out = append(out, v.uids[r.Start-1:min(int(r.Stop), n)]...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// setArg parses a sequence-set argument, or "$" (SEARCHRES, RFC 5182).
+func (c *conn) setArg(v proto.Value, uid bool) ([]store.UID, error) {
+	if v.Kind != proto.Atom {
+		return nil, syntax("Expected a sequence set")
+	}
+	if string(v.Bytes) == "$" {
+		return slices.Clone(c.searchRes), nil
+	}
+	set, err := proto.ParseNumSet(string(v.Bytes))
+	if err != nil {
+		return nil, syntax("Invalid sequence set")
+	}
+	return c.sel.resolveSet(set, uid), nil
+}
+
+// records calls fn with the record of each UID in uids (ascending) that
+// still exists, reading only those: one range scan when they are dense,
+// single reads when they are sparse (hardening issue, point 14).
+func (c *conn) records(uids []store.UID, fn func(*store.Message) error) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	st, id := c.srv.opts.Store, c.sel.id
+	span := int(uids[len(uids)-1]-uids[0]) + 1
+	if len(uids)*4 >= span {
+		i := 0
+		return st.Messages(c.ctx, id, uids[0], uids[len(uids)-1], func(m *store.Message) error {
+			for i < len(uids) && uids[i] < m.UID {
+				i++
+			}
+			if i < len(uids) && uids[i] == m.UID {
+				return fn(m)
+			}
+			return nil
+		})
+	}
+	for _, u := range uids {
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+		m, err := st.Message(c.ctx, id, u)
+		if errors.Is(err, store.ErrNoMessage) {
+			continue // expunged meanwhile: its EXPUNGE is pending
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cmdFetch(c *conn, cmd *proto.Command) error    { return c.fetch(cmd, false) }
+func cmdUIDFetch(c *conn, cmd *proto.Command) error { return c.fetch(cmd, true) }
+
+// fetch is FETCH and UID FETCH.
+func (c *conn) fetch(cmd *proto.Command, uid bool) error {
+	if len(cmd.Args) != 2 {
+		return syntax("FETCH takes a sequence set and items")
+	}
+	items, err := parseFetchItems(cmd.Args[1])
+	if err != nil {
+		return err
+	}
+	uids, err := c.setArg(cmd.Args[0], uid)
+	if err != nil {
+		return err
+	}
+	p, err := c.selectedPlace()
+	if err != nil {
+		return err
+	}
+	needContent, setSeen := false, false
+	for _, it := range items {
+		needContent = needContent || it.content()
+		setSeen = setSeen || (!it.peek && (it.name == "BODY[]" || it.name == "BINARY[]" || it.name == "RFC822" || it.name == "RFC822.TEXT"))
+	}
+	setSeen = setSeen && !c.sel.readOnly && p.rights.Has(acl.RightSeen)
+	if uid && !slices.ContainsFunc(items, func(it fetchItem) bool { return it.name == "UID" }) {
+		items = append([]fetchItem{{name: "UID", echo: "UID"}}, items...)
+	}
+	var seen []store.UID
+	err = c.records(uids, func(m *store.Message) error {
+		var content []byte
+		if needContent {
+			var err error
+			if content, err = c.srv.opts.Store.Content(c.ctx, m); err != nil {
+				return err
+			}
+		}
+		flagsChanged := false
+		if setSeen && m.Flags.Sys&store.FlagSeen == 0 {
+			seen = append(seen, m.UID)
+			m.Flags.Sys |= store.FlagSeen
+			flagsChanged = true
+		}
+		c.writeFetch(m, content, items, flagsChanged)
+		if c.bw.Buffered() > writeBuffer/2 {
+			return c.enc.Flush()
+		}
+		return c.enc.Err()
+	})
+	if err != nil {
+		return err
+	}
+	if len(seen) > 0 {
+		ctx := store.WithOrigin(c.ctx, c.sel)
+		if _, err := c.srv.opts.Store.StoreFlags(ctx, c.sel.id, seen, store.FlagsAdd, store.Flags{Sys: store.FlagSeen}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFetch writes one FETCH response.
+func (c *conn) writeFetch(m *store.Message, content []byte, items []fetchItem, flagsChanged bool) {
+	e := c.enc
+	e.Raw("* ").Number(uint64(c.sel.seq(m.UID))).Raw(" FETCH (")
+	var root *part.Part
+	tree := func() *part.Part {
+		if root == nil {
+			root = part.Parse(content)
+		}
+		return root
+	}
+	wroteFlags := false
+	for i, it := range items {
+		if i > 0 {
+			e.SP()
+		}
+		switch it.name {
+		case "UID":
+			e.Raw("UID ").Number(uint64(m.UID))
+		case "FLAGS":
+			e.Raw("FLAGS ")
+			c.writeFlagList(m.Flags, c.sel.recent[m.UID])
+			wroteFlags = true
+		case "INTERNALDATE":
+			e.Raw("INTERNALDATE ").String(m.InternalDate.Format("02-Jan-2006 15:04:05 -0700"))
+		case "RFC822.SIZE":
+			e.Raw("RFC822.SIZE ").Number(uint64(m.Size))
+		case "ENVELOPE":
+			e.Raw("ENVELOPE ")
+			part.WriteEnvelope(e, part.EnvelopeOf(tree().Header))
+		case "BODY", "BODYSTRUCTURE":
+			e.Raw(it.name).SP()
+			part.WriteBodyStructure(e, content, tree(), it.name == "BODYSTRUCTURE")
+		case "RFC822":
+			e.Raw("RFC822 ")
+			writeSection(e, content)
+		case "RFC822.HEADER", "RFC822.TEXT", "BODY[]":
+			b, _ := part.Extract(content, tree(), it.section)
+			e.Raw(it.echo).SP()
+			writeSection(e, partial(b, it))
+		case "BINARY[]":
+			e.Raw(it.echo).SP()
+			b, err := c.binary(content, tree(), it.section)
+			if err != nil {
+				e.Nil()
+				continue
+			}
+			b = partial(b, it)
+			if proto.HasNUL(b) {
+				e.Literal8(b)
+			} else {
+				e.Literal(b)
+			}
+		case "BINARY.SIZE[]":
+			e.Raw(it.echo).SP()
+			b, err := c.binary(content, tree(), it.section)
+			if err != nil {
+				e.Nil()
+				continue
+			}
+			e.Number(uint64(len(b)))
+		}
+	}
+	if flagsChanged && !wroteFlags {
+		e.Raw(" FLAGS ")
+		c.writeFlagList(m.Flags, c.sel.recent[m.UID])
+	}
+	e.Raw(")").CRLF()
+}
+
+// binary returns a section's content with its transfer encoding removed
+// (RFC 3516); the whole message, or a message part, as it is.
+func (c *conn) binary(content []byte, root *part.Part, sec part.Section) ([]byte, error) {
+	if len(sec.Path) == 0 {
+		return content, nil
+	}
+	p := root.Find(sec.Path)
+	if p == nil {
+		return nil, errors.New("no such part")
+	}
+	if len(p.Children) > 0 || p.Message != nil {
+		return content[p.BodyStart:p.End], nil
+	}
+	return part.Decoded(content, p)
+}
+
+func partial(b []byte, it fetchItem) []byte {
+	if !it.partial {
+		return b
+	}
+	if it.start >= int64(len(b)) {
+		return nil
+	}
+	b = b[it.start:]
+	if it.length >= 0 && it.length < int64(len(b)) {
+		b = b[:it.length]
+	}
+	return b
+}
+
+// writeSection writes body content as a literal. A plain literal may not
+// carry NUL (RFC 9051 §4.3): NULs become 0x80 here, as other servers do;
+// FETCH BINARY returns the exact octets.
+func writeSection(e *proto.Encoder, b []byte) {
+	if proto.HasNUL(b) {
+		b = bytes.ReplaceAll(b, []byte{0}, []byte{0x80})
+	}
+	e.Literal(b)
+}

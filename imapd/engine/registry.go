@@ -1,0 +1,169 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"mailroom/store"
+)
+
+// Registry keeps, for every mailbox some session has selected, its
+// current UID list, the keywords in use and who has claimed \Recent, and
+// fans the store's committed changes out to those sessions. Wire Publish
+// to store.Options.OnChange.
+type Registry struct {
+	mu    sync.Mutex
+	boxes map[store.MailboxID]*shared
+	// floors holds, for mailboxes nobody has selected now, the highest
+	// UID whose \Recent was claimed (or that arrived before this
+	// process): a message above it is recent. Only mailboxes that got mail
+	// or were selected since start have one; at most one entry each.
+	floors map[store.MailboxID]store.UID
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{boxes: map[store.MailboxID]*shared{}, floors: map[store.MailboxID]store.UID{}}
+}
+
+// shared is the state all sessions with one mailbox selected share.
+type shared struct {
+	id   store.MailboxID
+	refs int
+
+	mu       sync.Mutex
+	uids     []store.UID // the mailbox's messages as of the last published change
+	keywords []string    // sorted: every keyword set on some message
+	// recent is the highest UID whose \Recent some session has claimed
+	// (RFC 3501 §2.3.2: a message is recent in exactly one session).
+	// Kept in memory: after a restart only new mail is recent.
+	recent  store.UID
+	views   map[*view]struct{}
+	deleted bool
+}
+
+// open returns the shared state of mailbox id, loading it if no session
+// has it open. Changes committed while it loads are applied on top
+// idempotently by UID.
+func (r *Registry) open(ctx context.Context, st *store.Store, id store.MailboxID) (*shared, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if sh := r.boxes[id]; sh != nil {
+		sh.refs++
+		return sh, nil
+	}
+	sh := &shared{id: id, refs: 1, views: map[*view]struct{}{}}
+	err := st.Messages(ctx, id, 1, 0, func(m *store.Message) error {
+		sh.uids = append(sh.uids, m.UID)
+		for _, k := range m.Flags.Keywords {
+			sh.addKeywordLocked(k)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if floor, ok := r.floors[id]; ok {
+		sh.recent = floor
+	} else if n := len(sh.uids); n > 0 {
+		sh.recent = sh.uids[n-1]
+	}
+	r.boxes[id] = sh
+	return sh, nil
+}
+
+func (r *Registry) release(sh *shared) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if sh.refs--; sh.refs == 0 {
+		delete(r.boxes, sh.id)
+		sh.mu.Lock()
+		if !sh.deleted {
+			r.floors[sh.id] = sh.recent
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// recentCount returns how many messages of mailbox id are \Recent for
+// the next session to select it (STATUS RECENT).
+func (r *Registry) recentCount(ctx context.Context, st *store.Store, id store.MailboxID) (uint32, error) {
+	r.mu.Lock()
+	if sh := r.boxes[id]; sh != nil {
+		r.mu.Unlock()
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		i, _ := slices.BinarySearch(sh.uids, sh.recent+1)
+		return uint32(len(sh.uids) - i), nil
+	}
+	floor, ok := r.floors[id]
+	r.mu.Unlock()
+	if !ok {
+		return 0, nil
+	}
+	var n uint32
+	err := st.Messages(ctx, id, floor+1, 0, func(*store.Message) error { n++; return nil })
+	return n, err
+}
+
+// addKeywordLocked records a keyword and reports whether it is new.
+func (sh *shared) addKeywordLocked(k string) bool {
+	i, found := slices.BinarySearch(sh.keywords, k)
+	if !found {
+		sh.keywords = slices.Insert(sh.keywords, i, k)
+	}
+	return !found
+}
+
+// Publish applies a committed change to the mailbox's shared state and
+// queues it for every session that has the mailbox selected. The store
+// calls it in commit order per mailbox.
+func (r *Registry) Publish(c store.Change) {
+	r.mu.Lock()
+	sh := r.boxes[c.Mailbox]
+	if sh == nil {
+		switch {
+		case c.Kind == store.ChangeDeleted:
+			delete(r.floors, c.Mailbox)
+		case c.Kind == store.ChangeAppend && len(c.Messages) > 0:
+			if _, ok := r.floors[c.Mailbox]; !ok {
+				r.floors[c.Mailbox] = c.Messages[0].UID - 1
+			}
+		}
+	}
+	r.mu.Unlock()
+	if sh == nil {
+		return
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	newKeyword := false
+	switch c.Kind {
+	case store.ChangeAppend:
+		for _, m := range c.Messages {
+			if i, found := slices.BinarySearch(sh.uids, m.UID); !found {
+				sh.uids = slices.Insert(sh.uids, i, m.UID)
+			}
+			for _, k := range m.Flags.Keywords {
+				newKeyword = sh.addKeywordLocked(k) || newKeyword
+			}
+		}
+	case store.ChangeFlags:
+		for _, m := range c.Messages {
+			for _, k := range m.Flags.Keywords {
+				newKeyword = sh.addKeywordLocked(k) || newKeyword
+			}
+		}
+	case store.ChangeExpunge:
+		sh.uids = slices.DeleteFunc(sh.uids, func(u store.UID) bool {
+			_, found := slices.BinarySearch(c.UIDs, u)
+			return found
+		})
+	case store.ChangeDeleted:
+		sh.deleted = true
+	}
+	for v := range sh.views {
+		v.queue(c, newKeyword)
+	}
+}

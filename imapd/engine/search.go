@@ -1,0 +1,580 @@
+package engine
+
+import (
+	"bytes"
+	"io"
+	"mime"
+	"net/mail"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/charset"
+
+	"mailroom/acl"
+	"mailroom/imapd/part"
+	"mailroom/imapd/proto"
+	"mailroom/store"
+)
+
+// maxSearchDepth bounds how deeply NOT and OR may nest in one SEARCH
+// (the decoder already bounds parenthesised lists).
+const maxSearchDepth = 64
+
+// key is one parsed SEARCH key (RFC 9051 §6.4.4).
+type key struct {
+	op    string // the key's name: ALL, SEEN, FROM, OR, NOT, AND (a list), SET, UID, …
+	str   string // string argument, lower case for matching
+	str2  string // HEADER's value
+	num   int64
+	date  time.Time
+	set   []store.UID // SET (sequence numbers resolved to UIDs) and UID
+	sub   []*key      // AND, OR (2), NOT (1)
+	flags store.SysFlags
+}
+
+// searchArgs are a SEARCH command's parsed arguments.
+type searchArgs struct {
+	root *key
+	// RETURN options (ESEARCH, RFC 4731; SEARCHRES, RFC 5182); nil: a
+	// plain SEARCH response.
+	ret []string
+}
+
+// parseSearch reads [RETURN (…)] [CHARSET name] keys.
+func (c *conn) parseSearch(args []proto.Value, uid bool) (*searchArgs, error) {
+	sa := &searchArgs{}
+	if len(args) > 0 && args[0].IsAtom("RETURN") {
+		if len(args) < 2 || args[1].Kind != proto.List {
+			return nil, syntax("RETURN needs a list of options")
+		}
+		sa.ret = []string{}
+		for _, v := range args[1].List {
+			o := v.Upper()
+			switch o {
+			case "MIN", "MAX", "ALL", "COUNT", "SAVE":
+				sa.ret = append(sa.ret, o)
+			default:
+				return nil, syntax("Unknown SEARCH return option")
+			}
+		}
+		if len(sa.ret) == 0 {
+			sa.ret = []string{"ALL"}
+		}
+		args = args[2:]
+	}
+	if len(args) > 0 && args[0].IsAtom("CHARSET") {
+		if len(args) < 2 {
+			return nil, syntax("CHARSET needs a name")
+		}
+		cs, _ := args[1].AString()
+		switch strings.ToUpper(cs) {
+		case "UTF-8", "US-ASCII":
+		default:
+			return nil, no("BADCHARSET (UTF-8 US-ASCII)", "Unsupported charset")
+		}
+		args = args[2:]
+	}
+	if len(args) == 0 {
+		return nil, syntax("SEARCH needs at least one key")
+	}
+	p := &searchParser{c: c, args: args, uid: uid}
+	root := &key{op: "AND"}
+	for p.i < len(p.args) {
+		k, err := p.key(0)
+		if err != nil {
+			return nil, err
+		}
+		root.sub = append(root.sub, k)
+	}
+	sa.root = root
+	return sa, nil
+}
+
+type searchParser struct {
+	c    *conn
+	args []proto.Value
+	i    int
+	uid  bool
+}
+
+func (p *searchParser) next() (proto.Value, bool) {
+	if p.i >= len(p.args) {
+		return proto.Value{}, false
+	}
+	p.i++
+	return p.args[p.i-1], true
+}
+
+func (p *searchParser) str() (string, error) {
+	v, ok := p.next()
+	if !ok {
+		return "", syntax("SEARCH key needs an argument")
+	}
+	s, ok := v.AString()
+	if !ok {
+		return "", syntax("SEARCH key needs a string")
+	}
+	return s, nil
+}
+
+func (p *searchParser) date() (time.Time, error) {
+	s, err := p.str()
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := time.Parse("2-Jan-2006", s)
+	if err != nil {
+		return time.Time{}, syntax("Invalid date " + strconv.Quote(s))
+	}
+	return t, nil
+}
+
+var flagKeys = map[string]struct {
+	flag store.SysFlags
+	set  bool
+}{
+	"ANSWERED": {store.FlagAnswered, true}, "UNANSWERED": {store.FlagAnswered, false},
+	"DELETED": {store.FlagDeleted, true}, "UNDELETED": {store.FlagDeleted, false},
+	"DRAFT": {store.FlagDraft, true}, "UNDRAFT": {store.FlagDraft, false},
+	"FLAGGED": {store.FlagFlagged, true}, "UNFLAGGED": {store.FlagFlagged, false},
+	"SEEN": {store.FlagSeen, true}, "UNSEEN": {store.FlagSeen, false},
+}
+
+func (p *searchParser) key(depth int) (*key, error) {
+	if depth > maxSearchDepth {
+		return nil, bad("LIMIT", "SEARCH nested too deeply")
+	}
+	v, ok := p.next()
+	if !ok {
+		return nil, syntax("SEARCH key missing")
+	}
+	if v.Kind == proto.List {
+		if len(v.List) == 0 {
+			return nil, syntax("Empty SEARCH list")
+		}
+		sub := &searchParser{c: p.c, args: v.List, uid: p.uid}
+		k := &key{op: "AND"}
+		for sub.i < len(sub.args) {
+			sk, err := sub.key(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			k.sub = append(k.sub, sk)
+		}
+		return k, nil
+	}
+	if v.Kind != proto.Atom {
+		return nil, syntax("Invalid SEARCH key")
+	}
+	name := v.Upper()
+	if fk, ok := flagKeys[name]; ok {
+		k := &key{op: "FLAG", flags: fk.flag}
+		if !fk.set {
+			k = &key{op: "NOT", sub: []*key{k}}
+		}
+		return k, nil
+	}
+	switch name {
+	case "ALL":
+		return &key{op: "ALL"}, nil
+	case "NEW", "OLD", "RECENT":
+		return &key{op: name}, nil
+	case "KEYWORD", "UNKEYWORD":
+		s, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		k := &key{op: "KEYWORD", str: s}
+		if name == "UNKEYWORD" {
+			k = &key{op: "NOT", sub: []*key{k}}
+		}
+		return k, nil
+	case "BCC", "CC", "FROM", "TO", "SUBJECT", "BODY", "TEXT":
+		s, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		return &key{op: name, str: strings.ToLower(s)}, nil
+	case "HEADER":
+		f, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		s, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		return &key{op: "HEADER", str: f, str2: strings.ToLower(s)}, nil
+	case "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE":
+		d, err := p.date()
+		if err != nil {
+			return nil, err
+		}
+		return &key{op: name, date: d}, nil
+	case "LARGER", "SMALLER":
+		nv, ok := p.next()
+		n, ok2 := nv.Number64()
+		if !ok || !ok2 {
+			return nil, syntax(name + " needs a number")
+		}
+		return &key{op: name, num: int64(n)}, nil
+	case "NOT":
+		sub, err := p.key(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		return &key{op: "NOT", sub: []*key{sub}}, nil
+	case "OR":
+		a, err := p.key(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		b, err := p.key(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		return &key{op: "OR", sub: []*key{a, b}}, nil
+	case "UID":
+		sv, ok := p.next()
+		if !ok {
+			return nil, syntax("UID needs a set")
+		}
+		set, err := p.c.setArg(sv, true)
+		if err != nil {
+			return nil, err
+		}
+		return &key{op: "SET", set: set}, nil
+	}
+	// A sequence set (or $).
+	set, err := p.c.setArg(v, false)
+	if err != nil {
+		return nil, syntax("Unknown SEARCH key " + strconv.Quote(string(v.Bytes)))
+	}
+	return &key{op: "SET", set: set}, nil
+}
+
+// needsContent reports whether matching k reads message content.
+func (k *key) needsContent() bool {
+	switch k.op {
+	case "BCC", "CC", "FROM", "TO", "SUBJECT", "BODY", "TEXT", "HEADER", "SENTBEFORE", "SENTON", "SENTSINCE":
+		return true
+	}
+	for _, s := range k.sub {
+		if s.needsContent() {
+			return true
+		}
+	}
+	return false
+}
+
+func cmdSearch(c *conn, cmd *proto.Command) error    { return c.search(cmd, false) }
+func cmdUIDSearch(c *conn, cmd *proto.Command) error { return c.search(cmd, true) }
+
+// search is SEARCH and UID SEARCH, with ESEARCH's RETURN and SEARCHRES.
+func (c *conn) search(cmd *proto.Command, uid bool) error {
+	sa, err := c.parseSearch(cmd.Args, uid)
+	if err != nil {
+		return err
+	}
+	p, err := c.selectedPlace()
+	if err != nil {
+		return err
+	}
+	if err := need(p, acl.RightRead, "read messages"); err != nil {
+		return err
+	}
+	v := c.sel
+	var hits []store.UID
+	content := sa.root.needsContent()
+	err = c.records(v.uids, func(m *store.Message) error {
+		if h := c.srv.opts.OnSearchMessage; h != nil {
+			h(c.ctx)
+		}
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+		cand := &candidate{c: c, m: m}
+		if content {
+			b, err := c.srv.opts.Store.Content(c.ctx, m)
+			if err != nil {
+				return err
+			}
+			cand.content = b
+		}
+		if cand.match(sa.root) {
+			hits = append(hits, m.UID)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	num := func(u store.UID) uint64 {
+		if uid {
+			return uint64(u)
+		}
+		return uint64(v.seq(u))
+	}
+	if sa.ret == nil && c.rev2 {
+		sa.ret = []string{"ALL"} // RFC 9051 §6.4.4: ESEARCH in IMAP4rev2
+	}
+	if sa.ret == nil {
+		c.enc.Raw("* SEARCH")
+		for _, h := range hits {
+			c.enc.SP().Number(num(h))
+		}
+		c.enc.CRLF()
+		return nil
+	}
+	if slices.Contains(sa.ret, "SAVE") {
+		c.searchRes = hits
+		if len(sa.ret) == 1 {
+			return nil
+		}
+	}
+	c.enc.Raw(`* ESEARCH (TAG "`).Raw(cmd.Tag).Raw(`")`)
+	if uid {
+		c.enc.Raw(" UID")
+	}
+	for _, o := range sa.ret {
+		switch {
+		case o == "MIN" && len(hits) > 0:
+			c.enc.Raw(" MIN ").Number(num(hits[0]))
+		case o == "MAX" && len(hits) > 0:
+			c.enc.Raw(" MAX ").Number(num(hits[len(hits)-1]))
+		case o == "COUNT":
+			c.enc.Raw(" COUNT ").Number(uint64(len(hits)))
+		case o == "ALL" && len(hits) > 0:
+			nums := make([]uint32, len(hits))
+			for i, h := range hits {
+				nums[i] = uint32(num(h))
+			}
+			c.enc.Raw(" ALL ").Raw(compactSet(nums))
+		}
+	}
+	c.enc.CRLF()
+	return nil
+}
+
+// compactSet writes ascending numbers as a sequence set with ranges.
+func compactSet(nums []uint32) string {
+	var b strings.Builder
+	for i := 0; i < len(nums); {
+		j := i
+		for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatUint(uint64(nums[i]), 10))
+		if j > i {
+			b.WriteByte(':')
+			b.WriteString(strconv.FormatUint(uint64(nums[j]), 10))
+		}
+		i = j + 1
+	}
+	return b.String()
+}
+
+// candidate is one message being matched; what it derives from the
+// content (header, decoded text) is computed once.
+type candidate struct {
+	c       *conn
+	m       *store.Message
+	content []byte
+	root    *part.Part
+	text    string // lower-cased decoded body text, once computed
+	hasText bool
+}
+
+func (cd *candidate) tree() *part.Part {
+	if cd.root == nil {
+		cd.root = part.Parse(cd.content)
+	}
+	return cd.root
+}
+
+func (cd *candidate) match(k *key) bool {
+	m := cd.m
+	switch k.op {
+	case "ALL":
+		return true
+	case "AND":
+		for _, s := range k.sub {
+			if !cd.match(s) {
+				return false
+			}
+		}
+		return true
+	case "OR":
+		return cd.match(k.sub[0]) || cd.match(k.sub[1])
+	case "NOT":
+		return !cd.match(k.sub[0])
+	case "FLAG":
+		return m.Flags.Sys&k.flags != 0
+	case "KEYWORD":
+		return m.Flags.Has(k.str)
+	case "RECENT":
+		return cd.c.sel.recent[m.UID]
+	case "NEW":
+		return cd.c.sel.recent[m.UID] && m.Flags.Sys&store.FlagSeen == 0
+	case "OLD":
+		return !cd.c.sel.recent[m.UID]
+	case "SET":
+		_, found := slices.BinarySearch(k.set, m.UID)
+		return found
+	case "LARGER":
+		return m.Size > k.num
+	case "SMALLER":
+		return m.Size < k.num
+	case "BEFORE", "ON", "SINCE":
+		return compareDate(k.op, dateOnly(m.InternalDate), k.date)
+	case "SENTBEFORE", "SENTON", "SENTSINCE":
+		v, ok := cd.tree().Header.Get("Date")
+		if !ok {
+			return false
+		}
+		t, err := mail.ParseDate(v)
+		if err != nil {
+			return false
+		}
+		return compareDate(strings.TrimPrefix(k.op, "SENT"), dateOnly(t), k.date)
+	case "SUBJECT":
+		return cd.headerContains("Subject", k.str)
+	case "HEADER":
+		if k.str2 == "" {
+			_, ok := cd.tree().Header.Get(k.str)
+			return ok
+		}
+		return cd.headerContains(k.str, k.str2)
+	case "FROM", "TO", "CC", "BCC":
+		return cd.addressContains(k.op, k.str)
+	case "BODY":
+		return strings.Contains(cd.bodyText(), k.str)
+	case "TEXT":
+		return cd.headerText(k.str) || strings.Contains(cd.bodyText(), k.str)
+	}
+	return false
+}
+
+func dateOnly(t time.Time) time.Time {
+	y, mo, d := t.Date()
+	return time.Date(y, mo, d, 0, 0, 0, 0, time.UTC)
+}
+
+func compareDate(op string, t, d time.Time) bool {
+	switch op {
+	case "BEFORE":
+		return t.Before(d)
+	case "ON":
+		return t.Equal(d)
+	}
+	return !t.Before(d) // SINCE
+}
+
+var wordDecoder = &mime.WordDecoder{CharsetReader: func(cs string, r io.Reader) (io.Reader, error) {
+	return charset.Reader(cs, r)
+}}
+
+// decodeWords decodes RFC 2047 encoded words; on failure the raw text.
+func decodeWords(s string) string {
+	if !strings.Contains(s, "=?") {
+		return s
+	}
+	if d, err := wordDecoder.DecodeHeader(s); err == nil {
+		return d
+	}
+	return s
+}
+
+// headerContains matches every field named name, raw and decoded.
+func (cd *candidate) headerContains(name, want string) bool {
+	for _, f := range cd.tree().Header {
+		if !strings.EqualFold(f.Name, name) {
+			continue
+		}
+		v := part.Unfold(f.Value)
+		if strings.Contains(strings.ToLower(v), want) || strings.Contains(strings.ToLower(decodeWords(v)), want) {
+			return true
+		}
+	}
+	return false
+}
+
+// addressContains matches an address field raw, decoded, and as its
+// parsed addresses ("Name <mailbox@host>"), so comments and odd spacing
+// inside an address do not hide it.
+func (cd *candidate) addressContains(name, want string) bool {
+	if cd.headerContains(name, want) {
+		return true
+	}
+	v, ok := cd.tree().Header.Get(name)
+	if !ok {
+		return false
+	}
+	for _, a := range part.ParseAddressList(v) {
+		if a.Group {
+			continue
+		}
+		s := strings.ToLower(decodeWords(a.Name) + " <" + a.Mailbox + "@" + a.Host + ">")
+		if strings.Contains(s, want) {
+			return true
+		}
+	}
+	return false
+}
+
+func (cd *candidate) headerText(want string) bool {
+	root := cd.tree()
+	h := strings.ToLower(decodeWords(string(cd.content[root.Start:root.BodyStart])))
+	return strings.Contains(h, want)
+}
+
+// bodyText is the message's text for BODY and TEXT: every text part with
+// its transfer encoding removed and its charset converted to UTF-8, lower
+// case. Computed once per message; matching it is linear in its size
+// (hardening issue, point 9).
+func (cd *candidate) bodyText() string {
+	if cd.hasText {
+		return cd.text
+	}
+	cd.hasText = true
+	var b bytes.Buffer
+	var walk func(p *part.Part)
+	walk = func(p *part.Part) {
+		switch {
+		case len(p.Children) > 0:
+			for _, ch := range p.Children {
+				walk(ch)
+			}
+		case p.Message != nil:
+			walk(p.Message)
+		case p.Type == "text" || p.Type == "message":
+			raw, err := part.Decoded(cd.content, p)
+			if err != nil {
+				raw = cd.content[p.BodyStart:p.End]
+			}
+			cs := strings.ToLower(p.Param("charset"))
+			if cs != "" && cs != "us-ascii" && cs != "utf-8" {
+				if r, err := charset.Reader(cs, bytes.NewReader(raw)); err == nil {
+					if conv, err := io.ReadAll(io.LimitReader(r, 64<<20)); err == nil {
+						raw = conv
+					}
+				}
+			}
+			b.Write(raw)
+			b.WriteByte('\n')
+		}
+	}
+	root := cd.tree()
+	if len(root.Children) == 0 && root.Message == nil && root.Type != "text" {
+		b.Write(cd.content[root.BodyStart:root.End])
+	} else {
+		walk(root)
+	}
+	cd.text = strings.ToLower(b.String())
+	return cd.text
+}

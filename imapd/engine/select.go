@@ -1,0 +1,316 @@
+package engine
+
+import (
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+
+	"mailroom/acl"
+	"mailroom/imapd/proto"
+	"mailroom/store"
+)
+
+// systemFlags are the flags every mailbox offers (RFC 9051 §2.3.2).
+var systemFlags = []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}
+
+func cmdSelect(c *conn, cmd *proto.Command) error  { return c.selectMailbox(cmd, false) }
+func cmdExamine(c *conn, cmd *proto.Command) error { return c.selectMailbox(cmd, true) }
+
+// selectMailbox is SELECT and EXAMINE (RFC 9051 §6.3.2, §6.3.3). A failed
+// SELECT leaves no mailbox selected. The mailbox is read-only when
+// examined, and when the user holds none of the rights that change it (s,
+// w, t, i, e; RFC 4314 §4): a delegate with "lr" is told READ-ONLY.
+func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
+	if c.sel != nil {
+		c.deselect()
+	}
+	if len(cmd.Args) != 1 {
+		return syntax(cmd.Name + " takes a mailbox name")
+	}
+	name, err := c.mailboxArg(cmd.Args[0])
+	if err != nil {
+		return err
+	}
+	p, err := c.locate(name)
+	if err != nil {
+		return err
+	}
+	if err := need(p, acl.RightRead, "read messages"); err != nil {
+		return err
+	}
+	st := c.srv.opts.Store
+	sh, err := c.srv.opts.Registry.open(c.ctx, st, p.mailbox.ID)
+	if err != nil {
+		return err
+	}
+	m, err := st.Mailbox(c.ctx, p.mailbox.ID)
+	if err != nil {
+		c.srv.opts.Registry.release(sh)
+		return err
+	}
+	readOnly := examine || p.rights&(acl.RightSeen|acl.RightWrite|acl.RightDeleteMsg|acl.RightInsert|acl.RightExpunge) == 0
+	v := newView(sh, m.ID, p.display, readOnly)
+	c.sel, c.selRights, c.state = v, p.rights, selected
+	c.searchRes = nil // RFC 5182 §2.1
+
+	c.writeFlags(v)
+	c.enc.Raw("* ").Number(uint64(len(v.uids))).Raw(" EXISTS").CRLF()
+	if !c.rev2 {
+		c.enc.Raw("* ").Number(uint64(len(v.recent))).Raw(" RECENT").CRLF()
+	}
+	if !c.rev2 && m.Unseen > 0 {
+		// IMAP4rev1's UNSEEN: the first unseen message's number.
+		if seq, err := c.firstUnseen(v); err != nil {
+			c.log.Warn("select: first unseen", "err", err)
+		} else if seq > 0 {
+			c.enc.Raw("* OK [UNSEEN ").Number(uint64(seq)).Raw("] First unseen").CRLF()
+		}
+	}
+	c.enc.Raw("* OK [UIDVALIDITY ").Number(uint64(m.UIDValidity)).Raw("] UIDs valid").CRLF()
+	next := m.UIDNext
+	if n := len(v.uids); n > 0 && v.uids[n-1] >= next {
+		next = v.uids[n-1] + 1
+	}
+	c.enc.Raw("* OK [UIDNEXT ").Number(uint64(next)).Raw("] Predicted next UID").CRLF()
+	if readOnly {
+		return ok("READ-ONLY", cmd.Name+" completed")
+	}
+	return ok("READ-WRITE", cmd.Name+" completed")
+}
+
+// writeFlags writes FLAGS (every flag in use) and PERMANENTFLAGS (those
+// this user may change here) for the selected mailbox.
+func (c *conn) writeFlags(v *view) {
+	kws := v.keywords()
+	c.enc.Raw("* FLAGS (").Raw(strings.Join(systemFlags, " "))
+	for _, k := range kws {
+		c.enc.SP().Flag(k)
+	}
+	c.enc.Raw(")").CRLF()
+	c.enc.Raw("* OK [PERMANENTFLAGS (")
+	if !v.readOnly {
+		var perm []string
+		r := c.selRights
+		if r.Has(acl.RightWrite) {
+			perm = append(perm, `\Answered`, `\Flagged`)
+		}
+		if r.Has(acl.RightDeleteMsg) {
+			perm = append(perm, `\Deleted`)
+		}
+		if r.Has(acl.RightSeen) {
+			perm = append(perm, `\Seen`)
+		}
+		if r.Has(acl.RightWrite) {
+			perm = append(perm, `\Draft`)
+			perm = append(perm, kws...)
+			perm = append(perm, `\*`)
+		}
+		for i, f := range perm {
+			if i > 0 {
+				c.enc.SP()
+			}
+			c.enc.Flag(f)
+		}
+	}
+	c.enc.Raw(")] Flags permitted").CRLF()
+}
+
+// firstUnseen returns the number of the view's first message without
+// \Seen (0: none). It reads records up to that message.
+func (c *conn) firstUnseen(v *view) (uint32, error) {
+	if len(v.uids) == 0 {
+		return 0, nil
+	}
+	var found store.UID
+	errFound := errors.New("found")
+	err := c.srv.opts.Store.Messages(c.ctx, v.id, v.uids[0], 0, func(m *store.Message) error {
+		if m.Flags.Sys&store.FlagSeen == 0 {
+			found = m.UID
+			return errFound
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return 0, err
+	}
+	return v.seq(found), nil
+}
+
+// deselect leaves the selected state.
+func (c *conn) deselect() {
+	c.sel.close()
+	c.srv.opts.Registry.release(c.sel.sh)
+	c.sel, c.selRights = nil, 0
+	c.state = authenticated
+}
+
+// cmdClose expunges \Deleted messages silently when the mailbox is
+// read-write and the user holds "e", and always deselects (RFC 9051
+// §6.4.2; never an expunge after EXAMINE).
+func cmdClose(c *conn, cmd *proto.Command) error {
+	if len(cmd.Args) > 0 {
+		return syntax("CLOSE takes no arguments")
+	}
+	v := c.sel
+	var err error
+	if !v.readOnly {
+		if p, perr := c.selectedPlace(); perr == nil && p.rights.Has(acl.RightExpunge) {
+			var uids []store.UID
+			uids, err = c.deletedUIDs(v, nil)
+			if err == nil && len(uids) > 0 {
+				_, err = c.srv.opts.Store.Expunge(c.ctx, v.id, uids)
+			}
+		}
+	}
+	c.deselect()
+	return err
+}
+
+func cmdUnselect(c *conn, cmd *proto.Command) error {
+	if len(cmd.Args) > 0 {
+		return syntax("UNSELECT takes no arguments")
+	}
+	c.deselect()
+	return nil
+}
+
+// deletedUIDs returns the UIDs of the view's messages flagged \Deleted,
+// limited to within when it is not nil.
+func (c *conn) deletedUIDs(v *view, within []store.UID) ([]store.UID, error) {
+	var out []store.UID
+	if len(v.uids) == 0 {
+		return nil, nil
+	}
+	err := c.srv.opts.Store.Messages(c.ctx, v.id, v.uids[0], 0, func(m *store.Message) error {
+		if m.Flags.Sys&store.FlagDeleted == 0 {
+			return nil
+		}
+		if within != nil {
+			if _, found := slices.BinarySearch(within, m.UID); !found {
+				return nil
+			}
+		}
+		out = append(out, m.UID)
+		return nil
+	})
+	return out, err
+}
+
+// errWithdrawn answers commands on a selected mailbox the user may no
+// longer read (hardening issue, point 6).
+var errWithdrawn = no("NOPERM", "Access to the selected mailbox has been withdrawn")
+
+// selectedPlace re-evaluates the user's rights on the selected mailbox,
+// found by its ID (it may have been renamed), so a revocation or a reload
+// applies to a session that has it open.
+func (c *conn) selectedPlace() (*place, error) {
+	if c.sel.withdrawn {
+		return nil, errWithdrawn // for good, even if access comes back
+	}
+	dir := c.srv.opts.Directory.Load()
+	me := c.me(dir)
+	m, err := c.srv.opts.Store.Mailbox(c.ctx, c.sel.id)
+	if err != nil || me == nil {
+		return nil, errWithdrawn
+	}
+	owner, ok := dir.Lookup(m.Account)
+	if !ok {
+		return nil, errWithdrawn
+	}
+	rights, err := c.rightsOn(dir, me, owner, m)
+	if err != nil {
+		return nil, err
+	}
+	if !rights.Has(acl.RightLookup | acl.RightRead) {
+		c.sel.withdraw()
+		return nil, errWithdrawn
+	}
+	c.selRights = rights
+	return &place{owner: owner, name: m.Name, display: displayName(me, owner, m.Name), mailbox: m, rights: rights}, nil
+}
+
+// announce tells the client what changed in the selected mailbox since it
+// was last told: EXPUNGE (only where allowed), FLAGS when a new keyword
+// appeared, EXISTS and RECENT for new mail, FETCH for flags others
+// changed. A mailbox deleted, or no longer readable by this user, ends
+// the session with BYE: nothing more of it reaches the client.
+func (c *conn) announce(allowExpunge bool) {
+	v := c.sel
+	if v == nil {
+		return
+	}
+	expunged, newUIDs, flags, newKeywords, deleted := v.pending(allowExpunge)
+	if deleted {
+		c.bye("", "The selected mailbox was deleted")
+		return
+	}
+	if len(expunged) == 0 && len(newUIDs) == 0 && len(flags) == 0 && !newKeywords {
+		return
+	}
+	if _, err := c.selectedPlace(); err != nil {
+		// Access was withdrawn: nothing more of the mailbox reaches this
+		// session (hardening issue, point 6). No BYE (RFC 9051 §7.1.5 has
+		// no case for it): the mailbox acts as gone, commands on it answer
+		// NO [NOPERM], CLOSE and UNSELECT leave it.
+		c.sel.withdraw()
+		return
+	}
+	for _, u := range expunged {
+		seq := v.seq(u) // numbers shift down after each EXPUNGE sent
+		if seq == 0 {
+			continue
+		}
+		v.uids = slices.Delete(v.uids, int(seq-1), int(seq))
+		delete(v.recent, u)
+		c.enc.Raw("* ").Number(uint64(seq)).Raw(" EXPUNGE").CRLF()
+	}
+	if newKeywords {
+		c.writeFlags(v)
+	}
+	if len(newUIDs) > 0 {
+		v.claimRecent(newUIDs)
+		v.uids = append(v.uids, newUIDs...)
+		c.enc.Raw("* ").Number(uint64(len(v.uids))).Raw(" EXISTS").CRLF()
+		if !c.rev2 {
+			c.enc.Raw("* ").Number(uint64(len(v.recent))).Raw(" RECENT").CRLF()
+		}
+	}
+	if len(flags) > 0 {
+		uids := make([]store.UID, 0, len(flags))
+		for u := range flags {
+			uids = append(uids, u)
+		}
+		slices.Sort(uids)
+		for _, u := range uids {
+			seq := v.seq(u)
+			if seq == 0 || v.isExpunged(u) {
+				continue
+			}
+			c.enc.Raw("* ").Number(uint64(seq)).Raw(" FETCH (UID ").Number(uint64(u)).Raw(" FLAGS ")
+			c.writeFlagList(flags[u], v.recent[u])
+			c.enc.Raw(")").CRLF()
+		}
+	}
+}
+
+// writeFlagList writes a message's flags as a parenthesised list.
+func (c *conn) writeFlagList(f store.Flags, recent bool) {
+	c.enc.Open()
+	for i, name := range f.Names() {
+		if i > 0 {
+			c.enc.SP()
+		}
+		c.enc.Flag(name)
+	}
+	if recent && !c.rev2 {
+		if len(f.Names()) > 0 {
+			c.enc.SP()
+		}
+		c.enc.Raw(`\Recent`)
+	}
+	c.enc.Close()
+}
+
+// formatUint is strconv for response codes built as text.
+func formatUint[T ~uint32 | ~uint64](n T) string { return strconv.FormatUint(uint64(n), 10) }

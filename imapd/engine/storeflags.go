@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"strings"
+
+	"mailroom/acl"
+	"mailroom/imapd/proto"
+	"mailroom/store"
+)
+
+func cmdStore(c *conn, cmd *proto.Command) error    { return c.storeFlags(cmd, false) }
+func cmdUIDStore(c *conn, cmd *proto.Command) error { return c.storeFlags(cmd, true) }
+
+// storeFlags is STORE and UID STORE (RFC 9051 §6.4.6). Each flag needs its
+// right (RFC 4314 §4: s for \Seen, t for \Deleted, w for the rest); flags
+// the user may not change are left as they were, and a user who may
+// change none of the named flags gets NO [NOPERM].
+func (c *conn) storeFlags(cmd *proto.Command, uid bool) error {
+	if len(cmd.Args) != 3 {
+		return syntax("STORE takes a sequence set, an action and flags")
+	}
+	if c.sel.readOnly {
+		return no("READ-ONLY", "The mailbox is read-only")
+	}
+	action := cmd.Args[1].Upper()
+	silent := strings.HasSuffix(action, ".SILENT")
+	var op store.FlagOp
+	switch strings.TrimSuffix(action, ".SILENT") {
+	case "FLAGS":
+		op = store.FlagsSet
+	case "+FLAGS":
+		op = store.FlagsAdd
+	case "-FLAGS":
+		op = store.FlagsRemove
+	default:
+		return syntax("STORE action must be FLAGS, +FLAGS or -FLAGS")
+	}
+	var names []string
+	flagVals := cmd.Args[2:]
+	if cmd.Args[2].Kind == proto.List {
+		flagVals = cmd.Args[2].List
+	}
+	for _, v := range flagVals {
+		if v.Kind != proto.Atom {
+			return syntax("Flags are atoms")
+		}
+		f := string(v.Bytes)
+		if strings.HasPrefix(f, `\`) && !isSystemFlag(f) {
+			if strings.EqualFold(f, `\Recent`) {
+				return syntax(`\Recent cannot be stored`)
+			}
+			return syntax("Unknown system flag " + f)
+		}
+		names = append(names, f)
+	}
+	uids, err := c.setArg(cmd.Args[0], uid)
+	if err != nil {
+		return err
+	}
+	p, err := c.selectedPlace()
+	if err != nil {
+		return err
+	}
+	keep := allowedFlags(p.rights)
+	if p.rights&(acl.RightSeen|acl.RightWrite|acl.RightDeleteMsg) == 0 {
+		return no("NOPERM", "You may not change flags in "+p.display)
+	}
+	ctx := store.WithOrigin(c.ctx, c.sel)
+	changed, err := c.srv.opts.Store.StoreFlags(ctx, c.sel.id, uids, op, store.ParseFlags(names), keep)
+	if err != nil {
+		return err
+	}
+	newKeyword := false
+	c.sel.sh.mu.Lock()
+	for _, m := range changed {
+		for _, k := range m.Flags.Keywords {
+			newKeyword = c.sel.sh.addKeywordLocked(k) || newKeyword
+		}
+	}
+	c.sel.sh.mu.Unlock()
+	if newKeyword {
+		c.writeFlags(c.sel)
+	}
+	if silent {
+		return nil
+	}
+	for _, m := range changed {
+		seq := c.sel.seq(m.UID)
+		if seq == 0 {
+			continue
+		}
+		c.enc.Raw("* ").Number(uint64(seq)).Raw(" FETCH (")
+		if uid {
+			c.enc.Raw("UID ").Number(uint64(m.UID)).SP()
+		}
+		c.enc.Raw("FLAGS ")
+		c.writeFlagList(m.Flags, c.sel.recent[m.UID])
+		c.enc.Raw(")").CRLF()
+	}
+	return nil
+}
+
+func isSystemFlag(f string) bool {
+	for _, s := range systemFlags {
+		if strings.EqualFold(f, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// allowedFlags keeps, of a proposed change, only what the rights allow.
+func allowedFlags(r acl.Rights) func(old, proposed store.Flags) store.Flags {
+	return func(old, proposed store.Flags) store.Flags {
+		out := proposed
+		if !r.Has(acl.RightSeen) {
+			out.Sys = out.Sys&^store.FlagSeen | old.Sys&store.FlagSeen
+		}
+		if !r.Has(acl.RightDeleteMsg) {
+			out.Sys = out.Sys&^store.FlagDeleted | old.Sys&store.FlagDeleted
+		}
+		if !r.Has(acl.RightWrite) {
+			const others = store.FlagAnswered | store.FlagFlagged | store.FlagDraft
+			out.Sys = out.Sys&^others | old.Sys&others
+			out.Keywords = old.Keywords
+		}
+		return out
+	}
+}

@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"slices"
+	"sync"
+
+	"mailroom/store"
+)
+
+// view is one session's selected mailbox: its own sequence numbering
+// (uids[n-1] is message n) and the changes committed since it last told
+// the client. Pending changes are kept as sets keyed by UID, so they are
+// bounded by the mailbox's size however long the client stays silent.
+type view struct {
+	sh       *shared
+	id       store.MailboxID
+	display  string // the name the client selected it by
+	readOnly bool   // EXAMINE, or no right to change anything
+	// withdrawn: the user lost read access; the view gets no more changes
+	// and stays withdrawn until deselected.
+	withdrawn bool
+
+	uids   []store.UID
+	recent map[store.UID]bool // \Recent in this session
+
+	mu sync.Mutex
+	// wake is signalled (without blocking) after every queued change, for
+	// IDLE.
+	wake        chan struct{}
+	newUIDs     []store.UID               // appended, not yet announced
+	expunged    map[store.UID]bool        // announced, now expunged, not yet announced as such
+	flags       map[store.UID]store.Flags // flag changes not yet announced
+	newKeywords bool                      // FLAGS must be sent again
+	deleted     bool                      // the mailbox is gone
+}
+
+// newView selects mailbox sh for a session: the view starts from the
+// shared UID list, claiming \Recent for messages no session has claimed
+// unless the session only examines.
+func newView(sh *shared, id store.MailboxID, display string, readOnly bool) *view {
+	v := &view{sh: sh, id: id, display: display, readOnly: readOnly, wake: make(chan struct{}, 1), recent: map[store.UID]bool{}}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	v.uids = slices.Clone(sh.uids)
+	// Messages no session has claimed are recent here; EXAMINE shows them
+	// so without claiming them (RFC 3501 §6.3.2).
+	for i := len(v.uids) - 1; i >= 0 && v.uids[i] > sh.recent; i-- {
+		v.recent[v.uids[i]] = true
+	}
+	if n := len(sh.uids); n > 0 && !readOnly {
+		sh.recent = max(sh.recent, sh.uids[n-1])
+	}
+	sh.views[v] = struct{}{}
+	return v
+}
+
+// close deselects: the view stops receiving changes.
+func (v *view) close() {
+	v.sh.mu.Lock()
+	delete(v.sh.views, v)
+	v.sh.mu.Unlock()
+}
+
+// withdraw stops all changes to the view and drops what is pending.
+func (v *view) withdraw() {
+	if v.withdrawn {
+		return
+	}
+	v.withdrawn = true
+	v.close()
+	v.mu.Lock()
+	v.newUIDs, v.expunged, v.flags, v.newKeywords = nil, nil, nil, false
+	v.mu.Unlock()
+}
+
+// queue records a change for the client; sh.mu is held (called from
+// Registry.Publish).
+func (v *view) queue(c store.Change, newKeyword bool) {
+	own := c.Origin == v
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.newKeywords = v.newKeywords || newKeyword
+	switch c.Kind {
+	case store.ChangeAppend:
+		for _, m := range c.Messages {
+			last := store.UID(0)
+			if n := len(v.newUIDs); n > 0 {
+				last = v.newUIDs[n-1]
+			} else if n := len(v.uids); n > 0 {
+				last = v.uids[n-1]
+			}
+			if m.UID > last {
+				v.newUIDs = append(v.newUIDs, m.UID)
+			}
+		}
+	case store.ChangeFlags:
+		if own {
+			break // the session answers its own STORE
+		}
+		for _, m := range c.Messages {
+			if v.flags == nil {
+				v.flags = map[store.UID]store.Flags{}
+			}
+			v.flags[m.UID] = m.Flags
+		}
+	case store.ChangeExpunge:
+		for _, u := range c.UIDs {
+			if i, found := slices.BinarySearch(v.newUIDs, u); found {
+				v.newUIDs = slices.Delete(v.newUIDs, i, i+1) // never announced
+				continue
+			}
+			if _, found := slices.BinarySearch(v.uids, u); found {
+				if v.expunged == nil {
+					v.expunged = map[store.UID]bool{}
+				}
+				v.expunged[u] = true
+			}
+			delete(v.flags, u)
+		}
+	case store.ChangeDeleted:
+		v.deleted = true
+	}
+	select {
+	case v.wake <- struct{}{}:
+	default:
+	}
+}
+
+// seq returns the sequence number of uid in the view, or 0.
+func (v *view) seq(uid store.UID) uint32 {
+	if i, found := slices.BinarySearch(v.uids, uid); found {
+		return uint32(i + 1)
+	}
+	return 0
+}
+
+// pending takes the queued changes the client may be told now: expunges
+// only when allowExpunge (RFC 9051 §7.5.1: not during FETCH, STORE or
+// SEARCH, nor outside a command).
+func (v *view) pending(allowExpunge bool) (expunged []store.UID, newUIDs []store.UID, flags map[store.UID]store.Flags, newKeywords, deleted bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if allowExpunge && len(v.expunged) > 0 {
+		expunged = make([]store.UID, 0, len(v.expunged))
+		for u := range v.expunged {
+			expunged = append(expunged, u)
+		}
+		slices.Sort(expunged)
+		v.expunged = nil
+	}
+	newUIDs, v.newUIDs = v.newUIDs, nil
+	flags, v.flags = v.flags, nil
+	newKeywords, v.newKeywords = v.newKeywords, false
+	return expunged, newUIDs, flags, newKeywords, v.deleted
+}
+
+// isExpunged reports whether uid was expunged but not yet announced.
+func (v *view) isExpunged(uid store.UID) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.expunged[uid]
+}
+
+// keywords returns the keywords in use in the mailbox.
+func (v *view) keywords() []string {
+	v.sh.mu.Lock()
+	defer v.sh.mu.Unlock()
+	return slices.Clone(v.sh.keywords)
+}
+
+// claimRecent claims \Recent for newly announced messages, if no other
+// session has (the first session to see them gets them).
+func (v *view) claimRecent(uids []store.UID) {
+	if v.readOnly || len(uids) == 0 {
+		return
+	}
+	v.sh.mu.Lock()
+	defer v.sh.mu.Unlock()
+	for _, u := range uids {
+		if u > v.sh.recent {
+			v.recent[u] = true
+		}
+	}
+	v.sh.recent = max(v.sh.recent, uids[len(uids)-1])
+}
