@@ -108,6 +108,20 @@ func (c *conn) locate(name string) (*place, error) {
 	return &place{owner: owner, name: m.Name, display: displayName(me, owner, m.Name), mailbox: m, rights: rights}, nil
 }
 
+// locateArg reads a mailbox name argument, locates the mailbox and
+// requires the rights in want (none when want is 0) for what.
+func (c *conn) locateArg(v proto.Value, want acl.Rights, what string) (*place, error) {
+	name, err := c.mailboxArg(v)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.locate(name)
+	if err != nil {
+		return nil, err
+	}
+	return p, need(p, want, what)
+}
+
 // need answers NO [NOPERM] unless p grants every right in want.
 func need(p *place, want acl.Rights, what string) error {
 	if p.rights.Has(want) {

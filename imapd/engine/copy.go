@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -13,18 +14,11 @@ import (
 // destination resolves the target of COPY, MOVE and APPEND, which needs
 // "i" (RFC 4314 §4); a missing one says TRYCREATE (RFC 9051 §6.4.7).
 func (c *conn) destination(v proto.Value) (*place, error) {
-	name, err := c.mailboxArg(v)
-	if err != nil {
-		return nil, err
-	}
-	p, err := c.locate(name)
-	if err == store.ErrNoMailbox {
+	p, err := c.locateArg(v, acl.RightInsert, "add messages")
+	if errors.Is(err, store.ErrNoMailbox) {
 		return nil, no("TRYCREATE", "No such mailbox")
 	}
-	if err != nil {
-		return nil, err
-	}
-	return p, need(p, acl.RightInsert, "add messages")
+	return p, err
 }
 
 // copyUID is the COPYUID response code (RFC 4315).

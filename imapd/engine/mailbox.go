@@ -28,10 +28,6 @@ func cmdStatus(c *conn, cmd *proto.Command) error {
 	if len(cmd.Args) != 2 || cmd.Args[1].Kind != proto.List {
 		return syntax("STATUS takes a mailbox and a list of items")
 	}
-	name, err := c.mailboxArg(cmd.Args[0])
-	if err != nil {
-		return err
-	}
 	var items []string
 	for _, v := range cmd.Args[1].List {
 		items = append(items, v.Upper())
@@ -39,11 +35,8 @@ func cmdStatus(c *conn, cmd *proto.Command) error {
 	if err := checkStatusItems(items); err != nil {
 		return err
 	}
-	p, err := c.locate(name)
+	p, err := c.locateArg(cmd.Args[0], acl.RightRead, "read the status")
 	if err != nil {
-		return err
-	}
-	if err := need(p, acl.RightRead, "read the status"); err != nil {
 		return err
 	}
 	c.writeStatus(p.display, p.mailbox, items)
@@ -147,15 +140,8 @@ func cmdDelete(c *conn, cmd *proto.Command) error {
 	if len(cmd.Args) != 1 {
 		return syntax("DELETE takes a mailbox name")
 	}
-	name, err := c.mailboxArg(cmd.Args[0])
+	p, err := c.locateArg(cmd.Args[0], acl.RightDelete, "delete the mailbox")
 	if err != nil {
-		return err
-	}
-	p, err := c.locate(name)
-	if err != nil {
-		return err
-	}
-	if err := need(p, acl.RightDelete, "delete the mailbox"); err != nil {
 		return err
 	}
 	return c.srv.opts.Store.DeleteMailbox(c.ctx, p.owner.Address, p.name)
@@ -167,19 +153,12 @@ func cmdRename(c *conn, cmd *proto.Command) error {
 	if len(cmd.Args) != 2 {
 		return syntax("RENAME takes two mailbox names")
 	}
-	from, err := c.mailboxArg(cmd.Args[0])
-	if err != nil {
-		return err
-	}
 	to, err := c.newMailboxArg(cmd.Args[1])
 	if err != nil {
 		return err
 	}
-	p, err := c.locate(from)
+	p, err := c.locateArg(cmd.Args[0], acl.RightDelete, "rename the mailbox")
 	if err != nil {
-		return err
-	}
-	if err := need(p, acl.RightDelete, "rename the mailbox"); err != nil {
 		return err
 	}
 	dir := c.srv.opts.Directory.Load()
@@ -202,11 +181,7 @@ func cmdSubscribe(c *conn, cmd *proto.Command) error {
 	if len(cmd.Args) != 1 {
 		return syntax("SUBSCRIBE takes a mailbox name")
 	}
-	name, err := c.mailboxArg(cmd.Args[0])
-	if err != nil {
-		return err
-	}
-	p, err := c.locate(name)
+	p, err := c.locateArg(cmd.Args[0], 0, "")
 	if err != nil {
 		return err
 	}

@@ -28,15 +28,8 @@ func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 	if len(cmd.Args) != 1 {
 		return syntax(cmd.Name + " takes a mailbox name")
 	}
-	name, err := c.mailboxArg(cmd.Args[0])
+	p, err := c.locateArg(cmd.Args[0], acl.RightRead, "read messages")
 	if err != nil {
-		return err
-	}
-	p, err := c.locate(name)
-	if err != nil {
-		return err
-	}
-	if err := need(p, acl.RightRead, "read messages"); err != nil {
 		return err
 	}
 	st := c.srv.opts.Store
