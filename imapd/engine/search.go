@@ -131,15 +131,24 @@ func (p *searchParser) date() (time.Time, error) {
 	return t, nil
 }
 
-var flagKeys = map[string]struct {
-	flag store.SysFlags
-	set  bool
-}{
-	"ANSWERED": {store.FlagAnswered, true}, "UNANSWERED": {store.FlagAnswered, false},
-	"DELETED": {store.FlagDeleted, true}, "UNDELETED": {store.FlagDeleted, false},
-	"DRAFT": {store.FlagDraft, true}, "UNDRAFT": {store.FlagDraft, false},
-	"FLAGGED": {store.FlagFlagged, true}, "UNFLAGGED": {store.FlagFlagged, false},
-	"SEEN": {store.FlagSeen, true}, "UNSEEN": {store.FlagSeen, false},
+// flagKey maps the SEARCH keys that test a system flag to the flag and
+// whether it must be set.
+func flagKey(name string) (flag store.SysFlags, set, ok bool) {
+	switch name {
+	case "ANSWERED", "UNANSWERED":
+		flag = store.FlagAnswered
+	case "DELETED", "UNDELETED":
+		flag = store.FlagDeleted
+	case "DRAFT", "UNDRAFT":
+		flag = store.FlagDraft
+	case "FLAGGED", "UNFLAGGED":
+		flag = store.FlagFlagged
+	case "SEEN", "UNSEEN":
+		flag = store.FlagSeen
+	default:
+		return 0, false, false
+	}
+	return flag, !strings.HasPrefix(name, "UN"), true
 }
 
 func (p *searchParser) key(depth int) (*key, error) {
@@ -169,9 +178,9 @@ func (p *searchParser) key(depth int) (*key, error) {
 		return nil, syntax("Invalid SEARCH key")
 	}
 	name := v.Upper()
-	if fk, ok := flagKeys[name]; ok {
-		k := &key{op: "FLAG", flags: fk.flag}
-		if !fk.set {
+	if flag, set, ok := flagKey(name); ok {
+		k := &key{op: "FLAG", flags: flag}
+		if !set {
 			k = &key{op: "NOT", sub: []*key{k}}
 		}
 		return k, nil
@@ -475,16 +484,13 @@ func compareDate(op string, t, d time.Time) bool {
 	return !t.Before(d) // SINCE
 }
 
-var wordDecoder = &mime.WordDecoder{CharsetReader: func(cs string, r io.Reader) (io.Reader, error) {
-	return charset.Reader(cs, r)
-}}
-
 // decodeWords decodes RFC 2047 encoded words; on failure the raw text.
 func decodeWords(s string) string {
 	if !strings.Contains(s, "=?") {
 		return s
 	}
-	if d, err := wordDecoder.DecodeHeader(s); err == nil {
+	dec := &mime.WordDecoder{CharsetReader: charset.Reader}
+	if d, err := dec.DecodeHeader(s); err == nil {
 		return d
 	}
 	return s

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"slices"
 	"strconv"
-	"strings"
 
 	"mailroom/acl"
 	"mailroom/imapd/proto"
@@ -12,7 +11,7 @@ import (
 )
 
 // systemFlags are the flags every mailbox offers (RFC 9051 §2.3.2).
-var systemFlags = []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}
+const systemFlags = `\Answered \Flagged \Deleted \Seen \Draft`
 
 func cmdSelect(c *conn, cmd *proto.Command) error  { return c.selectMailbox(cmd, false) }
 func cmdExamine(c *conn, cmd *proto.Command) error { return c.selectMailbox(cmd, true) }
@@ -76,7 +75,7 @@ func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 // this user may change here) for the selected mailbox.
 func (c *conn) writeFlags(v *view) {
 	kws := v.keywords()
-	c.enc.Raw("* FLAGS (").Raw(strings.Join(systemFlags, " "))
+	c.enc.Raw("* FLAGS (").Raw(systemFlags)
 	for _, k := range kws {
 		c.enc.SP().Flag(k)
 	}

@@ -101,7 +101,7 @@ func (c *conn) storeFlags(cmd *proto.Command, uid bool) error {
 }
 
 func isSystemFlag(f string) bool {
-	for _, s := range systemFlags {
+	for s := range strings.FieldsSeq(systemFlags) {
 		if strings.EqualFold(f, s) {
 			return true
 		}
