@@ -46,13 +46,14 @@ func newTestServer(t testing.TB) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
+	reg := NewRegistry()
+	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir(), OnChange: reg.Publish})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := &testServer{st: st}
 	ts.srv = New(Options{
-		Store: st, Directory: acl.NewLive(dir), Logger: slog.New(slog.DiscardHandler),
+		Store: st, Registry: reg, Directory: acl.NewLive(dir), Logger: slog.New(slog.DiscardHandler),
 		TLSConfig: testutil.TLSConfig(t), AppendLimit: 1 << 20,
 		Sleep: func(_ context.Context, d time.Duration) {
 			ts.mu.Lock()

@@ -70,15 +70,9 @@ func (c *conn) storeFlags(cmd *proto.Command, uid bool) error {
 	if err != nil {
 		return err
 	}
-	newKeyword := false
-	c.sel.sh.mu.Lock()
-	for _, m := range changed {
-		for _, k := range m.Flags.Keywords {
-			newKeyword = c.sel.sh.addKeywordLocked(k) || newKeyword
-		}
-	}
-	c.sel.sh.mu.Unlock()
-	if newKeyword {
+	// A keyword new to the mailbox goes into FLAGS before any FETCH shows
+	// it (the registry noted it when the change was published).
+	if c.sel.takeNewKeywords() {
 		c.writeFlags(c.sel)
 	}
 	if silent {

@@ -154,6 +154,16 @@ func (v *view) pending(allowExpunge bool) (expunged []store.UID, newUIDs []store
 	return expunged, newUIDs, flags, newKeywords, v.deleted
 }
 
+// takeNewKeywords reports, once, that a keyword appeared since FLAGS was
+// last sent.
+func (v *view) takeNewKeywords() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n := v.newKeywords
+	v.newKeywords = false
+	return n
+}
+
 // isExpunged reports whether uid was expunged but not yet announced.
 func (v *view) isExpunged(uid store.UID) bool {
 	v.mu.Lock()

@@ -1,0 +1,162 @@
+package engine
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// These tests pin the behaviour Dovecot's imaptest checks and the old
+// go-imap-based server got wrong (imaptest groups select, copy, subscribe,
+// fetch-envelope, nil, atoms, move, search-flags), so the repository
+// keeps them without imaptest.
+
+// login dials the plain listener and logs alice in.
+func login(t *testing.T, ts *testServer, user string) *raw {
+	t.Helper()
+	r := dialRaw(t, ts.plain)
+	r.send("l1 LOGIN " + user + " password\r\n")
+	r.expect("l1", "OK")
+	return r
+}
+
+func has(lines []string, want string) bool {
+	for _, l := range lines {
+		if strings.EqualFold(l, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRecent: IMAP4rev1's \Recent belongs to the first session that
+// selects the mailbox after the mail arrived; EXAMINE shows it without
+// taking it; IMAP4rev2 sessions never see it.
+func TestRecent(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	a.send("a1 APPEND INBOX {12}\r\n")
+	a.line()
+	a.send("Subject: x\r\n\r\n")
+	a.expect("a1", "OK")
+	a.send("a2 APPEND INBOX {12+}\r\nSubject: y\r\n\r\n")
+	a.expect("a2", "OK")
+	a.send("a3 STATUS INBOX (RECENT)\r\n")
+	if l := a.expect("a3", "OK"); !has(l, `* STATUS "INBOX" (RECENT 2)`) {
+		t.Errorf("STATUS RECENT before any SELECT: %q", l)
+	}
+	a.send("a4 EXAMINE INBOX\r\n")
+	if l := a.expect("a4", "OK [READ-ONLY]"); !has(l, "* 2 RECENT") {
+		t.Errorf("EXAMINE: %q", l)
+	}
+	a.send("a5 SELECT INBOX\r\n")
+	if l := a.expect("a5", "OK [READ-WRITE]"); !has(l, "* 2 RECENT") || !has(l, "* OK [UNSEEN 1] First unseen") {
+		t.Errorf("SELECT: %q", l)
+	}
+	a.send("a6 FETCH 1 FLAGS\r\n")
+	if l := a.expect("a6", "OK"); !has(l, `* 1 FETCH (FLAGS (\Recent))`) {
+		t.Errorf("FETCH FLAGS: %q", l)
+	}
+	b := login(t, ts, "alice@example.test")
+	b.send("b1 SELECT INBOX\r\n")
+	if l := b.expect("b1", "OK"); !has(l, "* 0 RECENT") {
+		t.Errorf("second session: %q", l)
+	}
+	c := login(t, ts, "alice@example.test")
+	c.send("c1 ENABLE IMAP4rev2\r\nc2 SELECT INBOX\r\n")
+	c.expect("c1", "OK")
+	if l := strings.Join(c.expect("c2", "OK"), "\n"); strings.Contains(l, "RECENT") {
+		t.Errorf("IMAP4rev2 SELECT mentions RECENT: %q", l)
+	}
+	c.send("c3 SEARCH ALL\r\n")
+	if l := c.expect("c3", "OK"); !has(l, `* ESEARCH (TAG "c3") ALL 1:2`) {
+		t.Errorf("IMAP4rev2 SEARCH: %q", l)
+	}
+}
+
+// TestKeywordsAnnounced: a keyword set for the first time is added to
+// FLAGS (and PERMANENTFLAGS) before any FETCH shows it, in this session
+// and in others; NIL is a keyword like any atom.
+func TestKeywordsAnnounced(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	a.send("a1 APPEND INBOX {12+}\r\nSubject: x\r\n\r\na2 SELECT INBOX\r\n")
+	a.expect("a1", "OK")
+	a.expect("a2", "OK")
+	b := login(t, ts, "alice@example.test")
+	b.send("b1 SELECT INBOX\r\n")
+	b.expect("b1", "OK")
+	a.send("a3 STORE 1 +FLAGS ($Hello NIL)\r\n")
+	l := a.expect("a3", "OK")
+	flags := -1
+	for i, s := range l {
+		if strings.HasPrefix(s, "* FLAGS (") && strings.Contains(s, "$Hello") && strings.Contains(s, " NIL") {
+			flags = i
+		}
+	}
+	if flags < 0 || !strings.Contains(strings.Join(l[flags:], "\n"), "FETCH (FLAGS ($Hello NIL") {
+		t.Errorf("STORE of a new keyword: %q", l)
+	}
+	b.send("b2 NOOP\r\n")
+	l = b.expect("b2", "OK")
+	if !regexp.MustCompile(`\* FLAGS \(.*\$Hello.*\)`).MatchString(strings.Join(l, "\n")) {
+		t.Errorf("other session: %q", l)
+	}
+}
+
+// TestLsubNoselect: LSUB with "%" shows a parent whose child is
+// subscribed, itself unsubscribed, as \Noselect (RFC 3501 §6.3.9).
+func TestLsubNoselect(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	a.send("a1 CREATE top/child\r\na2 SUBSCRIBE top/child\r\na3 LSUB \"\" %\r\na4 LSUB \"\" top/%\r\n")
+	a.expect("a1", "OK")
+	a.expect("a2", "OK")
+	if l := a.expect("a3", "OK"); !has(l, `* LSUB (\Noselect) "/" "top"`) {
+		t.Errorf("LSUB %%: %q", l)
+	}
+	if l := a.expect("a4", "OK"); !has(l, `* LSUB () "/" "top/child"`) {
+		t.Errorf("LSUB top/%%: %q", l)
+	}
+}
+
+// TestMoveWithinMailbox: MOVE into the selected mailbox itself gives the
+// messages new UIDs (RFC 6851): COPYUID, then EXPUNGE and EXISTS.
+func TestMoveWithinMailbox(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	a.send("a1 APPEND INBOX {12+}\r\nSubject: x\r\n\r\na2 APPEND INBOX {12+}\r\nSubject: y\r\n\r\na3 SELECT INBOX\r\n")
+	a.expect("a1", "OK")
+	a.expect("a2", "OK")
+	a.expect("a3", "OK")
+	a.send("a4 MOVE 1 INBOX\r\n")
+	l := a.expect("a4", "OK")
+	joined := strings.Join(l, "\n")
+	if !regexp.MustCompile(`\* OK \[COPYUID \d+ 1 3\]`).MatchString(joined) || !has(l, "* 1 EXPUNGE") || !has(l, "* 2 EXISTS") {
+		t.Errorf("MOVE within INBOX: %q", l)
+	}
+}
+
+// TestEnvelopeGroups: ENVELOPE keeps group syntax, as imaptest's
+// fetch-envelope expects.
+func TestEnvelopeGroups(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	msg := "From: user@domain (Real Name)\r\nTo: group: g1@d1.org;\r\n\r\nbody\r\n"
+	a.send("a1 APPEND INBOX {" + itoa(len(msg)) + "+}\r\n" + msg + "\r\na2 SELECT INBOX\r\na3 FETCH 1 ENVELOPE\r\n")
+	a.expect("a1", "OK")
+	a.expect("a2", "OK")
+	l := strings.Join(a.expect("a3", "OK"), "\n")
+	if !strings.Contains(l, `(("Real Name" NIL "user" "domain"))`) || !strings.Contains(l, `((NIL NIL "group" NIL)(NIL NIL "g1" "d1.org")(NIL NIL NIL NIL))`) {
+		t.Errorf("ENVELOPE: %q", l)
+	}
+}
+
+func itoa(n int) string {
+	var b []byte
+	for n >= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+		n /= 10
+	}
+	return string(append([]byte{byte('0' + n)}, b...))
+}
