@@ -48,4 +48,9 @@
 //     account). A reload (Live.Store) forgets every entry, and entries of
 //     an old directory could not match anyway, so a changed password stops
 //     working at once. A reconnecting client costs ~1 µs instead of ~30 ms.
+//   - Changing an ACL goes through Directory.SetRights (grant.go), from
+//     IMAP SETACL and from `mailroom acl grant` alike: one place decides
+//     replace/add/remove and gates anything new with CheckGrant and the
+//     plan's max_grantees (Grantees). acl reaches the store through the
+//     small ACLStore interface it declares.
 package acl

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"mailroom/acl"
@@ -53,24 +52,11 @@ func runACL(ctx context.Context, st *store.Store, dir *acl.Directory, req aclReq
 	}
 	switch req.Op {
 	case "grant":
-		r, err := acl.ParseRights(req.Rights)
-		if err != nil || r == 0 {
+		if r, err := acl.ParseRights(req.Rights); err != nil || r == 0 {
 			return nil, fmt.Errorf("rights %q: want letters of lrswipkxtea", req.Rights)
 		}
-		var others []string
-		rows, err := listACL(ctx, st, dir, owner.Address)
-		if err != nil {
-			return nil, err
-		}
-		for _, row := range rows {
-			others = append(others, row.Identifier)
-		}
-		if !strings.HasPrefix(id, "-") {
-			if err := dir.CheckGrant(owner, id, others); err != nil {
-				return nil, err
-			}
-		}
-		return nil, st.SetACL(ctx, m.ID, id, r.String())
+		_, err := dir.SetRights(ctx, st, owner, m.ID, id, req.Rights)
+		return nil, err
 	case "revoke":
 		return nil, st.SetACL(ctx, m.ID, id, "")
 	}

@@ -88,73 +88,20 @@ func cmdSetACL(c *conn, cmd *proto.Command) error {
 	if !ok {
 		return syntax("Expected rights")
 	}
-	op := byte(0)
-	if mod != "" && (mod[0] == '+' || mod[0] == '-') {
-		op, mod = mod[0], mod[1:]
+	letters := mod
+	if letters != "" && (letters[0] == '+' || letters[0] == '-') {
+		letters = letters[1:]
 	}
-	change, err := acl.ParseRights(mod)
-	if err != nil {
+	if _, err := acl.ParseRights(letters); err != nil {
 		return syntax(err.Error())
 	}
-	st := c.srv.opts.Store
-	current, err := st.ACL(c.ctx, p.mailbox.ID)
+	next, err := dir.SetRights(c.ctx, c.srv.opts.Store, p.owner, p.mailbox.ID, id, mod)
 	if err != nil {
-		return err
-	}
-	var old acl.Rights
-	for _, e := range current {
-		if strings.EqualFold(e.Identifier, id) {
-			old, _ = acl.ParseRights(e.Rights)
-		}
-	}
-	next := change
-	switch op {
-	case '+':
-		next = old | change
-	case '-':
-		next = old &^ change
-	}
-	if next&^old != 0 && !strings.HasPrefix(id, "-") {
-		others, err := c.grantees(p.owner)
-		if err != nil {
-			return err
-		}
-		if err := dir.CheckGrant(p.owner, id, others); err != nil {
-			c.log.Info("grant refused", "mailbox", p.display, "identifier", id, "err", err)
-			return err
-		}
-	}
-	if err := st.SetACL(c.ctx, p.mailbox.ID, id, next.String()); err != nil {
+		c.log.Info("grant refused", "mailbox", p.display, "identifier", id, "err", err)
 		return err
 	}
 	c.log.Info("acl changed", "mailbox", p.display, "owner", p.owner.Address, "identifier", id, "rights", next.String())
 	return nil
-}
-
-// grantees returns every identifier owner has granted anything to, on
-// any of their mailboxes or by the operator's shares (for max_grantees).
-func (c *conn) grantees(owner *acl.Account) ([]string, error) {
-	st := c.srv.opts.Store
-	var out []string
-	boxes, err := st.Mailboxes(c.ctx, owner.Address)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range boxes {
-		entries, err := st.ACL(c.ctx, m.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			out = append(out, e.Identifier)
-		}
-	}
-	for _, sh := range c.srv.opts.Directory.Load().Shares() {
-		if acl.Fold(sh.Owner) == acl.Fold(owner.Address) {
-			out = append(out, sh.Grantee)
-		}
-	}
-	return out, nil
 }
 
 func cmdDeleteACL(c *conn, cmd *proto.Command) error {
