@@ -14,6 +14,24 @@ type ACLStore interface {
 	SetACL(ctx context.Context, id store.MailboxID, identifier, rights string) error
 }
 
+// MailboxRights evaluates user's rights on owner's mailbox m from its
+// stored entries and the operator's shares (Rights). IMAP commands and
+// SMTP send-as both ask here.
+func (d *Directory) MailboxRights(ctx context.Context, st ACLStore, owner, user *Account, m *store.Mailbox) (Rights, error) {
+	if owner != nil && user != nil && Fold(owner.Address) == Fold(user.Address) {
+		return AllRights, nil
+	}
+	stored, err := st.ACL(ctx, m.ID)
+	if err != nil {
+		return 0, err
+	}
+	entries := make([]Entry, 0, len(stored))
+	for _, e := range stored {
+		entries = append(entries, NewEntry(e.Identifier, e.Rights))
+	}
+	return d.Rights(owner, user, m.Name, entries), nil
+}
+
 // Grantees returns every identifier owner has granted anything to, on any
 // of their mailboxes or by the operator's shares (what max_grantees
 // counts).

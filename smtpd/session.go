@@ -215,16 +215,12 @@ func (s *session) checkSendAs(what, addr string) (*acl.Account, error) {
 	if err != nil {
 		return nil, refuse
 	}
-	stored, err := s.srv.opts.Store.ACL(context.Background(), inbox.ID)
+	rights, err := dir.MailboxRights(context.Background(), s.srv.opts.Store, owner, me, inbox)
 	if err != nil {
 		s.log.Error("send-as rights", "err", err)
 		return nil, errTempFailure
 	}
-	entries := make([]acl.Entry, 0, len(stored))
-	for _, e := range stored {
-		entries = append(entries, acl.NewEntry(e.Identifier, e.Rights))
-	}
-	if !dir.Rights(owner, me, store.Inbox, entries).Has(acl.RightPost) {
+	if !rights.Has(acl.RightPost) {
 		return nil, refuse
 	}
 	return owner, nil

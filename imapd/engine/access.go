@@ -68,18 +68,7 @@ func reachable(me, owner *acl.Account) bool {
 
 // rightsOn evaluates the user's rights on owner's mailbox m.
 func (c *conn) rightsOn(dir *acl.Directory, me, owner *acl.Account, m *store.Mailbox) (acl.Rights, error) {
-	if owner == me {
-		return acl.AllRights, nil
-	}
-	stored, err := c.srv.opts.Store.ACL(c.ctx, m.ID)
-	if err != nil {
-		return 0, err
-	}
-	entries := make([]acl.Entry, 0, len(stored))
-	for _, e := range stored {
-		entries = append(entries, acl.NewEntry(e.Identifier, e.Rights))
-	}
-	return dir.Rights(owner, me, m.Name, entries), nil
+	return dir.MailboxRights(c.ctx, c.srv.opts.Store, owner, me, m)
 }
 
 // locate resolves a client's mailbox name. A mailbox the user may not
