@@ -99,6 +99,14 @@ func BenchmarkLargeMailbox(b *testing.B) {
 			}
 		}
 	})
+	b.Run("FETCH_1:*_(ENVELOPE)", func(b *testing.B) {
+		for b.Loop() {
+			out := r.ok("e FETCH 1:* (ENVELOPE)")
+			if got := strings.Count("\n"+out, "\n* "); got != n {
+				b.Fatalf("FETCH ENVELOPE: %d responses", got)
+			}
+		}
+	})
 	b.Run("SEARCH_UNSEEN", func(b *testing.B) {
 		for b.Loop() {
 			out := r.ok("s SEARCH UNSEEN")

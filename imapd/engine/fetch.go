@@ -311,6 +311,51 @@ func (c *conn) records(uids []store.UID, fn func(*store.Message) error) error {
 	return nil
 }
 
+// Content is read in batches, in one store transaction each, and
+// written after the transaction ends, so no read transaction waits on a
+// slow client (docs/architecture.md).
+const (
+	contentBatch      = 512
+	contentBatchBytes = 8 << 20
+)
+
+var errBatchFull = errors.New("batch full")
+
+// recordsWithContent is records for commands that need message content.
+func (c *conn) recordsWithContent(uids []store.UID, fn func(*store.Message, []byte) error) error {
+	type item struct {
+		m *store.Message
+		b []byte
+	}
+	for len(uids) > 0 {
+		chunk := uids[:min(len(uids), contentBatch)]
+		var batch []item
+		size := 0
+		err := c.srv.opts.Store.MessagesByUID(c.ctx, c.sel.id, chunk, true, func(m *store.Message, b []byte) error {
+			batch = append(batch, item{m, bytes.Clone(b)})
+			if size += len(b); size >= contentBatchBytes {
+				return errBatchFull
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errBatchFull) {
+			return err
+		}
+		next := len(chunk)
+		if errors.Is(err, errBatchFull) {
+			last := batch[len(batch)-1].m.UID
+			next, _ = slices.BinarySearch(uids, last+1)
+		}
+		for _, it := range batch {
+			if err := fn(it.m, it.b); err != nil {
+				return err
+			}
+		}
+		uids = uids[next:]
+	}
+	return nil
+}
+
 func cmdFetch(c *conn, cmd *proto.Command) error    { return c.fetch(cmd, false) }
 func cmdUIDFetch(c *conn, cmd *proto.Command) error { return c.fetch(cmd, true) }
 
@@ -341,14 +386,7 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 		items = append([]fetchItem{{name: "UID", echo: "UID"}}, items...)
 	}
 	var seen []store.UID
-	err = c.records(uids, func(m *store.Message) error {
-		var content []byte
-		if needContent {
-			var err error
-			if content, err = c.srv.opts.Store.Content(c.ctx, m); err != nil {
-				return err
-			}
-		}
+	each := func(m *store.Message, content []byte) error {
 		flagsChanged := false
 		if setSeen && m.Flags.Sys&store.FlagSeen == 0 {
 			seen = append(seen, m.UID)
@@ -360,7 +398,12 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 			return c.enc.Flush()
 		}
 		return c.enc.Err()
-	})
+	}
+	if needContent {
+		err = c.recordsWithContent(uids, each)
+	} else {
+		err = c.records(uids, func(m *store.Message) error { return each(m, nil) })
+	}
 	if err != nil {
 		return err
 	}
@@ -384,6 +427,12 @@ func (c *conn) writeFetch(m *store.Message, content []byte, items []fetchItem, f
 		}
 		return root
 	}
+	header := func() part.Header {
+		if root != nil {
+			return root.Header
+		}
+		return part.ParseHeader(content, 0, part.HeaderEnd(content, 0))
+	}
 	wroteFlags := false
 	for i, it := range items {
 		if i > 0 {
@@ -402,7 +451,7 @@ func (c *conn) writeFetch(m *store.Message, content []byte, items []fetchItem, f
 			e.Raw("RFC822.SIZE ").Number(uint64(m.Size))
 		case "ENVELOPE":
 			e.Raw("ENVELOPE ")
-			part.WriteEnvelope(e, part.EnvelopeOf(tree().Header))
+			part.WriteEnvelope(e, part.EnvelopeOf(header()))
 		case "BODY", "BODYSTRUCTURE":
 			e.Raw(it.name).SP()
 			part.WriteBodyStructure(e, content, tree(), it.name == "BODYSTRUCTURE")

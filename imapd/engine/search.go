@@ -297,26 +297,24 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 	v := c.sel
 	var hits []store.UID
 	content := sa.root.needsContent()
-	err = c.records(v.uids, func(m *store.Message) error {
+	each := func(m *store.Message, b []byte) error {
 		if h := c.srv.opts.OnSearchMessage; h != nil {
 			h(c.ctx)
 		}
 		if err := c.ctx.Err(); err != nil {
 			return err
 		}
-		cand := &candidate{c: c, m: m}
-		if content {
-			b, err := c.srv.opts.Store.Content(c.ctx, m)
-			if err != nil {
-				return err
-			}
-			cand.content = b
-		}
+		cand := &candidate{c: c, m: m, content: b}
 		if cand.match(sa.root) {
 			hits = append(hits, m.UID)
 		}
 		return nil
-	})
+	}
+	if content {
+		err = c.recordsWithContent(v.uids, each)
+	} else {
+		err = c.records(v.uids, func(m *store.Message) error { return each(m, nil) })
+	}
 	if err != nil {
 		return err
 	}
