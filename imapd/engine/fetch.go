@@ -273,40 +273,28 @@ func (c *conn) setArg(v proto.Value, uid bool) ([]store.UID, error) {
 }
 
 // records calls fn with the record of each UID in uids (ascending) that
-// still exists, reading only those: one range scan when they are dense,
-// single reads when they are sparse (hardening issue, point 14).
+// still exists, reading only those (hardening issue, point 14), in
+// batches: each read in one store transaction that ends before fn writes
+// anything to the client.
 func (c *conn) records(uids []store.UID, fn func(*store.Message) error) error {
-	if len(uids) == 0 {
-		return nil
-	}
-	st, id := c.srv.opts.Store, c.sel.id
-	span := int(uids[len(uids)-1]-uids[0]) + 1
-	if len(uids)*4 >= span {
-		i := 0
-		return st.Messages(c.ctx, id, uids[0], uids[len(uids)-1], func(m *store.Message) error {
-			for i < len(uids) && uids[i] < m.UID {
-				i++
-			}
-			if i < len(uids) && uids[i] == m.UID {
-				return fn(m)
-			}
+	const batch = 4096
+	var msgs []*store.Message
+	for len(uids) > 0 {
+		chunk := uids[:min(len(uids), batch)]
+		msgs = msgs[:0]
+		err := c.srv.opts.Store.MessagesByUID(c.ctx, c.sel.id, chunk, false, func(m *store.Message, _ []byte) error {
+			msgs = append(msgs, m)
 			return nil
 		})
-	}
-	for _, u := range uids {
-		if err := c.ctx.Err(); err != nil {
-			return err
-		}
-		m, err := st.Message(c.ctx, id, u)
-		if errors.Is(err, store.ErrNoMessage) {
-			continue // expunged meanwhile: its EXPUNGE is pending
-		}
 		if err != nil {
 			return err
 		}
-		if err := fn(m); err != nil {
-			return err
+		for _, m := range msgs {
+			if err := fn(m); err != nil {
+				return err
+			}
 		}
+		uids = uids[len(chunk):]
 	}
 	return nil
 }
