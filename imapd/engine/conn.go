@@ -74,7 +74,9 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn, lopts ListenerOptions) *conn {
-	ctx, cancel := context.WithCancel(s.ctx)
+	// Not derived from the server's context: on shutdown a command in
+	// flight finishes (serve's AfterFunc only interrupts reads).
+	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
 		srv: s, nc: nc, lopts: lopts,
 		log:     s.log.With("conn", s.next.Add(1), "remote", nc.RemoteAddr().String()),

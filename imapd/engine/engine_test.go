@@ -302,3 +302,31 @@ func TestStateRules(t *testing.T) {
 		t.Fatalf("LOGOUT: %q", lines)
 	}
 }
+
+// TestShutdown: Close says BYE to a connection waiting for a command and
+// to one in IDLE, and returns once they are gone.
+func TestShutdown(t *testing.T) {
+	ts := newTestServer(t)
+	waiting := dialRaw(t, ts.plain)
+	idle := dialRaw(t, ts.plain)
+	idle.send("i1 LOGIN alice@example.test password\r\ni2 SELECT INBOX\r\ni3 IDLE\r\n")
+	idle.expect("i2", "OK")
+	if l := idle.line(); l != "+ idling" {
+		t.Fatalf("IDLE: %q", l)
+	}
+	closed := make(chan struct{})
+	go func() {
+		ts.srv.Close()
+		close(closed)
+	}()
+	for _, r := range []*raw{waiting, idle} {
+		if l := r.line(); !strings.HasPrefix(l, "* BYE [UNAVAILABLE]") {
+			t.Errorf("got %q, want BYE [UNAVAILABLE]", l)
+		}
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
+}

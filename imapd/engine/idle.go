@@ -57,7 +57,7 @@ func cmdIdle(c *conn, cmd *proto.Command) error {
 			c.readFailed(err) // a timeout or a closed connection: BYE
 			c.state = loggedOut
 			return errReplied
-		case <-c.ctx.Done():
+		case <-c.srv.ctx.Done():
 			c.nc.SetReadDeadline(time.Now())
 			<-done
 			c.bye("UNAVAILABLE", "Server shutting down")
