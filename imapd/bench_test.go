@@ -68,7 +68,10 @@ func BenchmarkLargeMailbox(b *testing.B) {
 			if err != nil || int(sel.NumMessages) != n {
 				b.Fatalf("SELECT: %v %v", sel, err)
 			}
-			// UNSELECT closes the mailbox, so every SELECT loads it anew.
+			// After UNSELECT the registry keeps the mailbox's state
+			// (bounded, kept current): this is a repeated SELECT. The
+			// first one after a start reads every record's UID and
+			// keywords (about 35 ms here).
 			if err := c.Unselect().Wait(); err != nil {
 				b.Fatal(err)
 			}

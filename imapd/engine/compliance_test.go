@@ -160,3 +160,29 @@ func itoa(n int) string {
 	}
 	return string(append([]byte{byte('0' + n)}, b...))
 }
+
+// TestReselectSeesChanges: a mailbox nobody has selected is kept by the
+// registry and kept current, so a SELECT after mail arrived, was flagged
+// or expunged meanwhile shows the store as it is.
+func TestReselectSeesChanges(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	b := login(t, ts, "alice@example.test")
+	a.send("a1 APPEND INBOX {12+}\r\nSubject: x\r\n\r\na2 APPEND INBOX {12+}\r\nSubject: y\r\n\r\na3 SELECT INBOX\r\na4 UNSELECT\r\n")
+	a.expect("a4", "OK")
+	// While nobody has INBOX selected: one more message, a new keyword,
+	// one message expunged.
+	b.send("b1 APPEND INBOX ($Later) {12+}\r\nSubject: z\r\n\r\nb2 STATUS INBOX (MESSAGES)\r\n")
+	b.expect("b1", "OK")
+	b.expect("b2", "OK")
+	b.send("b3 SELECT INBOX\r\nb4 STORE 1 +FLAGS (\\Deleted)\r\nb5 CLOSE\r\n")
+	b.expect("b5", "OK")
+	a.send("a5 SELECT INBOX\r\na6 UID SEARCH ALL\r\n")
+	l := a.expect("a5", "OK")
+	if !has(l, "* 2 EXISTS") || !strings.Contains(strings.Join(l, "\n"), "$Later") {
+		t.Errorf("SELECT after changes: %q", l)
+	}
+	if l := a.expect("a6", "OK"); !has(l, "* SEARCH 2 3") {
+		t.Errorf("UIDs after changes: %q", l)
+	}
+}

@@ -23,7 +23,12 @@
 //     text; the throttle (internal/netlimit) delays the next attempt.
 //   - AUTHENTICATE offers PLAIN only (go-sasl's server); LOGIN covers
 //     clients that want the legacy mechanism.
-//   - Server.Close cancels every connection's context: a connection
-//     blocked reading gets BYE [UNAVAILABLE] and ends; one running a
-//     command ends after it.
+//   - The registry keeps the state of mailboxes nobody has selected any
+//     more (UID list, keywords, \Recent), current through Publish, up to
+//     256 mailboxes and 2 M UIDs, least recently used out first: a
+//     repeated SELECT reads nothing from the store.
+//   - Server.Close interrupts reads: a connection waiting for a command
+//     or in IDLE gets BYE [UNAVAILABLE] and ends; one running a command
+//     finishes it first (its context is the connection's, not the
+//     server's).
 package engine

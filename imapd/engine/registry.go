@@ -14,13 +14,25 @@ import (
 // to store.Options.OnChange.
 type Registry struct {
 	mu    sync.Mutex
-	boxes map[store.MailboxID]*shared
+	boxes map[store.MailboxID]*shared // selected now, or kept (idle)
+	// idle lists the mailboxes nobody has selected whose state is kept,
+	// current through Publish, least recently used first: selecting one
+	// again reads nothing from the store. Bounded by idleUIDs and
+	// idleBoxes.
+	idle []*shared
 	// floors holds, for mailboxes nobody has selected now, the highest
 	// UID whose \Recent was claimed (or that arrived before this
 	// process): a message above it is recent. Only mailboxes that got mail
 	// or were selected since start have one; at most one entry each.
 	floors map[store.MailboxID]store.UID
 }
+
+// Bounds of the idle mailboxes kept: UIDs in all (4 bytes each) and
+// mailboxes.
+const (
+	idleUIDs  = 1 << 21
+	idleBoxes = 256
+)
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
@@ -50,6 +62,9 @@ func (r *Registry) open(ctx context.Context, st *store.Store, id store.MailboxID
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if sh := r.boxes[id]; sh != nil {
+		if sh.refs == 0 {
+			r.unidleLocked(sh)
+		}
 		sh.refs++
 		return sh, nil
 	}
@@ -76,14 +91,49 @@ func (r *Registry) open(ctx context.Context, st *store.Store, id store.MailboxID
 func (r *Registry) release(sh *shared) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if sh.refs--; sh.refs == 0 {
+	if sh.refs--; sh.refs > 0 {
+		return
+	}
+	sh.mu.Lock()
+	deleted := sh.deleted
+	sh.mu.Unlock()
+	if deleted {
 		delete(r.boxes, sh.id)
+		return
+	}
+	r.idle = append(r.idle, sh)
+	for len(r.idle) > 0 && (r.idleUIDsLocked() > idleUIDs || len(r.idle) > idleBoxes) {
+		r.evictLocked(r.idle[0])
+	}
+}
+
+// idleUIDsLocked counts the UIDs the idle entries hold.
+func (r *Registry) idleUIDsLocked() int {
+	n := 0
+	for _, sh := range r.idle {
 		sh.mu.Lock()
-		if !sh.deleted {
-			r.floors[sh.id] = sh.recent
-		}
+		n += len(sh.uids)
 		sh.mu.Unlock()
 	}
+	return n
+}
+
+// unidleLocked takes sh off the idle list (it is selected again).
+func (r *Registry) unidleLocked(sh *shared) {
+	if i := slices.Index(r.idle, sh); i >= 0 {
+		r.idle = slices.Delete(r.idle, i, i+1)
+	}
+}
+
+// evictLocked forgets an idle mailbox's state, keeping its \Recent floor.
+func (r *Registry) evictLocked(sh *shared) {
+	r.unidleLocked(sh)
+	delete(r.boxes, sh.id)
+	sh.mu.Lock()
+	if !sh.deleted {
+		r.floors[sh.id] = sh.recent
+	}
+	sh.mu.Unlock()
 }
 
 // recentCount returns how many messages of mailbox id are \Recent for
@@ -122,6 +172,13 @@ func (sh *shared) addKeywordLocked(k string) bool {
 func (r *Registry) Publish(c store.Change) {
 	r.mu.Lock()
 	sh := r.boxes[c.Mailbox]
+	if sh != nil && sh.refs == 0 && c.Kind == store.ChangeDeleted {
+		// An idle entry of a deleted mailbox is forgotten.
+		r.evictLocked(sh)
+		delete(r.floors, c.Mailbox)
+		r.mu.Unlock()
+		return
+	}
 	if sh == nil {
 		switch {
 		case c.Kind == store.ChangeDeleted:
