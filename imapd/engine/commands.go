@@ -159,6 +159,9 @@ func cmdLogout(c *conn, cmd *proto.Command) error {
 	if len(cmd.Args) > 0 {
 		return syntax("LOGOUT takes no arguments")
 	}
+	if c.sel != nil {
+		c.deselect() // nothing of the mailbox after BYE
+	}
 	c.enc.Raw("* BYE Logging out").CRLF()
 	c.state = loggedOut
 	return nil

@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"testing"
+
+	"mailroom/store"
 )
 
 // These tests pin the behaviour Dovecot's imaptest checks and the old
@@ -184,5 +187,65 @@ func TestReselectSeesChanges(t *testing.T) {
 	}
 	if l := a.expect("a6", "OK"); !has(l, "* SEARCH 2 3") {
 		t.Errorf("UIDs after changes: %q", l)
+	}
+}
+
+// TestNothingAfterLogout: LOGOUT leaves the mailbox first, so no update
+// of it follows BYE (imaptest's stress: "seq too high, state=LOGOUT").
+func TestNothingAfterLogout(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	b := login(t, ts, "alice@example.test")
+	a.send("a1 APPEND INBOX {12+}\r\nSubject: x\r\n\r\na2 SELECT INBOX\r\n")
+	a.expect("a2", "OK")
+	b.send("b1 SELECT INBOX\r\nb2 STORE 1 +FLAGS (\\Flagged)\r\n")
+	b.expect("b2", "OK")
+	a.send("a3 LOGOUT\r\n")
+	l := a.expect("a3", "OK")
+	if l[len(l)-2] != "* BYE Logging out" {
+		t.Errorf("LOGOUT: %q", l)
+	}
+}
+
+// TestKeywordVisibleBeforePublished: a keyword the store has but this
+// session was not told (its change not yet published) is put in FLAGS
+// before the FETCH that shows it. The store here publishes nothing, which
+// is the race widened to its limit.
+func TestKeywordVisibleBeforePublished(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	a.send("a1 APPEND INBOX {12+}\r\nSubject: x\r\n\r\na2 SELECT INBOX\r\n")
+	a.expect("a2", "OK")
+	inbox, err := ts.st.Inbox(context.Background(), "alice@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.srv.opts.Registry.mu.Lock()
+	sh := ts.srv.opts.Registry.boxes[inbox.ID]
+	ts.srv.opts.Registry.mu.Unlock()
+	// Unhook the session's view, as if the change were still on its way.
+	sh.mu.Lock()
+	views := sh.views
+	sh.views = map[*view]struct{}{}
+	sh.mu.Unlock()
+	if _, err := ts.st.StoreFlags(context.Background(), inbox.ID, []store.UID{1}, store.FlagsAdd, store.ParseFlags([]string{"$Fresh"}), nil); err != nil {
+		t.Fatal(err)
+	}
+	sh.mu.Lock()
+	sh.views = views
+	sh.mu.Unlock()
+	a.send("a3 FETCH 1 FLAGS\r\n")
+	l := a.expect("a3", "OK")
+	flags, fetch := -1, -1
+	for i, s := range l {
+		switch {
+		case strings.HasPrefix(s, "* FLAGS (") && strings.Contains(s, "$Fresh"):
+			flags = i
+		case strings.Contains(s, "FETCH") && strings.Contains(s, "$Fresh"):
+			fetch = i
+		}
+	}
+	if flags < 0 || fetch < flags {
+		t.Errorf("FETCH before FLAGS told the keyword: %q", l)
 	}
 }

@@ -407,6 +407,9 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 // writeFetch writes one FETCH response.
 func (c *conn) writeFetch(m *store.Message, content []byte, items []fetchItem, flagsChanged bool) {
 	e := c.enc
+	if flagsChanged || slices.ContainsFunc(items, func(it fetchItem) bool { return it.name == "FLAGS" }) {
+		c.tellKeywords(m.Flags)
+	}
 	e.Raw("* ").Number(uint64(c.sel.seq(m.UID))).Raw(" FETCH (")
 	var root *part.Part
 	tree := func() *part.Part {

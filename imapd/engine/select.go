@@ -75,6 +75,10 @@ func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 // this user may change here) for the selected mailbox.
 func (c *conn) writeFlags(v *view) {
 	kws := v.keywords()
+	v.told = make(map[string]bool, len(kws))
+	for _, k := range kws {
+		v.told[k] = true
+	}
 	c.enc.Raw("* FLAGS (").Raw(systemFlags)
 	for _, k := range kws {
 		c.enc.SP().Flag(k)
@@ -279,10 +283,31 @@ func (c *conn) announce(allowExpunge bool) {
 			if seq == 0 || v.isExpunged(u) {
 				continue
 			}
+			c.tellKeywords(flags[u])
 			c.enc.Raw("* ").Number(uint64(seq)).Raw(" FETCH (UID ").Number(uint64(u)).Raw(" FLAGS ")
 			c.writeFlagList(flags[u], v.recent[u])
 			c.enc.Raw(")").CRLF()
 		}
+	}
+}
+
+// tellKeywords makes sure the client has been told, in FLAGS, every
+// keyword f carries before a FETCH shows it (RFC 9051 §7.3.5): a keyword
+// set by another session may be visible in the store before its change is
+// published to this one.
+func (c *conn) tellKeywords(f store.Flags) {
+	v := c.sel
+	fresh := false
+	for _, k := range f.Keywords {
+		if !v.told[k] {
+			fresh = true
+			v.sh.mu.Lock()
+			v.sh.addKeywordLocked(k)
+			v.sh.mu.Unlock()
+		}
+	}
+	if fresh {
+		c.writeFlags(v)
 	}
 }
 

@@ -83,6 +83,7 @@ func (c *conn) storeFlags(cmd *proto.Command, uid bool) error {
 		if seq == 0 {
 			continue
 		}
+		c.tellKeywords(m.Flags)
 		c.enc.Raw("* ").Number(uint64(seq)).Raw(" FETCH (")
 		if uid {
 			c.enc.Raw("UID ").Number(uint64(m.UID)).SP()

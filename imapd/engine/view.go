@@ -22,6 +22,7 @@ type view struct {
 
 	uids   []store.UID
 	recent map[store.UID]bool // \Recent in this session
+	told   map[string]bool    // the keywords the client was told in FLAGS
 
 	mu sync.Mutex
 	// wake is signalled (without blocking) after every queued change, for
