@@ -69,6 +69,13 @@ func lookup(name string) (command, bool) {
 		return command{states: authed, run: cmdUnsubscribe}, true
 	case "APPEND":
 		return command{states: authed, run: cmdAppend}, true
+	// RFC 9208.
+	case "GETQUOTAROOT":
+		return command{states: authed, run: cmdGetQuotaRoot}, true
+	case "GETQUOTA":
+		return command{states: authed, run: cmdGetQuota}, true
+	case "SETQUOTA":
+		return command{states: authed, run: cmdSetQuota}, true
 	// RFC 4314.
 	case "SETACL":
 		return command{states: authed, run: cmdSetACL}, true
@@ -121,7 +128,7 @@ func lookup(name string) (command, bool) {
 func (c *conn) capabilities() []string {
 	caps := []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MOVE", "ESEARCH", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN",
-		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk"}
+		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE"}
 	if c.srv.opts.AppendLimit > 0 {
 		caps = append(caps, "APPENDLIMIT="+formatUint(uint64(c.srv.opts.AppendLimit)))
 	}

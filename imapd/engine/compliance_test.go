@@ -249,3 +249,34 @@ func TestKeywordVisibleBeforePublished(t *testing.T) {
 		t.Errorf("FETCH before FLAGS told the keyword: %q", l)
 	}
 }
+
+// TestQuota: GETQUOTAROOT and GETQUOTA report the plan's storage quota
+// and its use, for the user's own mailboxes and, to a delegate, for the
+// owner's; accounts without a quota have no root; SETQUOTA is refused.
+func TestQuota(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	msg := "Subject: x\r\n\r\n" + strings.Repeat("q", 3000) + "\r\n"
+	a.send("a1 APPEND INBOX {" + itoa(len(msg)) + "+}\r\n" + msg + "\r\n")
+	a.expect("a1", "OK")
+	a.send("a2 GETQUOTAROOT INBOX\r\n")
+	if l := a.expect("a2", "OK"); !has(l, `* QUOTAROOT "INBOX" ""`) || !has(l, `* QUOTA "" (STORAGE 3 1024)`) {
+		t.Errorf("GETQUOTAROOT: %q", l)
+	}
+	a.send("a3 GETQUOTA \"\"\r\na4 SETQUOTA \"\" (STORAGE 1)\r\na5 GETQUOTA nobody@example.test\r\n")
+	if l := a.expect("a3", "OK"); !has(l, `* QUOTA "" (STORAGE 3 1024)`) {
+		t.Errorf("GETQUOTA: %q", l)
+	}
+	a.expect("a4", "NO [NOPERM]")
+	a.expect("a5", "NO [NONEXISTENT]")
+	a.send("a6 SETACL INBOX bob@example.test lr\r\n")
+	a.expect("a6", "OK")
+	b := login(t, ts, "bob@example.test")
+	b.send("b1 GETQUOTAROOT \"Other Users/alice@example.test/INBOX\"\r\nb2 GETQUOTAROOT INBOX\r\n")
+	if l := b.expect("b1", "OK"); !has(l, `* QUOTA "alice@example.test" (STORAGE 3 1024)`) {
+		t.Errorf("delegate GETQUOTAROOT: %q", l)
+	}
+	if l := b.expect("b2", "OK"); !has(l, `* QUOTAROOT "INBOX"`) {
+		t.Errorf("no quota: %q", l)
+	}
+}

@@ -40,9 +40,9 @@ func newTestServer(t testing.TB) *testServer {
 		t.Fatal(err)
 	}
 	dir, err := acl.NewDirectory([]acl.AccountSpec{
-		{Address: "alice@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}},
+		{Address: "alice@example.test", PasswordHash: h, Plan: "team", Groups: []string{"staff"}},
 		{Address: "bob@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}},
-	}, []acl.Plan{{Name: "pro", Share: true}}, []string{"staff"}, nil)
+	}, []acl.Plan{{Name: "pro", Share: true}, {Name: "team", Share: true, Quota: 1 << 20}}, []string{"staff"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
