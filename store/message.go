@@ -308,9 +308,19 @@ func (s *Store) Message(ctx context.Context, id MailboxID, uid UID) (*Message, e
 // caller's rights check); it sees the old and proposed flags and returns
 // the flags to write.
 func (s *Store) StoreFlags(ctx context.Context, id MailboxID, uids []UID, op FlagOp, flags Flags, keep func(old, proposed Flags) Flags) ([]Message, error) {
+	changed, _, err := s.StoreFlagsIf(ctx, id, uids, op, flags, keep, nil)
+	return changed, err
+}
+
+// StoreFlagsIf is StoreFlags that changes only the messages whose
+// mod-sequence is at most *unchangedSince (RFC 7162 UNCHANGEDSINCE),
+// checked in the same transaction; it returns the UIDs of the others
+// (modified since) ascending. A nil unchangedSince checks nothing.
+func (s *Store) StoreFlagsIf(ctx context.Context, id MailboxID, uids []UID, op FlagOp, flags Flags, keep func(old, proposed Flags) Flags, unchangedSince *uint64) ([]Message, []UID, error) {
 	var changed []Message
+	var modified []UID
 	err := s.update(ctx, []MailboxID{id}, func(tx *txn) error {
-		changed = changed[:0]
+		changed, modified = changed[:0], modified[:0]
 		m, err := getMailbox(tx.Txn, id)
 		if err != nil {
 			return err
@@ -322,6 +332,10 @@ func (s *Store) StoreFlags(ctx context.Context, id MailboxID, uids []UID, op Fla
 			}
 			if err != nil {
 				return err
+			}
+			if unchangedSince != nil && msg.ModSeq > *unchangedSince {
+				modified = append(modified, uid)
+				continue
 			}
 			nf := msg.Flags.apply(op, flags)
 			if keep != nil {
@@ -350,7 +364,7 @@ func (s *Store) StoreFlags(ctx context.Context, id MailboxID, uids []UID, op Fla
 		tx.publish(Change{Mailbox: id, ModSeq: m.HighestModSeq, Kind: ChangeFlags, Messages: slices.Clone(changed)})
 		return tx.putMailbox(m)
 	})
-	return changed, err
+	return changed, modified, err
 }
 
 // Expunge removes the given messages (nil: every message flagged

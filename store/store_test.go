@@ -570,3 +570,31 @@ func TestCopyMoveLarge(t *testing.T) {
 		t.Fatalf("check: %v %v", p, err)
 	}
 }
+
+// TestStoreFlagsIf: UNCHANGEDSINCE changes only messages not modified
+// since, in the same transaction, and names the others.
+func TestStoreFlagsIf(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	s.EnsureAccount(ctx, "a@example.test", false)
+	box, _ := s.Inbox(ctx, "a@example.test")
+	for range 3 {
+		if _, err := s.Append(ctx, box.ID, []byte("Subject: x\r\n\r\n"), NewMessage{}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The client saw everything up to message 3's append; then message 2
+	// changes.
+	m3, _ := s.Message(ctx, box.ID, 3)
+	since := m3.ModSeq
+	if _, err := s.StoreFlags(ctx, box.ID, []UID{2}, FlagsAdd, ParseFlags([]string{"$x"}), nil); err != nil {
+		t.Fatal(err)
+	}
+	changed, modified, err := s.StoreFlagsIf(ctx, box.ID, []UID{1, 2, 3}, FlagsAdd, ParseFlags([]string{`\Seen`}), nil, &since)
+	if err != nil || len(changed) != 2 || len(modified) != 1 || modified[0] != 2 {
+		t.Fatalf("changed %v modified %v err %v", changed, modified, err)
+	}
+	if m, _ := s.Message(ctx, box.ID, 2); m.Flags.Has(`\Seen`) {
+		t.Fatal("a message modified since was changed")
+	}
+}

@@ -128,7 +128,7 @@ func lookup(name string) (command, bool) {
 func (c *conn) capabilities() []string {
 	caps := []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MOVE", "ESEARCH", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN",
-		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE"}
+		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE"}
 	if c.srv.opts.AppendLimit > 0 {
 		caps = append(caps, "APPENDLIMIT="+formatUint(uint64(c.srv.opts.AppendLimit)))
 	}
@@ -221,6 +221,13 @@ func cmdEnable(c *conn, cmd *proto.Command) error {
 			return syntax("ENABLE takes capability names")
 		}
 		switch a.Upper() {
+		case "CONDSTORE":
+			if !c.condstore {
+				if err := c.enableCondstore(); err != nil {
+					return err
+				}
+				enabled = append(enabled, "CONDSTORE")
+			}
 		case "IMAP4REV2":
 			if !c.rev2 {
 				c.rev2, c.utf8, c.enc.UTF8 = true, true, true

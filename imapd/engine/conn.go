@@ -68,6 +68,7 @@ type conn struct {
 	secure    bool        // TLS, implicit or after STARTTLS
 	utf8      bool        // ENABLE UTF8=ACCEPT (or IMAP4rev2)
 	rev2      bool        // ENABLE IMAP4rev2: no \Recent, ESEARCH for SEARCH
+	condstore bool        // RFC 7162 enabled: MODSEQ with every FLAGS
 	start     time.Time
 	commands  int // commands read so far
 	shutdown  atomic.Bool

@@ -27,7 +27,7 @@ type fetchItem struct {
 // needs reports what an item needs read: the record only, or content.
 func (it fetchItem) content() bool {
 	switch it.name {
-	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE":
+	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "MODSEQ":
 		return false
 	}
 	return true
@@ -82,7 +82,7 @@ func macro(names ...string) []fetchItem {
 func parseFetchItem(s string) (fetchItem, error) {
 	up := strings.ToUpper(s)
 	switch up {
-	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", "BODYSTRUCTURE":
+	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", "BODYSTRUCTURE", "MODSEQ":
 		return fetchItem{name: up, echo: up}, nil
 	case "RFC822":
 		return fetchItem{name: "RFC822", echo: up}, nil
@@ -349,12 +349,34 @@ func cmdUIDFetch(c *conn, cmd *proto.Command) error { return c.fetch(cmd, true) 
 
 // fetch is FETCH and UID FETCH.
 func (c *conn) fetch(cmd *proto.Command, uid bool) error {
-	if len(cmd.Args) != 2 {
-		return syntax("FETCH takes a sequence set and items")
+	if len(cmd.Args) != 2 && len(cmd.Args) != 3 {
+		return syntax("FETCH takes a sequence set, items and optional modifiers")
 	}
 	items, err := parseFetchItems(cmd.Args[1])
 	if err != nil {
 		return err
+	}
+	// RFC 7162 §3.1.4: (CHANGEDSINCE n) fetches only what changed after
+	// n, with MODSEQ.
+	var changedSince *uint64
+	if len(cmd.Args) == 3 {
+		mods := cmd.Args[2]
+		if mods.Kind != proto.List || len(mods.List) != 2 || !mods.List[0].IsAtom("CHANGEDSINCE") {
+			return syntax("Unknown FETCH modifier")
+		}
+		n, ok := mods.List[1].Number64()
+		if !ok {
+			return syntax("CHANGEDSINCE takes a mod-sequence")
+		}
+		changedSince = &n
+		if !slices.ContainsFunc(items, func(it fetchItem) bool { return it.name == "MODSEQ" }) {
+			items = append(items, fetchItem{name: "MODSEQ", echo: "MODSEQ"})
+		}
+	}
+	if slices.ContainsFunc(items, func(it fetchItem) bool { return it.name == "MODSEQ" }) {
+		if err := c.enableCondstore(); err != nil {
+			return err
+		}
 	}
 	uids, err := c.setArg(cmd.Args[0], uid)
 	if err != nil {
@@ -375,6 +397,9 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 	}
 	var seen []store.UID
 	each := func(m *store.Message, content []byte) error {
+		if changedSince != nil && m.ModSeq <= *changedSince {
+			return nil
+		}
 		flagsChanged := false
 		if setSeen && m.Flags.Sys&store.FlagSeen == 0 {
 			seen = append(seen, m.UID)
@@ -424,7 +449,7 @@ func (c *conn) writeFetch(m *store.Message, content []byte, items []fetchItem, f
 		}
 		return part.ParseHeader(content, 0, part.HeaderEnd(content, 0))
 	}
-	wroteFlags := false
+	wroteFlags, wroteModSeq := false, false
 	for i, it := range items {
 		if i > 0 {
 			e.SP()
@@ -436,6 +461,9 @@ func (c *conn) writeFetch(m *store.Message, content []byte, items []fetchItem, f
 			e.Raw("FLAGS ")
 			c.writeFlagList(m.Flags, c.sel.recent[m.UID])
 			wroteFlags = true
+		case "MODSEQ":
+			e.Raw("MODSEQ (").Number(m.ModSeq).Raw(")")
+			wroteModSeq = true
 		case "INTERNALDATE":
 			e.Raw("INTERNALDATE ").String(m.InternalDate.Format("02-Jan-2006 15:04:05 -0700"))
 		case "RFC822.SIZE":
@@ -479,6 +507,10 @@ func (c *conn) writeFetch(m *store.Message, content []byte, items []fetchItem, f
 	if flagsChanged && !wroteFlags {
 		e.Raw(" FLAGS ")
 		c.writeFlagList(m.Flags, c.sel.recent[m.UID])
+		wroteFlags = true
+	}
+	if wroteFlags && !wroteModSeq {
+		c.writeModSeq(m.ModSeq)
 	}
 	e.Raw(")").CRLF()
 }

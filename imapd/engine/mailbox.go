@@ -15,7 +15,7 @@ func checkStatusItems(items []string) error {
 	}
 	for _, it := range items {
 		switch it {
-		case "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE":
+		case "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "HIGHESTMODSEQ":
 		default:
 			return syntax("Unknown STATUS item " + it)
 		}
@@ -70,6 +70,8 @@ func (c *conn) writeStatus(name string, m *store.Mailbox, items []string) {
 			c.enc.Number(uint64(m.Unseen))
 		case "SIZE":
 			c.enc.Number(uint64(m.Size))
+		case "HIGHESTMODSEQ":
+			c.enc.Number(max(m.HighestModSeq, 1))
 		}
 	}
 	c.enc.Raw(")").CRLF()

@@ -36,7 +36,8 @@ type key struct {
 
 // searchArgs are a SEARCH command's parsed arguments.
 type searchArgs struct {
-	root *key
+	root   *key
+	modseq bool // a MODSEQ key was used
 	// RETURN options (ESEARCH, RFC 4731; SEARCHRES, RFC 5182); nil: a
 	// plain SEARCH response.
 	ret []string
@@ -89,14 +90,16 @@ func (c *conn) parseSearch(args []proto.Value, uid bool) (*searchArgs, error) {
 		root.sub = append(root.sub, k)
 	}
 	sa.root = root
+	sa.modseq = p.modseq
 	return sa, nil
 }
 
 type searchParser struct {
-	c    *conn
-	args []proto.Value
-	i    int
-	uid  bool
+	c      *conn
+	args   []proto.Value
+	i      int
+	uid    bool
+	modseq bool // a MODSEQ key was used (the response gives the highest)
 }
 
 func (p *searchParser) next() (proto.Value, bool) {
@@ -164,6 +167,7 @@ func (p *searchParser) key(depth int) (*key, error) {
 			return nil, syntax("Empty SEARCH list")
 		}
 		sub := &searchParser{c: p.c, args: v.List, uid: p.uid}
+		defer func() { p.modseq = p.modseq || sub.modseq }()
 		k := &key{op: "AND"}
 		for sub.i < len(sub.args) {
 			sk, err := sub.key(depth + 1)
@@ -245,6 +249,22 @@ func (p *searchParser) key(depth int) (*key, error) {
 			return nil, err
 		}
 		return &key{op: "OR", sub: []*key{a, b}}, nil
+	case "MODSEQ":
+		// RFC 7162 §3.1.5: MODSEQ [entry-name entry-type] mod-sequence;
+		// flags share one mod-sequence here, so the entry is not used.
+		v, ok := p.next()
+		if ok && v.Kind != proto.Atom {
+			if t, ok2 := p.next(); !ok2 || t.Kind != proto.Atom {
+				return nil, syntax("MODSEQ entry needs a type (priv, shared, all)")
+			}
+			v, ok = p.next()
+		}
+		n, ok2 := v.Number64()
+		if !ok || !ok2 {
+			return nil, syntax("MODSEQ needs a mod-sequence")
+		}
+		p.modseq = true
+		return &key{op: "MODSEQ", num: int64(n)}, nil
 	case "UID":
 		sv, ok := p.next()
 		if !ok {
@@ -294,8 +314,14 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 	if err := need(p, acl.RightRead, "read messages"); err != nil {
 		return err
 	}
+	if sa.modseq {
+		if err := c.enableCondstore(); err != nil {
+			return err
+		}
+	}
 	v := c.sel
 	var hits []store.UID
+	var maxModSeq uint64
 	content := sa.root.needsContent()
 	each := func(m *store.Message, b []byte) error {
 		if h := c.srv.opts.OnSearchMessage; h != nil {
@@ -307,6 +333,7 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 		cand := &candidate{c: c, m: m, content: b}
 		if cand.match(sa.root) {
 			hits = append(hits, m.UID)
+			maxModSeq = max(maxModSeq, m.ModSeq)
 		}
 		return nil
 	}
@@ -331,6 +358,9 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 		c.enc.Raw("* SEARCH")
 		for _, h := range hits {
 			c.enc.SP().Number(num(h))
+		}
+		if sa.modseq && len(hits) > 0 {
+			c.enc.Raw(" (MODSEQ ").Number(maxModSeq).Raw(")")
 		}
 		c.enc.CRLF()
 		return nil
@@ -360,6 +390,9 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 			}
 			c.enc.Raw(" ALL ").Raw(compactSet(nums))
 		}
+	}
+	if sa.modseq && len(hits) > 0 {
+		c.enc.Raw(" MODSEQ ").Number(maxModSeq)
 	}
 	c.enc.CRLF()
 	return nil
@@ -433,6 +466,8 @@ func (cd *candidate) match(k *key) bool {
 	case "SET":
 		_, found := slices.BinarySearch(k.set, m.UID)
 		return found
+	case "MODSEQ":
+		return m.ModSeq >= uint64(k.num)
 	case "LARGER":
 		return m.Size > k.num
 	case "SMALLER":

@@ -24,8 +24,15 @@ func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 	if c.sel != nil {
 		c.deselect()
 	}
-	if len(cmd.Args) != 1 {
-		return syntax(cmd.Name + " takes a mailbox name")
+	if len(cmd.Args) != 1 && len(cmd.Args) != 2 {
+		return syntax(cmd.Name + " takes a mailbox name and optional parameters")
+	}
+	if len(cmd.Args) == 2 {
+		params := cmd.Args[1]
+		if params.Kind != proto.List || len(params.List) != 1 || !params.List[0].IsAtom("CONDSTORE") {
+			return syntax("Unknown " + cmd.Name + " parameters")
+		}
+		c.condstore = true // RFC 7162 §3.1.8
 	}
 	p, err := c.locateArg(cmd.Args[0], acl.RightRead, "read messages")
 	if err != nil {
@@ -65,6 +72,9 @@ func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 		next = v.uids[n-1] + 1
 	}
 	c.enc.Raw("* OK [UIDNEXT ").Number(uint64(next)).Raw("] Predicted next UID").CRLF()
+	if c.condstore {
+		c.enc.Raw("* OK [HIGHESTMODSEQ ").Number(max(m.HighestModSeq, 1)).Raw("] Highest").CRLF()
+	}
 	if readOnly {
 		return ok("READ-ONLY", cmd.Name+" completed")
 	}
@@ -283,12 +293,40 @@ func (c *conn) announce(allowExpunge bool) {
 			if seq == 0 || v.isExpunged(u) {
 				continue
 			}
-			c.tellKeywords(flags[u])
+			c.tellKeywords(flags[u].Flags)
 			c.enc.Raw("* ").Number(uint64(seq)).Raw(" FETCH (UID ").Number(uint64(u)).Raw(" FLAGS ")
-			c.writeFlagList(flags[u], v.recent[u])
+			c.writeFlagList(flags[u].Flags, v.recent[u])
+			c.writeModSeq(flags[u].ModSeq)
 			c.enc.Raw(")").CRLF()
 		}
 	}
+}
+
+// writeModSeq adds MODSEQ to a FETCH response that shows flags, once
+// CONDSTORE is enabled (RFC 7162 §3.1.4).
+func (c *conn) writeModSeq(modseq uint64) {
+	if c.condstore {
+		c.enc.Raw(" MODSEQ (").Number(modseq).Raw(")")
+	}
+}
+
+// enableCondstore turns CONDSTORE on (RFC 7162 §3.1: by ENABLE, SELECT
+// (CONDSTORE), or the first command that uses it) and tells the selected
+// mailbox's HIGHESTMODSEQ.
+func (c *conn) enableCondstore() error {
+	if c.condstore {
+		return nil
+	}
+	c.condstore = true
+	if c.sel == nil {
+		return nil
+	}
+	m, err := c.srv.opts.Store.Mailbox(c.ctx, c.sel.id)
+	if err != nil {
+		return err
+	}
+	c.enc.Raw("* OK [HIGHESTMODSEQ ").Number(max(m.HighestModSeq, 1)).Raw("] Highest").CRLF()
+	return nil
 }
 
 // tellKeywords makes sure the client has been told, in FLAGS, every

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"strings"
 
 	"mailroom/acl"
@@ -16,6 +17,23 @@ func cmdUIDStore(c *conn, cmd *proto.Command) error { return c.storeFlags(cmd, t
 // the user may not change are left as they were, and a user who may
 // change none of the named flags gets NO [NOPERM].
 func (c *conn) storeFlags(cmd *proto.Command, uid bool) error {
+	// RFC 7162 §3.1.3: STORE set (UNCHANGEDSINCE n) action flags.
+	var unchangedSince *uint64
+	if len(cmd.Args) >= 2 && cmd.Args[1].Kind == proto.List {
+		mods := cmd.Args[1].List
+		if len(mods) != 2 || !mods[0].IsAtom("UNCHANGEDSINCE") {
+			return syntax("Unknown STORE modifier")
+		}
+		n, ok := mods[1].Number64()
+		if !ok {
+			return syntax("UNCHANGEDSINCE takes a mod-sequence")
+		}
+		unchangedSince = &n
+		cmd.Args = append(cmd.Args[:1:1], cmd.Args[2:]...)
+		if err := c.enableCondstore(); err != nil {
+			return err
+		}
+	}
 	if len(cmd.Args) != 3 {
 		return syntax("STORE takes a sequence set, an action and flags")
 	}
@@ -66,7 +84,7 @@ func (c *conn) storeFlags(cmd *proto.Command, uid bool) error {
 		return no("NOPERM", "You may not change flags in "+p.display)
 	}
 	ctx := store.WithOrigin(c.ctx, c.sel)
-	changed, err := c.srv.opts.Store.StoreFlags(ctx, c.sel.id, uids, op, store.ParseFlags(names), keep)
+	changed, modified, err := c.srv.opts.Store.StoreFlagsIf(ctx, c.sel.id, uids, op, store.ParseFlags(names), keep, unchangedSince)
 	if err != nil {
 		return err
 	}
@@ -75,10 +93,10 @@ func (c *conn) storeFlags(cmd *proto.Command, uid bool) error {
 	if c.sel.takeNewKeywords() {
 		c.writeFlags(c.sel)
 	}
-	if silent {
-		return nil
-	}
 	for _, m := range changed {
+		if silent && !c.condstore {
+			break // with CONDSTORE, .SILENT still tells MODSEQ (RFC 7162 §3.1.3)
+		}
 		seq := c.sel.seq(m.UID)
 		if seq == 0 {
 			continue
@@ -88,9 +106,26 @@ func (c *conn) storeFlags(cmd *proto.Command, uid bool) error {
 		if uid {
 			c.enc.Raw("UID ").Number(uint64(m.UID)).SP()
 		}
+		if silent {
+			c.enc.Raw("MODSEQ (").Number(m.ModSeq).Raw("))").CRLF()
+			continue
+		}
 		c.enc.Raw("FLAGS ")
 		c.writeFlagList(m.Flags, c.sel.recent[m.UID])
+		c.writeModSeq(m.ModSeq)
 		c.enc.Raw(")").CRLF()
+	}
+	if len(modified) > 0 {
+		nums := make([]uint32, 0, len(modified))
+		for _, u := range modified {
+			if uid {
+				nums = append(nums, uint32(u))
+			} else if seq := c.sel.seq(u); seq > 0 {
+				nums = append(nums, seq)
+			}
+		}
+		slices.Sort(nums)
+		return ok("MODIFIED "+compactSet(nums), "Conditional STORE failed for some messages")
 	}
 	return nil
 }

@@ -28,11 +28,11 @@ type view struct {
 	// wake is signalled (without blocking) after every queued change, for
 	// IDLE.
 	wake        chan struct{}
-	newUIDs     []store.UID               // appended, not yet announced
-	expunged    map[store.UID]bool        // announced, now expunged, not yet announced as such
-	flags       map[store.UID]store.Flags // flag changes not yet announced
-	newKeywords bool                      // FLAGS must be sent again
-	deleted     bool                      // the mailbox is gone
+	newUIDs     []store.UID                 // appended, not yet announced
+	expunged    map[store.UID]bool          // announced, now expunged, not yet announced as such
+	flags       map[store.UID]store.Message // flag changes not yet announced (flags, modseq)
+	newKeywords bool                        // FLAGS must be sent again
+	deleted     bool                        // the mailbox is gone
 }
 
 // newView selects mailbox sh for a session: the view starts from the
@@ -100,9 +100,9 @@ func (v *view) queue(c store.Change, newKeyword bool) {
 		}
 		for _, m := range c.Messages {
 			if v.flags == nil {
-				v.flags = map[store.UID]store.Flags{}
+				v.flags = map[store.UID]store.Message{}
 			}
-			v.flags[m.UID] = m.Flags
+			v.flags[m.UID] = store.Message{UID: m.UID, Flags: m.Flags, ModSeq: m.ModSeq}
 		}
 	case store.ChangeExpunge:
 		for _, u := range c.UIDs {
@@ -138,7 +138,7 @@ func (v *view) seq(uid store.UID) uint32 {
 // pending takes the queued changes the client may be told now: expunges
 // only when allowExpunge (RFC 9051 §7.5.1: not during FETCH, STORE or
 // SEARCH, nor outside a command).
-func (v *view) pending(allowExpunge bool) (expunged []store.UID, newUIDs []store.UID, flags map[store.UID]store.Flags, newKeywords, deleted bool) {
+func (v *view) pending(allowExpunge bool) (expunged []store.UID, newUIDs []store.UID, flags map[store.UID]store.Message, newKeywords, deleted bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if allowExpunge && len(v.expunged) > 0 {
