@@ -60,6 +60,13 @@ func TestCondstore(t *testing.T) {
 	if l := a.expect("b5", "OK"); !regexp.MustCompile(`^\* STATUS "INBOX" \(HIGHESTMODSEQ \d+\)$`).MatchString(l[0]) {
 		t.Errorf("STATUS HIGHESTMODSEQ: %q", l)
 	}
+	// ESEARCH's MODSEQ is that of the messages it reports: with MIN
+	// alone, the first one's (RFC 4731 §3.2).
+	a.send("b8 FETCH 1 (MODSEQ)\r\nb9 SEARCH RETURN (MIN) MODSEQ 1\r\n")
+	first := modseqOf(a.expect("b8", "OK")[0])
+	if l := a.expect("b9", "OK"); l[0] != `* ESEARCH (TAG "b9") MIN 1 MODSEQ `+itoa(first) {
+		t.Errorf("ESEARCH MIN MODSEQ: %q (message 1 has %d)", l, first)
+	}
 	// Others' changes come with MODSEQ once CONDSTORE is on.
 	o.send("o3 STORE 3 -FLAGS (\\Seen)\r\n")
 	o.expect("o3", "OK")

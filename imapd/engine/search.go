@@ -322,6 +322,7 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 	v := c.sel
 	var hits []store.UID
 	var maxModSeq uint64
+	var modseqs []uint64 // of each hit, for ESEARCH's MODSEQ
 	content := sa.root.needsContent()
 	each := func(m *store.Message, b []byte) error {
 		if h := c.srv.opts.OnSearchMessage; h != nil {
@@ -333,6 +334,7 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 		cand := &candidate{c: c, m: m, content: b}
 		if cand.match(sa.root) {
 			hits = append(hits, m.UID)
+			modseqs = append(modseqs, m.ModSeq)
 			maxModSeq = max(maxModSeq, m.ModSeq)
 		}
 		return nil
@@ -392,7 +394,22 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 		}
 	}
 	if sa.modseq && len(hits) > 0 {
-		c.enc.Raw(" MODSEQ ").Number(maxModSeq)
+		// RFC 4731 §3.2 with RFC 7162: the highest mod-sequence of the
+		// messages the response reports (only MIN and MAX's when those
+		// are all it reports).
+		ms := maxModSeq
+		if !slices.Contains(sa.ret, "ALL") && !slices.Contains(sa.ret, "COUNT") {
+			ms = 0
+			if slices.Contains(sa.ret, "MIN") {
+				ms = modseqs[0]
+			}
+			if slices.Contains(sa.ret, "MAX") {
+				ms = max(ms, modseqs[len(modseqs)-1])
+			}
+		}
+		if ms > 0 {
+			c.enc.Raw(" MODSEQ ").Number(ms)
+		}
 	}
 	c.enc.CRLF()
 	return nil
