@@ -110,6 +110,10 @@ func lookup(name string) (command, bool) {
 		return command{states: selected, run: cmdSearch, keepNumbers: true}, true
 	case "UID SEARCH":
 		return command{states: selected, run: cmdUIDSearch}, true
+	case "SORT":
+		return command{states: selected, run: cmdSort, keepNumbers: true}, true
+	case "UID SORT":
+		return command{states: selected, run: cmdUIDSort}, true
 	case "COPY":
 		return command{states: selected, run: cmdCopy}, true
 	case "UID COPY":
@@ -128,7 +132,7 @@ func lookup(name string) (command, bool) {
 func (c *conn) capabilities() []string {
 	caps := []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MOVE", "ESEARCH", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN",
-		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE"}
+		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "SORT", "SORT=DISPLAY"}
 	if c.srv.opts.AppendLimit > 0 {
 		caps = append(caps, "APPENDLIMIT="+formatUint(uint64(c.srv.opts.AppendLimit)))
 	}

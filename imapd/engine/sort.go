@@ -1,0 +1,267 @@
+package engine
+
+import (
+	"cmp"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+
+	"mailroom/acl"
+	"mailroom/imapd/part"
+	"mailroom/imapd/proto"
+	"mailroom/store"
+)
+
+// SORT (RFC 5256) with SORT=DISPLAY (RFC 5957). Keys come from the
+// header fields as stored; strings compare with i;ascii-casemap; ties
+// keep mailbox order.
+
+// sortCriterion is one sort key, possibly reversed.
+type sortCriterion struct {
+	key     string // ARRIVAL, CC, DATE, FROM, SIZE, SUBJECT, TO, DISPLAYFROM, DISPLAYTO
+	reverse bool
+}
+
+// sortItem is one message with the values it sorts by.
+type sortItem struct {
+	uid     store.UID
+	arrival time.Time
+	date    time.Time
+	size    int64
+	strs    map[string]string
+}
+
+func cmdSort(c *conn, cmd *proto.Command) error    { return c.sort(cmd, false) }
+func cmdUIDSort(c *conn, cmd *proto.Command) error { return c.sort(cmd, true) }
+
+// sort is SORT and UID SORT: SORT (criteria) charset search-keys.
+func (c *conn) sort(cmd *proto.Command, uid bool) error {
+	if len(cmd.Args) < 3 || cmd.Args[0].Kind != proto.List || len(cmd.Args[0].List) == 0 {
+		return syntax("SORT takes (criteria), a charset and search keys")
+	}
+	var crit []sortCriterion
+	reverse := false
+	for _, v := range cmd.Args[0].List {
+		switch k := v.Upper(); k {
+		case "REVERSE":
+			reverse = true
+			continue
+		case "ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO":
+			crit = append(crit, sortCriterion{key: k, reverse: reverse})
+			reverse = false
+		default:
+			return syntax("Unknown sort criterion " + string(v.Bytes))
+		}
+	}
+	if reverse || len(crit) == 0 {
+		return syntax("REVERSE must precede a sort criterion")
+	}
+	args := append([]proto.Value{{Kind: proto.Atom, Bytes: []byte("CHARSET")}}, cmd.Args[1:]...)
+	sa, err := c.parseSearch(args, uid)
+	if err != nil {
+		return err
+	}
+	if sa.ret != nil {
+		return syntax("RETURN is not supported with SORT")
+	}
+	p, err := c.selectedPlace()
+	if err != nil {
+		return err
+	}
+	if err := need(p, acl.RightRead, "read messages"); err != nil {
+		return err
+	}
+	needHeader := slices.ContainsFunc(crit, func(k sortCriterion) bool { return k.key != "ARRIVAL" && k.key != "SIZE" })
+	var items []sortItem
+	each := func(m *store.Message, content []byte) error {
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+		cand := &candidate{c: c, m: m, content: content}
+		if !cand.match(sa.root) {
+			return nil
+		}
+		it := sortItem{uid: m.UID, arrival: m.InternalDate, size: m.Size, date: m.InternalDate}
+		if needHeader {
+			it.strs = sortStrings(cand.tree().Header, crit)
+			if d, ok := cand.tree().Header.Get("Date"); ok {
+				if t, err := mail.ParseDate(d); err == nil {
+					it.date = t
+				}
+			}
+		}
+		items = append(items, it)
+		return nil
+	}
+	if needHeader || sa.root.needsContent() {
+		err = c.recordsWithContent(c.sel.uids, each)
+	} else {
+		err = c.records(c.sel.uids, func(m *store.Message) error { return each(m, nil) })
+	}
+	if err != nil {
+		return err
+	}
+	slices.SortStableFunc(items, func(a, b sortItem) int {
+		for _, k := range crit {
+			var r int
+			switch k.key {
+			case "ARRIVAL":
+				r = a.arrival.Compare(b.arrival)
+			case "DATE":
+				r = a.date.Compare(b.date)
+			case "SIZE":
+				r = cmp.Compare(a.size, b.size)
+			default:
+				r = strings.Compare(a.strs[k.key], b.strs[k.key])
+			}
+			if k.reverse {
+				r = -r
+			}
+			if r != 0 {
+				return r
+			}
+		}
+		return cmp.Compare(a.uid, b.uid)
+	})
+	c.enc.Raw("* SORT")
+	for _, it := range items {
+		if uid {
+			c.enc.SP().Number(uint64(it.uid))
+		} else {
+			c.enc.SP().Number(uint64(c.sel.seq(it.uid)))
+		}
+	}
+	c.enc.CRLF()
+	return nil
+}
+
+// sortStrings computes the string keys the criteria need, in upper case
+// (i;ascii-casemap).
+func sortStrings(h part.Header, crit []sortCriterion) map[string]string {
+	out := map[string]string{}
+	first := func(field string) (part.Address, bool) {
+		v, ok := h.Get(field)
+		if !ok {
+			return part.Address{}, false
+		}
+		// The first element, a group's name included (as other servers
+		// sort "undisclosed: ;").
+		for _, a := range part.ParseAddressList(v) {
+			if !a.Group || a.Mailbox != "" {
+				return a, true
+			}
+		}
+		return part.Address{}, false
+	}
+	for _, k := range crit {
+		switch k.key {
+		case "FROM", "TO", "CC":
+			if a, ok := first(strings.ToLower(k.key[:1]) + strings.ToLower(k.key[1:])); ok && a.Mailbox != part.MissingMailbox {
+				out[k.key] = strings.ToUpper(a.Mailbox)
+			}
+		case "DISPLAYFROM", "DISPLAYTO":
+			// RFC 5957: the display name, decoded, else the address.
+			if a, ok := first(strings.TrimPrefix(k.key, "DISPLAY")); ok {
+				name := strings.TrimSpace(decodeWords(a.Name))
+				switch {
+				case name != "":
+				case a.Group, a.Host == part.MissingDomain:
+					name = a.Mailbox
+				default:
+					name = a.Mailbox + "@" + a.Host
+				}
+				out[k.key] = strings.ToUpper(name)
+			}
+		case "SUBJECT":
+			s, _ := h.Get("Subject")
+			out[k.key] = strings.ToUpper(baseSubject(s))
+		}
+	}
+	return out
+}
+
+// baseSubject extracts the base subject (RFC 5256 §2.1): encoded words
+// decoded, white space folded, and the reply and forward markers
+// ("Re:", "Fwd:", "[list]" blobs, "(fwd)" trailers, "[fwd: …]") removed.
+func baseSubject(s string) string {
+	s = strings.Join(strings.Fields(decodeWords(s)), " ")
+	for {
+		// (2) trailers: "(fwd)" and white space.
+		for {
+			t := strings.TrimRight(s, " ")
+			if l := len(t); l >= 5 && strings.EqualFold(t[l-5:], "(fwd)") {
+				t = t[:l-5]
+			}
+			if t == s {
+				break
+			}
+			s = t
+		}
+		// (3)-(5) leaders: "re:", "fw:", "fwd:" with optional blobs, and
+		// a leading blob when something is left after it.
+		for {
+			t := strings.TrimLeft(s, " ")
+			t = stripRefwd(t)
+			if _, rest, ok := cutBlob(t); ok && strings.TrimSpace(rest) != "" {
+				t = rest
+			}
+			if t == s {
+				break
+			}
+			s = t
+		}
+		// (6) "[fwd: …]".
+		if len(s) >= 6 && strings.EqualFold(s[:5], "[fwd:") && s[len(s)-1] == ']' {
+			s = s[5 : len(s)-1]
+			continue
+		}
+		return strings.TrimSpace(s)
+	}
+}
+
+// stripRefwd removes one subj-refwd with its leading blobs: *subj-blob
+// ("re" / "fw" / "fwd") *WSP [subj-blob] ":" — or returns s unchanged.
+func stripRefwd(s string) string {
+	t := s
+	for {
+		_, rest, ok := cutBlob(t)
+		if !ok {
+			break
+		}
+		t = rest
+	}
+	lower := strings.ToLower(t)
+	var n int
+	switch {
+	case strings.HasPrefix(lower, "re"):
+		n = 2
+	case strings.HasPrefix(lower, "fwd"):
+		n = 3
+	case strings.HasPrefix(lower, "fw"):
+		n = 2
+	default:
+		return s
+	}
+	t = strings.TrimLeft(t[n:], " ")
+	if _, rest, ok := cutBlob(t); ok {
+		t = rest
+	}
+	if !strings.HasPrefix(t, ":") {
+		return s
+	}
+	return t[1:]
+}
+
+// cutBlob removes a leading subj-blob: "[" *BLOBCHAR "]" *WSP, where
+// BLOBCHAR is any character but "[" and "]".
+func cutBlob(s string) (blob, rest string, ok bool) {
+	if !strings.HasPrefix(s, "[") {
+		return "", s, false
+	}
+	end := strings.IndexAny(s[1:], "[]")
+	if end < 0 || s[1+end] != ']' {
+		return "", s, false
+	}
+	return s[:end+2], strings.TrimLeft(s[end+2:], " "), true
+}
