@@ -280,3 +280,25 @@ func TestQuota(t *testing.T) {
 		t.Errorf("no quota: %q", l)
 	}
 }
+
+// TestFetchExpunged: FETCH of a message another session expunged, before
+// this one is told, answers OK [EXPUNGEISSUED]; the EXPUNGE follows where
+// it may.
+func TestFetchExpunged(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	b := login(t, ts, "alice@example.test")
+	a.send("a1 APPEND INBOX {12+}\r\nSubject: x\r\n\r\na2 APPEND INBOX {12+}\r\nSubject: y\r\n\r\na3 SELECT INBOX\r\n")
+	a.expect("a3", "OK")
+	b.send("b1 SELECT INBOX\r\nb2 STORE 1 +FLAGS (\\Deleted)\r\nb3 EXPUNGE\r\n")
+	b.expect("b3", "OK")
+	a.send("a4 FETCH 1:2 (UID)\r\n")
+	l := a.expect("a4", "OK [EXPUNGEISSUED]")
+	if strings.Contains(strings.Join(l, "\n"), "EXPUNGE\n") || !has(l, "* 2 FETCH (UID 2)") {
+		t.Errorf("FETCH of an expunged message: %q", l)
+	}
+	a.send("a5 NOOP\r\n")
+	if l := a.expect("a5", "OK"); !has(l, "* 1 EXPUNGE") {
+		t.Errorf("NOOP after: %q", l)
+	}
+}

@@ -396,7 +396,9 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 		items = append([]fetchItem{{name: "UID", echo: "UID"}}, items...)
 	}
 	var seen []store.UID
+	found := 0
 	each := func(m *store.Message, content []byte) error {
+		found++
 		if changedSince != nil && m.ModSeq <= *changedSince {
 			return nil
 		}
@@ -425,6 +427,11 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 		if _, err := c.srv.opts.Store.StoreFlags(ctx, c.sel.id, seen, store.FlagsAdd, store.Flags{Sys: store.FlagSeen}, nil); err != nil {
 			return err
 		}
+	}
+	if found < len(uids) {
+		// Some were expunged by another session; their EXPUNGE is on its
+		// way (RFC 9051 §7.1, as Dovecot answers).
+		return ok("EXPUNGEISSUED", "Some messages were expunged")
 	}
 	return nil
 }
