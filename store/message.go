@@ -558,6 +558,55 @@ func (s *Store) copyMoveChunk(ctx context.Context, src MailboxID, uids []UID, ds
 	return out, err
 }
 
+// MaxAppendMany bounds the messages of one AppendMany (one transaction).
+const MaxAppendMany = 500
+
+// AppendMany appends messages to one mailbox in one transaction: all of
+// them or none (IMAP MULTIAPPEND, RFC 3502), each within quota.
+func (s *Store) AppendMany(ctx context.Context, id MailboxID, bodies [][]byte, msgs []NewMessage, quota int64) ([]Delivered, error) {
+	if len(bodies) != len(msgs) || len(bodies) == 0 {
+		return nil, fmt.Errorf("append many: %d bodies for %d messages", len(bodies), len(msgs))
+	}
+	if len(bodies) > MaxAppendMany {
+		return nil, ErrTooLarge
+	}
+	size := 0
+	for _, b := range bodies {
+		if len(b) > maxBodySize {
+			return nil, ErrTooLarge
+		}
+		size += len(b) + 512
+	}
+	if err := s.RoomFor(size); err != nil {
+		return nil, err
+	}
+	var out []Delivered
+	err := s.update(ctx, []MailboxID{id}, func(tx *txn) error {
+		out = out[:0]
+		m, err := getMailbox(tx.Txn, id)
+		if err != nil {
+			return err
+		}
+		for i, body := range bodies {
+			hash, err := tx.refContent(sha256.Sum256(body), body, 1, true)
+			if err != nil {
+				return err
+			}
+			date := msgs[i].InternalDate
+			if date.IsZero() {
+				date = tx.s.now()
+			}
+			msg := &Message{Flags: msgs[i].Flags, InternalDate: date, Size: int64(len(msgs[i].Prefix) + len(body)), Body: hash, Prefix: msgs[i].Prefix}
+			if err := tx.addMessage(m, msg, quota); err != nil {
+				return err
+			}
+			out = append(out, Delivered{Mailbox: id, UID: msg.UID, UIDValidity: m.UIDValidity})
+		}
+		return nil
+	})
+	return out, err
+}
+
 // AppendBatch appends many messages to one mailbox, several hundred per
 // transaction: the path for imports and bulk loads. Each chunk lands whole
 // or not at all; on error the earlier chunks stay.

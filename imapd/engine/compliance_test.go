@@ -302,3 +302,26 @@ func TestFetchExpunged(t *testing.T) {
 		t.Errorf("NOOP after: %q", l)
 	}
 }
+
+// TestMultiappend: several messages in one APPEND land together with one
+// APPENDUID, or none does (RFC 3502): here the second is over quota.
+func TestMultiappend(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	x, y := "Subject: x\r\n\r\nx\r\n", "Subject: y\r\n\r\ny\r\n"
+	a.send("a1 APPEND INBOX (\\Seen) {" + itoa(len(x)) + "+}\r\n" + x + " {" + itoa(len(y)) + "+}\r\n" + y + "\r\n")
+	if l := a.expect("a1", "OK"); !regexp.MustCompile(`^a1 OK \[APPENDUID \d+ 1:2\]`).MatchString(l[len(l)-1]) {
+		t.Errorf("MULTIAPPEND: %q", l)
+	}
+	big := strings.Repeat("b", 1<<20) // alice's plan holds 1 MiB
+	a.send("a2 APPEND INBOX {" + itoa(len(x)) + "+}\r\n" + x + " {" + itoa(len(big)) + "+}\r\n" + big + "\r\n")
+	a.expect("a2", "NO [OVERQUOTA]")
+	a.send("a3 STATUS INBOX (MESSAGES)\r\na4 SELECT INBOX\r\na5 SORT RETURN (MIN MAX COUNT) (REVERSE SUBJECT) UTF-8 ALL\r\n")
+	if l := a.expect("a3", "OK"); l[0] != `* STATUS "INBOX" (MESSAGES 2)` {
+		t.Errorf("after a refused MULTIAPPEND: %q", l)
+	}
+	a.expect("a4", "OK")
+	if l := a.expect("a5", "OK"); l[0] != `* ESEARCH (TAG "a5") MIN 2 MAX 1 COUNT 2` {
+		t.Errorf("ESORT: %q", l)
+	}
+}

@@ -60,18 +60,19 @@ type conn struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 
-	state     state
-	account   *acl.Account
-	sel       *view       // the selected mailbox
-	selRights acl.Rights  // the rights on it, as of the last check
-	searchRes []store.UID // SEARCH RETURN (SAVE), RFC 5182
-	secure    bool        // TLS, implicit or after STARTTLS
-	utf8      bool        // ENABLE UTF8=ACCEPT (or IMAP4rev2)
-	rev2      bool        // ENABLE IMAP4rev2: no \Recent, ESEARCH for SEARCH
-	condstore bool        // RFC 7162 enabled: MODSEQ with every FLAGS
-	start     time.Time
-	commands  int // commands read so far
-	shutdown  atomic.Bool
+	state       state
+	account     *acl.Account
+	sel         *view       // the selected mailbox
+	selRights   acl.Rights  // the rights on it, as of the last check
+	searchRes   []store.UID // SEARCH RETURN (SAVE), RFC 5182
+	secure      bool        // TLS, implicit or after STARTTLS
+	utf8        bool        // ENABLE UTF8=ACCEPT (or IMAP4rev2)
+	rev2        bool        // ENABLE IMAP4rev2: no \Recent, ESEARCH for SEARCH
+	condstore   bool        // RFC 7162 enabled: MODSEQ with every FLAGS
+	start       time.Time
+	commands    int   // commands read so far
+	appendBytes int64 // message bytes of the APPEND being read
+	shutdown    atomic.Bool
 }
 
 func newConn(s *Server, nc net.Conn, lopts ListenerOptions) *conn {
@@ -248,9 +249,33 @@ func (c *conn) literal(p proto.Pending) (bool, error) {
 		if limit := c.srv.opts.AppendLimit; limit > 0 && p.Size > limit {
 			return false, &proto.Error{Tag: p.Tag, Code: "TOOBIG", Text: "Message larger than APPENDLIMIT", NO: true}
 		}
+		// All the messages of one APPEND (MULTIAPPEND) are held until it
+		// runs: bound their sum too.
+		if countLiterals(p.Args) == 0 {
+			c.appendBytes = 0 // the first message of this APPEND
+		}
+		if c.appendBytes += p.Size; c.appendBytes > appendBudget(c.srv.opts.AppendLimit) {
+			return false, &proto.Error{Tag: p.Tag, Code: "TOOBIG", Text: "Messages of one APPEND too large together", NO: true}
+		}
 		return true, nil
 	}
 	return false, nil
+}
+
+// appendBudget bounds the bytes of all the messages of one APPEND.
+func appendBudget(limit int64) int64 {
+	return max(4*limit, 64<<20)
+}
+
+// countLiterals counts the literal values among args.
+func countLiterals(args []proto.Value) int {
+	n := 0
+	for _, a := range args {
+		if a.Kind == proto.Literal {
+			n++
+		}
+	}
+	return n
 }
 
 func (c *conn) continueLiteral() error {

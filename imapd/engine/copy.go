@@ -165,21 +165,27 @@ func (c *conn) expunge(only []store.UID) error {
 	return err
 }
 
-// cmdAppend: APPEND mailbox [(flags)] [date-time] literal (RFC 9051
-// §6.3.12). The message literal was approved against APPENDLIMIT before
-// the client sent it.
+// cmdAppend: APPEND mailbox 1*([(flags)] [date-time] literal) (RFC 9051
+// §6.3.12, RFC 3502 MULTIAPPEND): all the messages are stored in one
+// transaction, or none. Each message literal was approved against
+// APPENDLIMIT, and all of them against appendBudget, before the client
+// sent them.
 func cmdAppend(c *conn, cmd *proto.Command) error {
 	args := cmd.Args
 	if len(args) < 2 {
 		return syntax("APPEND takes a mailbox and a message")
 	}
-	msgArg := args[len(args)-1]
-	if msgArg.Kind != proto.Literal {
-		return syntax("The message must be a literal")
-	}
+	var bodies [][]byte
+	var msgs []store.NewMessage
 	var nm store.NewMessage
-	for _, a := range args[1 : len(args)-1] {
+	for _, a := range args[1:] {
 		switch {
+		case a.Kind == proto.Literal:
+			if nm.InternalDate.IsZero() {
+				nm.InternalDate = time.Now()
+			}
+			bodies, msgs = append(bodies, a.Bytes), append(msgs, nm)
+			nm = store.NewMessage{}
 		case a.Kind == proto.List:
 			var names []string
 			for _, f := range a.List {
@@ -200,19 +206,23 @@ func cmdAppend(c *conn, cmd *proto.Command) error {
 			}
 			nm.InternalDate = t
 		default:
-			return syntax("APPEND takes optional flags and a date-time before the message")
+			return syntax("APPEND takes optional flags and a date-time before each message")
 		}
 	}
-	if nm.InternalDate.IsZero() {
-		nm.InternalDate = time.Now()
+	if len(bodies) == 0 || args[len(args)-1].Kind != proto.Literal {
+		return syntax("Each message must be a literal, and one must end the command")
 	}
 	dp, err := c.destination(args[0])
 	if err != nil {
 		return err
 	}
-	d, err := c.srv.opts.Store.Append(c.ctx, dp.mailbox.ID, msgArg.Bytes, nm, dp.owner.Plan.Quota)
+	ds, err := c.srv.opts.Store.AppendMany(c.ctx, dp.mailbox.ID, bodies, msgs, dp.owner.Plan.Quota)
 	if err != nil {
 		return err
 	}
-	return ok("APPENDUID "+formatUint(d.UIDValidity)+" "+formatUint(uint32(d.UID)), "APPEND completed")
+	uids := make([]uint32, len(ds))
+	for i, d := range ds {
+		uids[i] = uint32(d.UID)
+	}
+	return ok("APPENDUID "+formatUint(ds[0].UIDValidity)+" "+compactSet(uids), "APPEND completed")
 }

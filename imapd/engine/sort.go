@@ -37,6 +37,26 @@ func cmdUIDSort(c *conn, cmd *proto.Command) error { return c.sort(cmd, true) }
 
 // sort is SORT and UID SORT: SORT (criteria) charset search-keys.
 func (c *conn) sort(cmd *proto.Command, uid bool) error {
+	// ESORT (RFC 5267): SORT RETURN (options) (criteria) ...
+	var ret []string
+	if len(cmd.Args) > 0 && cmd.Args[0].IsAtom("RETURN") {
+		if len(cmd.Args) < 2 || cmd.Args[1].Kind != proto.List {
+			return syntax("RETURN needs a list of options")
+		}
+		ret = []string{}
+		for _, v := range cmd.Args[1].List {
+			switch o := v.Upper(); o {
+			case "MIN", "MAX", "ALL", "COUNT":
+				ret = append(ret, o)
+			default:
+				return syntax("Unknown SORT return option")
+			}
+		}
+		if len(ret) == 0 {
+			ret = []string{"ALL"}
+		}
+		cmd.Args = cmd.Args[2:]
+	}
 	if len(cmd.Args) < 3 || cmd.Args[0].Kind != proto.List || len(cmd.Args[0].List) == 0 {
 		return syntax("SORT takes (criteria), a charset and search keys")
 	}
@@ -124,13 +144,38 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 		}
 		return cmp.Compare(a.uid, b.uid)
 	})
-	c.enc.Raw("* SORT")
-	for _, it := range items {
+	nums := make([]uint32, len(items))
+	for i, it := range items {
 		if uid {
-			c.enc.SP().Number(uint64(it.uid))
+			nums[i] = uint32(it.uid)
 		} else {
-			c.enc.SP().Number(uint64(c.sel.seq(it.uid)))
+			nums[i] = c.sel.seq(it.uid)
 		}
+	}
+	if ret != nil {
+		// MIN and MAX are the first and last in sort order; ALL keeps it.
+		c.enc.Raw(`* ESEARCH (TAG "`).Raw(cmd.Tag).Raw(`")`)
+		if uid {
+			c.enc.Raw(" UID")
+		}
+		for _, o := range ret {
+			switch {
+			case o == "MIN" && len(nums) > 0:
+				c.enc.Raw(" MIN ").Number(uint64(nums[0]))
+			case o == "MAX" && len(nums) > 0:
+				c.enc.Raw(" MAX ").Number(uint64(nums[len(nums)-1]))
+			case o == "COUNT":
+				c.enc.Raw(" COUNT ").Number(uint64(len(nums)))
+			case o == "ALL" && len(nums) > 0:
+				c.enc.Raw(" ALL ").Raw(compactSet(nums))
+			}
+		}
+		c.enc.CRLF()
+		return nil
+	}
+	c.enc.Raw("* SORT")
+	for _, n := range nums {
+		c.enc.SP().Number(uint64(n))
 	}
 	c.enc.CRLF()
 	return nil
