@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"regexp"
 	"strconv"
 	"strings"
@@ -103,5 +104,42 @@ func TestCondstoreEnable(t *testing.T) {
 	}
 	if l := strings.Join(b.expect("b2", "OK"), "\n"); !strings.Contains(l, "* OK [HIGHESTMODSEQ ") {
 		t.Errorf("SELECT after ENABLE CONDSTORE: %q", l)
+	}
+}
+
+// TestModseqNeverGoesBack: a flag change queued for a session is not sent
+// after a FETCH already showed the message's newer state (imaptest's
+// stress: "MODSEQ dropped").
+func TestModseqNeverGoesBack(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	b := login(t, ts, "alice@example.test")
+	a.send("a1 APPEND INBOX {12+}\r\nSubject: x\r\n\r\na2 SELECT INBOX (CONDSTORE)\r\n")
+	a.expect("a2", "OK")
+	b.send("b1 SELECT INBOX\r\nb2 STORE 1 +FLAGS ($A)\r\n")
+	b.expect("b2", "OK") // queued for a
+	// The next change reaches the store but not yet a's queue.
+	inbox, _ := ts.st.Inbox(context.Background(), "alice@example.test")
+	ts.srv.opts.Registry.mu.Lock()
+	sh := ts.srv.opts.Registry.boxes[inbox.ID]
+	ts.srv.opts.Registry.mu.Unlock()
+	sh.mu.Lock()
+	views := sh.views
+	sh.views = map[*view]struct{}{}
+	sh.mu.Unlock()
+	b.send("b3 STORE 1 +FLAGS ($B)\r\n")
+	b.expect("b3", "OK")
+	sh.mu.Lock()
+	sh.views = views
+	sh.mu.Unlock()
+	a.send("a3 FETCH 1 (FLAGS)\r\n")
+	last := -1
+	for _, s := range a.expect("a3", "OK") {
+		if m := modseqOf(s); m >= 0 {
+			if m < last {
+				t.Fatalf("MODSEQ went back from %d: %q", last, s)
+			}
+			last = m
+		}
 	}
 }

@@ -519,6 +519,9 @@ func (c *conn) writeFetch(m *store.Message, content []byte, items []fetchItem, f
 	if wroteFlags && !wroteModSeq {
 		c.writeModSeq(m.ModSeq)
 	}
+	if wroteFlags {
+		c.sel.supersede(m.UID, m.ModSeq)
+	}
 	e.Raw(")").CRLF()
 }
 

@@ -102,6 +102,7 @@ func (c *conn) storeFlags(cmd *proto.Command, uid bool) error {
 			continue
 		}
 		c.tellKeywords(m.Flags)
+		c.sel.supersede(m.UID, m.ModSeq)
 		c.enc.Raw("* ").Number(uint64(seq)).Raw(" FETCH (")
 		if uid {
 			c.enc.Raw("UID ").Number(uint64(m.UID)).SP()

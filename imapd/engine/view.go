@@ -155,6 +155,18 @@ func (v *view) pending(allowExpunge bool) (expunged []store.UID, newUIDs []store
 	return expunged, newUIDs, flags, newKeywords, v.deleted
 }
 
+// supersede drops a pending flag change of uid that the client has just
+// been told something as new or newer about (mod-sequence up to modseq),
+// so an older state never follows a newer one (RFC 7162: MODSEQ only
+// grows).
+func (v *view) supersede(uid store.UID, modseq uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if f, ok := v.flags[uid]; ok && f.ModSeq <= modseq {
+		delete(v.flags, uid)
+	}
+}
+
 // takeNewKeywords reports, once, that a keyword appeared since FLAGS was
 // last sent.
 func (v *view) takeNewKeywords() bool {
