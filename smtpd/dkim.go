@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,7 +41,7 @@ var signedHeaders = []string{
 // LF would be signed as one thing and read by the receiver as another.
 func (k *DKIMKey) Sign(msg []byte) ([]byte, error) {
 	msg = normalizeLineEndings(msg)
-	sig, err := k.Signature(msg)
+	sig, err := k.Signature(nil, msg)
 	if err != nil {
 		return nil, err
 	}
@@ -53,13 +54,14 @@ func (k *DKIMKey) Sign(msg []byte) ([]byte, error) {
 const signChunk = 64 << 10
 
 // Signature returns the DKIM-Signature header field (with its CRLF) that
-// signs msg (relaxed/relaxed, SHA-256). It signs each recommended field
-// the message has, every occurrence, and names From once more than it
-// occurs, so that a From added later breaks the signature. It does not
-// copy msg, which must have CRLF line endings (submission normalises
-// them before anything else).
-func (k *DKIMKey) Signature(msg []byte) (string, error) {
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(msg)))
+// signs the message head followed by msg (relaxed/relaxed, SHA-256); head
+// is header fields put in front of msg, or nil. It signs each recommended
+// field the message has, every occurrence, and names From once more than
+// it occurs, so that a From added later breaks the signature. It copies
+// neither, which must have CRLF line endings (submission normalises them
+// before anything else).
+func (k *DKIMKey) Signature(head, msg []byte) (string, error) {
+	h, err := textproto.ReadHeader(bufio.NewReader(io.MultiReader(bytes.NewReader(head), bytes.NewReader(msg))))
 	if err != nil {
 		return "", fmt.Errorf("dkim: header: %w", err)
 	}
@@ -81,13 +83,15 @@ func (k *DKIMKey) Signature(msg []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("dkim: %w", err)
 	}
-	for rest := msg; len(rest) > 0; {
-		n := min(len(rest), signChunk)
-		if _, err := s.Write(rest[:n]); err != nil {
-			s.Close()
-			return "", fmt.Errorf("dkim: %w", err)
+	for _, b := range [][]byte{head, msg} {
+		for rest := b; len(rest) > 0; {
+			n := min(len(rest), signChunk)
+			if _, err := s.Write(rest[:n]); err != nil {
+				s.Close()
+				return "", fmt.Errorf("dkim: %w", err)
+			}
+			rest = rest[n:]
 		}
-		rest = rest[n:]
 	}
 	if err := s.Close(); err != nil {
 		return "", fmt.Errorf("dkim: %w", err)

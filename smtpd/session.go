@@ -278,15 +278,15 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 func (s *session) Data(r io.Reader) error {
 	r, release := s.reserve(r)
 	defer release()
-	msg, err := s.readMessage(r)
+	head, msg, err := s.readMessage(r)
 	if err != nil {
 		return err
 	}
-	if err := s.deliverLocal(msg, nil); err != nil {
+	if err := s.deliverLocal(head, msg, nil); err != nil {
 		return err
 	}
 	if len(s.remote) > 0 {
-		if err := s.srv.opts.Queue.Enqueue(context.Background(), s.from, s.remote, msg); err != nil {
+		if err := s.srv.opts.Queue.Enqueue(context.Background(), s.from, s.remote, head, msg); err != nil {
 			s.log.Error("enqueue", "err", err)
 			// Local copies are committed; a retry would duplicate them,
 			// but losing the remote ones is worse.
@@ -298,10 +298,10 @@ func (s *session) Data(r io.Reader) error {
 			}
 			return errTempFailure
 		}
-		s.log.Info("queued", "from", s.from, "rcpts", s.remote, "size", len(msg))
+		s.log.Info("queued", "from", s.from, "rcpts", s.remote, "size", len(head)+len(msg))
 	}
 	if s.sentAs != nil {
-		s.fileSentCopy(msg)
+		s.fileSentCopy(head, msg)
 	}
 	return nil
 }
@@ -309,42 +309,44 @@ func (s *session) Data(r io.Reader) error {
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	r, release := s.reserve(r)
 	defer release()
-	msg, err := s.readMessage(r)
+	head, msg, err := s.readMessage(r)
 	if err != nil {
 		return err
 	}
-	return s.deliverLocal(msg, status)
+	return s.deliverLocal(head, msg, status)
 }
 
 // readMessage reads DATA and, on submission, checks and completes the
-// header.
-func (s *session) readMessage(r io.Reader) ([]byte, error) {
+// header. The message is head followed by msg: head holds the header
+// fields the server adds in front (see prepareSubmission), kept apart so
+// that the received bytes are never copied to make room for them.
+func (s *session) readMessage(r io.Reader) (head, msg []byte, err error) {
 	max := s.srv.opts.MaxMessageBytes
 	if max > 0 {
 		// One byte more than the limit tells an oversized message.
 		r = &maxReader{r: r, n: max + 1}
 	}
-	msg, err := readData(r)
+	msg, err = readData(r)
 	if err == nil && max > 0 && int64(len(msg)) > max {
-		return nil, errTooLarge
+		return nil, nil, errTooLarge
 	}
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
-			return nil, se // too large
+			return nil, nil, se // too large
 		}
 		if errors.Is(err, smtp.ErrTooLongLine) {
-			return nil, smtpErr(500, smtp.EnhancedCode{5, 5, 2}, "Line too long (RFC 5321 allows 1000 octets)")
+			return nil, nil, smtpErr(500, smtp.EnhancedCode{5, 5, 2}, "Line too long (RFC 5321 allows 1000 octets)")
 		}
-		return nil, smtpErr(451, smtp.EnhancedCode{4, 4, 2}, "Error reading message data")
+		return nil, nil, smtpErr(451, smtp.EnhancedCode{4, 4, 2}, "Error reading message data")
 	}
 	if s.mode == ModeSubmission {
 		return s.prepareSubmission(msg)
 	}
 	if err := checkInbound(msg); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return msg, nil
+	return nil, msg, nil
 }
 
 // remoteIP is the client's address for Received headers.
