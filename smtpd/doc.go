@@ -74,8 +74,11 @@
 // separate head, which goes into each local copy's prefix and, with the
 // DKIM-Signature, into the queue entry's, so the client's bytes are never
 // copied to make room in front of them and are stored once as the body
-// shared by every copy. DKIM signing reads head and body where they are,
-// feeding the signer in chunks. The store writes large bodies in chunks
+// shared by every copy. DKIM signing (dkim.go, RFC 6376 relaxed/relaxed)
+// reads head and body where they are and canonicalises the body straight
+// into the hash; go-msgauth's signer, used before, made two bytes of
+// short-lived garbage per byte signed, and is now only the tests'
+// verifier (with dkimpy, and FuzzDKIMSignature against it). The store writes large bodies in chunks
 // that are slices of that buffer (store's doc.go), so nothing else of the
 // message's size is allocated while it is stored.
 //
