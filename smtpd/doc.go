@@ -67,7 +67,12 @@
 // refused at MAIL when that does not fit, and otherwise takes its
 // announced size at once and gets a buffer of that size; any other
 // message is read into pooled chunks and copied once into a buffer of its
-// exact size. An announced size is never trusted without the budget (a
+// size. Message buffers are reused (readdata.go): in size classes at most
+// a quarter larger than the message, given back when the message is
+// stored and queued, held weakly so that a collection frees those no
+// message took; a stream of large messages then costs one buffer, not
+// one buffer of garbage each that the collector lets pile up to the size
+// of the live heap. An announced size is never trusted without the budget (a
 // client could announce the limit and send nothing). The received
 // buffer is the only copy of the message the server makes: the header
 // fields submission adds (Received, Date, Message-ID) are kept as a

@@ -42,7 +42,8 @@ func (m Mode) String() string {
 type Queue interface {
 	// Enqueue queues head followed by msg: head is header fields the
 	// server put in front of the received message, kept apart so that
-	// neither is copied to join them.
+	// neither is copied to join them. msg is only valid during the call:
+	// its buffer is reused for the next message (see getBuf).
 	Enqueue(ctx context.Context, from string, rcpts []string, head, msg []byte) error
 }
 

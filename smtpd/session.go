@@ -278,7 +278,8 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 func (s *session) Data(r io.Reader) error {
 	r, release := s.reserve(r)
 	defer release()
-	head, msg, err := s.readMessage(r)
+	head, msg, free, err := s.readMessage(r)
+	defer free()
 	if err != nil {
 		return err
 	}
@@ -309,7 +310,8 @@ func (s *session) Data(r io.Reader) error {
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	r, release := s.reserve(r)
 	defer release()
-	head, msg, err := s.readMessage(r)
+	head, msg, free, err := s.readMessage(r)
+	defer free()
 	if err != nil {
 		return err
 	}
@@ -319,34 +321,38 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 // readMessage reads DATA and, on submission, checks and completes the
 // header. The message is head followed by msg: head holds the header
 // fields the server adds in front (see prepareSubmission), kept apart so
-// that the received bytes are never copied to make room for them.
-func (s *session) readMessage(r io.Reader) (head, msg []byte, err error) {
+// that the received bytes are never copied to make room for them. msg is
+// in a reused buffer (see getBuf): free, never nil, gives it back, once
+// nothing refers to msg.
+func (s *session) readMessage(r io.Reader) (head, msg []byte, free func(), err error) {
 	max := s.srv.opts.MaxMessageBytes
 	if max > 0 {
 		// One byte more than the limit tells an oversized message.
 		r = &maxReader{r: r, n: max + 1}
 	}
-	msg, err = readData(r)
+	msg, buf, err := readData(r)
+	free = func() { putBuf(buf) }
 	if err == nil && max > 0 && int64(len(msg)) > max {
-		return nil, nil, errTooLarge
+		return nil, nil, free, errTooLarge
 	}
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
-			return nil, nil, se // too large
+			return nil, nil, free, se // too large
 		}
 		if errors.Is(err, smtp.ErrTooLongLine) {
-			return nil, nil, smtpErr(500, smtp.EnhancedCode{5, 5, 2}, "Line too long (RFC 5321 allows 1000 octets)")
+			return nil, nil, free, smtpErr(500, smtp.EnhancedCode{5, 5, 2}, "Line too long (RFC 5321 allows 1000 octets)")
 		}
-		return nil, nil, smtpErr(451, smtp.EnhancedCode{4, 4, 2}, "Error reading message data")
+		return nil, nil, free, smtpErr(451, smtp.EnhancedCode{4, 4, 2}, "Error reading message data")
 	}
 	if s.mode == ModeSubmission {
-		return s.prepareSubmission(msg)
+		head, msg, err = s.prepareSubmission(msg)
+		return head, msg, free, err
 	}
 	if err := checkInbound(msg); err != nil {
-		return nil, nil, err
+		return nil, nil, free, err
 	}
-	return nil, msg, nil
+	return nil, msg, free, nil
 }
 
 // remoteIP is the client's address for Received headers.
