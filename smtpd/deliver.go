@@ -200,9 +200,14 @@ func (s *session) checkOriginator(o originator) error {
 // with bare CRs and LFs taken as line ends, and a message is refused if
 // either reading finds a second field: a reader that splits lines either
 // way must not see an originator that the other hid.
+//
+// Only the header is normalised for the second reading (up to where it
+// ends when bare CRs and LFs are line ends): the whole message was copied
+// before, for a bare LF anywhere in its body.
 func checkInbound(msg []byte) error {
 	views := [][]byte{msg}
-	if n := normalizeLineEndings(msg); len(n) != len(msg) {
+	head := msg[:normalizedHeaderEnd(msg)]
+	if n := normalizeLineEndings(head); len(n) != len(head) {
 		views = append(views, n)
 	}
 	for _, v := range views {
@@ -215,6 +220,29 @@ func checkInbound(msg []byte) error {
 		}
 	}
 	return nil
+}
+
+// normalizedHeaderEnd is the offset in msg just past the empty line that
+// ends its header when a bare CR and a bare LF end a line as CRLF does,
+// or len(msg) when there is none. Normalising msg up to there gives the
+// header normalizeLineEndings(msg) has, and the empty line after it.
+func normalizedHeaderEnd(msg []byte) int {
+	empty := true // the line so far is empty
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c != '\r' && c != '\n' {
+			empty = false
+			continue
+		}
+		if c == '\r' && i+1 < len(msg) && msg[i+1] == '\n' {
+			i++
+		}
+		if empty {
+			return i + 1
+		}
+		empty = true
+	}
+	return len(msg)
 }
 
 // fileSentCopy files a message (head followed by msg) sent as another

@@ -327,6 +327,16 @@ func TestSubmittedLineEndingsReachRemoteAsCRLF(t *testing.T) {
 	}
 }
 
+// checkCounts reads msg's header leniently and checks its From and
+// Sender counts.
+func checkCounts(msg []byte) error {
+	o, err := readOriginator(msg, false)
+	if err != nil {
+		return err
+	}
+	return o.checkCounts()
+}
+
 // FuzzHeaderCheck checks the originator reading against go-message's
 // header parser and net/mail's: whatever the strict reading lets through
 // with one From has exactly one From (and at most one Sender) to them
@@ -364,6 +374,12 @@ func FuzzHeaderCheck(f *testing.F) {
 		}
 		if again := normalizeLineEndings(msg); !bytes.Equal(again, msg) {
 			t.Fatalf("normalizing twice: %q -> %q", msg, again)
+		}
+		// checkInbound normalises only the header: it decides as it
+		// would on the whole message normalised.
+		whole := checkCounts(raw) == nil && checkCounts(msg) == nil
+		if got := checkInbound(raw) == nil; got != whole {
+			t.Fatalf("checkInbound accepts: %v; on the whole message normalised: %v", got, whole)
 		}
 		o, err := readOriginator(msg, true)
 		if err != nil || o.checkCounts() != nil || len(o.from) != 1 {
