@@ -206,6 +206,15 @@ func (tx *txn) refContent(hash [32]byte, body []byte, n int, split bool) (BodyID
 	var rec []byte // the raw record is built only if the body is not split: it copies the body
 	if split {
 		if segs := splitParts(body, PartThreshold); len(segs) > 1 && joins(segs, body) {
+			// An inline segment larger than a chunk (a forwarded
+			// message/rfc822, many small parts in a row) is stored as a
+			// part too: inline, the manifest record would copy it, and
+			// Badger would encode that record in a buffer of its size.
+			for i := range segs {
+				if !segs[i].part && len(segs[i].data) > bodyChunk {
+					segs[i].part = true
+				}
+			}
 			var ids []BodyID
 			for _, sg := range segs {
 				if !sg.part {

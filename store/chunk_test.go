@@ -217,3 +217,45 @@ func TestRepairChunks(t *testing.T) {
 		t.Fatal("content read without its chunk")
 	}
 }
+
+// TestLargeInlineSegmentChunked: a multipart message whose large part is
+// not split out as an attachment (a forwarded message/rfc822), next to
+// one that is, is stored without a manifest holding the large part
+// inline: it becomes a part of its own, in chunks.
+func TestLargeInlineSegmentChunked(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	in, _ := s.Inbox(ctx, "a@example.test")
+	inner := "From: b@example.test\r\nSubject: inner\r\n\r\n" + strings.Repeat(strings.Repeat("y", 76)+"\r\n", (3*bodyChunk)/78)
+	att := make([]byte, 30<<10)
+	rand.Read(att)
+	msg := []byte("From: a@example.test\r\nSubject: Fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n" +
+		"--b1\r\nContent-Type: message/rfc822\r\n\r\n" + inner +
+		"--b1\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64.StdEncoding.EncodeToString(att) + "\r\n--b1--\r\n")
+	if _, err := s.Append(ctx, in.ID, msg, NewMessage{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := countKeys(t, s, kindChunk); n == 0 {
+		t.Fatal("nothing stored in chunks")
+	}
+	err := s.view(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindBody}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if n := it.Item().ValueSize(); n > bodyChunk {
+				t.Errorf("body record %x of %d bytes", it.Item().Key(), n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := allContent(t, s, in.ID); len(c) != 1 || !bytes.Equal(c[0], msg) {
+		t.Fatal("the message does not read back")
+	}
+	if p, err := s.Check(ctx); err != nil || len(p) > 0 {
+		t.Fatalf("check: %q %v", p, err)
+	}
+}

@@ -29,8 +29,10 @@
 //     chunked: the chunks are slices of the caller's buffer, handed to
 //     Badger without a copy, and Badger's value-log encoder then needs a
 //     buffer of one chunk rather than of the whole body (a 20 MiB body
-//     written raw cost 40 MiB of heap besides the caller's copy). Raw
-//     records of any size, as older stores hold, are still read. A
+//     written raw cost 40 MiB of heap besides the caller's copy). An
+//     inline segment of a manifest larger than a chunk (a forwarded
+//     message/rfc822) is stored as a part of its own for the same reason.
+//     Raw records of any size, as older stores hold, are still read. A
 //     MIME leaf part of PartThreshold (16 KB) or more is stored once as a
 //     raw body keyed by the SHA-256 of its encoded bytes, shared by every
 //     message carrying it (a forwarded attachment costs its size once);
