@@ -335,8 +335,13 @@ type result struct {
 // cannot be stored (the disk is below its reserve, say) never causes a
 // delivered recipient to get the message again: the failed recipients
 // wait as RcptBounceDue, and later attempts retry only the bounce.
+//
+// The message is read into a reused message buffer (see getBuf), given
+// back when the attempt is over: nothing keeps it beyond.
 func (o *Outbound) attempt(ctx context.Context, e *store.QueueEntry) error {
-	msg, err := o.opts.Store.QueueContent(ctx, e)
+	buf := getBuf(int(min(max(e.Size, 0), store.MaxBodySize+1<<20))) // bounded: a damaged record must not ask for more
+	defer putBuf(buf)
+	msg, err := o.opts.Store.AppendQueueContent(ctx, (*buf)[:0], e)
 	if err != nil {
 		return err
 	}

@@ -384,11 +384,16 @@ func appendValue(tx *badger.Txn, key, dst []byte) ([]byte, error) {
 // Content returns a message's bytes exactly as they arrived, with its
 // per-delivery prefix.
 func (s *Store) Content(ctx context.Context, msg *Message) ([]byte, error) {
+	return s.AppendContent(ctx, make([]byte, 0, msg.Size), msg)
+}
+
+// AppendContent is Content appended to dst, for a caller that reuses its
+// buffers.
+func (s *Store) AppendContent(ctx context.Context, dst []byte, msg *Message) ([]byte, error) {
 	s.bodyReads.Add(1)
 	var out []byte
 	err := s.view(func(tx *badger.Txn) error {
-		out = make([]byte, 0, msg.Size)
-		out = append(out, msg.Prefix...)
+		out = append(dst, msg.Prefix...)
 		var err error
 		if out, err = appendBody(tx, msg.Body, out); err != nil {
 			return fmt.Errorf("body of message %d: %w", msg.UID, err)
