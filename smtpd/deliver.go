@@ -127,7 +127,7 @@ var wordDecoder = &mime.WordDecoder{}
 // the client left them out. The client's bytes follow, otherwise
 // unchanged; they are returned as msg, not copied behind the new fields.
 func (s *session) prepareSubmission(msg []byte) (head, body []byte, err error) {
-	msg = normalizeLineEndings(msg)
+	msg = normalizeInPlace(msg) // msg is the session's own message buffer
 	o, err := readOriginator(msg, true)
 	if err != nil {
 		if errors.Is(err, errHeaderTooLarge) {

@@ -375,6 +375,13 @@ func FuzzHeaderCheck(f *testing.F) {
 		if again := normalizeLineEndings(msg); !bytes.Equal(again, msg) {
 			t.Fatalf("normalizing twice: %q -> %q", msg, again)
 		}
+		// In place, with room to spare or without: the same bytes.
+		for _, room := range []int{0, len(msg) - len(raw), len(msg) - len(raw) + 3} {
+			buf := append(make([]byte, 0, len(raw)+room), raw...)
+			if got := normalizeInPlace(buf); !bytes.Equal(got, msg) {
+				t.Fatalf("in place with %d bytes of room: %q, want %q", room, got, msg)
+			}
+		}
 		// checkInbound normalises only the header: it decides as it
 		// would on the whole message normalised.
 		whole := checkCounts(raw) == nil && checkCounts(msg) == nil
