@@ -25,7 +25,7 @@
 //   - Body records start with a format byte: 0, the raw bytes; 1, a
 //     manifest of segments, inline bytes or references to part bodies; 2,
 //     a chunked body: its size and number of chunks, the bytes being the
-//     values of kindChunk|id|n. Bodies over bodyChunk (1 MiB) are written
+//     values of kindChunk|id|n. Bodies over bodyChunk (256 KiB) are written
 //     chunked: the chunks are slices of the caller's buffer, handed to
 //     Badger without a copy, and Badger's value-log encoder then needs a
 //     buffer of one chunk rather than of the whole body (a 20 MiB body
