@@ -54,7 +54,7 @@ const bodyChunk = 256 << 10
 func (tx *txn) putChunks(id BodyID, body []byte) ([]byte, error) {
 	n := uint32(0)
 	for rest := body; len(rest) > 0; n++ {
-		c := rest[:min(len(rest), bodyChunk)]
+		c := rest[:min(len(rest), tx.s.chunkSize)]
 		if err := tx.Set(chunkKey(id, n), c); err != nil {
 			return nil, err
 		}
@@ -214,7 +214,7 @@ func (tx *txn) refContent(hash [32]byte, body []byte, n int, split bool) (BodyID
 			// part too: inline, the manifest record would copy it, and
 			// Badger would encode that record in a buffer of its size.
 			for i := range segs {
-				if !segs[i].part && len(segs[i].data) > bodyChunk {
+				if !segs[i].part && len(segs[i].data) > tx.s.chunkSize {
 					segs[i].part = true
 				}
 			}
@@ -232,7 +232,7 @@ func (tx *txn) refContent(hash [32]byte, body []byte, n int, split bool) (BodyID
 			rec = encodeManifest(segs, ids)
 		}
 	}
-	if rec == nil && len(body) > bodyChunk {
+	if rec == nil && len(body) > tx.s.chunkSize {
 		if rec, err = tx.putChunks(id, body); err != nil {
 			return 0, err
 		}

@@ -259,3 +259,49 @@ func TestLargeInlineSegmentChunked(t *testing.T) {
 		t.Fatalf("check: %q %v", p, err)
 	}
 }
+
+// TestManyChunksSplitTransactions: a batch of messages whose bodies have
+// more chunks to write or delete than one Badger transaction takes is
+// split, for an import, an expunge and a mailbox's purge. (Small chunks
+// reach Badger's limit of about 26,000 entries with 40 MiB of messages.)
+func TestManyChunksSplitTransactions(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	s.chunkSize = 1 << 10
+	ctx := context.Background()
+	var bodies [][]byte
+	var msgs []NewMessage
+	for range 40 {
+		bodies = append(bodies, noLines(1<<20)) // 1,024 chunks each
+		msgs = append(msgs, NewMessage{Flags: Flags{Sys: FlagDeleted}})
+	}
+	in, _ := s.Inbox(ctx, "a@example.test")
+	if err := s.AppendBatch(ctx, in.ID, bodies, msgs); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if n := countKeys(t, s, kindChunk); n != 40*1024 {
+		t.Fatalf("%d chunks stored, want %d", n, 40*1024)
+	}
+	if got, err := s.Expunge(ctx, in.ID, nil); err != nil || len(got) != 40 {
+		t.Fatalf("expunge: %d, %v", len(got), err)
+	}
+	if n := countKeys(t, s, kindChunk); n != 0 {
+		t.Fatalf("%d chunks left after the expunge", n)
+	}
+	box, err := s.CreateMailbox(ctx, "a@example.test", "Big", CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendBatch(ctx, box.ID, bodies, msgs); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if err := s.DeleteMailbox(ctx, "a@example.test", "Big"); err != nil {
+		t.Fatalf("delete mailbox: %v", err)
+	}
+	if n := countKeys(t, s, kindChunk); n != 0 {
+		t.Fatalf("%d chunks left after the mailbox's purge", n)
+	}
+	if p, err := s.Check(ctx); err != nil || len(p) > 0 {
+		t.Fatalf("check: %q %v", p, err)
+	}
+}

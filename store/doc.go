@@ -59,7 +59,9 @@
 //   - Deleting a mailbox frees its name and hides it in one transaction,
 //     then purges its messages in batches; Open resumes an interrupted
 //     purge. Large expunges are batched the same way, so no operation on a
-//     big mailbox hits Badger's transaction size limit.
+//     big mailbox hits Badger's transaction size limit; a batch whose
+//     bodies have more chunks to write or delete than one transaction
+//     takes is split in two until it fits (inBatches).
 //   - A second process opening the directory gets ErrLocked; Close waits
 //     for operations in progress, and later calls get ErrClosed.
 //   - Check recomputes every counter and reference count from the records;
