@@ -39,7 +39,7 @@ deps:
 
 # Fuzz targets, package:Name. `make lint` checks that every Fuzz function
 # in the tree is listed here.
-FUZZ_TARGETS := config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer smtpd:FuzzHeaderCheck \
+FUZZ_TARGETS := config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer smtpd:FuzzHeaderCheck smtpd:FuzzDKIMSignature \
 	imapd:FuzzFetchRoundTrip imapd:FuzzWireInput imapd/proto:FuzzDecode imapd/proto:FuzzMUTF7 \
 	imapd/proto:FuzzNumSet imapd/part:FuzzParse store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights \
 	internal/trace:FuzzTranscript

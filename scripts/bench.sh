@@ -73,6 +73,11 @@ row "SEARCH BODY word, 100,000 messages" "$(ms 'SEARCH_BODY_word')"
 disk=$($GO test -run '^$' -bench 'BenchmarkListPostsOnDisk' -benchtime 1x ./store 2>/dev/null)
 row "100 posts × 100 KB to 50 members, on disk vs one copy" "$(echo "$disk" | grep one_transaction | sed -n 's/.* \([0-9.]*\) x_one_copy.*/\1×/p') (one transaction), $(echo "$disk" | grep 50_transactions | sed -n 's/.* \([0-9.]*\) x_one_copy.*/\1×/p') (50)"
 
+mem=$($GO test -run '^$' -bench 'Memory' -benchtime 5x ./smtpd 2>/dev/null)
+memrow() { echo "$mem" | grep -E "$1-" | awk '{for (i = 2; i <= NF; i++) { if ($i == "alloc-B/msg-B") a = $(i-1); if ($i == "peak-heap-MiB") p = $(i-1) } printf "%s bytes allocated per message byte, heap peak +%s MiB", a, p}'; }
+row "20 MiB message submitted to 2 local + 3 remote recipients, DKIM-signed (5 in a row)" "$(memrow SubmissionMemory)"
+row "20 MiB message over MX to 5 local recipients (5 in a row)" "$(memrow InboundMemory)"
+
 start=$($GO test -run '^$' -bench 'BenchmarkStartup' -benchtime 3x -timeout 20m ./store 2>/dev/null)
 row "Opening a data directory with 1,000,000 messages" "$(echo "$start" | sed -n 's/.* \([0-9.]*\) ms_to_open.*/\1 ms/p')"
 

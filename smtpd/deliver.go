@@ -16,10 +16,12 @@ import (
 	"mailroom/store"
 )
 
-// deliverLocal files msg in every local recipient's INBOX in one store
-// transaction and returns only after it is durable. With status (LMTP),
-// every recipient gets the outcome.
-func (s *session) deliverLocal(msg []byte, status smtp.StatusCollector) error {
+// deliverLocal files head followed by msg in every local recipient's
+// INBOX in one store transaction and returns only after it is durable.
+// msg is stored as the body, head in each copy's prefix after that
+// recipient's own fields. With status (LMTP), every recipient gets the
+// outcome.
+func (s *session) deliverLocal(head, msg []byte, status smtp.StatusCollector) error {
 	accts, rcpts := dedupe(s.local, s.rcpts)
 	if len(accts) == 0 {
 		return nil
@@ -36,7 +38,7 @@ func (s *session) deliverLocal(msg []byte, status smtp.StatusCollector) error {
 		}
 		ds = append(ds, store.Delivery{Mailbox: inbox.ID, NewMessage: store.NewMessage{
 			InternalDate: now,
-			Prefix:       s.deliveryHeaders(rcpts[i], a.Address),
+			Prefix:       append(s.deliveryHeaders(rcpts[i], a.Address), head...),
 		}})
 	}
 	if err == nil {
@@ -53,7 +55,7 @@ func (s *session) deliverLocal(msg []byte, status smtp.StatusCollector) error {
 			err = errTempFailure
 		}
 	} else {
-		s.log.Info("delivered", "from", s.from, "rcpts", rcpts, "size", len(msg))
+		s.log.Info("delivered", "from", s.from, "rcpts", rcpts, "size", len(head)+len(msg))
 	}
 	if status != nil {
 		for _, r := range s.rcpts {
@@ -120,23 +122,24 @@ func randomID(n int) string {
 var wordDecoder = &mime.WordDecoder{}
 
 // prepareSubmission normalises line endings (see normalizeLineEndings),
-// checks From and Sender against the authenticated user, and adds
-// Received, and Date and Message-ID when the client left them out. The
-// client's bytes follow, otherwise unchanged.
-func (s *session) prepareSubmission(msg []byte) ([]byte, error) {
-	msg = normalizeLineEndings(msg)
+// checks From and Sender against the authenticated user, and returns the
+// fields to add in front of msg: Received, and Date and Message-ID when
+// the client left them out. The client's bytes follow, otherwise
+// unchanged; they are returned as msg, not copied behind the new fields.
+func (s *session) prepareSubmission(msg []byte) (head, body []byte, err error) {
+	msg = normalizeInPlace(msg) // msg is the session's own message buffer
 	o, err := readOriginator(msg, true)
 	if err != nil {
 		if errors.Is(err, errHeaderTooLarge) {
-			return nil, smtpErr(552, smtp.EnhancedCode{5, 3, 4}, "Message header too large")
+			return nil, nil, smtpErr(552, smtp.EnhancedCode{5, 3, 4}, "Message header too large")
 		}
-		return nil, smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "Malformed message header: %v", err)
+		return nil, nil, smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "Malformed message header: %v", err)
 	}
 	if err := o.checkCounts(); err != nil {
-		return nil, smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "Message refused: %v", err)
+		return nil, nil, smtpErr(550, smtp.EnhancedCode{5, 6, 0}, "Message refused: %v", err)
 	}
 	if err := s.checkOriginator(o); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var add strings.Builder
 	add.WriteString(s.received(""))
@@ -146,8 +149,7 @@ func (s *session) prepareSubmission(msg []byte) ([]byte, error) {
 	if !o.messageID {
 		fmt.Fprintf(&add, "Message-ID: <%s@%s>\r\n", randomID(16), s.srv.opts.Hostname)
 	}
-	out := make([]byte, 0, add.Len()+len(msg))
-	return append(append(out, add.String()...), msg...), nil
+	return []byte(add.String()), msg, nil
 }
 
 // checkOriginator applies the send-as rule to a submitted header that
@@ -198,9 +200,14 @@ func (s *session) checkOriginator(o originator) error {
 // with bare CRs and LFs taken as line ends, and a message is refused if
 // either reading finds a second field: a reader that splits lines either
 // way must not see an originator that the other hid.
+//
+// Only the header is normalised for the second reading (up to where it
+// ends when bare CRs and LFs are line ends): the whole message was copied
+// before, for a bare LF anywhere in its body.
 func checkInbound(msg []byte) error {
 	views := [][]byte{msg}
-	if n := normalizeLineEndings(msg); len(n) != len(msg) {
+	head := msg[:normalizedHeaderEnd(msg)]
+	if n := normalizeLineEndings(head); len(n) != len(head) {
 		views = append(views, n)
 	}
 	for _, v := range views {
@@ -215,11 +222,34 @@ func checkInbound(msg []byte) error {
 	return nil
 }
 
-// fileSentCopy files a message sent as another account (a team address)
-// in that account's Sent mailbox, marked read, so the whole team sees the
-// reply. The message has been accepted already: a failure here is logged,
-// not returned.
-func (s *session) fileSentCopy(msg []byte) {
+// normalizedHeaderEnd is the offset in msg just past the empty line that
+// ends its header when a bare CR and a bare LF end a line as CRLF does,
+// or len(msg) when there is none. Normalising msg up to there gives the
+// header normalizeLineEndings(msg) has, and the empty line after it.
+func normalizedHeaderEnd(msg []byte) int {
+	empty := true // the line so far is empty
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c != '\r' && c != '\n' {
+			empty = false
+			continue
+		}
+		if c == '\r' && i+1 < len(msg) && msg[i+1] == '\n' {
+			i++
+		}
+		if empty {
+			return i + 1
+		}
+		empty = true
+	}
+	return len(msg)
+}
+
+// fileSentCopy files a message (head followed by msg) sent as another
+// account (a team address) in that account's Sent mailbox, marked read,
+// so the whole team sees the reply. The message has been accepted
+// already: a failure here is logged, not returned.
+func (s *session) fileSentCopy(head, msg []byte) {
 	ctx := context.Background()
 	st := s.srv.opts.Store
 	owner := s.sentAs.Address
@@ -237,7 +267,7 @@ func (s *session) fileSentCopy(msg []byte) {
 		}
 	}
 	if err == nil {
-		_, err = st.Append(ctx, sent.ID, msg, store.NewMessage{Flags: store.Flags{Sys: store.FlagSeen}, InternalDate: s.srv.opts.Now()}, 0)
+		_, err = st.Append(ctx, sent.ID, msg, store.NewMessage{Flags: store.Flags{Sys: store.FlagSeen}, InternalDate: s.srv.opts.Now(), Prefix: head}, 0)
 	}
 	if err != nil {
 		s.log.Error("filing the sent copy", "account", owner, "err", err)

@@ -67,10 +67,25 @@
 // refused at MAIL when that does not fit, and otherwise takes its
 // announced size at once and gets a buffer of that size; any other
 // message is read into pooled chunks and copied once into a buffer of its
-// exact size. An announced size is never trusted without the budget (a
-// client could announce the limit and send nothing). DKIM signing feeds
-// the signer in chunks and keeps only the signature, which the queue
-// stores beside the body (the body local recipients got, stored once).
+// size. Message buffers are reused (readdata.go): in size classes at most
+// a quarter larger than the message, given back when the message is
+// stored and queued, held weakly so that a collection frees those no
+// message took; a stream of large messages then costs one buffer, not
+// one buffer of garbage each that the collector lets pile up to the size
+// of the live heap. An announced size is never trusted without the budget (a
+// client could announce the limit and send nothing). The received
+// buffer is the only copy of the message the server makes: the header
+// fields submission adds (Received, Date, Message-ID) are kept as a
+// separate head, which goes into each local copy's prefix and, with the
+// DKIM-Signature, into the queue entry's, so the client's bytes are never
+// copied to make room in front of them and are stored once as the body
+// shared by every copy. DKIM signing (dkim.go, RFC 6376 relaxed/relaxed)
+// reads head and body where they are and canonicalises the body straight
+// into the hash; go-msgauth's signer, used before, made two bytes of
+// short-lived garbage per byte signed, and is now only the tests'
+// verifier (with dkimpy, and FuzzDKIMSignature against it). The store writes large bodies in chunks
+// that are slices of that buffer (store's doc.go), so nothing else of the
+// message's size is allocated while it is stored.
 //
 // Outbound queue: each due entry gets a worker of its own, up to
 // [outbound] workers at once; the loop that hands out entries never waits

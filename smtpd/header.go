@@ -217,3 +217,40 @@ func normalizeLineEndings(msg []byte) []byte {
 	}
 	return out
 }
+
+// normalizeInPlace is normalizeLineEndings done in msg's own buffer when
+// its capacity has room for the CRs and LFs to add (a message buffer is
+// of a size class larger than the message, see getBuf), else in a copy.
+// msg's bytes are overwritten: only for a buffer the caller owns.
+func normalizeInPlace(msg []byte) []byte {
+	extra := 0
+	for i, c := range msg {
+		if c == '\r' && (i+1 == len(msg) || msg[i+1] != '\n') || c == '\n' && (i == 0 || msg[i-1] != '\r') {
+			extra++
+		}
+	}
+	if extra == 0 {
+		return msg
+	}
+	if cap(msg)-len(msg) < extra {
+		return normalizeLineEndings(msg)
+	}
+	// From the end backwards: each byte moves up by the line ends added
+	// before it, so it is read before anything is written over it.
+	out := msg[:len(msg)+extra]
+	j := len(out)
+	next := -1 // the byte after msg[i] as it was, -1 at the end
+	for i := len(msg) - 1; i >= 0; i-- {
+		c := msg[i]
+		switch {
+		case c == '\r' && next != '\n', c == '\n' && (i == 0 || msg[i-1] != '\r'):
+			j -= 2
+			out[j], out[j+1] = '\r', '\n'
+		default:
+			j--
+			out[j] = c
+		}
+		next = int(c)
+	}
+	return out
+}

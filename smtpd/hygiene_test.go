@@ -327,6 +327,16 @@ func TestSubmittedLineEndingsReachRemoteAsCRLF(t *testing.T) {
 	}
 }
 
+// checkCounts reads msg's header leniently and checks its From and
+// Sender counts.
+func checkCounts(msg []byte) error {
+	o, err := readOriginator(msg, false)
+	if err != nil {
+		return err
+	}
+	return o.checkCounts()
+}
+
 // FuzzHeaderCheck checks the originator reading against go-message's
 // header parser and net/mail's: whatever the strict reading lets through
 // with one From has exactly one From (and at most one Sender) to them
@@ -364,6 +374,19 @@ func FuzzHeaderCheck(f *testing.F) {
 		}
 		if again := normalizeLineEndings(msg); !bytes.Equal(again, msg) {
 			t.Fatalf("normalizing twice: %q -> %q", msg, again)
+		}
+		// In place, with room to spare or without: the same bytes.
+		for _, room := range []int{0, len(msg) - len(raw), len(msg) - len(raw) + 3} {
+			buf := append(make([]byte, 0, len(raw)+room), raw...)
+			if got := normalizeInPlace(buf); !bytes.Equal(got, msg) {
+				t.Fatalf("in place with %d bytes of room: %q, want %q", room, got, msg)
+			}
+		}
+		// checkInbound normalises only the header: it decides as it
+		// would on the whole message normalised.
+		whole := checkCounts(raw) == nil && checkCounts(msg) == nil
+		if got := checkInbound(raw) == nil; got != whole {
+			t.Fatalf("checkInbound accepts: %v; on the whole message normalised: %v", got, whole)
 		}
 		o, err := readOriginator(msg, true)
 		if err != nil || o.checkCounts() != nil || len(o.from) != 1 {

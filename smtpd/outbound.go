@@ -128,24 +128,24 @@ func NewOutbound(opts OutboundOptions) *Outbound {
 
 var _ Queue = (*Outbound)(nil)
 
-// Enqueue DKIM-signs msg once, if the sender's domain has a key, stores it
-// durably and wakes the workers. The signature is kept beside the message
-// (store.EnqueuePrefixed), so that msg is not copied and, when local
-// recipients got it too, it is stored once.
-func (o *Outbound) Enqueue(ctx context.Context, from string, rcpts []string, msg []byte) error {
-	var sig []byte
+// Enqueue DKIM-signs head followed by msg once, if the sender's domain
+// has a key, stores it durably and wakes the workers. The signature and
+// head are kept beside msg (store.EnqueuePrefixed), so that msg is not
+// copied and, when local recipients got it too, it is stored once.
+func (o *Outbound) Enqueue(ctx context.Context, from string, rcpts []string, head, msg []byte) error {
+	var prefix []byte
 	if at := strings.LastIndexByte(from, '@'); at >= 0 {
 		if key := o.opts.DKIM[strings.ToLower(from[at+1:])]; key != nil {
-			s, err := key.Signature(msg)
+			s, err := key.Signature(head, msg)
 			if err != nil {
 				// An unparsable header cannot be signed; send it as it is.
 				o.log.Warn("not signed", "from", from, "err", err)
 			} else {
-				sig = []byte(s)
+				prefix = []byte(s)
 			}
 		}
 	}
-	e, err := o.opts.Store.EnqueuePrefixed(ctx, from, rcpts, sig, msg)
+	e, err := o.opts.Store.EnqueuePrefixed(ctx, from, rcpts, append(prefix, head...), msg)
 	if err != nil {
 		return err
 	}
@@ -335,8 +335,13 @@ type result struct {
 // cannot be stored (the disk is below its reserve, say) never causes a
 // delivered recipient to get the message again: the failed recipients
 // wait as RcptBounceDue, and later attempts retry only the bounce.
+//
+// The message is read into a reused message buffer (see getBuf), given
+// back when the attempt is over: nothing keeps it beyond.
 func (o *Outbound) attempt(ctx context.Context, e *store.QueueEntry) error {
-	msg, err := o.opts.Store.QueueContent(ctx, e)
+	buf := getBuf(int(min(max(e.Size, 0), store.MaxBodySize+1<<20))) // bounded: a damaged record must not ask for more
+	defer putBuf(buf)
+	msg, err := o.opts.Store.AppendQueueContent(ctx, (*buf)[:0], e)
 	if err != nil {
 		return err
 	}

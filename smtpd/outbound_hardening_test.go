@@ -36,7 +36,7 @@ func TestOutboundBounceUnstorableNoResend(t *testing.T) {
 	}
 	dns := &fakeDNS{mx: map[string][]*net.MX{"remote.test": {{Host: "mx.remote.test", Pref: 10}}}}
 	env := newOutEnv(t, dns, map[string]string{"mx.remote.test": mx.addr}, nil)
-	if err := env.out.Enqueue(context.Background(), "bob@example.test", []string{"friend@remote.test", "nobody@remote.test"}, []byte(outMsg)); err != nil {
+	if err := env.out.Enqueue(context.Background(), "bob@example.test", []string{"friend@remote.test", "nobody@remote.test"}, nil, []byte(outMsg)); err != nil {
 		t.Fatal(err)
 	}
 	env.st.SetMinFreeBytes(1 << 62) // no disk is this large: the store is "full"
@@ -134,7 +134,7 @@ func TestOutboundNoHeadOfLineBlocking(t *testing.T) {
 		}
 	})
 
-	if err := env.out.Enqueue(ctx, "alice@example.test", []string{"someone@slow.test"}, []byte(outMsg)); err != nil {
+	if err := env.out.Enqueue(ctx, "alice@example.test", []string{"someone@slow.test"}, nil, []byte(outMsg)); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -142,10 +142,10 @@ func TestOutboundNoHeadOfLineBlocking(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the queue never connected to the slow MX")
 	}
-	if err := env.out.Enqueue(ctx, "alice@example.test", []string{"other@slow.test"}, []byte(outMsg)); err != nil {
+	if err := env.out.Enqueue(ctx, "alice@example.test", []string{"other@slow.test"}, nil, []byte(outMsg)); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.out.Enqueue(ctx, "alice@example.test", []string{"friend@fast.test"}, []byte(outMsg)); err != nil {
+	if err := env.out.Enqueue(ctx, "alice@example.test", []string{"friend@fast.test"}, nil, []byte(outMsg)); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -247,7 +247,7 @@ func TestOutboundSmarthostTLS(t *testing.T) {
 				o.Relay, o.RelayUsername, o.RelayPassword = "smarthost.isp.test:587", "relayuser", "relaypass"
 				o.RelayTLS, o.RelayRootCAs = tc.mode, good.pool
 			})
-			env.out.Enqueue(context.Background(), "alice@example.test", []string{"a@one.test", "b@two.test"}, []byte(outMsg))
+			env.out.Enqueue(context.Background(), "alice@example.test", []string{"a@one.test", "b@two.test"}, nil, []byte(outMsg))
 			env.runOnce(t)
 			got := relay.messages()
 			relay.mu.Lock()

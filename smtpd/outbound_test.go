@@ -265,7 +265,7 @@ func TestOutboundDeliversSignedWithSTARTTLS(t *testing.T) {
 	dns := &fakeDNS{mx: map[string][]*net.MX{"remote.test": {{Host: "mx2.remote.test.", Pref: 20}, {Host: "mx1.remote.test.", Pref: 10}}}}
 	// mx1 is down: delivery falls through to mx2.
 	env := newOutEnv(t, dns, map[string]string{"mx2.remote.test": mx.addr}, nil)
-	if err := env.out.Enqueue(context.Background(), "alice@example.test", []string{"friend@remote.test", "pal@remote.test"}, []byte(outMsg)); err != nil {
+	if err := env.out.Enqueue(context.Background(), "alice@example.test", []string{"friend@remote.test", "pal@remote.test"}, nil, []byte(outMsg)); err != nil {
 		t.Fatal(err)
 	}
 	env.runOnce(t)
@@ -382,7 +382,7 @@ func TestOutboundRetryBackoffAndExpiry(t *testing.T) {
 	}
 	dns := &fakeDNS{mx: map[string][]*net.MX{"remote.test": {{Host: "mx.remote.test", Pref: 10}}}}
 	env := newOutEnv(t, dns, map[string]string{"mx.remote.test": mx.addr}, nil)
-	env.out.Enqueue(context.Background(), "alice@example.test", []string{"friend@remote.test"}, []byte(outMsg))
+	env.out.Enqueue(context.Background(), "alice@example.test", []string{"friend@remote.test"}, nil, []byte(outMsg))
 
 	// Attempts at 0, +5m, +10m (after 5+5), +20m... doubling up to 1h.
 	var delays []time.Duration
@@ -444,7 +444,7 @@ func TestOutboundPermanentFailures(t *testing.T) {
 	}
 	env := newOutEnv(t, dns, map[string]string{"mx.remote.test": mx.addr, "192.0.2.1": mx.addr}, nil)
 	rcpts := []string{"friend@remote.test", "nobody@remote.test", "x@nullmx.test", "y@nxdomain.test", "z@nomx.test"}
-	env.out.Enqueue(context.Background(), "bob@example.test", rcpts, []byte(outMsg))
+	env.out.Enqueue(context.Background(), "bob@example.test", rcpts, nil, []byte(outMsg))
 	env.runOnce(t)
 	if q := env.queue(t); len(q) != 0 {
 		t.Fatalf("queue: %+v", q)
@@ -485,7 +485,7 @@ func TestOutboundBounceToRemoteSenderAndNoDoubleBounce(t *testing.T) {
 	env := newOutEnv(t, dns, map[string]string{"mx.remote.test": mx.addr}, nil)
 	// A forwarded message from a remote sender bounces to that sender,
 	// through the queue, from the null sender.
-	env.out.Enqueue(context.Background(), "someone@remote.test", []string{"gone@remote.test"}, []byte(outMsg))
+	env.out.Enqueue(context.Background(), "someone@remote.test", []string{"gone@remote.test"}, nil, []byte(outMsg))
 	env.runOnce(t)
 	env.runOnce(t)
 	got := mx.messages()
@@ -493,7 +493,7 @@ func TestOutboundBounceToRemoteSenderAndNoDoubleBounce(t *testing.T) {
 		t.Fatalf("bounce: %+v", got)
 	}
 	// A bounce that bounces is dropped, not bounced again.
-	env.out.Enqueue(context.Background(), "", []string{"gone@remote.test"}, []byte(outMsg))
+	env.out.Enqueue(context.Background(), "", []string{"gone@remote.test"}, nil, []byte(outMsg))
 	env.runOnce(t)
 	env.runOnce(t)
 	if n := len(mx.messages()); n != 1 || len(env.queue(t)) != 0 {
@@ -504,7 +504,7 @@ func TestOutboundBounceToRemoteSenderAndNoDoubleBounce(t *testing.T) {
 func TestOutboundTemporaryDNSFailureDefers(t *testing.T) {
 	t.Parallel()
 	env := newOutEnv(t, &fakeDNS{fail: map[string]bool{"remote.test": true}}, nil, nil)
-	env.out.Enqueue(context.Background(), "alice@example.test", []string{"friend@remote.test"}, []byte(outMsg))
+	env.out.Enqueue(context.Background(), "alice@example.test", []string{"friend@remote.test"}, nil, []byte(outMsg))
 	env.runOnce(t)
 	q := env.queue(t)
 	if len(q) != 1 || q[0].Rcpts[0].State != store.RcptPending || q[0].Rcpts[0].Status != "4.4.3" {
@@ -522,7 +522,7 @@ func TestQueueSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := NewOutbound(OutboundOptions{Store: st, Logger: slog.New(slog.DiscardHandler), Hostname: "mx.example.test", Resolver: dns, Dial: routeDialer(map[string]string{"mx.remote.test": mx.addr})})
-	if err := out.Enqueue(context.Background(), "alice@example.test", []string{"friend@remote.test"}, []byte(outMsg)); err != nil {
+	if err := out.Enqueue(context.Background(), "alice@example.test", []string{"friend@remote.test"}, nil, []byte(outMsg)); err != nil {
 		t.Fatal(err)
 	}
 	st.Close() // the server stops before delivering

@@ -20,7 +20,7 @@ type gateQueue struct {
 	release chan struct{}
 }
 
-func (q *gateQueue) Enqueue(ctx context.Context, _ string, _ []string, _ []byte) error {
+func (q *gateQueue) Enqueue(ctx context.Context, _ string, _ []string, _, _ []byte) error {
 	q.entered <- struct{}{}
 	select {
 	case <-q.release:

@@ -40,7 +40,11 @@ func (m Mode) String() string {
 // Queue takes mail for remote recipients. Enqueue must make the message
 // durable before it returns.
 type Queue interface {
-	Enqueue(ctx context.Context, from string, rcpts []string, msg []byte) error
+	// Enqueue queues head followed by msg: head is header fields the
+	// server put in front of the received message, kept apart so that
+	// neither is copied to join them. msg is only valid during the call:
+	// its buffer is reused for the next message (see getBuf).
+	Enqueue(ctx context.Context, from string, rcpts []string, head, msg []byte) error
 }
 
 // Options configures the SMTP server.

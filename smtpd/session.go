@@ -274,15 +274,16 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 func (s *session) Data(r io.Reader) error {
 	r, release := s.reserve(r)
 	defer release()
-	msg, err := s.readMessage(r)
+	head, msg, free, err := s.readMessage(r)
+	defer free()
 	if err != nil {
 		return err
 	}
-	if err := s.deliverLocal(msg, nil); err != nil {
+	if err := s.deliverLocal(head, msg, nil); err != nil {
 		return err
 	}
 	if len(s.remote) > 0 {
-		if err := s.srv.opts.Queue.Enqueue(context.Background(), s.from, s.remote, msg); err != nil {
+		if err := s.srv.opts.Queue.Enqueue(context.Background(), s.from, s.remote, head, msg); err != nil {
 			s.log.Error("enqueue", "err", err)
 			// Local copies are committed; a retry would duplicate them,
 			// but losing the remote ones is worse.
@@ -294,10 +295,10 @@ func (s *session) Data(r io.Reader) error {
 			}
 			return errTempFailure
 		}
-		s.log.Info("queued", "from", s.from, "rcpts", s.remote, "size", len(msg))
+		s.log.Info("queued", "from", s.from, "rcpts", s.remote, "size", len(head)+len(msg))
 	}
 	if s.sentAs != nil {
-		s.fileSentCopy(msg)
+		s.fileSentCopy(head, msg)
 	}
 	return nil
 }
@@ -305,42 +306,49 @@ func (s *session) Data(r io.Reader) error {
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	r, release := s.reserve(r)
 	defer release()
-	msg, err := s.readMessage(r)
+	head, msg, free, err := s.readMessage(r)
+	defer free()
 	if err != nil {
 		return err
 	}
-	return s.deliverLocal(msg, status)
+	return s.deliverLocal(head, msg, status)
 }
 
 // readMessage reads DATA and, on submission, checks and completes the
-// header.
-func (s *session) readMessage(r io.Reader) ([]byte, error) {
+// header. The message is head followed by msg: head holds the header
+// fields the server adds in front (see prepareSubmission), kept apart so
+// that the received bytes are never copied to make room for them. msg is
+// in a reused buffer (see getBuf): free, never nil, gives it back, once
+// nothing refers to msg.
+func (s *session) readMessage(r io.Reader) (head, msg []byte, free func(), err error) {
 	max := s.srv.opts.MaxMessageBytes
 	if max > 0 {
 		// One byte more than the limit tells an oversized message.
 		r = &maxReader{r: r, n: max + 1}
 	}
-	msg, err := readData(r)
+	msg, buf, err := readData(r)
+	free = func() { putBuf(buf) }
 	if err == nil && max > 0 && int64(len(msg)) > max {
-		return nil, errTooLarge
+		return nil, nil, free, errTooLarge
 	}
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
-			return nil, se // too large
+			return nil, nil, free, se // too large
 		}
 		if errors.Is(err, smtp.ErrTooLongLine) {
-			return nil, smtpErr(500, smtp.EnhancedCode{5, 5, 2}, "Line too long (RFC 5321 allows 1000 octets)")
+			return nil, nil, free, smtpErr(500, smtp.EnhancedCode{5, 5, 2}, "Line too long (RFC 5321 allows 1000 octets)")
 		}
-		return nil, smtpErr(451, smtp.EnhancedCode{4, 4, 2}, "Error reading message data")
+		return nil, nil, free, smtpErr(451, smtp.EnhancedCode{4, 4, 2}, "Error reading message data")
 	}
 	if s.mode == ModeSubmission {
-		return s.prepareSubmission(msg)
+		head, msg, err = s.prepareSubmission(msg)
+		return head, msg, free, err
 	}
 	if err := checkInbound(msg); err != nil {
-		return nil, err
+		return nil, nil, free, err
 	}
-	return msg, nil
+	return nil, msg, free, nil
 }
 
 // remoteIP is the client's address for Received headers.

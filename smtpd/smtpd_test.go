@@ -44,10 +44,10 @@ type queued struct {
 	msg   []byte
 }
 
-func (q *memQueue) Enqueue(_ context.Context, from string, rcpts []string, msg []byte) error {
+func (q *memQueue) Enqueue(_ context.Context, from string, rcpts []string, head, msg []byte) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.msgs = append(q.msgs, queued{from, rcpts, msg})
+	q.msgs = append(q.msgs, queued{from, rcpts, append(append([]byte(nil), head...), msg...)})
 	return nil
 }
 

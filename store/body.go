@@ -27,12 +27,67 @@ const maxBodySize = MaxBodySize
 // Body record formats. A body record starts with one of these bytes:
 // bodyRaw is followed by the bytes themselves; bodyManifest by the
 // segments of the message, inline bytes or references to part bodies
-// (large MIME parts stored once, each a raw body of its own with its own
-// reference count, one reference per occurrence in a manifest).
+// (large MIME parts stored once, each a raw or chunked body of its own
+// with its own reference count, one reference per occurrence in a
+// manifest); bodyChunked by the body's size and its number of chunks,
+// whose bytes are the values of the chunk keys (kindChunk|id|n), in order.
 const (
 	bodyRaw      byte = 0
 	bodyManifest byte = 1
+	bodyChunked  byte = 2
 )
+
+// bodyChunk is the size of the chunks of a body stored chunked: any body
+// larger than one. The chunks are the caller's bytes, handed to Badger
+// without a copy (a raw record is a format byte and a copy of the body),
+// and Badger encodes each value for its value log in a buffer of the
+// value's size, garbage once the commit is done: a 20 MiB body written
+// raw cost 40 MiB of heap besides the caller's copy, chunked it costs one
+// chunk. 256 KiB keeps that garbage small (1 MiB chunks left the heap
+// 10 MiB higher after twenty 20 MiB messages) for 80 keys a 20 MiB body,
+// far within Badger's transaction limits even at MaxBodySize (1,024).
+const bodyChunk = 256 << 10
+
+// putChunks stores body as chunks of body id and returns its chunked
+// record. The chunk values are slices of body, which must not change
+// until the transaction is committed.
+func (tx *txn) putChunks(id BodyID, body []byte) ([]byte, error) {
+	n := uint32(0)
+	for rest := body; len(rest) > 0; n++ {
+		c := rest[:min(len(rest), tx.s.chunkSize)]
+		if err := tx.Set(chunkKey(id, n), c); err != nil {
+			return nil, err
+		}
+		rest = rest[len(c):]
+	}
+	e := enc{b: []byte{bodyChunked}}
+	e.uvarint(uint64(len(body)))
+	e.uvarint(uint64(n))
+	return e.b, nil
+}
+
+// decodeChunked reads a chunked record: the body's size and its number
+// of chunks.
+func decodeChunked(v []byte) (size uint64, n uint32, err error) {
+	d := dec{b: v[1:]}
+	size = d.uvarint()
+	chunks := d.uvarint()
+	if d.err != nil || chunks > 1<<32-1 || len(d.b) != 0 {
+		return 0, 0, errCorrupt
+	}
+	return size, uint32(chunks), nil
+}
+
+// recordSize is the size of the content a body record holds itself (a
+// manifest: its record), as reference records count it.
+func recordSize(v []byte) uint64 {
+	if len(v) > 0 && v[0] == bodyChunked {
+		if size, _, err := decodeChunked(v); err == nil {
+			return size
+		}
+	}
+	return uint64(max(len(v)-1, 0))
+}
 
 const (
 	segInline byte = 0
@@ -154,6 +209,15 @@ func (tx *txn) refContent(hash [32]byte, body []byte, n int, split bool) (BodyID
 	var rec []byte // the raw record is built only if the body is not split: it copies the body
 	if split {
 		if segs := splitParts(body, PartThreshold); len(segs) > 1 && joins(segs, body) {
+			// An inline segment larger than a chunk (a forwarded
+			// message/rfc822, many small parts in a row) is stored as a
+			// part too: inline, the manifest record would copy it, and
+			// Badger would encode that record in a buffer of its size.
+			for i := range segs {
+				if !segs[i].part && len(segs[i].data) > tx.s.chunkSize {
+					segs[i].part = true
+				}
+			}
 			var ids []BodyID
 			for _, sg := range segs {
 				if !sg.part {
@@ -168,6 +232,11 @@ func (tx *txn) refContent(hash [32]byte, body []byte, n int, split bool) (BodyID
 			rec = encodeManifest(segs, ids)
 		}
 	}
+	if rec == nil && len(body) > tx.s.chunkSize {
+		if rec, err = tx.putChunks(id, body); err != nil {
+			return 0, err
+		}
+	}
 	if rec == nil {
 		rec = rawRecord(body)
 	}
@@ -177,7 +246,7 @@ func (tx *txn) refContent(hash [32]byte, body []byte, n int, split bool) (BodyID
 	if err := tx.Set(hashKey(hash), binary.BigEndian.AppendUint64(nil, uint64(id))); err != nil {
 		return 0, err
 	}
-	return id, tx.putRef(id, refRecord{count: uint64(n), size: uint64(len(rec) - 1), hash: hash})
+	return id, tx.putRef(id, refRecord{count: uint64(n), size: recordSize(rec), hash: hash})
 }
 
 func rawRecord(b []byte) []byte {
@@ -231,6 +300,17 @@ func (tx *txn) unrefBody(h BodyID) error {
 	if err != nil {
 		return err
 	}
+	if found && len(v) > 0 && v[0] == bodyChunked {
+		_, n, err := decodeChunked(v)
+		if err != nil {
+			return fmt.Errorf("body %d: %w", h, err)
+		}
+		for i := range n {
+			if err := tx.Delete(chunkKey(h, i)); err != nil {
+				return err
+			}
+		}
+	}
 	if found && len(v) > 0 && v[0] == bodyManifest {
 		var parts []manifestPart
 		if err := decodeManifest(v, func([]byte) {}, func(p manifestPart) { parts = append(parts, p) }); err != nil {
@@ -263,6 +343,17 @@ func appendBody(tx *badger.Txn, h BodyID, dst []byte) ([]byte, error) {
 		case bodyRaw:
 			dst = append(dst, v[1:]...)
 			return nil
+		case bodyChunked:
+			_, n, err := decodeChunked(v)
+			if err != nil {
+				return err
+			}
+			for i := range n {
+				if dst, err = appendValue(tx, chunkKey(h, i), dst); err != nil {
+					return fmt.Errorf("chunk %d: %w", i, err)
+				}
+			}
+			return nil
 		case bodyManifest:
 			var perr error
 			err := decodeManifest(v, func(b []byte) { dst = append(dst, b...) }, func(p manifestPart) {
@@ -280,14 +371,32 @@ func appendBody(tx *badger.Txn, h BodyID, dst []byte) ([]byte, error) {
 	return dst, err
 }
 
+// appendValue appends the value of key to dst.
+func appendValue(tx *badger.Txn, key, dst []byte) ([]byte, error) {
+	item, err := tx.Get(key)
+	if err != nil {
+		return dst, err
+	}
+	err = item.Value(func(v []byte) error {
+		dst = append(dst, v...)
+		return nil
+	})
+	return dst, err
+}
+
 // Content returns a message's bytes exactly as they arrived, with its
 // per-delivery prefix.
 func (s *Store) Content(ctx context.Context, msg *Message) ([]byte, error) {
+	return s.AppendContent(ctx, make([]byte, 0, msg.Size), msg)
+}
+
+// AppendContent is Content appended to dst, for a caller that reuses its
+// buffers.
+func (s *Store) AppendContent(ctx context.Context, dst []byte, msg *Message) ([]byte, error) {
 	s.bodyReads.Add(1)
 	var out []byte
 	err := s.view(func(tx *badger.Txn) error {
-		out = make([]byte, 0, msg.Size)
-		out = append(out, msg.Prefix...)
+		out = append(dst, msg.Prefix...)
 		var err error
 		if out, err = appendBody(tx, msg.Body, out); err != nil {
 			return fmt.Errorf("body of message %d: %w", msg.UID, err)

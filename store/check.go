@@ -197,21 +197,58 @@ func scan(ctx context.Context, tx *badger.Txn) ([]string, []fix, error) {
 			}
 		}
 
-		// Manifests hold one reference per occurrence of each part.
+		// Manifests hold one reference per occurrence of each part; a
+		// chunked body needs all its chunks.
+		chunked := map[BodyID]uint32{} // chunk counts of chunked bodies
 		mit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindBody}})
 		for mit.Rewind(); mit.Valid(); mit.Next() {
 			id := bodyIDFromKey(mit.Item().Key())
 			err := mit.Item().Value(func(v []byte) error {
-				if len(v) == 0 || v[0] != bodyManifest {
-					return nil
+				switch {
+				case len(v) > 0 && v[0] == bodyManifest:
+					return decodeManifest(v, func([]byte) {}, func(p manifestPart) { refs[p.id]++ })
+				case len(v) > 0 && v[0] == bodyChunked:
+					_, n, err := decodeChunked(v)
+					if err != nil {
+						return err
+					}
+					chunked[id] = n
+					for i := range n {
+						if _, err := tx.Get(chunkKey(id, i)); err != nil {
+							report("body %d: chunk %d of %d cannot be read: %v", id, i, n, err)
+						}
+					}
 				}
-				return decodeManifest(v, func([]byte) {}, func(p manifestPart) { refs[p.id]++ })
+				return nil
 			})
 			if err != nil {
-				report("body %d: unreadable manifest: %v", id, err)
+				report("body %d: unreadable record: %v", id, err)
 			}
 		}
 		mit.Close()
+		// deleteBody is the fixes that remove body id and its chunks.
+		deleteBody := func(id BodyID) []fix {
+			out := []fix{{key: bodyKey(id), delete: true}}
+			for i := range chunked[id] {
+				out = append(out, fix{key: chunkKey(id, i), delete: true})
+			}
+			return out
+		}
+		cit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindChunk}})
+		for cit.Rewind(); cit.Valid(); cit.Next() {
+			k := cit.Item().KeyCopy(nil)
+			if len(k) != 13 {
+				report("chunk key %x: malformed", k)
+				fixes = append(fixes, fix{key: k, delete: true})
+				continue
+			}
+			id, i := bodyIDFromKey(k), binary.BigEndian.Uint32(k[9:])
+			if n, ok := chunked[id]; !ok || i >= n {
+				report("body %d: orphan chunk %d", id, i)
+				fixes = append(fixes, fix{key: k, delete: true})
+			}
+		}
+		cit.Close()
 
 		hashes := map[[32]byte]BodyID{} // from the reference records
 		rit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindRef}})
@@ -232,7 +269,8 @@ func scan(ctx context.Context, tx *badger.Txn) ([]string, []fix, error) {
 				fixes = append(fixes, fix{key: refKey(id), delete: true}, fix{key: hashKey(r.hash), delete: true})
 			case want == 0:
 				report("body %d: orphan, referenced by nothing (count says %d)", id, r.count)
-				fixes = append(fixes, fix{key: refKey(id), delete: true}, fix{key: bodyKey(id), delete: true}, fix{key: hashKey(r.hash), delete: true})
+				fixes = append(fixes, fix{key: refKey(id), delete: true}, fix{key: hashKey(r.hash), delete: true})
+				fixes = append(fixes, deleteBody(id)...)
 			case r.count != want:
 				report("body %d: reference count %d, referenced %d times", id, r.count, want)
 				r.count = want
@@ -251,7 +289,7 @@ func scan(ctx context.Context, tx *badger.Txn) ([]string, []fix, error) {
 			if v, ok, _ := getValue(tx, bodyKey(id)); ok && len(v) > 0 {
 				report("body %d: referenced %d times but has no reference count", id, n)
 				h := sha256.Sum256(bodyContentForHash(tx, id, v))
-				fixes = append(fixes, fix{key: refKey(id), value: refRecord{count: n, size: uint64(len(v) - 1), hash: h}.encode()},
+				fixes = append(fixes, fix{key: refKey(id), value: refRecord{count: n, size: recordSize(v), hash: h}.encode()},
 					fix{key: hashKey(h), value: binary.BigEndian.AppendUint64(nil, uint64(id))})
 			} else {
 				report("body %d: missing; referenced %d times and cannot be read", id, n)
@@ -264,7 +302,7 @@ func scan(ctx context.Context, tx *badger.Txn) ([]string, []fix, error) {
 			if _, ok, _ := getValue(tx, refKey(id)); !ok {
 				if _, referenced := refs[id]; !referenced {
 					report("body %d: orphan, no reference count", id)
-					fixes = append(fixes, fix{key: bodyKey(id), delete: true})
+					fixes = append(fixes, deleteBody(id)...)
 				}
 			}
 		}

@@ -23,7 +23,16 @@
 //     message's content is its prefix followed by its body, byte for byte
 //     as it arrived.
 //   - Body records start with a format byte: 0, the raw bytes; 1, a
-//     manifest of segments, inline bytes or references to part bodies. A
+//     manifest of segments, inline bytes or references to part bodies; 2,
+//     a chunked body: its size and number of chunks, the bytes being the
+//     values of kindChunk|id|n. Bodies over bodyChunk (256 KiB) are written
+//     chunked: the chunks are slices of the caller's buffer, handed to
+//     Badger without a copy, and Badger's value-log encoder then needs a
+//     buffer of one chunk rather than of the whole body (a 20 MiB body
+//     written raw cost 40 MiB of heap besides the caller's copy). An
+//     inline segment of a manifest larger than a chunk (a forwarded
+//     message/rfc822) is stored as a part of its own for the same reason.
+//     Raw records of any size, as older stores hold, are still read. A
 //     MIME leaf part of PartThreshold (16 KB) or more is stored once as a
 //     raw body keyed by the SHA-256 of its encoded bytes, shared by every
 //     message carrying it (a forwarded attachment costs its size once);
@@ -36,9 +45,10 @@
 //     and remote recipients is stored once. Each recipient's outcome is
 //     saved in the entry; an entry stays until every recipient is delivered
 //     or failed with the bounce stored (RcptBounceDue in between).
-//   - A message is at most MaxBodySize bytes: a body is one Badger value,
-//     and Badger refuses values larger than a value-log file (256 MiB).
-//     Larger ones get ErrTooLarge, never Badger's own error.
+//   - A message is at most MaxBodySize bytes: a raw body is one Badger
+//     value, and Badger refuses values larger than a value-log file
+//     (256 MiB); chunked bodies keep the same limit. Larger ones get
+//     ErrTooLarge, never Badger's own error.
 //   - Each mailbox record carries UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and
 //     the counters STATUS needs (messages, unseen, size), kept exact by the
 //     same transactions; Check recomputes them all.
@@ -49,7 +59,9 @@
 //   - Deleting a mailbox frees its name and hides it in one transaction,
 //     then purges its messages in batches; Open resumes an interrupted
 //     purge. Large expunges are batched the same way, so no operation on a
-//     big mailbox hits Badger's transaction size limit.
+//     big mailbox hits Badger's transaction size limit; a batch whose
+//     bodies have more chunks to write or delete than one transaction
+//     takes is split in two until it fits (inBatches).
 //   - A second process opening the directory gets ErrLocked; Close waits
 //     for operations in progress, and later calls get ErrClosed.
 //   - Check recomputes every counter and reference count from the records;

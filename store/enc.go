@@ -20,6 +20,7 @@ const (
 	kindACL     byte = 0x09 // kindACL|mailbox id|identifier -> rights
 	kindQueue   byte = 0x0A // kindQueue|id -> outbound queue record
 	kindHash    byte = 0x0B // kindHash|sha256 -> body id
+	kindChunk   byte = 0x0C // kindChunk|body id|chunk number (uint32) -> bytes of a chunked body
 )
 
 var (
@@ -59,6 +60,10 @@ func uidFromKey(k []byte) UID { return UID(binary.BigEndian.Uint32(k[9:])) }
 func bodyKey(id BodyID) []byte  { return binary.BigEndian.AppendUint64([]byte{kindBody}, uint64(id)) }
 func refKey(id BodyID) []byte   { return binary.BigEndian.AppendUint64([]byte{kindRef}, uint64(id)) }
 func hashKey(h [32]byte) []byte { return append([]byte{kindHash}, h[:]...) }
+
+func chunkKey(id BodyID, n uint32) []byte {
+	return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64([]byte{kindChunk}, uint64(id)), n)
+}
 
 // bodyIDFromKey reads the id of a kindBody or kindRef key.
 func bodyIDFromKey(k []byte) BodyID { return BodyID(binary.BigEndian.Uint64(k[1:])) }

@@ -373,7 +373,8 @@ func hasChildren(tx *badger.Txn, account, name string) (bool, error) {
 }
 
 // purgeBatch bounds how many messages one purge transaction removes, far
-// below Badger's transaction size limit.
+// below Badger's transaction size limit unless their bodies have many
+// chunks to delete (then the batch is split: see inBatches).
 const purgeBatch = 1000
 
 // purgeMailbox removes a deleted mailbox's messages, releasing their
@@ -403,13 +404,15 @@ func (s *Store) purgeMailbox(ctx context.Context, id MailboxID) error {
 				return tx.Delete(mailboxKey(id))
 			})
 		}
-		err := s.update(ctx, []MailboxID{id}, func(tx *txn) error {
-			for _, uid := range uids {
-				if _, err := tx.removeMessage(id, uid); err != nil && !errors.Is(err, ErrNoMessage) {
-					return err
+		err := splitTooBig(uids, func(batch []UID) error {
+			return s.update(ctx, []MailboxID{id}, func(tx *txn) error {
+				for _, uid := range batch {
+					if _, err := tx.removeMessage(id, uid); err != nil && !errors.Is(err, ErrNoMessage) {
+						return err
+					}
 				}
-			}
-			return nil
+				return nil
+			})
 		})
 		if err != nil {
 			return err

@@ -369,7 +369,8 @@ func (s *Store) StoreFlagsIf(ctx context.Context, id MailboxID, uids []UID, op F
 
 // Expunge removes the given messages (nil: every message flagged
 // \Deleted) that are flagged \Deleted, and returns their UIDs ascending.
-// Large expunges are split into transactions of purgeBatch messages.
+// Large expunges are split into transactions of purgeBatch messages, or
+// fewer when their bodies have many chunks to delete.
 func (s *Store) Expunge(ctx context.Context, id MailboxID, uids []UID) ([]UID, error) {
 	var targets []UID
 	err := s.Messages(ctx, id, 1, 0, func(m *Message) error {
@@ -385,7 +386,7 @@ func (s *Store) Expunge(ctx context.Context, id MailboxID, uids []UID) ([]UID, e
 		targets = slices.DeleteFunc(targets, func(u UID) bool { _, ok := slices.BinarySearch(uids, u); return !ok })
 	}
 	var done []UID
-	for chunk := range slices.Chunk(targets, purgeBatch) {
+	err = inBatches(targets, purgeBatch, func(chunk []UID) error {
 		var removed []UID
 		err := s.update(ctx, []MailboxID{id}, func(tx *txn) error {
 			removed = removed[:0]
@@ -408,12 +409,12 @@ func (s *Store) Expunge(ctx context.Context, id MailboxID, uids []UID) ([]UID, e
 			}
 			return nil
 		})
-		if err != nil {
-			return done, err
+		if err == nil {
+			done = append(done, removed...)
 		}
-		done = append(done, removed...)
-	}
-	return done, nil
+		return err
+	})
+	return done, err
 }
 
 // Copied maps source UIDs to the UIDs of their copies.
@@ -476,8 +477,8 @@ func (s *Store) copyMove(ctx context.Context, src MailboxID, uids []UID, dst Mai
 
 // removeCopies deletes messages a failed COPY added to dst.
 func (s *Store) removeCopies(ctx context.Context, dst MailboxID, uids []UID) error {
-	for chunk := range slices.Chunk(uids, purgeBatch) {
-		err := s.update(ctx, []MailboxID{dst}, func(tx *txn) error {
+	return inBatches(uids, purgeBatch, func(chunk []UID) error {
+		return s.update(ctx, []MailboxID{dst}, func(tx *txn) error {
 			var m *Mailbox
 			for _, uid := range chunk {
 				var err error
@@ -490,11 +491,7 @@ func (s *Store) removeCopies(ctx context.Context, dst MailboxID, uids []UID) err
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }
 
 func (s *Store) copyMoveChunk(ctx context.Context, src MailboxID, uids []UID, dst MailboxID, quota int64, move bool) (*Copied, error) {
@@ -608,28 +605,32 @@ func (s *Store) AppendMany(ctx context.Context, id MailboxID, bodies [][]byte, m
 }
 
 // AppendBatch appends many messages to one mailbox, several hundred per
-// transaction: the path for imports and bulk loads. Each chunk lands whole
+// transaction (fewer when their bodies have many chunks to write): the
+// path for imports and bulk loads. Each chunk lands whole
 // or not at all; on error the earlier chunks stay.
 func (s *Store) AppendBatch(ctx context.Context, id MailboxID, bodies [][]byte, msgs []NewMessage) error {
 	if len(bodies) != len(msgs) {
 		return fmt.Errorf("append batch: %d bodies for %d messages", len(bodies), len(msgs))
 	}
 	const chunk = 500
-	for start := 0; start < len(bodies); start += chunk {
-		end := min(start+chunk, len(bodies))
+	idx := make([]int, len(bodies))
+	for i := range idx {
+		idx[i] = i
+	}
+	return inBatches(idx, chunk, func(batch []int) error {
 		size := 0
-		for _, b := range bodies[start:end] {
-			size += len(b) + 512
+		for _, i := range batch {
+			size += len(bodies[i]) + 512
 		}
 		if err := s.RoomFor(size); err != nil {
 			return err
 		}
-		err := s.update(ctx, []MailboxID{id}, func(tx *txn) error {
+		return s.update(ctx, []MailboxID{id}, func(tx *txn) error {
 			m, err := getMailbox(tx.Txn, id)
 			if err != nil {
 				return err
 			}
-			for i := start; i < end; i++ {
+			for _, i := range batch {
 				if len(bodies[i]) > maxBodySize {
 					return ErrTooLarge
 				}
@@ -648,9 +649,5 @@ func (s *Store) AppendBatch(ctx context.Context, id MailboxID, bodies [][]byte, 
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }

@@ -272,5 +272,11 @@ func (s *Store) UpdateQueueEntry(ctx context.Context, e *QueueEntry) error {
 
 // QueueContent returns a queued message's bytes, its prefix included.
 func (s *Store) QueueContent(ctx context.Context, e *QueueEntry) ([]byte, error) {
-	return s.Content(ctx, &Message{Body: e.Body, Prefix: e.Prefix, Size: e.Size})
+	return s.AppendQueueContent(ctx, make([]byte, 0, e.Size), e)
+}
+
+// AppendQueueContent is QueueContent appended to dst, for a caller that
+// reuses its buffers.
+func (s *Store) AppendQueueContent(ctx context.Context, dst []byte, e *QueueEntry) ([]byte, error) {
+	return s.AppendContent(ctx, dst, &Message{Body: e.Body, Prefix: e.Prefix, Size: e.Size})
 }

@@ -55,6 +55,10 @@ type Store struct {
 	// bodyReads counts message contents read (BodyReads).
 	bodyReads atomic.Uint64
 
+	// chunkSize is the size of body chunks, bodyChunk; tests set it
+	// smaller to reach Badger's transaction limits with little data.
+	chunkSize int
+
 	// gate lets Close wait for operations in progress and refuse new ones.
 	gate   sync.RWMutex
 	closed bool
@@ -113,6 +117,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		locks:    map[MailboxID]*mailboxLock{},
 		gcStop:   make(chan struct{}),
 		gcDone:   make(chan struct{}),
+
+		chunkSize: bodyChunk,
 	}
 	s.minFree.Store(opts.MinFreeBytes)
 	if s.now == nil {
@@ -278,7 +284,7 @@ func (s *Store) update(ctx context.Context, mailboxes []MailboxID, fn func(tx *t
 			continue
 		}
 		if errors.Is(err, badger.ErrTxnTooBig) {
-			return fmt.Errorf("%w: %v", ErrTooLarge, err)
+			return fmt.Errorf("%w: %w", ErrTooLarge, err)
 		}
 		if err != nil {
 			return err
@@ -288,6 +294,34 @@ func (s *Store) update(ctx context.Context, mailboxes []MailboxID, fn func(tx *t
 		}
 		return nil
 	}
+}
+
+// inBatches calls do with consecutive batches of at most max items, each
+// to be one transaction. A batch Badger finds too large for one
+// (ErrTxnTooBig: its messages' bodies had many chunks to write or delete)
+// is split in two and retried, down to single items; do must start from
+// scratch each time it is called.
+func inBatches[T any](items []T, max int, do func([]T) error) error {
+	for len(items) > 0 {
+		n := min(len(items), max)
+		if err := splitTooBig(items[:n], do); err != nil {
+			return err
+		}
+		items = items[n:]
+	}
+	return nil
+}
+
+func splitTooBig[T any](batch []T, do func([]T) error) error {
+	err := do(batch)
+	if len(batch) > 1 && errors.Is(err, badger.ErrTxnTooBig) {
+		half := len(batch) / 2
+		if err := splitTooBig(batch[:half], do); err != nil {
+			return err
+		}
+		return splitTooBig(batch[half:], do)
+	}
+	return err
 }
 
 // view runs fn in a read-only transaction.

@@ -270,8 +270,8 @@ type liveQueue struct {
 	p atomic.Pointer[smtpd.Outbound]
 }
 
-func (q *liveQueue) Enqueue(ctx context.Context, from string, rcpts []string, msg []byte) error {
-	return q.p.Load().Enqueue(ctx, from, rcpts, msg)
+func (q *liveQueue) Enqueue(ctx context.Context, from string, rcpts []string, head, msg []byte) error {
+	return q.p.Load().Enqueue(ctx, from, rcpts, head, msg)
 }
 
 // startOutbound starts an outbound queue for cfg and makes it current,
