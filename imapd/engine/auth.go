@@ -76,7 +76,8 @@ func cmdAuthenticate(c *conn, cmd *proto.Command) error {
 	if len(cmd.Args) < 1 || len(cmd.Args) > 2 || cmd.Args[0].Kind != proto.Atom {
 		return syntax("AUTHENTICATE takes a mechanism and an optional initial response")
 	}
-	if mech := cmd.Args[0].Upper(); mech != "PLAIN" {
+	mech := cmd.Args[0].Upper()
+	if mech != "PLAIN" && mech != "LOGIN" {
 		return no("CANNOT", "Unsupported authentication mechanism")
 	}
 	if !c.passwordsAllowed() {
@@ -84,15 +85,24 @@ func cmdAuthenticate(c *conn, cmd *proto.Command) error {
 	}
 	var loginErr error
 	var tried bool
-	srv := sasl.NewPlainServer(func(identity, user, pass string) error {
+	check := func(user, pass string) error {
 		tried = true
-		if identity != "" && !strings.EqualFold(identity, user) {
-			loginErr = no("AUTHORIZATIONFAILED", "Logging in as another user is not supported")
-			return loginErr
-		}
 		loginErr = c.login(user, pass)
 		return loginErr
-	})
+	}
+	var srv sasl.Server
+	if mech == "LOGIN" {
+		srv = &loginServer{check: check}
+	} else {
+		srv = sasl.NewPlainServer(func(identity, user, pass string) error {
+			if identity != "" && !strings.EqualFold(identity, user) {
+				tried = true
+				loginErr = no("AUTHORIZATIONFAILED", "Logging in as another user is not supported")
+				return loginErr
+			}
+			return check(user, pass)
+		})
+	}
 	var resp []byte
 	if len(cmd.Args) == 2 {
 		ir, ok := cmd.Args[1].AString()
@@ -112,7 +122,7 @@ func cmdAuthenticate(c *conn, cmd *proto.Command) error {
 			return loginErr
 		}
 		if err != nil {
-			return no("AUTHENTICATIONFAILED", "Invalid SASL PLAIN response")
+			return no("AUTHENTICATIONFAILED", "Invalid SASL "+mech+" response")
 		}
 		if done {
 			return c.loggedIn()
@@ -132,6 +142,34 @@ func cmdAuthenticate(c *conn, cmd *proto.Command) error {
 			return bad("", "Response is not base64")
 		}
 	}
+}
+
+// loginServer is the server side of the LOGIN SASL mechanism
+// (draft-murchison-sasl-login): "Username:", "Password:", each answered
+// in base64; an initial response is the user name. go-sasl has only the
+// client side.
+type loginServer struct {
+	check     func(user, pass string) error
+	user      string
+	askedUser bool
+	haveUser  bool
+}
+
+var _ sasl.Server = (*loginServer)(nil)
+
+func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
+	switch {
+	case !l.haveUser && resp == nil && !l.askedUser:
+		l.askedUser = true
+		return []byte("Username:"), false, nil
+	case !l.haveUser:
+		l.user, l.haveUser = string(resp), true
+		return []byte("Password:"), false, nil
+	}
+	if err := l.check(l.user, string(resp)); err != nil {
+		return nil, false, err
+	}
+	return nil, true, nil
 }
 
 // errLoginFailed is the one answer to a failed login, whatever failed

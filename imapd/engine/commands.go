@@ -145,7 +145,7 @@ func (c *conn) capabilities() []string {
 			caps = append(caps, "STARTTLS")
 		}
 		if c.passwordsAllowed() {
-			caps = append(caps, "AUTH=PLAIN")
+			caps = append(caps, "AUTH=PLAIN", "AUTH=LOGIN")
 		} else {
 			caps = append(caps, "LOGINDISABLED")
 		}

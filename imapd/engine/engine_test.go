@@ -330,3 +330,27 @@ func TestShutdown(t *testing.T) {
 		t.Fatal("Close did not return")
 	}
 }
+
+// TestAuthenticateLogin: the LOGIN mechanism, with and without an
+// initial response.
+func TestAuthenticateLogin(t *testing.T) {
+	ts := newTestServer(t)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	r := dialRaw(t, ts.plain)
+	r.send("a1 AUTHENTICATE LOGIN\r\n")
+	if l := r.line(); l != "+ "+b64("Username:") {
+		t.Fatalf("first challenge %q", l)
+	}
+	r.send(b64("alice@example.test") + "\r\n")
+	if l := r.line(); l != "+ "+b64("Password:") {
+		t.Fatalf("second challenge %q", l)
+	}
+	r.send(b64("wrong") + "\r\n")
+	r.expect("a1", "NO [AUTHENTICATIONFAILED]")
+	r.send("a2 AUTHENTICATE LOGIN " + b64("alice@example.test") + "\r\n")
+	if l := r.line(); l != "+ "+b64("Password:") {
+		t.Fatalf("challenge after an initial response %q", l)
+	}
+	r.send(b64("password") + "\r\n")
+	r.expect("a2", "OK [CAPABILITY ")
+}
