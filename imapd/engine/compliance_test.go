@@ -23,6 +23,16 @@ func login(t *testing.T, ts *testServer, user string) *raw {
 	return r
 }
 
+// appendMsgs APPENDs each message to INBOX.
+func appendMsgs(t *testing.T, r *raw, msgs ...string) {
+	t.Helper()
+	for i, m := range msgs {
+		tag := "ap" + itoa(i)
+		r.send(tag + " APPEND INBOX {" + itoa(len(m)) + "+}\r\n" + m + "\r\n")
+		r.expect(tag, "OK")
+	}
+}
+
 func has(lines []string, want string) bool {
 	for _, l := range lines {
 		if strings.EqualFold(l, want) {

@@ -307,13 +307,6 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 	if err != nil {
 		return err
 	}
-	p, err := c.selectedPlace()
-	if err != nil {
-		return err
-	}
-	if err := need(p, acl.RightRead, "read messages"); err != nil {
-		return err
-	}
 	if sa.modseq {
 		if err := c.enableCondstore(); err != nil {
 			return err
@@ -323,27 +316,11 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 	var hits []store.UID
 	var maxModSeq uint64
 	var modseqs []uint64 // of each hit, for ESEARCH's MODSEQ
-	content := sa.root.needsContent()
-	each := func(m *store.Message, b []byte) error {
-		if h := c.srv.opts.OnSearchMessage; h != nil {
-			h(c.ctx)
-		}
-		if err := c.ctx.Err(); err != nil {
-			return err
-		}
-		cand := &candidate{c: c, m: m, content: b}
-		if cand.match(sa.root) {
-			hits = append(hits, m.UID)
-			modseqs = append(modseqs, m.ModSeq)
-			maxModSeq = max(maxModSeq, m.ModSeq)
-		}
-		return nil
-	}
-	if content {
-		err = c.recordsWithContent(v.uids, each)
-	} else {
-		err = c.records(v.uids, func(m *store.Message) error { return each(m, nil) })
-	}
+	err = c.eachMatch(sa, false, func(m *store.Message, _ *candidate) {
+		hits = append(hits, m.UID)
+		modseqs = append(modseqs, m.ModSeq)
+		maxModSeq = max(maxModSeq, m.ModSeq)
+	})
 	if err != nil {
 		return err
 	}
@@ -413,6 +390,46 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 	}
 	c.enc.CRLF()
 	return nil
+}
+
+// eachMatch calls fn for each message of the selected mailbox that
+// matches sa, in mailbox order, after checking the user may read it
+// (SEARCH, SORT, THREAD). header asks for the content even when the
+// search keys do not need it; fn may read it through the candidate.
+func (c *conn) eachMatch(sa *searchArgs, header bool, fn func(*store.Message, *candidate)) error {
+	p, err := c.selectedPlace()
+	if err != nil {
+		return err
+	}
+	if err := need(p, acl.RightRead, "read messages"); err != nil {
+		return err
+	}
+	each := func(m *store.Message, b []byte) error {
+		if h := c.srv.opts.OnSearchMessage; h != nil {
+			h(c.ctx)
+		}
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+		if cand := (&candidate{c: c, m: m, content: b}); cand.match(sa.root) {
+			fn(m, cand)
+		}
+		return nil
+	}
+	if header || sa.root.needsContent() {
+		return c.recordsWithContent(c.sel.uids, each)
+	}
+	return c.records(c.sel.uids, func(m *store.Message) error { return each(m, nil) })
+}
+
+// searchOnly parses the charset and search keys of SORT and THREAD, which
+// take no RETURN.
+func (c *conn) searchOnly(args []proto.Value, uid bool, what string) (*searchArgs, error) {
+	sa, err := c.parseSearch(append([]proto.Value{{Kind: proto.Atom, Bytes: []byte("CHARSET")}}, args...), uid)
+	if err == nil && sa.ret != nil {
+		err = syntax("RETURN is not supported with " + what)
+	}
+	return sa, err
 }
 
 // compactSet writes ascending numbers as a sequence set with ranges.

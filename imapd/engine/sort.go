@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"mailroom/acl"
 	"mailroom/imapd/part"
 	"mailroom/imapd/proto"
 	"mailroom/store"
@@ -77,31 +76,13 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 	if reverse || len(crit) == 0 {
 		return syntax("REVERSE must precede a sort criterion")
 	}
-	args := append([]proto.Value{{Kind: proto.Atom, Bytes: []byte("CHARSET")}}, cmd.Args[1:]...)
-	sa, err := c.parseSearch(args, uid)
+	sa, err := c.searchOnly(cmd.Args[1:], uid, "SORT")
 	if err != nil {
-		return err
-	}
-	if sa.ret != nil {
-		return syntax("RETURN is not supported with SORT")
-	}
-	p, err := c.selectedPlace()
-	if err != nil {
-		return err
-	}
-	if err := need(p, acl.RightRead, "read messages"); err != nil {
 		return err
 	}
 	needHeader := slices.ContainsFunc(crit, func(k sortCriterion) bool { return k.key != "ARRIVAL" && k.key != "SIZE" })
 	var items []sortItem
-	each := func(m *store.Message, content []byte) error {
-		if err := c.ctx.Err(); err != nil {
-			return err
-		}
-		cand := &candidate{c: c, m: m, content: content}
-		if !cand.match(sa.root) {
-			return nil
-		}
+	err = c.eachMatch(sa, needHeader, func(m *store.Message, cand *candidate) {
 		it := sortItem{uid: m.UID, arrival: m.InternalDate, size: m.Size, date: m.InternalDate}
 		if needHeader {
 			it.strs = sortStrings(cand.tree().Header, crit)
@@ -112,13 +93,7 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 			}
 		}
 		items = append(items, it)
-		return nil
-	}
-	if needHeader || sa.root.needsContent() {
-		err = c.recordsWithContent(c.sel.uids, each)
-	} else {
-		err = c.records(c.sel.uids, func(m *store.Message) error { return each(m, nil) })
-	}
+	})
 	if err != nil {
 		return err
 	}

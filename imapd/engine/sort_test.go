@@ -35,10 +35,7 @@ func TestSort(t *testing.T) {
 		"From: amy@example.test\r\nSubject: alpha\r\nDate: Sun, 1 Nov 2026 10:00:00 +0000\r\n\r\nxxxxxxxxxx\r\n",
 		"From: Bob <b@example.test>\r\nSubject: [list] Fwd: alpha\r\nDate: Tue, 3 Nov 2026 10:00:00 +0000\r\n\r\nxxxxx\r\n",
 	}
-	for i, m := range msgs {
-		a.send("a" + itoa(i) + " APPEND INBOX {" + itoa(len(m)) + "+}\r\n" + m + "\r\n")
-		a.expect("a"+itoa(i), "OK")
-	}
+	appendMsgs(t, a, msgs...)
 	a.send("s0 SELECT INBOX\r\n")
 	a.expect("s0", "OK")
 	for _, tc := range []struct{ cmd, want string }{

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"mailroom/acl"
 	"mailroom/imapd/part"
 	"mailroom/imapd/proto"
 	"mailroom/store"
@@ -42,32 +41,13 @@ func (c *conn) thread(cmd *proto.Command, uid bool) error {
 	if alg != "ORDEREDSUBJECT" && alg != "REFERENCES" {
 		return syntax("Unknown threading algorithm " + string(cmd.Args[0].Bytes))
 	}
-	args := append([]proto.Value{{Kind: proto.Atom, Bytes: []byte("CHARSET")}}, cmd.Args[1:]...)
-	sa, err := c.parseSearch(args, uid)
+	sa, err := c.searchOnly(cmd.Args[1:], uid, "THREAD")
 	if err != nil {
-		return err
-	}
-	if sa.ret != nil {
-		return syntax("RETURN is not supported with THREAD")
-	}
-	p, err := c.selectedPlace()
-	if err != nil {
-		return err
-	}
-	if err := need(p, acl.RightRead, "read messages"); err != nil {
 		return err
 	}
 	var msgs []*threadMsg
-	err = c.recordsWithContent(c.sel.uids, func(m *store.Message, content []byte) error {
-		if err := c.ctx.Err(); err != nil {
-			return err
-		}
-		cand := &candidate{c: c, m: m, content: content}
-		if !cand.match(sa.root) {
-			return nil
-		}
+	err = c.eachMatch(sa, true, func(m *store.Message, cand *candidate) {
 		msgs = append(msgs, threadInfo(m, cand.tree().Header))
-		return nil
 	})
 	if err != nil {
 		return err

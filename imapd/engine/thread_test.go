@@ -15,10 +15,7 @@ func TestThread(t *testing.T) {
 		"Message-ID: <5@x>\r\nReferences: <1@x>\r\nSubject: Re: plan\r\nDate: Mon, 2 Nov 2026 13:00:00 +0000\r\n\r\n",
 		"Message-ID: <6@x>\r\nReferences: <gone@x>\r\nSubject: Re: other\r\nDate: Mon, 2 Nov 2026 14:00:00 +0000\r\n\r\n",
 	}
-	for i, m := range msgs {
-		a.send("a" + itoa(i) + " APPEND INBOX {" + itoa(len(m)) + "+}\r\n" + m + "\r\n")
-		a.expect("a"+itoa(i), "OK")
-	}
+	appendMsgs(t, a, msgs...)
 	a.send("s SELECT INBOX\r\n")
 	a.expect("s", "OK")
 	for _, tc := range []struct{ cmd, want string }{
