@@ -335,3 +335,24 @@ func TestMultiappend(t *testing.T) {
 		t.Errorf("ESORT: %q", l)
 	}
 }
+
+// TestCatenate: a message built from TEXT and URL parts (RFC 4469); a URL
+// naming nothing is NO [BADURL], a missing destination NO [TRYCREATE].
+func TestCatenate(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	appendMsgs(t, a, "From: a@example.test\r\n\r\nHello body\r\n")
+	a.send("c0 SELECT INBOX\r\n")
+	uv := regexp.MustCompile(`UIDVALIDITY (\d+)`).FindStringSubmatch(strings.Join(a.expect("c0", "OK"), "\n"))[1]
+	hdr := "Subject: new\r\n"
+	a.send("c1 APPEND INBOX CATENATE (TEXT {" + itoa(len(hdr)) + "+}\r\n" + hdr + " URL \"/INBOX;UIDVALIDITY=" + uv + "/;UID=1/;SECTION=TEXT\")\r\n")
+	a.expect("c1", "OK [APPENDUID")
+	a.send("c2 FETCH 2 BODY.PEEK[]\r\n")
+	if l := strings.Join(a.expect("c2", "OK"), "\n"); !strings.Contains(l, "Subject: new\nHello body") {
+		t.Errorf("catenated message: %q", l)
+	}
+	a.send("c3 APPEND INBOX CATENATE (URL \"/INBOX;UIDVALIDITY=1/;UID=1\")\r\n")
+	a.expect("c3", "NO [BADURL")
+	a.send("c4 APPEND Nowhere CATENATE (URL \"/INBOX/;UID=1\")\r\n")
+	a.expect("c4", "NO [TRYCREATE]")
+}

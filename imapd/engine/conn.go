@@ -227,6 +227,7 @@ func (c *conn) close() {
 // unknown command, or one not allowed in this state, is refused before
 // its arguments are parsed or any literal is asked for.
 func (c *conn) begin(tag, name string) error {
+	c.appendBytes = 0 // message bytes of this command's APPEND so far
 	cmd, ok := lookup(name)
 	switch {
 	case !ok:
@@ -245,15 +246,13 @@ func (c *conn) begin(tag, name string) error {
 // APPEND may be as large as APPENDLIMIT; every other literal stays within
 // the decoder's own limit.
 func (c *conn) literal(p proto.Pending) (bool, error) {
-	if p.Name == "APPEND" && p.Depth == 0 && len(p.Args) >= 1 {
+	catenateText := p.Name == "APPEND" && p.Depth == 1 && len(p.Args) >= 2 && p.Args[len(p.Args)-1].IsAtom("CATENATE")
+	if p.Name == "APPEND" && p.Depth == 0 && len(p.Args) >= 1 || catenateText {
 		if limit := c.srv.opts.AppendLimit; limit > 0 && p.Size > limit {
 			return false, &proto.Error{Tag: p.Tag, Code: "TOOBIG", Text: "Message larger than APPENDLIMIT", NO: true}
 		}
 		// All the messages of one APPEND (MULTIAPPEND) are held until it
 		// runs: bound their sum too.
-		if countLiterals(p.Args) == 0 {
-			c.appendBytes = 0 // the first message of this APPEND
-		}
 		if c.appendBytes += p.Size; c.appendBytes > appendBudget(c.srv.opts.AppendLimit) {
 			return false, &proto.Error{Tag: p.Tag, Code: "TOOBIG", Text: "Messages of one APPEND too large together", NO: true}
 		}
@@ -265,17 +264,6 @@ func (c *conn) literal(p proto.Pending) (bool, error) {
 // appendBudget bounds the bytes of all the messages of one APPEND.
 func appendBudget(limit int64) int64 {
 	return max(4*limit, 64<<20)
-}
-
-// countLiterals counts the literal values among args.
-func countLiterals(args []proto.Value) int {
-	n := 0
-	for _, a := range args {
-		if a.Kind == proto.Literal {
-			n++
-		}
-	}
-	return n
 }
 
 func (c *conn) continueLiteral() error {

@@ -175,16 +175,35 @@ func cmdAppend(c *conn, cmd *proto.Command) error {
 	if len(args) < 2 {
 		return syntax("APPEND takes a mailbox and a message")
 	}
+	// The destination first: a missing one is TRYCREATE whatever the
+	// messages (RFC 4469 §5).
+	dp, err := c.destination(args[0])
+	if err != nil {
+		return err
+	}
 	var bodies [][]byte
 	var msgs []store.NewMessage
 	var nm store.NewMessage
-	for _, a := range args[1:] {
+	rest := args[1:]
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
 		switch {
-		case a.Kind == proto.Literal:
+		case a.Kind == proto.Literal || a.IsAtom("CATENATE"):
+			body := a.Bytes
+			if a.Kind != proto.Literal {
+				if i+1 == len(rest) || rest[i+1].Kind != proto.List {
+					return syntax("CATENATE takes a list of parts")
+				}
+				i++
+				var err error
+				if body, err = c.catenate(rest[i].List); err != nil {
+					return err
+				}
+			}
 			if nm.InternalDate.IsZero() {
 				nm.InternalDate = time.Now()
 			}
-			bodies, msgs = append(bodies, a.Bytes), append(msgs, nm)
+			bodies, msgs = append(bodies, body), append(msgs, nm)
 			nm = store.NewMessage{}
 		case a.Kind == proto.List:
 			var names []string
@@ -209,12 +228,8 @@ func cmdAppend(c *conn, cmd *proto.Command) error {
 			return syntax("APPEND takes optional flags and a date-time before each message")
 		}
 	}
-	if len(bodies) == 0 || args[len(args)-1].Kind != proto.Literal {
-		return syntax("Each message must be a literal, and one must end the command")
-	}
-	dp, err := c.destination(args[0])
-	if err != nil {
-		return err
+	if last := args[len(args)-1]; len(bodies) == 0 || last.Kind != proto.Literal && last.Kind != proto.List {
+		return syntax("Each message must be a literal or CATENATE, and one must end the command")
 	}
 	ds, err := c.srv.opts.Store.AppendMany(c.ctx, dp.mailbox.ID, bodies, msgs, dp.owner.Plan.Quota)
 	if err != nil {
