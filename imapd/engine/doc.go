@@ -27,6 +27,22 @@
 //     more (UID list, keywords, \Recent), current through Publish, up to
 //     256 mailboxes and 2 M UIDs, least recently used out first: a
 //     repeated SELECT reads nothing from the store.
+//   - Extensions beyond the base: QUOTA (one root per account with a plan
+//     quota, the owner's shown to delegates, SETQUOTA refused), CONDSTORE
+//     (enabled by ENABLE, SELECT (CONDSTORE) or the first command that
+//     uses it; UNCHANGEDSINCE is checked in the store's transaction; a
+//     queued flag update is dropped once the client was told a newer
+//     state, so MODSEQ never goes back), SORT/SORT=DISPLAY/ESORT (ties in
+//     mailbox order; a group's name sorts as its address), THREAD
+//     (ORDEREDSUBJECT and REFERENCES per RFC 5256), MULTIAPPEND (one
+//     store transaction; the messages of one APPEND share a byte budget
+//     checked before their literals are read), CATENATE (URL parts must
+//     name a message the user may read; the destination is checked first).
+//   - IMAP4rev1 \Recent is kept in memory; ENABLE IMAP4rev2 drops it and
+//     makes SEARCH answer ESEARCH.
+//   - Every FETCH line that shows flags first makes sure FLAGS named
+//     their keywords for this session (a change may be visible in the
+//     store before it is published to the session).
 //   - Server.Close interrupts reads: a connection waiting for a command
 //     or in IDLE gets BYE [UNAVAILABLE] and ends; one running a command
 //     finishes it first (its context is the connection's, not the
