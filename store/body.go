@@ -322,10 +322,71 @@ func (tx *txn) unrefBody(h BodyID) error {
 			}
 		}
 	}
+	if err := tx.deleteInfo(h); err != nil {
+		return err
+	}
 	if err := tx.Delete(refKey(h)); err != nil {
 		return err
 	}
 	return tx.Delete(bodyKey(h))
+}
+
+// deleteInfo deletes what BodyInfo keeps for body h.
+func (tx *txn) deleteInfo(h BodyID) error {
+	it := tx.NewIterator(badger.IteratorOptions{Prefix: infoKey(h, 0)[:9]})
+	var keys [][]byte
+	for it.Rewind(); it.Valid(); it.Next() {
+		keys = append(keys, it.Item().KeyCopy(nil))
+	}
+	it.Close()
+	for _, k := range keys {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BodyInfo returns data derived from bodies and kept with them (an
+// encoded ENVELOPE, say), under a caller's tag, for those that have it.
+// It goes when the body goes.
+func (s *Store) BodyInfo(ctx context.Context, ids []BodyID, tag byte) (map[BodyID][]byte, error) {
+	out := map[BodyID][]byte{}
+	err := s.view(func(tx *badger.Txn) error {
+		for _, id := range ids {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if v, ok, err := getValue(tx, infoKey(id, tag)); err != nil {
+				return err
+			} else if ok {
+				out[id] = v
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SetBodyInfo keeps each value with its body under tag (in one
+// transaction), for the bodies that still exist.
+func (s *Store) SetBodyInfo(ctx context.Context, tag byte, values map[BodyID][]byte) error {
+	if len(values) == 0 {
+		return nil
+	}
+	return s.update(ctx, nil, func(tx *txn) error {
+		for id, v := range values {
+			if _, ok, err := getValue(tx.Txn, refKey(id)); err != nil {
+				return err
+			} else if !ok {
+				continue
+			}
+			if err := tx.Set(infoKey(id, tag), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // appendBody appends the bytes of body h to dst, assembling a manifest

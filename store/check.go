@@ -227,10 +227,14 @@ func scan(ctx context.Context, tx *badger.Txn) ([]string, []fix, error) {
 		}
 		mit.Close()
 		// deleteBody is the fixes that remove body id and its chunks.
+		infos := map[BodyID][][]byte{} // BodyInfo keys of each body
 		deleteBody := func(id BodyID) []fix {
 			out := []fix{{key: bodyKey(id), delete: true}}
 			for i := range chunked[id] {
 				out = append(out, fix{key: chunkKey(id, i), delete: true})
+			}
+			for _, k := range infos[id] {
+				out = append(out, fix{key: k, delete: true})
 			}
 			return out
 		}
@@ -249,6 +253,24 @@ func scan(ctx context.Context, tx *badger.Txn) ([]string, []fix, error) {
 			}
 		}
 		cit.Close()
+
+		// What BodyInfo keeps goes with its body.
+		iit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindInfo}})
+		for iit.Rewind(); iit.Valid(); iit.Next() {
+			k := iit.Item().KeyCopy(nil)
+			if len(k) != 10 {
+				report("body info key %x: malformed", k)
+				fixes = append(fixes, fix{key: k, delete: true})
+				continue
+			}
+			if _, ok, _ := getValue(tx, refKey(bodyIDFromKey(k))); !ok {
+				report("body %d: orphan derived data", bodyIDFromKey(k))
+				fixes = append(fixes, fix{key: k, delete: true})
+				continue
+			}
+			infos[bodyIDFromKey(k)] = append(infos[bodyIDFromKey(k)], k)
+		}
+		iit.Close()
 
 		hashes := map[[32]byte]BodyID{} // from the reference records
 		rit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindRef}})

@@ -75,4 +75,9 @@
 // (ErrHasChildren, as §6.3.5 allows), RENAME moves inferiors and
 // subscriptions along, and renaming INBOX moves its messages to the new
 // name and leaves an empty INBOX.
+//
+// Derived data (BodyInfo, kindInfo|body|tag) is kept with a body by the
+// protocol layers (imapd keeps each body's encoded ENVELOPE there); it is
+// written only while the body exists, deleted with it, and fsck reports
+// and repairs any left behind.
 package store

@@ -21,6 +21,7 @@ const (
 	kindQueue   byte = 0x0A // kindQueue|id -> outbound queue record
 	kindHash    byte = 0x0B // kindHash|sha256 -> body id
 	kindChunk   byte = 0x0C // kindChunk|body id|chunk number (uint32) -> bytes of a chunked body
+	kindInfo    byte = 0x0D // kindInfo|body id|tag -> data derived from the body (BodyInfo)
 )
 
 var (
@@ -56,6 +57,10 @@ func messageKey(id MailboxID, uid UID) []byte {
 }
 
 func uidFromKey(k []byte) UID { return UID(binary.BigEndian.Uint32(k[9:])) }
+
+func infoKey(id BodyID, tag byte) []byte {
+	return append(binary.BigEndian.AppendUint64([]byte{kindInfo}, uint64(id)), tag)
+}
 
 func bodyKey(id BodyID) []byte  { return binary.BigEndian.AppendUint64([]byte{kindBody}, uint64(id)) }
 func refKey(id BodyID) []byte   { return binary.BigEndian.AppendUint64([]byte{kindRef}, uint64(id)) }

@@ -598,3 +598,39 @@ func TestStoreFlagsIf(t *testing.T) {
 		t.Fatal("a message modified since was changed")
 	}
 }
+
+// TestBodyInfo: data kept with a body is read back, goes when the body
+// goes, is not written for a body already gone, and fsck finds it clean.
+func TestBodyInfo(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	s.EnsureAccount(ctx, "a@example.test", false)
+	box, _ := s.Inbox(ctx, "a@example.test")
+	if _, err := s.Append(ctx, box.ID, []byte("Subject: x\r\n\r\nbody\r\n"), NewMessage{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := s.Message(ctx, box.ID, 1)
+	if err := s.SetBodyInfo(ctx, 'e', map[BodyID][]byte{m.Body: []byte("envelope")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.BodyInfo(ctx, []BodyID{m.Body, m.Body + 100}, 'e')
+	if err != nil || string(got[m.Body]) != "envelope" || len(got) != 1 {
+		t.Fatalf("BodyInfo = %v, %v", got, err)
+	}
+	if problems, err := s.Check(ctx); err != nil || len(problems) != 0 {
+		t.Fatalf("Check: %v %v", problems, err)
+	}
+	s.StoreFlags(ctx, box.ID, []UID{1}, FlagsAdd, Flags{Sys: FlagDeleted}, nil)
+	if _, err := s.Expunge(ctx, box.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.BodyInfo(ctx, []BodyID{m.Body}, 'e'); len(got) != 0 {
+		t.Fatalf("info outlived its body: %v", got)
+	}
+	if err := s.SetBodyInfo(ctx, 'e', map[BodyID][]byte{m.Body: []byte("late")}); err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := s.Check(ctx); err != nil || len(problems) != 0 {
+		t.Fatalf("Check after expunge: %v %v", problems, err)
+	}
+}

@@ -356,3 +356,37 @@ func TestCatenate(t *testing.T) {
 	a.send("c4 APPEND Nowhere CATENATE (URL \"/INBOX/;UID=1\")\r\n")
 	a.expect("c4", "NO [TRYCREATE]")
 }
+
+// TestEnvelopeKept: ENVELOPE is computed once per body and kept; a copy
+// whose delivery prefix carries an envelope field gets its own.
+func TestEnvelopeKept(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	if err := ts.st.EnsureAccount(ctx, "alice@example.test", true); err != nil {
+		t.Fatal(err)
+	}
+	inbox, _ := ts.st.Inbox(ctx, "alice@example.test")
+	body := []byte("Subject: kept\r\nMessage-ID: <body@x>\r\n\r\nx\r\n")
+	if _, err := ts.st.Deliver(ctx, body, []store.Delivery{
+		{Mailbox: inbox.ID},
+		{Mailbox: inbox.ID, NewMessage: store.NewMessage{Prefix: []byte("Message-ID: <own@x>\r\n")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a := login(t, ts, "alice@example.test")
+	a.send("s SELECT INBOX\r\n")
+	a.expect("s", "OK")
+	for round := range 2 {
+		before := ts.st.BodyReads()
+		a.send("f FETCH 1:2 ENVELOPE\r\n")
+		l := strings.Join(a.expect("f", "OK"), "\n")
+		if !strings.Contains(l, `"<body@x>"`) || !strings.Contains(l, `"<own@x>"`) {
+			t.Fatalf("round %d: %q", round, l)
+		}
+		// The copy with its own prefix is read each time; the other only
+		// the first time.
+		if reads, want := ts.st.BodyReads()-before, uint64(2-round); reads != want {
+			t.Errorf("round %d: %d bodies read, want %d", round, reads, want)
+		}
+	}
+}

@@ -70,8 +70,9 @@ type conn struct {
 	rev2        bool        // ENABLE IMAP4rev2: no \Recent, ESEARCH for SEARCH
 	condstore   bool        // RFC 7162 enabled: MODSEQ with every FLAGS
 	start       time.Time
-	commands    int   // commands read so far
-	appendBytes int64 // message bytes of the APPEND being read
+	commands    int    // commands read so far
+	appendBytes int64  // message bytes of the APPEND being read
+	envelope    []byte // the encoded ENVELOPE of the message FETCH writes, when kept
 	shutdown    atomic.Bool
 }
 

@@ -414,9 +414,17 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 		}
 		return c.enc.Err()
 	}
-	if needContent {
+	envOnly := needContent && !slices.ContainsFunc(items, func(it fetchItem) bool { return it.content() && it.name != "ENVELOPE" })
+	switch {
+	case envOnly:
+		err = c.recordsWithEnvelopes(uids, func(m *store.Message, env []byte) error {
+			c.envelope = env
+			defer func() { c.envelope = nil }()
+			return each(m, nil)
+		})
+	case needContent:
 		err = c.recordsWithContent(uids, each)
-	} else {
+	default:
 		err = c.records(uids, func(m *store.Message) error { return each(m, nil) })
 	}
 	if err != nil {
@@ -477,7 +485,11 @@ func (c *conn) writeFetch(m *store.Message, content []byte, items []fetchItem, f
 			e.Raw("RFC822.SIZE ").Number(uint64(m.Size))
 		case "ENVELOPE":
 			e.Raw("ENVELOPE ")
-			part.WriteEnvelope(e, part.EnvelopeOf(header()))
+			if c.envelope != nil {
+				e.Raw(string(c.envelope)) // kept with the body, encoded
+			} else {
+				part.WriteEnvelope(e, part.EnvelopeOf(header()))
+			}
 		case "BODY", "BODYSTRUCTURE":
 			e.Raw(it.name).SP()
 			part.WriteBodyStructure(e, content, tree(), it.name == "BODYSTRUCTURE")
