@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"mailroom/store"
 )
@@ -360,7 +361,8 @@ func TestCatenate(t *testing.T) {
 // TestEnvelopeKept: ENVELOPE is computed once per body and kept; a copy
 // whose delivery prefix carries an envelope field gets its own.
 func TestEnvelopeKept(t *testing.T) {
-	ts := newTestServer(t)
+	kept := make(chan struct{}, 8)
+	ts := newTestServer(t, func(o *Options) { o.OnKept = func() { kept <- struct{}{} } })
 	ctx := context.Background()
 	if err := ts.st.EnsureAccount(ctx, "alice@example.test", true); err != nil {
 		t.Fatal(err)
@@ -387,6 +389,13 @@ func TestEnvelopeKept(t *testing.T) {
 		// the first time.
 		if reads, want := ts.st.BodyReads()-before, uint64(2-round); reads != want {
 			t.Errorf("round %d: %d bodies read, want %d", round, reads, want)
+		}
+		if round == 0 {
+			select {
+			case <-kept:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the envelope was not kept")
+			}
 		}
 	}
 }

@@ -40,6 +40,11 @@
 //     name a message the user may read; the destination is checked first).
 //   - IMAP4rev1 \Recent is kept in memory; ENABLE IMAP4rev2 drops it and
 //     makes SEARCH answer ESEARCH.
+//   - Each body's encoded ENVELOPE is kept with it (store.BodyInfo) once a
+//     FETCH computed it; a background keeper writes it after the answer,
+//     dropping work when busy. A mailbox's first full ENVELOPE listing
+//     pays for it (100k messages: ~2 s instead of 1.2 s), later ones do
+//     not (~0.74 s); computing it at delivery is the next step.
 //   - Every FETCH line that shows flags first makes sure FLAGS named
 //     their keywords for this session (a change may be visible in the
 //     store before it is published to the session).

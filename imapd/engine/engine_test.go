@@ -33,7 +33,7 @@ type testServer struct {
 	sleeps []time.Duration
 }
 
-func newTestServer(t testing.TB) *testServer {
+func newTestServer(t testing.TB, tweak ...func(*Options)) *testServer {
 	t.Helper()
 	h, err := acl.HashPassword("password")
 	if err != nil {
@@ -52,7 +52,7 @@ func newTestServer(t testing.TB) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{st: st}
-	ts.srv = New(Options{
+	opts := Options{
 		Store: st, Registry: reg, Directory: acl.NewLive(dir), Logger: slog.New(slog.DiscardHandler),
 		TLSConfig: testutil.TLSConfig(t), AppendLimit: 1 << 20,
 		Sleep: func(_ context.Context, d time.Duration) {
@@ -60,7 +60,11 @@ func newTestServer(t testing.TB) *testServer {
 			ts.sleeps = append(ts.sleeps, d)
 			ts.mu.Unlock()
 		},
-	})
+	}
+	for _, f := range tweak {
+		f(&opts)
+	}
+	ts.srv = New(opts)
 	listen := func(lopts ListenerOptions) string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

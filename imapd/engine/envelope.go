@@ -103,9 +103,43 @@ func (c *conn) recordsWithEnvelopes(uids []store.UID, fn func(*store.Message, []
 				return err
 			}
 		}
-		if err := st.SetBodyInfo(c.ctx, tag, fresh); err != nil {
-			c.log.Warn("keeping envelopes", "err", err)
+		if len(fresh) > 0 {
+			c.srv.keep(keepRequest{tag: tag, values: fresh})
 		}
 	}
 	return nil
+}
+
+// keepRequest is derived data to keep with bodies.
+type keepRequest struct {
+	tag    byte
+	values map[store.BodyID][]byte
+}
+
+// keep hands derived data to the server's keeper, which writes it after
+// the command's answer, off the client's path; when the keeper is busy
+// the data is dropped (it is computed again next time).
+func (s *Server) keep(r keepRequest) {
+	select {
+	case s.keeping <- r:
+	default:
+	}
+}
+
+// keeper writes what keep hands it until the server closes.
+func (s *Server) keeper() {
+	defer s.keepWG.Done()
+	for {
+		select {
+		case r := <-s.keeping:
+			if err := s.opts.Store.SetBodyInfo(s.ctx, r.tag, r.values); err != nil && s.ctx.Err() == nil {
+				s.log.Warn("keeping derived data", "err", err)
+			}
+			if s.opts.OnKept != nil {
+				s.opts.OnKept()
+			}
+		case <-s.ctx.Done():
+			return
+		}
+	}
 }

@@ -41,6 +41,9 @@ type Options struct {
 	// OnSearchMessage, if set, is called with the command's context for
 	// each message SEARCH looks at (tests).
 	OnSearchMessage func(ctx context.Context)
+	// OnKept, if set, is called after the keeper wrote derived data
+	// (tests).
+	OnKept func()
 }
 
 // ListenerOptions are per listener.
@@ -62,9 +65,12 @@ type Server struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	mu     sync.Mutex
-	lns    []net.Listener
-	wg     sync.WaitGroup
+
+	keeping chan keepRequest // to keeper
+	keepWG  sync.WaitGroup
+	mu      sync.Mutex
+	lns     []net.Listener
+	wg      sync.WaitGroup
 }
 
 // New returns a server; Serve starts listeners.
@@ -102,6 +108,9 @@ func New(opts Options) *Server {
 		cancel:   cancel,
 	}
 	s.SetOptions(opts)
+	s.keeping = make(chan keepRequest, 16)
+	s.keepWG.Add(1)
+	go s.keeper()
 	return s
 }
 
@@ -173,6 +182,7 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.keepWG.Wait()
 	return nil
 }
 
