@@ -376,10 +376,19 @@ func (s *Store) SetBodyInfo(ctx context.Context, tag byte, values map[BodyID][]b
 	}
 	return s.update(ctx, nil, func(tx *txn) error {
 		for id, v := range values {
-			if _, ok, err := getValue(tx.Txn, refKey(id)); err != nil {
+			ref, ok, err := getValue(tx.Txn, refKey(id))
+			if err != nil {
 				return err
 			} else if !ok {
 				continue
+			}
+			// Writing the reference record back unchanged makes this
+			// transaction conflict with one deleting the body, whichever
+			// commits first: the other retries, so no info outlives its
+			// body (a deletion that already looked for info would not see
+			// a key written after it looked).
+			if err := tx.Set(refKey(id), ref); err != nil {
+				return err
 			}
 			if err := tx.Set(infoKey(id, tag), v); err != nil {
 				return err

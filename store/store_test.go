@@ -634,3 +634,32 @@ func TestBodyInfo(t *testing.T) {
 		t.Fatalf("Check after expunge: %v %v", problems, err)
 	}
 }
+
+// TestBodyInfoRacesDeletion: info written while its body is being
+// deleted never outlives the body (one of the two transactions retries).
+func TestBodyInfoRacesDeletion(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	s.EnsureAccount(ctx, "a@example.test", false)
+	box, _ := s.Inbox(ctx, "a@example.test")
+	for i := range 200 {
+		if _, err := s.Append(ctx, box.ID, fmt.Appendf(nil, "Subject: %d\r\n\r\nx\r\n", i), NewMessage{Flags: Flags{Sys: FlagDeleted}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.Message(ctx, box.ID, UID(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.SetBodyInfo(ctx, 'e', map[BodyID][]byte{m.Body: []byte("env")}) }()
+		if _, err := s.Expunge(ctx, box.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if problems, err := s.Check(ctx); err != nil || len(problems) != 0 {
+		t.Fatalf("Check: %v %v", problems, err)
+	}
+}
