@@ -399,3 +399,15 @@ func TestEnvelopeKept(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusDeleted: IMAP4rev2's STATUS DELETED counts \Deleted messages.
+func TestStatusDeleted(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	appendMsgs(t, a, "Subject: a\r\n\r\nx\r\n", "Subject: b\r\n\r\nx\r\n", "Subject: c\r\n\r\nx\r\n")
+	a.send("s1 SELECT INBOX\r\ns2 STORE 1,3 +FLAGS (\\Deleted)\r\ns3 STATUS INBOX (MESSAGES DELETED SIZE)\r\n")
+	a.expect("s2", "OK")
+	if l := a.expect("s3", "OK"); !regexp.MustCompile(`^\* STATUS "INBOX" \(MESSAGES 3 DELETED 2 SIZE \d+\)$`).MatchString(l[0]) {
+		t.Errorf("STATUS DELETED: %q", l)
+	}
+}

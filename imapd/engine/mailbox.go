@@ -15,7 +15,7 @@ func checkStatusItems(items []string) error {
 	}
 	for _, it := range items {
 		switch it {
-		case "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "HIGHESTMODSEQ":
+		case "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "HIGHESTMODSEQ", "DELETED":
 		default:
 			return syntax("Unknown STATUS item " + it)
 		}
@@ -72,6 +72,20 @@ func (c *conn) writeStatus(name string, m *store.Mailbox, items []string) {
 			c.enc.Number(uint64(m.Size))
 		case "HIGHESTMODSEQ":
 			c.enc.Number(max(m.HighestModSeq, 1))
+		case "DELETED":
+			// IMAP4rev2 (RFC 9051 §6.3.11): counted from the records; no
+			// counter is kept for it.
+			var n uint64
+			err := c.srv.opts.Store.Messages(c.ctx, m.ID, 1, 0, func(msg *store.Message) error {
+				if msg.Flags.Sys&store.FlagDeleted != 0 {
+					n++
+				}
+				return nil
+			})
+			if err != nil {
+				c.log.Warn("status deleted", "err", err)
+			}
+			c.enc.Number(n)
 		}
 	}
 	c.enc.Raw(")").CRLF()
