@@ -87,9 +87,7 @@ func (d *Directory) identifies(owner, user *Account, id string) bool {
 // within the plan's limit. The error is readable: it goes to the client.
 // Removing rights is always allowed.
 func (d *Directory) CheckGrant(owner *Account, identifier string, others []string) error {
-	if strings.HasPrefix(identifier, "-") {
-		identifier = identifier[1:]
-	}
+	identifier = strings.TrimPrefix(identifier, "-")
 	canon, err := d.CanonicalIdentifier(identifier)
 	if err != nil {
 		return err

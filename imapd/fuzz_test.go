@@ -29,35 +29,6 @@ import (
 	"mailroom/internal/testutil"
 )
 
-// checkBodyStructure reports what would make go-imap's writer panic or a
-// client's parser fail.
-func checkBodyStructure(bs imap.BodyStructure, extended bool) error {
-	switch b := bs.(type) {
-	case *imap.BodyStructureMultiPart:
-		if len(b.Children) == 0 {
-			return fmt.Errorf("multipart/%s without parts", b.Subtype)
-		}
-		if extended != (b.Extended != nil) {
-			return fmt.Errorf("multipart extension data does not match the request")
-		}
-		for _, c := range b.Children {
-			if err := checkBodyStructure(c, extended); err != nil {
-				return err
-			}
-		}
-	case *imap.BodyStructureSinglePart:
-		if extended != (b.Extended != nil) {
-			return fmt.Errorf("%s/%s extension data does not match the request", b.Type, b.Subtype)
-		}
-		if b.MessageRFC822 != nil && b.MessageRFC822.BodyStructure != nil {
-			return checkBodyStructure(b.MessageRFC822.BodyStructure, extended)
-		}
-	default:
-		return fmt.Errorf("unknown body structure %T", bs)
-	}
-	return nil
-}
-
 // FuzzFetchRoundTrip is a differential test of the whole output path:
 // a message APPENDed through the listener and fetched with go-imap's own
 // client has the ENVELOPE and BODYSTRUCTURE that go-imap's extraction

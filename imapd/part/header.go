@@ -108,7 +108,7 @@ func (h Header) Count(name string) int {
 // Unfold removes the line ends of a folded value (RFC 5322 §2.2.3) and
 // trims surrounding white space.
 func Unfold(v []byte) string {
-	if bytes.IndexAny(v, "\r\n") < 0 {
+	if !bytes.ContainsAny(v, "\r\n") {
 		return strings.TrimSpace(string(v))
 	}
 	var b strings.Builder
