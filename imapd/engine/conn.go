@@ -276,7 +276,13 @@ func (c *conn) continueLiteral() error {
 func (c *conn) run(cmd *proto.Command) {
 	h, _ := lookup(cmd.Name) // begin has checked it exists and is allowed
 	cmdCtx, cancel := context.WithCancel(c.connCtx)
-	stop := hangup.Watch(c.nc, cancel)
+	stop := func() {}
+	if cmd.Name != "IDLE" {
+		// IDLE reads the connection itself, so it sees a hang-up at once;
+		// a watcher there would hold a thread in poll for every idle
+		// client.
+		stop = hangup.Watch(c.nc, cancel)
+	}
 	c.ctx = cmdCtx
 	err := h.run(c, cmd)
 	stop()
