@@ -218,6 +218,30 @@ func TestNothingAfterLogout(t *testing.T) {
 	}
 }
 
+// unpublished runs change with user's INBOX detached from its sessions'
+// views, so what change does reaches the store but no session is told:
+// the window between a change and its publication, held open.
+func unpublished(t *testing.T, ts *testServer, user string, change func(inbox store.MailboxID)) {
+	t.Helper()
+	inbox, err := ts.st.Inbox(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.srv.opts.Registry.mu.Lock()
+	sh := ts.srv.opts.Registry.boxes[inbox.ID]
+	ts.srv.opts.Registry.mu.Unlock()
+	sh.mu.Lock()
+	views := sh.views
+	sh.views = map[*view]struct{}{}
+	sh.mu.Unlock()
+	defer func() {
+		sh.mu.Lock()
+		sh.views = views
+		sh.mu.Unlock()
+	}()
+	change(inbox.ID)
+}
+
 // TestKeywordVisibleBeforePublished: a keyword the store has but this
 // session was not told (its change not yet published) is put in FLAGS
 // before the FETCH that shows it. The store here publishes nothing, which
@@ -227,24 +251,11 @@ func TestKeywordVisibleBeforePublished(t *testing.T) {
 	a := login(t, ts, "alice@example.test")
 	a.send("a1 APPEND INBOX {12+}\r\nSubject: x\r\n\r\na2 SELECT INBOX\r\n")
 	a.expect("a2", "OK")
-	inbox, err := ts.st.Inbox(context.Background(), "alice@example.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.srv.opts.Registry.mu.Lock()
-	sh := ts.srv.opts.Registry.boxes[inbox.ID]
-	ts.srv.opts.Registry.mu.Unlock()
-	// Unhook the session's view, as if the change were still on its way.
-	sh.mu.Lock()
-	views := sh.views
-	sh.views = map[*view]struct{}{}
-	sh.mu.Unlock()
-	if _, err := ts.st.StoreFlags(context.Background(), inbox.ID, []store.UID{1}, store.FlagsAdd, store.ParseFlags([]string{"$Fresh"}), nil); err != nil {
-		t.Fatal(err)
-	}
-	sh.mu.Lock()
-	sh.views = views
-	sh.mu.Unlock()
+	unpublished(t, ts, "alice@example.test", func(inbox store.MailboxID) {
+		if _, err := ts.st.StoreFlags(context.Background(), inbox, []store.UID{1}, store.FlagsAdd, store.ParseFlags([]string{"$Fresh"}), nil); err != nil {
+			t.Fatal(err)
+		}
+	})
 	a.send("a3 FETCH 1 FLAGS\r\n")
 	l := a.expect("a3", "OK")
 	flags, fetch := -1, -1

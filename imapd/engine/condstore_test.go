@@ -1,11 +1,12 @@
 package engine
 
 import (
-	"context"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"mailroom/store"
 )
 
 // modseqOf returns the MODSEQ in a FETCH line, or -1.
@@ -119,19 +120,10 @@ func TestModseqNeverGoesBack(t *testing.T) {
 	b.send("b1 SELECT INBOX\r\nb2 STORE 1 +FLAGS ($A)\r\n")
 	b.expect("b2", "OK") // queued for a
 	// The next change reaches the store but not yet a's queue.
-	inbox, _ := ts.st.Inbox(context.Background(), "alice@example.test")
-	ts.srv.opts.Registry.mu.Lock()
-	sh := ts.srv.opts.Registry.boxes[inbox.ID]
-	ts.srv.opts.Registry.mu.Unlock()
-	sh.mu.Lock()
-	views := sh.views
-	sh.views = map[*view]struct{}{}
-	sh.mu.Unlock()
-	b.send("b3 STORE 1 +FLAGS ($B)\r\n")
-	b.expect("b3", "OK")
-	sh.mu.Lock()
-	sh.views = views
-	sh.mu.Unlock()
+	unpublished(t, ts, "alice@example.test", func(store.MailboxID) {
+		b.send("b3 STORE 1 +FLAGS ($B)\r\n")
+		b.expect("b3", "OK")
+	})
 	a.send("a3 FETCH 1 (FLAGS)\r\n")
 	last := -1
 	for _, s := range a.expect("a3", "OK") {
