@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -420,5 +421,58 @@ func TestStatusDeleted(t *testing.T) {
 	a.expect("s2", "OK")
 	if l := a.expect("s3", "OK"); !regexp.MustCompile(`^\* STATUS "INBOX" \(MESSAGES 3 DELETED 2 SIZE \d+\)$`).MatchString(l[0]) {
 		t.Errorf("STATUS DELETED: %q", l)
+	}
+}
+
+// TestWithin: SEARCH OLDER and YOUNGER (RFC 5032) count seconds back from
+// now against the internal date; an interval of 0 is a syntax error.
+func TestWithin(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	a.send("w1 APPEND INBOX \"01-Jan-2020 10:00:00 +0000\" {12+}\r\nSubject: x\r\n\r\nw2 APPEND INBOX {12+}\r\nSubject: y\r\n\r\n")
+	a.expect("w2", "OK")
+	a.send("w3 SELECT INBOX\r\nw4 SEARCH OLDER 86400\r\nw5 SEARCH YOUNGER 86400\r\nw6 SEARCH OLDER 0\r\nw7 UID SEARCH NOT YOUNGER 3600 SUBJECT x\r\n")
+	a.expect("w3", "OK")
+	if l := a.expect("w4", "OK"); !has(l, "* SEARCH 1") {
+		t.Errorf("OLDER: %q", l)
+	}
+	if l := a.expect("w5", "OK"); !has(l, "* SEARCH 2") {
+		t.Errorf("YOUNGER: %q", l)
+	}
+	a.expect("w6", "BAD")
+	if l := a.expect("w7", "OK"); !has(l, "* SEARCH 1") {
+		t.Errorf("NOT YOUNGER: %q", l)
+	}
+	a.send("w8 CAPABILITY\r\n")
+	if l := a.expect("w8", "OK"); !strings.Contains(l[0], " WITHIN") {
+		t.Errorf("no WITHIN in %q", l[0])
+	}
+}
+
+// TestListMyRights: LIST RETURN (MYRIGHTS) (RFC 8440) gives, after each
+// mailbox's LIST line, the rights MYRIGHTS gives for it; none for a
+// namespace node.
+func TestListMyRights(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	a.send("a1 SETACL INBOX bob@example.test lr\r\n")
+	a.expect("a1", "OK")
+	b := login(t, ts, "bob@example.test")
+	shared := `"Other Users/alice@example.test/INBOX"`
+	b.send("b1 MYRIGHTS INBOX\r\nb2 MYRIGHTS " + shared + "\r\nb3 LIST \"\" \"*\" RETURN (MYRIGHTS)\r\n")
+	own := b.expect("b1", "OK")[0]
+	theirs := b.expect("b2", "OK")[0]
+	l := b.expect("b3", "OK")
+	for _, want := range []string{own, theirs} {
+		i := slices.Index(l, want)
+		if i < 1 || !strings.HasPrefix(l[i-1], "* LIST ") {
+			t.Errorf("%q not right after its LIST line in %q", want, l)
+		}
+	}
+	if strings.Contains(strings.Join(l, "\n"), `MYRIGHTS "Other Users/alice@example.test" `) {
+		t.Errorf("MYRIGHTS for a namespace node: %q", l)
+	}
+	if own == theirs || !strings.HasSuffix(theirs, ` "lr"`) {
+		t.Errorf("rights: own %q, delegated %q", own, theirs)
 	}
 }

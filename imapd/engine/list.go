@@ -21,11 +21,11 @@ type listEntry struct {
 }
 
 // listOptions are LIST's selection and return options (RFC 5258, RFC
-// 6154, RFC 5819).
+// 6154, RFC 5819, RFC 8440).
 type listOptions struct {
-	subscribed, recursive, specialUse      bool // selection
-	retSubscribed, retChildren, retSpecial bool // return
-	status                                 []string
+	subscribed, recursive, specialUse                bool // selection
+	retSubscribed, retChildren, retSpecial, myRights bool // return
+	status                                           []string
 }
 
 // cmdList is LIST, with LIST-EXTENDED (RFC 9051 §6.3.9, RFC 5258).
@@ -86,6 +86,8 @@ func cmdList(c *conn, cmd *proto.Command) error {
 				o.retChildren = true
 			case "SPECIAL-USE":
 				o.retSpecial = true
+			case "MYRIGHTS":
+				o.myRights = true
 			case "STATUS":
 				if i+1 == len(rl) || rl[i+1].Kind != proto.List {
 					return syntax("STATUS needs a list of items")
@@ -278,6 +280,12 @@ func (c *conn) writeListEntry(verb string, e *listEntry, o listOptions, childInf
 	// the same rights as STATUS itself (hardening issue, point 7).
 	if len(o.status) > 0 && e.mailbox != nil && !e.node && e.rights.Has(acl.RightRead) {
 		c.writeStatus(e.name, e.mailbox, o.status)
+	}
+	// RFC 8440: the rights MYRIGHTS would give, for mailboxes that exist.
+	if o.myRights && e.mailbox != nil && !e.node {
+		c.enc.Raw("* MYRIGHTS ")
+		c.mailboxName(e.name)
+		c.enc.SP().String(e.rights.String()).CRLF()
 	}
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"io"
+	"math"
 	"mime"
 	"net/mail"
 	"slices"
@@ -226,6 +227,14 @@ func (p *searchParser) key(depth int) (*key, error) {
 			return nil, err
 		}
 		return &key{op: name, date: d}, nil
+	case "OLDER", "YOUNGER":
+		// WITHIN (RFC 5032): an interval in seconds back from now.
+		nv, ok := p.next()
+		n, ok2 := nv.Number64()
+		if !ok || !ok2 || n == 0 || n > math.MaxInt64/uint64(time.Second) {
+			return nil, syntax(name + " needs a number of seconds")
+		}
+		return &key{op: name, date: time.Now().Add(-time.Duration(n) * time.Second)}, nil
 	case "LARGER", "SMALLER":
 		nv, ok := p.next()
 		n, ok2 := nv.Number64()
@@ -508,6 +517,10 @@ func (cd *candidate) match(k *key) bool {
 		return m.Size < k.num
 	case "BEFORE", "ON", "SINCE":
 		return compareDate(k.op, dateOnly(m.InternalDate), k.date)
+	case "OLDER":
+		return m.InternalDate.Before(k.date)
+	case "YOUNGER":
+		return !m.InternalDate.Before(k.date)
 	case "SENTBEFORE", "SENTON", "SENTSINCE":
 		v, ok := cd.tree().Header.Get("Date")
 		if !ok {
