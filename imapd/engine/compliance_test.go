@@ -476,3 +476,25 @@ func TestListMyRights(t *testing.T) {
 		t.Errorf("rights: own %q, delegated %q", own, theirs)
 	}
 }
+
+// TestPreview: FETCH PREVIEW (RFC 8970) gives the start of the message's
+// text, with or without the LAZY modifier, and does not set \Seen; an
+// unknown modifier is a syntax error.
+func TestPreview(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	appendMsgs(t, a, "Subject: x\r\nContent-Type: text/html\r\n\r\n<p>Lunch at <b>noon</b>?</p>\r\n")
+	a.send("p1 SELECT INBOX\r\np2 FETCH 1 (PREVIEW)\r\np3 FETCH 1 (UID PREVIEW (LAZY) FLAGS)\r\np4 FETCH 1 (PREVIEW (EAGER))\r\n")
+	a.expect("p1", "OK")
+	if l := a.expect("p2", "OK"); !has(l, `* 1 FETCH (PREVIEW "Lunch at noon?")`) {
+		t.Errorf("PREVIEW: %q", l)
+	}
+	if l := a.expect("p3", "OK"); !has(l, `* 1 FETCH (UID 1 PREVIEW "Lunch at noon?" FLAGS (\Recent))`) {
+		t.Errorf("PREVIEW (LAZY): %q", l)
+	}
+	a.expect("p4", "BAD")
+	a.send("p5 CAPABILITY\r\n")
+	if l := a.expect("p5", "OK"); !strings.Contains(l[0], " PREVIEW") {
+		t.Errorf("no PREVIEW in %q", l[0])
+	}
+}

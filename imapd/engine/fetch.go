@@ -56,13 +56,24 @@ func parseFetchItems(v proto.Value) ([]fetchItem, error) {
 		return nil, syntax("FETCH needs at least one item")
 	}
 	var items []fetchItem
-	for _, iv := range vals {
+	for i := 0; i < len(vals); i++ {
+		iv := vals[i]
 		if iv.Kind != proto.Atom {
 			return nil, syntax("Invalid FETCH item")
 		}
 		it, err := parseFetchItem(string(iv.Bytes))
 		if err != nil {
 			return nil, err
+		}
+		if it.name == "PREVIEW" && i+1 < len(vals) && vals[i+1].Kind == proto.List {
+			// RFC 8970's modifiers: LAZY only, and the preview is
+			// always at hand, so it changes nothing.
+			i++
+			for _, m := range vals[i].List {
+				if !m.IsAtom("LAZY") {
+					return nil, syntax("Unknown PREVIEW modifier")
+				}
+			}
 		}
 		items = append(items, it)
 	}
@@ -82,7 +93,7 @@ func macro(names ...string) []fetchItem {
 func parseFetchItem(s string) (fetchItem, error) {
 	up := strings.ToUpper(s)
 	switch up {
-	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", "BODYSTRUCTURE", "MODSEQ":
+	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", "BODYSTRUCTURE", "MODSEQ", "PREVIEW":
 		return fetchItem{name: up, echo: up}, nil
 	case "RFC822":
 		return fetchItem{name: "RFC822", echo: up}, nil
@@ -490,6 +501,8 @@ func (c *conn) writeFetch(m *store.Message, content []byte, items []fetchItem, f
 			} else {
 				part.WriteEnvelope(e, part.EnvelopeOf(header()))
 			}
+		case "PREVIEW":
+			e.Raw("PREVIEW ").String(part.Preview(content, tree()))
 		case "BODY", "BODYSTRUCTURE":
 			e.Raw(it.name).SP()
 			part.WriteBodyStructure(e, content, tree(), it.name == "BODYSTRUCTURE")

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"io"
 	"math"
 	"mime"
 	"net/mail"
@@ -639,19 +638,7 @@ func (cd *candidate) bodyText() string {
 		case p.Message != nil:
 			walk(p.Message)
 		case p.Type == "text" || p.Type == "message":
-			raw, err := part.Decoded(cd.content, p)
-			if err != nil {
-				raw = cd.content[p.BodyStart:p.End]
-			}
-			cs := strings.ToLower(p.Param("charset"))
-			if cs != "" && cs != "us-ascii" && cs != "utf-8" {
-				if r, err := charset.Reader(cs, bytes.NewReader(raw)); err == nil {
-					if conv, err := io.ReadAll(io.LimitReader(r, 64<<20)); err == nil {
-						raw = conv
-					}
-				}
-			}
-			b.Write(raw)
+			b.Write(part.Text(cd.content, p))
 			b.WriteByte('\n')
 		}
 	}

@@ -1,7 +1,7 @@
 // Package part reads a stored message as a tree of MIME entities and
 // derives what IMAP serves from it: ENVELOPE and BODYSTRUCTURE/BODY (RFC
 // 9051 §7.5.2), body sections (§6.4.5) and decoded BINARY content (RFC
-// 3516).
+// 3516), the text SEARCH reads and the PREVIEW (RFC 8970).
 //
 // Decisions:
 //
@@ -21,4 +21,10 @@
 //     white space before the colon (RFC 5322 §4.5 obsolete syntax).
 //   - text/* parts without a charset are given RFC 2045's us-ascii
 //     explicitly in BODYSTRUCTURE.
+//   - PREVIEW is computed when asked, from at most the first 16 KiB of
+//     the first text/plain part (else text/html, markup, style, script
+//     and title removed; block tags become spaces, inline ones nothing),
+//     white space folded, 256 characters. Attachments and attached
+//     messages are not the message's text. Computing it is cheap enough
+//     that LAZY changes nothing.
 package part

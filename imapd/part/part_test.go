@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"mailroom/imapd/proto"
 )
@@ -269,5 +270,40 @@ func FuzzParse(f *testing.F) {
 				Decoded(b, p)
 			}
 		}
+		checkPreview(t, Preview(b, root))
 	})
+}
+
+// checkPreview holds RFC 8970's rules: plain UTF-8 text of at most
+// PreviewLen characters, here with white space folded.
+func checkPreview(t *testing.T, p string) {
+	t.Helper()
+	if !utf8.ValidString(p) || utf8.RuneCountInString(p) > PreviewLen ||
+		strings.TrimSpace(p) != p || strings.Contains(p, "  ") || strings.ContainsAny(p, "\r\n\t\x00") {
+		t.Fatalf("bad preview %q", p)
+	}
+}
+
+// TestPreview: the first text/plain part wins over HTML wherever it is;
+// HTML alone is shown without its markup, style, title or entities; attachments
+// and attached messages are not the message's text; charsets and
+// transfer encodings are undone; the result is cut at 256 characters.
+func TestPreview(t *testing.T) {
+	long := strings.Repeat("é", 300)
+	for _, c := range []struct{ name, msg, want string }{
+		{"plain", "Subject: x\n\nHello\n  there,\tworld.\n", "Hello there, world."},
+		{"none", "Subject: x\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\niVBORw0K\n", ""},
+		{"html only", "Content-Type: text/html\n\n<html><head><style>p{color:red}</style><title>T</title></head><body><!-- c --><p>Caf&eacute; &amp; <b>tea</b></p><script>x()</script>now</body></html>\n", "Café & tea now"},
+		{"alternative", "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/html\n\n<p>html</p>\n--b\nContent-Type: text/plain\n\nplain\n--b--\n", "plain"},
+		{"attachment skipped", "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\nContent-Disposition: attachment; filename=a.txt\n\nattached\n--b\nContent-Type: message/rfc822\n\nSubject: inner\n\ninner text\n--b\nContent-Type: text/plain\n\nbody text\n--b--\n", "body text"},
+		{"qp latin1", "Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\nd=E9j=E0 vu\n", "déjà vu"},
+		{"long", "Subject: x\n\n" + long + "\n", long[:2*PreviewLen]},
+	} {
+		b := crlf(c.msg)
+		got := Preview(b, Parse(b))
+		checkPreview(t, got)
+		if got != c.want {
+			t.Errorf("%s: preview %q, want %q", c.name, got, c.want)
+		}
+	}
 }
