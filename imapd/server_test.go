@@ -433,6 +433,19 @@ func TestPythonImaplib(t *testing.T) {
 	}
 }
 
+// TestPythonQresyncSort runs testdata/e2e/qresync_e2e.py: imaplib sorts,
+// then resynchronises with QRESYNC after another client's changes.
+func TestPythonQresyncSort(t *testing.T) {
+	t.Parallel()
+	python := testutil.NeedPython(t)
+	ts := newTestServer(t)
+	host, port, _ := net.SplitHostPort(ts.plain)
+	out, err := exec.Command(python, "../testdata/e2e/qresync_e2e.py", host, port, "alice@example.test", "password").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Fatalf("imaplib: %v\n%s", err, out)
+	}
+}
+
 // TestUnauthenticate: UNAUTHENTICATE (RFC 8437) returns to the
 // not-authenticated state, frees the session slot, and a new LOGIN works.
 func TestUnauthenticate(t *testing.T) {

@@ -52,6 +52,16 @@
 //   - Each mailbox record carries UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and
 //     the counters STATUS needs (messages, unseen, size), kept exact by the
 //     same transactions; Check recomputes them all.
+//   - A mod-sequence index (modseq.go) keeps one key per message at its
+//     current mod-sequence, moved by every flag change in the same
+//     transaction, and an expunge record (with its time) per expunged
+//     message: ChangedSince answers CONDSTORE's CHANGEDSINCE and QRESYNC's
+//     VANISHED with one range scan from the client's mod-sequence.
+//     Expunge records are kept ExpungeRetention (90 days by default; the
+//     background loop prunes them daily) and pruning raises the
+//     mailbox's floor, below which the history is reported incomplete.
+//     A store written before the index gets it at its next Open (its
+//     expunge history starts then); Check and Repair cover it.
 //   - UIDVALIDITY is the creation time in seconds but always larger than
 //     any handed out before, so a recreated name never reuses one.
 //   - Writers take per-mailbox locks (in ID order) around commit and

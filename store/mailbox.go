@@ -401,6 +401,9 @@ func (s *Store) purgeMailbox(ctx context.Context, id MailboxID) error {
 						return err
 					}
 				}
+				if err := tx.dropIndex(id); err != nil {
+					return err
+				}
 				return tx.Delete(mailboxKey(id))
 			})
 		}

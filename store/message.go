@@ -167,6 +167,9 @@ func (tx *txn) addMessage(m *Mailbox, msg *Message, quota int64) error {
 	if err := tx.Set(messageKey(m.ID, msg.UID), msg.encode()); err != nil {
 		return err
 	}
+	if err := tx.indexMessage(m.ID, msg.UID, 0, msg.ModSeq); err != nil {
+		return err
+	}
 	if err := tx.putMailbox(m); err != nil {
 		return err
 	}
@@ -205,6 +208,11 @@ func (tx *txn) removeMessage(id MailboxID, uid UID) (*Mailbox, error) {
 		if err := tx.addUsage(m.Account, -msg.Size); err != nil {
 			return nil, err
 		}
+		if err := tx.indexExpunge(id, uid, msg.ModSeq, m.HighestModSeq); err != nil {
+			return nil, err
+		}
+	} else if err := tx.Delete(modseqKey(id, msg.ModSeq, uid)); err != nil {
+		return nil, err
 	}
 	if err := tx.putMailbox(m); err != nil {
 		return nil, err
@@ -352,8 +360,12 @@ func (s *Store) StoreFlagsIf(ctx context.Context, id MailboxID, uids []UID, op F
 			}
 			m.HighestModSeq++
 			msg.Flags = nf
+			old := msg.ModSeq
 			msg.ModSeq = m.HighestModSeq
 			if err := tx.Set(messageKey(id, uid), msg.encode()); err != nil {
+				return err
+			}
+			if err := tx.indexMessage(id, uid, old, msg.ModSeq); err != nil {
 				return err
 			}
 			changed = append(changed, *msg)

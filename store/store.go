@@ -35,6 +35,9 @@ type Options struct {
 	// kills the process (SIGBUS) instead of failing, so the reserve must
 	// cover what Badger writes besides the message itself. 0: no check.
 	MinFreeBytes int64
+	// ExpungeRetention is how long a record of each expunge is kept for
+	// clients resynchronising (QRESYNC); 0 means DefaultExpungeRetention.
+	ExpungeRetention time.Duration
 }
 
 // Store is Mailroom's database. All methods are safe for concurrent use.
@@ -51,6 +54,8 @@ type Store struct {
 
 	gcStop chan struct{}
 	gcDone chan struct{}
+
+	expungeRetention time.Duration
 
 	// bodyReads counts message contents read (BodyReads).
 	bodyReads atomic.Uint64
@@ -119,6 +124,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		gcDone:   make(chan struct{}),
 
 		chunkSize: bodyChunk,
+
+		expungeRetention: opts.ExpungeRetention,
+	}
+	if s.expungeRetention <= 0 {
+		s.expungeRetention = DefaultExpungeRetention
 	}
 	s.minFree.Store(opts.MinFreeBytes)
 	if s.now == nil {
@@ -131,6 +141,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := s.purgeDeleted(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("resume mailbox purge: %w", err)
+	}
+	if err := s.buildModSeqIndex(ctx); err != nil {
+		db.Close()
+		return nil, err
 	}
 	go s.gcLoop()
 	return s, nil
@@ -156,12 +170,21 @@ func (s *Store) gcLoop() {
 	defer close(s.gcDone)
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
+	var pruned time.Time
 	for {
 		select {
 		case <-s.gcStop:
 			return
 		case <-t.C:
 			s.RunGC()
+			if now := s.now(); now.Sub(pruned) >= 24*time.Hour {
+				pruned = now
+				if n, err := s.PruneExpunged(context.Background(), now.Add(-s.expungeRetention)); err != nil {
+					s.log.Warn("pruning expunge records", "err", err)
+				} else if n > 0 {
+					s.log.Info("pruned expunge records", "records", n)
+				}
+			}
 		}
 	}
 }

@@ -136,7 +136,7 @@ func lookup(name string) (command, bool) {
 func (c *conn) capabilities() []string {
 	caps := []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MOVE", "ESEARCH", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "LIST-MYRIGHTS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN",
-		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "SORT", "SORT=DISPLAY", "ESORT", "MULTIAPPEND", "CATENATE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN", "PREVIEW"}
+		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "SORT", "SORT=DISPLAY", "ESORT", "MULTIAPPEND", "CATENATE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN", "PREVIEW"}
 	if c.srv.opts.AppendLimit > 0 {
 		caps = append(caps, "APPENDLIMIT="+formatUint(uint64(c.srv.opts.AppendLimit)))
 	}
@@ -235,6 +235,13 @@ func cmdEnable(c *conn, cmd *proto.Command) error {
 					return err
 				}
 				enabled = append(enabled, "CONDSTORE")
+			}
+		case "QRESYNC":
+			if !c.qresync {
+				if err := c.enableQresync(); err != nil {
+					return err
+				}
+				enabled = append(enabled, "QRESYNC")
 			}
 		case "IMAP4REV2":
 			if !c.rev2 {

@@ -69,6 +69,7 @@ type conn struct {
 	utf8        bool        // ENABLE UTF8=ACCEPT (or IMAP4rev2)
 	rev2        bool        // ENABLE IMAP4rev2: no \Recent, ESEARCH for SEARCH
 	condstore   bool        // RFC 7162 enabled: MODSEQ with every FLAGS
+	qresync     bool        // ENABLE QRESYNC: VANISHED instead of EXPUNGE
 	start       time.Time
 	commands    int    // commands read so far
 	appendBytes int64  // message bytes of the APPEND being read

@@ -32,7 +32,11 @@
 //     (enabled by ENABLE, SELECT (CONDSTORE) or the first command that
 //     uses it; UNCHANGEDSINCE is checked in the store's transaction; a
 //     queued flag update is dropped once the client was told a newer
-//     state, so MODSEQ never goes back), SORT/SORT=DISPLAY/ESORT (ties in
+//     state, so MODSEQ never goes back), QRESYNC (SELECT's QRESYNC
+//     parameter, UID FETCH (CHANGEDSINCE n VANISHED) and CHANGEDSINCE are
+//     answered from the store's mod-sequence index, not a scan; live
+//     expunges become VANISHED; with the expunge history pruned, every
+//     absent UID the client knew is reported), SORT/SORT=DISPLAY/ESORT (ties in
 //     mailbox order; a group's name sorts as its address), THREAD
 //     (ORDEREDSUBJECT and REFERENCES per RFC 5256), MULTIAPPEND (one
 //     store transaction; the messages of one APPEND share a byte budget

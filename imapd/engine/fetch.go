@@ -368,18 +368,13 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 		return err
 	}
 	// RFC 7162 §3.1.4: (CHANGEDSINCE n) fetches only what changed after
-	// n, with MODSEQ.
+	// n, with MODSEQ; §3.2.6: UID FETCH's VANISHED adds what was expunged.
 	var changedSince *uint64
+	var vanished bool
 	if len(cmd.Args) == 3 {
-		mods := cmd.Args[2]
-		if mods.Kind != proto.List || len(mods.List) != 2 || !mods.List[0].IsAtom("CHANGEDSINCE") {
-			return syntax("Unknown FETCH modifier")
+		if changedSince, vanished, err = c.parseFetchModifiers(cmd.Args[2], uid); err != nil {
+			return err
 		}
-		n, ok := mods.List[1].Number64()
-		if !ok {
-			return syntax("CHANGEDSINCE takes a mod-sequence")
-		}
-		changedSince = &n
 		if !slices.ContainsFunc(items, func(it fetchItem) bool { return it.name == "MODSEQ" }) {
 			items = append(items, fetchItem{name: "MODSEQ", echo: "MODSEQ"})
 		}
@@ -396,6 +391,11 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 	p, err := c.selectedPlace()
 	if err != nil {
 		return err
+	}
+	if changedSince != nil {
+		if uids, err = c.changedOnly(cmd.Args[0], uids, *changedSince, vanished); err != nil {
+			return err
+		}
 	}
 	needContent, setSeen := false, false
 	for _, it := range items {

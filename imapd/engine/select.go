@@ -23,16 +23,21 @@ func cmdExamine(c *conn, cmd *proto.Command) error { return c.selectMailbox(cmd,
 func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 	if c.sel != nil {
 		c.deselect()
+		// RFC 7162 §3.2.11 (and RFC 9051): the previous mailbox's
+		// responses end here.
+		c.enc.Raw("* OK [CLOSED] Previous mailbox closed").CRLF()
 	}
 	if len(cmd.Args) != 1 && len(cmd.Args) != 2 {
 		return syntax(cmd.Name + " takes a mailbox name and optional parameters")
 	}
+	var resync *qresyncParams
 	if len(cmd.Args) == 2 {
-		params := cmd.Args[1]
-		if params.Kind != proto.List || len(params.List) != 1 || !params.List[0].IsAtom("CONDSTORE") {
-			return syntax("Unknown " + cmd.Name + " parameters")
+		condstore, q, err := c.parseSelectParams(cmd.Name, cmd.Args[1])
+		if err != nil {
+			return err
 		}
-		c.condstore = true // RFC 7162 §3.1.8
+		c.condstore = c.condstore || condstore || q != nil // RFC 7162 §3.1.8
+		resync = q
 	}
 	p, err := c.locateArg(cmd.Args[0], acl.RightRead, "read messages")
 	if err != nil {
@@ -74,6 +79,11 @@ func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 	c.enc.Raw("* OK [UIDNEXT ").Number(uint64(next)).Raw("] Predicted next UID").CRLF()
 	if c.condstore {
 		c.enc.Raw("* OK [HIGHESTMODSEQ ").Number(max(m.HighestModSeq, 1)).Raw("] Highest").CRLF()
+	}
+	if resync != nil {
+		if err := c.resync(v, m, resync); err != nil {
+			return err
+		}
 	}
 	if readOnly {
 		return ok("READ-ONLY", cmd.Name+" completed")
@@ -262,6 +272,7 @@ func (c *conn) announce(allowExpunge bool) {
 		c.sel.withdraw()
 		return
 	}
+	var vanished []store.UID
 	for _, u := range expunged {
 		seq := v.seq(u) // numbers shift down after each EXPUNGE sent
 		if seq == 0 {
@@ -269,7 +280,15 @@ func (c *conn) announce(allowExpunge bool) {
 		}
 		v.uids = slices.Delete(v.uids, int(seq-1), int(seq))
 		delete(v.recent, u)
+		if c.qresync {
+			vanished = append(vanished, u)
+			continue
+		}
 		c.enc.Raw("* ").Number(uint64(seq)).Raw(" EXPUNGE").CRLF()
+	}
+	if len(vanished) > 0 {
+		// RFC 7162 §3.2.10: once QRESYNC is enabled, UIDs in one response.
+		c.enc.Raw("* VANISHED ").Raw(uidsString(vanished)).CRLF()
 	}
 	if newKeywords {
 		c.writeFlags(v)
