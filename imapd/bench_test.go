@@ -125,6 +125,46 @@ func BenchmarkLargeMailbox(b *testing.B) {
 			}
 		}
 	})
+	b.Run("SORT_(DATE)", func(b *testing.B) {
+		for b.Loop() {
+			if out := r.ok("o SORT (DATE) UTF-8 ALL"); strings.Count(out, " ") < n {
+				b.Fatalf("SORT: %.200q", out)
+			}
+		}
+	})
+	b.Run("THREAD_REFERENCES", func(b *testing.B) {
+		for b.Loop() {
+			if out := r.ok("t THREAD REFERENCES UTF-8 ALL"); !strings.HasPrefix(out, "* THREAD (") {
+				b.Fatalf("THREAD: %.200q", out)
+			}
+		}
+	})
+	// A client resynchronising after 10 changes: CHANGEDSINCE and
+	// SELECT (QRESYNC) read the mod-sequence index, not the mailbox.
+	mb, _ := ts.st.Mailbox(ctx, box.ID)
+	since := strconv.FormatUint(mb.HighestModSeq, 10)
+	for i := range 10 {
+		ts.st.StoreFlags(ctx, box.ID, []store.UID{store.UID(1 + i*n/10)}, store.FlagsAdd, store.ParseFlags([]string{"$bench"}), nil)
+	}
+	b.Run("UID_FETCH_CHANGEDSINCE_10_changes", func(b *testing.B) {
+		for b.Loop() {
+			out := r.ok("c UID FETCH 1:* (FLAGS) (CHANGEDSINCE " + since + ")")
+			if got := strings.Count("\n"+out, "\n* "); got < 10 {
+				b.Fatalf("CHANGEDSINCE: %d responses: %.300q", got, out)
+			}
+		}
+	})
+	q := dialRaw(b, ts.plain)
+	q.ok("a LOGIN " + user + " password")
+	q.ok("e ENABLE QRESYNC")
+	b.Run("SELECT_QRESYNC_10_changes", func(b *testing.B) {
+		for b.Loop() {
+			out := q.ok("q SELECT Big (QRESYNC (" + strconv.FormatUint(uint64(mb.UIDValidity), 10) + " " + since + "))")
+			if got := strings.Count(out, " FETCH "); got != 10 {
+				b.Fatalf("QRESYNC: %d FETCH: %.300q", got, out)
+			}
+		}
+	})
 	msg := []byte("From: bench@example.test\r\nSubject: appended\r\n\r\n" + string(make([]byte, 0)) + "A short appended message.\r\n")
 	b.Run("APPEND", func(b *testing.B) {
 		for b.Loop() {

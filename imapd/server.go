@@ -58,6 +58,12 @@ type ListenerOptions struct {
 // have a mailbox selected.
 type Registry = engine.Registry
 
+// DeriveBodyInfo computes what IMAP keeps with each new message body
+// (its header summary and ENVELOPE), for store.Options.Derive: whoever
+// opens the store to deliver or import mail sets it, so listing, sorting
+// and threading never parse a message again.
+func DeriveBodyInfo(body []byte) []store.Derived { return engine.DeriveBodyInfo(body) }
+
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return engine.NewRegistry() }
 

@@ -128,3 +128,35 @@ func TestModSeqIndexBuiltForOldStores(t *testing.T) {
 		t.Fatalf("after repair: %q %v", p, err)
 	}
 }
+
+// TestDeriveAtDelivery: data derived from a new body is kept in the
+// transaction that stores it, once per body (not for a body already
+// stored, nor for MIME parts stored apart), and goes with the body.
+func TestDeriveAtDelivery(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	s := openTest(t, Options{Derive: func(body []byte) []Derived {
+		calls++
+		return []Derived{{Tag: 'z', Value: []byte{byte(len(body))}}}
+	}})
+	ctx := context.Background()
+	s.EnsureAccount(ctx, "a@example.test", false)
+	in := mustMailbox(t, s, "a@example.test", "INBOX")
+	body := []byte("Subject: x\r\n\r\nx\r\n")
+	for range 2 {
+		if _, err := s.Deliver(ctx, body, []Delivery{{Mailbox: in.ID}, {Mailbox: in.ID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, _ := s.Message(ctx, in.ID, 1)
+	if got, _ := s.BodyInfo(ctx, []BodyID{m.Body}, 'z'); calls != 1 || len(got[m.Body]) != 1 || got[m.Body][0] != byte(len(body)) {
+		t.Fatalf("derived %d times: %v", calls, got)
+	}
+	s.StoreFlags(ctx, in.ID, []UID{1, 2, 3, 4}, FlagsAdd, Flags{Sys: FlagDeleted}, nil)
+	if _, err := s.Expunge(ctx, in.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Check(ctx); err != nil || len(p) != 0 {
+		t.Fatalf("check: %q %v", p, err)
+	}
+}

@@ -35,6 +35,11 @@ type Options struct {
 	// kills the process (SIGBUS) instead of failing, so the reserve must
 	// cover what Badger writes besides the message itself. 0: no check.
 	MinFreeBytes int64
+	// Derive, if set, computes data kept with each new message body (as
+	// SetBodyInfo would), in the transaction that stores the body: what
+	// every reader would otherwise compute at first use (IMAP's header
+	// summary and ENVELOPE). It must be fast and must not call the store.
+	Derive func(body []byte) []Derived
 	// ExpungeRetention is how long a record of each expunge is kept for
 	// clients resynchronising (QRESYNC); 0 means DefaultExpungeRetention.
 	ExpungeRetention time.Duration
@@ -56,6 +61,7 @@ type Store struct {
 	gcDone chan struct{}
 
 	expungeRetention time.Duration
+	derive           func(body []byte) []Derived
 
 	// bodyReads counts message contents read (BodyReads).
 	bodyReads atomic.Uint64
@@ -126,6 +132,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		chunkSize: bodyChunk,
 
 		expungeRetention: opts.ExpungeRetention,
+		derive:           opts.Derive,
 	}
 	if s.expungeRetention <= 0 {
 		s.expungeRetention = DefaultExpungeRetention

@@ -162,7 +162,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	}
 	reg := imapd.NewRegistry()
 	st, err := store.Open(ctx, store.Options{Dir: cfg.DataDir, Logger: log.With("component", "store"), OnChange: reg.Publish,
-		MinFreeBytes: int64(cfg.Limits.MinFreeSpace)})
+		MinFreeBytes: int64(cfg.Limits.MinFreeSpace), Derive: imapd.DeriveBodyInfo})
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"math"
 	"mime"
-	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
@@ -294,12 +293,27 @@ func (p *searchParser) key(depth int) (*key, error) {
 
 // needsContent reports whether matching k reads message content.
 func (k *key) needsContent() bool {
-	switch k.op {
-	case "BCC", "CC", "FROM", "TO", "SUBJECT", "BODY", "TEXT", "HEADER", "SENTBEFORE", "SENTON", "SENTSINCE":
+	switch {
+	case k.op == "BODY", k.op == "TEXT", k.op == "HEADER" && !part.SummaryField(k.str):
 		return true
 	}
 	for _, s := range k.sub {
 		if s.needsContent() {
+			return true
+		}
+	}
+	return false
+}
+
+// needsHeader reports whether matching k reads header fields the
+// summary holds (and no content beyond them).
+func (k *key) needsHeader() bool {
+	switch k.op {
+	case "BCC", "CC", "FROM", "TO", "SUBJECT", "HEADER", "SENTBEFORE", "SENTON", "SENTSINCE":
+		return true
+	}
+	for _, s := range k.sub {
+		if s.needsHeader() {
 			return true
 		}
 	}
@@ -424,8 +438,22 @@ func (c *conn) eachMatch(sa *searchArgs, header bool, fn func(*store.Message, *c
 		}
 		return nil
 	}
-	if header || sa.root.needsContent() {
+	switch {
+	case sa.root.needsContent():
 		return c.recordsWithContent(c.sel.uids, each)
+	case header || sa.root.needsHeader():
+		return c.recordsWithSummaries(c.sel.uids, func(m *store.Message, h part.Header) error {
+			if hook := c.srv.opts.OnSearchMessage; hook != nil {
+				hook(c.ctx)
+			}
+			if err := c.ctx.Err(); err != nil {
+				return err
+			}
+			if cand := (&candidate{c: c, m: m, hdr: h, hasHdr: true}); cand.match(sa.root) {
+				fn(m, cand)
+			}
+			return nil
+		})
 	}
 	return c.records(c.sel.uids, func(m *store.Message) error { return each(m, nil) })
 }
@@ -470,6 +498,8 @@ type candidate struct {
 	root    *part.Part
 	text    string // lower-cased decoded body text, once computed
 	hasText bool
+	hdr     part.Header // the summary fields, when the content is not read
+	hasHdr  bool
 }
 
 func (cd *candidate) tree() *part.Part {
@@ -477,6 +507,15 @@ func (cd *candidate) tree() *part.Part {
 		cd.root = part.Parse(cd.content)
 	}
 	return cd.root
+}
+
+// header is the message's header: its summary fields when only those
+// were read.
+func (cd *candidate) header() part.Header {
+	if cd.hasHdr {
+		return cd.hdr
+	}
+	return cd.tree().Header
 }
 
 func (cd *candidate) match(k *key) bool {
@@ -521,12 +560,12 @@ func (cd *candidate) match(k *key) bool {
 	case "YOUNGER":
 		return !m.InternalDate.Before(k.date)
 	case "SENTBEFORE", "SENTON", "SENTSINCE":
-		v, ok := cd.tree().Header.Get("Date")
+		v, ok := cd.header().Get("Date")
 		if !ok {
 			return false
 		}
-		t, err := mail.ParseDate(v)
-		if err != nil {
+		t, ok := part.ParseDate(v)
+		if !ok {
 			return false
 		}
 		return compareDate(strings.TrimPrefix(k.op, "SENT"), dateOnly(t), k.date)
@@ -534,7 +573,7 @@ func (cd *candidate) match(k *key) bool {
 		return cd.headerContains("Subject", k.str)
 	case "HEADER":
 		if k.str2 == "" {
-			_, ok := cd.tree().Header.Get(k.str)
+			_, ok := cd.header().Get(k.str)
 			return ok
 		}
 		return cd.headerContains(k.str, k.str2)
@@ -577,7 +616,7 @@ func decodeWords(s string) string {
 
 // headerContains matches every field named name, raw and decoded.
 func (cd *candidate) headerContains(name, want string) bool {
-	for _, f := range cd.tree().Header {
+	for _, f := range cd.header() {
 		if !strings.EqualFold(f.Name, name) {
 			continue
 		}
@@ -596,7 +635,7 @@ func (cd *candidate) addressContains(name, want string) bool {
 	if cd.headerContains(name, want) {
 		return true
 	}
-	v, ok := cd.tree().Header.Get(name)
+	v, ok := cd.header().Get(name)
 	if !ok {
 		return false
 	}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"cmp"
-	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -28,7 +27,7 @@ type sortItem struct {
 	arrival time.Time
 	date    time.Time
 	size    int64
-	strs    map[string]string
+	strs    []string // each criterion's string key, by position
 }
 
 func cmdSort(c *conn, cmd *proto.Command) error    { return c.sort(cmd, false) }
@@ -85,9 +84,9 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 	err = c.eachMatch(sa, needHeader, func(m *store.Message, cand *candidate) {
 		it := sortItem{uid: m.UID, arrival: m.InternalDate, size: m.Size, date: m.InternalDate}
 		if needHeader {
-			it.strs = sortStrings(cand.tree().Header, crit)
-			if d, ok := cand.tree().Header.Get("Date"); ok {
-				if t, err := mail.ParseDate(d); err == nil {
+			it.strs = sortStrings(cand.header(), crit)
+			if d, ok := cand.header().Get("Date"); ok {
+				if t, ok := part.ParseDate(d); ok {
 					it.date = t
 				}
 			}
@@ -98,7 +97,7 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 		return err
 	}
 	slices.SortStableFunc(items, func(a, b sortItem) int {
-		for _, k := range crit {
+		for i, k := range crit {
 			var r int
 			switch k.key {
 			case "ARRIVAL":
@@ -108,7 +107,7 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 			case "SIZE":
 				r = cmp.Compare(a.size, b.size)
 			default:
-				r = strings.Compare(a.strs[k.key], b.strs[k.key])
+				r = strings.Compare(a.strs[i], b.strs[i])
 			}
 			if k.reverse {
 				r = -r
@@ -157,9 +156,9 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 }
 
 // sortStrings computes the string keys the criteria need, in upper case
-// (i;ascii-casemap).
-func sortStrings(h part.Header, crit []sortCriterion) map[string]string {
-	out := map[string]string{}
+// (i;ascii-casemap), by the criteria's positions.
+func sortStrings(h part.Header, crit []sortCriterion) []string {
+	out := make([]string, len(crit))
 	first := func(field string) (part.Address, bool) {
 		v, ok := h.Get(field)
 		if !ok {
@@ -174,11 +173,11 @@ func sortStrings(h part.Header, crit []sortCriterion) map[string]string {
 		}
 		return part.Address{}, false
 	}
-	for _, k := range crit {
+	for i, k := range crit {
 		switch k.key {
 		case "FROM", "TO", "CC":
-			if a, ok := first(strings.ToLower(k.key[:1]) + strings.ToLower(k.key[1:])); ok && a.Mailbox != part.MissingMailbox {
-				out[k.key] = strings.ToUpper(a.Mailbox)
+			if a, ok := first(k.key); ok && a.Mailbox != part.MissingMailbox {
+				out[i] = strings.ToUpper(a.Mailbox)
 			}
 		case "DISPLAYFROM", "DISPLAYTO":
 			// RFC 5957: the display name, decoded, else the address.
@@ -191,11 +190,11 @@ func sortStrings(h part.Header, crit []sortCriterion) map[string]string {
 				default:
 					name = a.Mailbox + "@" + a.Host
 				}
-				out[k.key] = strings.ToUpper(name)
+				out[i] = strings.ToUpper(name)
 			}
 		case "SUBJECT":
 			s, _ := h.Get("Subject")
-			out[k.key] = strings.ToUpper(baseSubject(s))
+			out[i] = strings.ToUpper(baseSubject(s))
 		}
 	}
 	return out

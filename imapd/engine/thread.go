@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -47,7 +46,7 @@ func (c *conn) thread(cmd *proto.Command, uid bool) error {
 	}
 	var msgs []*threadMsg
 	err = c.eachMatch(sa, true, func(m *store.Message, cand *candidate) {
-		msgs = append(msgs, threadInfo(m, cand.tree().Header))
+		msgs = append(msgs, threadInfo(m, cand.header()))
 	})
 	if err != nil {
 		return err
@@ -69,7 +68,7 @@ func (c *conn) thread(cmd *proto.Command, uid bool) error {
 func threadInfo(m *store.Message, h part.Header) *threadMsg {
 	t := &threadMsg{uid: m.UID, date: m.InternalDate}
 	if d, ok := h.Get("Date"); ok {
-		if pd, err := mail.ParseDate(d); err == nil {
+		if pd, ok := part.ParseDate(d); ok {
 			t.date = pd
 		}
 	}
