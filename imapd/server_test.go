@@ -31,6 +31,7 @@ import (
 type testServer struct {
 	st                      *store.Store
 	srv                     *Server
+	reg                     *Registry
 	dir                     *acl.Live
 	plain, strict, implicit string
 
@@ -63,7 +64,7 @@ func newTestServer(t testing.TB, tweak ...func(*Options)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{st: st, dir: acl.NewLive(testDirectory(t))}
+	ts := &testServer{st: st, reg: reg, dir: acl.NewLive(testDirectory(t))}
 	opts := Options{
 		Store: st, Registry: reg, Directory: ts.dir, Logger: slog.New(slog.DiscardHandler),
 		TLSConfig: testutil.TLSConfig(t), AppendLimit: 1 << 20, MaxMailboxes: 100,
@@ -361,6 +362,10 @@ func dialRaw(t testing.TB, addr string) *rawConn {
 	r.br.ReadString('\n') // greeting
 	return r
 }
+
+// forget drops what the registry keeps of an unselected mailbox, as a
+// restart would.
+func (ts *testServer) forget(id store.MailboxID) { ts.reg.Forget(id) }
 
 // cmd sends one command line (its tag is the first word) and returns
 // everything up to and including the tagged response.

@@ -404,6 +404,9 @@ func (s *Store) purgeMailbox(ctx context.Context, id MailboxID) error {
 				if err := tx.dropIndex(id); err != nil {
 					return err
 				}
+				if err := tx.dropUIDBlocks(id); err != nil {
+					return err
+				}
 				return tx.Delete(mailboxKey(id))
 			})
 		}

@@ -170,6 +170,12 @@ func (tx *txn) addMessage(m *Mailbox, msg *Message, quota int64) error {
 	if err := tx.indexMessage(m.ID, msg.UID, 0, msg.ModSeq); err != nil {
 		return err
 	}
+	if err := tx.markUID(m.ID, msg.UID, true); err != nil {
+		return err
+	}
+	if err := tx.noteKeywords(m.ID, msg.Flags); err != nil {
+		return err
+	}
 	if err := tx.putMailbox(m); err != nil {
 		return err
 	}
@@ -218,6 +224,9 @@ func (tx *txn) removeMessage(id MailboxID, uid UID) (*Mailbox, error) {
 		return nil, err
 	}
 	if err := tx.unrefBody(msg.Body); err != nil {
+		return nil, err
+	}
+	if err := tx.markUID(id, uid, false); err != nil {
 		return nil, err
 	}
 	return m, tx.Delete(messageKey(id, uid))
@@ -366,6 +375,9 @@ func (s *Store) StoreFlagsIf(ctx context.Context, id MailboxID, uids []UID, op F
 				return err
 			}
 			if err := tx.indexMessage(id, uid, old, msg.ModSeq); err != nil {
+				return err
+			}
+			if err := tx.noteKeywords(id, nf); err != nil {
 				return err
 			}
 			changed = append(changed, *msg)

@@ -153,6 +153,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.buildUIDBlocks(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	go s.gcLoop()
 	return s, nil
 }
@@ -288,6 +292,7 @@ type txn struct {
 	s       *Store
 	origin  any
 	changes []Change
+	idx     pendingIndex // UID blocks and keyword lists, written at commit
 }
 
 // update runs fn in a write transaction holding the given mailboxes' locks,
@@ -306,6 +311,9 @@ func (s *Store) update(ctx context.Context, mailboxes []MailboxID, fn func(tx *t
 		}
 		tx := &txn{Txn: s.db.NewTransaction(true), s: s, origin: ctx.Value(originKey{})}
 		err := fn(tx)
+		if err == nil {
+			err = tx.flushIndex()
+		}
 		if err == nil {
 			err = tx.Commit()
 		}

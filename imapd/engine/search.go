@@ -442,14 +442,14 @@ func (c *conn) eachMatch(sa *searchArgs, header bool, fn func(*store.Message, *c
 	case sa.root.needsContent():
 		return c.recordsWithContent(c.sel.uids, each)
 	case header || sa.root.needsHeader():
-		return c.recordsWithSummaries(c.sel.uids, func(m *store.Message, h part.Header) error {
+		return c.recordsWithSummaries(c.sel.uids, func(m *store.Message, mh *msgHeader) error {
 			if hook := c.srv.opts.OnSearchMessage; hook != nil {
 				hook(c.ctx)
 			}
 			if err := c.ctx.Err(); err != nil {
 				return err
 			}
-			if cand := (&candidate{c: c, m: m, hdr: h, hasHdr: true}); cand.match(sa.root) {
+			if cand := (&candidate{c: c, m: m, mh: mh}); cand.match(sa.root) {
 				fn(m, cand)
 			}
 			return nil
@@ -498,8 +498,7 @@ type candidate struct {
 	root    *part.Part
 	text    string // lower-cased decoded body text, once computed
 	hasText bool
-	hdr     part.Header // the summary fields, when the content is not read
-	hasHdr  bool
+	mh      *msgHeader // the summary fields, when the content is not read
 }
 
 func (cd *candidate) tree() *part.Part {
@@ -512,10 +511,18 @@ func (cd *candidate) tree() *part.Part {
 // header is the message's header: its summary fields when only those
 // were read.
 func (cd *candidate) header() part.Header {
-	if cd.hasHdr {
-		return cd.hdr
+	if cd.mh != nil {
+		return cd.mh.Header()
 	}
 	return cd.tree().Header
+}
+
+// get returns the message's first header field named name, unfolded.
+func (cd *candidate) get(name string) (string, bool) {
+	if cd.mh != nil {
+		return cd.mh.Get(name)
+	}
+	return cd.tree().Header.Get(name)
 }
 
 func (cd *candidate) match(k *key) bool {
@@ -560,7 +567,7 @@ func (cd *candidate) match(k *key) bool {
 	case "YOUNGER":
 		return !m.InternalDate.Before(k.date)
 	case "SENTBEFORE", "SENTON", "SENTSINCE":
-		v, ok := cd.header().Get("Date")
+		v, ok := cd.get("Date")
 		if !ok {
 			return false
 		}
@@ -573,7 +580,7 @@ func (cd *candidate) match(k *key) bool {
 		return cd.headerContains("Subject", k.str)
 	case "HEADER":
 		if k.str2 == "" {
-			_, ok := cd.header().Get(k.str)
+			_, ok := cd.get(k.str)
 			return ok
 		}
 		return cd.headerContains(k.str, k.str2)
@@ -635,7 +642,7 @@ func (cd *candidate) addressContains(name, want string) bool {
 	if cd.headerContains(name, want) {
 		return true
 	}
-	v, ok := cd.header().Get(name)
+	v, ok := cd.get(name)
 	if !ok {
 		return false
 	}

@@ -80,12 +80,16 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 		return err
 	}
 	needHeader := slices.ContainsFunc(crit, func(k sortCriterion) bool { return k.key != "ARRIVAL" && k.key != "SIZE" })
-	var items []sortItem
+	needDate := slices.ContainsFunc(crit, func(k sortCriterion) bool { return k.key == "DATE" })
+	needStrings := slices.ContainsFunc(crit, func(k sortCriterion) bool { return k.key != "ARRIVAL" && k.key != "SIZE" && k.key != "DATE" })
+	items := make([]sortItem, 0, len(c.sel.uids))
 	err = c.eachMatch(sa, needHeader, func(m *store.Message, cand *candidate) {
 		it := sortItem{uid: m.UID, arrival: m.InternalDate, size: m.Size, date: m.InternalDate}
-		if needHeader {
-			it.strs = sortStrings(cand.header(), crit)
-			if d, ok := cand.header().Get("Date"); ok {
+		if needStrings {
+			it.strs = sortStrings(cand.get, crit)
+		}
+		if needDate {
+			if d, ok := cand.get("Date"); ok {
 				if t, ok := part.ParseDate(d); ok {
 					it.date = t
 				}
@@ -157,10 +161,10 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 
 // sortStrings computes the string keys the criteria need, in upper case
 // (i;ascii-casemap), by the criteria's positions.
-func sortStrings(h part.Header, crit []sortCriterion) []string {
+func sortStrings(get func(string) (string, bool), crit []sortCriterion) []string {
 	out := make([]string, len(crit))
 	first := func(field string) (part.Address, bool) {
-		v, ok := h.Get(field)
+		v, ok := get(field)
 		if !ok {
 			return part.Address{}, false
 		}
@@ -193,7 +197,7 @@ func sortStrings(h part.Header, crit []sortCriterion) []string {
 				out[i] = strings.ToUpper(name)
 			}
 		case "SUBJECT":
-			s, _ := h.Get("Subject")
+			s, _ := get("Subject")
 			out[i] = strings.ToUpper(baseSubject(s))
 		}
 	}

@@ -28,7 +28,7 @@ func DeriveBodyInfo(body []byte) []store.Derived {
 // recordsWithSummaries is records for commands that need only the
 // summary fields of each message's header: fn gets each record with
 // them, from kept summaries read in batches.
-func (c *conn) recordsWithSummaries(uids []store.UID, fn func(*store.Message, part.Header) error) error {
+func (c *conn) recordsWithSummaries(uids []store.UID, fn func(*store.Message, *msgHeader) error) error {
 	const batch = 1024
 	st := c.srv.opts.Store
 	var msgs []*store.Message
@@ -53,8 +53,8 @@ func (c *conn) recordsWithSummaries(uids []store.UID, fn func(*store.Message, pa
 		fresh := map[store.BodyID][]byte{}
 		for _, m := range msgs {
 			own := part.HasSummaryField(m.Prefix)
-			h, ok := part.SummaryHeader(kept[m.Body])
-			if !ok || own {
+			mh := &msgHeader{summary: kept[m.Body]}
+			if !part.SummaryComplete(mh.summary) || own {
 				content, err := st.Content(c.ctx, m)
 				if err != nil {
 					continue // expunged meanwhile
@@ -63,11 +63,12 @@ func (c *conn) recordsWithSummaries(uids []store.UID, fn func(*store.Message, pa
 					s := part.Summarize(content[len(m.Prefix):])
 					fresh[m.Body], kept[m.Body] = s, s
 				}
-				if h, ok = part.SummaryHeader(part.Summarize(content)); !ok {
-					h = part.ParseHeader(content, 0, part.HeaderEnd(content, 0)) // too large to summarise
+				if mh.summary = part.Summarize(content); !part.SummaryComplete(mh.summary) {
+					// Too large to summarise: the header itself.
+					mh.h, mh.parsed = part.ParseHeader(content, 0, part.HeaderEnd(content, 0)), true
 				}
 			}
-			if err := fn(m, h); err != nil {
+			if err := fn(m, mh); err != nil {
 				return err
 			}
 		}
@@ -76,4 +77,30 @@ func (c *conn) recordsWithSummaries(uids []store.UID, fn func(*store.Message, pa
 		}
 	}
 	return nil
+}
+
+// msgHeader is a message's header as SORT, THREAD and SEARCH read it: a
+// kept summary, whose fields are found by scanning it and which is parsed
+// only when a command needs all of them, or a parsed header.
+type msgHeader struct {
+	summary []byte
+	h       part.Header
+	parsed  bool
+}
+
+// Get returns the first field named name, unfolded.
+func (mh *msgHeader) Get(name string) (string, bool) {
+	if !mh.parsed {
+		return part.SummaryGet(mh.summary, name)
+	}
+	return mh.h.Get(name)
+}
+
+// Header returns every field.
+func (mh *msgHeader) Header() part.Header {
+	if !mh.parsed {
+		mh.h, _ = part.SummaryHeader(mh.summary)
+		mh.parsed = true
+	}
+	return mh.h
 }

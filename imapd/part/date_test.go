@@ -49,3 +49,19 @@ func FuzzParseDate(f *testing.F) {
 		}
 	})
 }
+
+func TestSummaryGet(t *testing.T) {
+	msg := []byte("Received: x\r\nSubject: first\r\n line\r\nFrom: a@b\r\nX-Other: y\r\nTo: c@d,\r\n\te@f\r\nSubject: second\r\n\r\nbody\r\n")
+	s := Summarize(msg)
+	h, ok := SummaryHeader(s)
+	if !ok || len(h) != 4 {
+		t.Fatalf("summary %q: %v", s, h)
+	}
+	for _, name := range []string{"subject", "From", "TO", "X-Other", "Received", "Date"} {
+		got, ok := SummaryGet(s, name)
+		want, wok := h.Get(name)
+		if got != want || ok != wok {
+			t.Errorf("SummaryGet(%s) = %q %v; header says %q %v", name, got, ok, want, wok)
+		}
+	}
+}

@@ -75,6 +75,9 @@ func SummaryHeader(s []byte) (Header, bool) {
 	return ParseHeader(s, 1, len(s)), true
 }
 
+// SummaryComplete reports whether s is a complete encoded summary.
+func SummaryComplete(s []byte) bool { return len(s) > 0 && s[0] == summaryComplete }
+
 // HasSummaryField reports whether a header block (a delivery prefix)
 // holds a summary field, without allocating.
 func HasSummaryField(b []byte) bool {
@@ -95,4 +98,40 @@ func HasSummaryField(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// SummaryGet returns the first field named name of an encoded, complete
+// summary, unfolded, without parsing the rest.
+func SummaryGet(s []byte, name string) (string, bool) {
+	if len(s) == 0 || s[0] != summaryComplete {
+		return "", false
+	}
+	b := s[1:]
+	for len(b) > 0 {
+		c := bytes.IndexByte(b, ':')
+		nl := bytes.IndexByte(b, '\n')
+		if c < 0 {
+			return "", false
+		}
+		// The field runs to the first line end not followed by white
+		// space.
+		end := len(b)
+		for i := nl; i >= 0 && i < len(b); {
+			if i+1 < len(b) && (b[i+1] == ' ' || b[i+1] == '\t') {
+				j := bytes.IndexByte(b[i+1:], '\n')
+				if j < 0 {
+					break
+				}
+				i += 1 + j
+				continue
+			}
+			end = i + 1
+			break
+		}
+		if (nl < 0 || c < nl) && strings.EqualFold(string(bytes.TrimRight(b[:c], " \t")), name) {
+			return Unfold(b[c+1 : end]), true
+		}
+		b = b[end:]
+	}
+	return "", false
 }
