@@ -114,6 +114,8 @@ func lookup(name string) (command, bool) {
 		return command{states: selected, run: cmdSort, keepNumbers: true}, true
 	case "UID SORT":
 		return command{states: selected, run: cmdUIDSort}, true
+	case "CANCELUPDATE":
+		return command{states: selected, run: cmdCancelUpdate}, true
 	case "THREAD":
 		return command{states: selected, run: cmdThread, keepNumbers: true}, true
 	case "UID THREAD":
@@ -136,7 +138,7 @@ func lookup(name string) (command, bool) {
 func (c *conn) capabilities() []string {
 	caps := []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MOVE", "ESEARCH", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "LIST-MYRIGHTS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN",
-		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "SORT", "SORT=DISPLAY", "ESORT", "MULTIAPPEND", "CATENATE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN", "PREVIEW"}
+		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "CONTEXT=SEARCH", "CONTEXT=SORT", "SORT", "SORT=DISPLAY", "ESORT", "MULTIAPPEND", "CATENATE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN", "PREVIEW"}
 	if c.srv.opts.AppendLimit > 0 {
 		caps = append(caps, "APPENDLIMIT="+formatUint(uint64(c.srv.opts.AppendLimit)))
 	}

@@ -62,14 +62,15 @@ type conn struct {
 
 	state       state
 	account     *acl.Account
-	sel         *view       // the selected mailbox
-	selRights   acl.Rights  // the rights on it, as of the last check
-	searchRes   []store.UID // SEARCH RETURN (SAVE), RFC 5182
-	secure      bool        // TLS, implicit or after STARTTLS
-	utf8        bool        // ENABLE UTF8=ACCEPT (or IMAP4rev2)
-	rev2        bool        // ENABLE IMAP4rev2: no \Recent, ESEARCH for SEARCH
-	condstore   bool        // RFC 7162 enabled: MODSEQ with every FLAGS
-	qresync     bool        // ENABLE QRESYNC: VANISHED instead of EXPUNGE
+	sel         *view            // the selected mailbox
+	selRights   acl.Rights       // the rights on it, as of the last check
+	searchRes   []store.UID      // SEARCH RETURN (SAVE), RFC 5182
+	secure      bool             // TLS, implicit or after STARTTLS
+	utf8        bool             // ENABLE UTF8=ACCEPT (or IMAP4rev2)
+	rev2        bool             // ENABLE IMAP4rev2: no \Recent, ESEARCH for SEARCH
+	condstore   bool             // RFC 7162 enabled: MODSEQ with every FLAGS
+	qresync     bool             // ENABLE QRESYNC: VANISHED instead of EXPUNGE
+	contexts    []*searchContext // SEARCH/SORT RETURN (UPDATE), RFC 5267
 	start       time.Time
 	commands    int    // commands read so far
 	appendBytes int64  // message bytes of the APPEND being read

@@ -36,7 +36,11 @@
 //     parameter, UID FETCH (CHANGEDSINCE n VANISHED) and CHANGEDSINCE are
 //     answered from the store's mod-sequence index, not a scan; live
 //     expunges become VANISHED; with the expunge history pruned, every
-//     absent UID the client knew is reported), SORT/SORT=DISPLAY/ESORT (ties in
+//     absent UID the client knew is reported), CONTEXT=SEARCH and
+//     CONTEXT=SORT (RETURN (UPDATE) keeps up to 16 contexts a session,
+//     re-matching only the messages a change touched; a SORT context is
+//     sorted again and tells positions, removals last first; PARTIAL
+//     with RFC 9394's negative ranges), SORT/SORT=DISPLAY/ESORT (ties in
 //     mailbox order; a group's name sorts as its address), THREAD
 //     (ORDEREDSUBJECT and REFERENCES per RFC 5256), MULTIAPPEND (one
 //     store transaction; the messages of one APPEND share a byte budget

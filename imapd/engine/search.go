@@ -39,7 +39,9 @@ type searchArgs struct {
 	modseq bool // a MODSEQ key was used
 	// RETURN options (ESEARCH, RFC 4731; SEARCHRES, RFC 5182); nil: a
 	// plain SEARCH response.
-	ret []string
+	ret     []string
+	update  bool          // RETURN (UPDATE): keep a search context (RFC 5267)
+	partial *partialRange // RETURN (PARTIAL a:b)
 }
 
 // parseSearch reads [RETURN (…)] [CHARSET name] keys.
@@ -49,19 +51,11 @@ func (c *conn) parseSearch(args []proto.Value, uid bool) (*searchArgs, error) {
 		if len(args) < 2 || args[1].Kind != proto.List {
 			return nil, syntax("RETURN needs a list of options")
 		}
-		sa.ret = []string{}
-		for _, v := range args[1].List {
-			o := v.Upper()
-			switch o {
-			case "MIN", "MAX", "ALL", "COUNT", "SAVE":
-				sa.ret = append(sa.ret, o)
-			default:
-				return nil, syntax("Unknown SEARCH return option")
-			}
+		ro, err := parseReturn(args[1].List, true)
+		if err != nil {
+			return nil, err
 		}
-		if len(sa.ret) == 0 {
-			sa.ret = []string{"ALL"}
-		}
+		sa.ret, sa.update, sa.partial = ro.ret, ro.update, ro.partial
 		args = args[2:]
 	}
 	if len(args) > 0 && args[0].IsAtom("CHARSET") {
@@ -338,7 +332,7 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 	var hits []store.UID
 	var maxModSeq uint64
 	var modseqs []uint64 // of each hit, for ESEARCH's MODSEQ
-	err = c.eachMatch(sa, false, func(m *store.Message, _ *candidate) {
+	err = c.eachMatch(sa, false, c.sel.uids, func(m *store.Message, _ *candidate) {
 		hits = append(hits, m.UID)
 		modseqs = append(modseqs, m.ModSeq)
 		maxModSeq = max(maxModSeq, m.ModSeq)
@@ -368,7 +362,7 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 	}
 	if slices.Contains(sa.ret, "SAVE") {
 		c.searchRes = hits
-		if len(sa.ret) == 1 {
+		if len(sa.ret) == 1 && sa.partial == nil && !sa.update {
 			return nil
 		}
 	}
@@ -392,6 +386,13 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 			c.enc.Raw(" ALL ").Raw(compactSet(nums))
 		}
 	}
+	if sa.partial != nil {
+		nums := make([]uint32, len(hits))
+		for i, h := range hits {
+			nums[i] = uint32(num(h))
+		}
+		c.writePartial(sa.partial, nums)
+	}
 	if sa.modseq && len(hits) > 0 {
 		// RFC 4731 §3.2 with RFC 7162: the highest mod-sequence of the
 		// messages the response reports (only MIN and MAX's when those
@@ -411,14 +412,24 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 		}
 	}
 	c.enc.CRLF()
+	if sa.update && !c.addContext(&searchContext{tag: cmd.Tag, uid: uid, sa: sa, result: hits}) {
+		return ok("NOUPDATE "+strconv.Quote(cmd.Tag), "SEARCH completed; too many searches kept up to date")
+	}
 	return nil
+}
+
+// matchUIDs returns those of uids (ascending, in the view) that match sa.
+func (c *conn) matchUIDs(sa *searchArgs, uids []store.UID) ([]store.UID, error) {
+	var out []store.UID
+	err := c.eachMatch(sa, false, uids, func(m *store.Message, _ *candidate) { out = append(out, m.UID) })
+	return out, err
 }
 
 // eachMatch calls fn for each message of the selected mailbox that
 // matches sa, in mailbox order, after checking the user may read it
 // (SEARCH, SORT, THREAD). header asks for the content even when the
 // search keys do not need it; fn may read it through the candidate.
-func (c *conn) eachMatch(sa *searchArgs, header bool, fn func(*store.Message, *candidate)) error {
+func (c *conn) eachMatch(sa *searchArgs, header bool, uids []store.UID, fn func(*store.Message, *candidate)) error {
 	p, err := c.selectedPlace()
 	if err != nil {
 		return err
@@ -440,9 +451,9 @@ func (c *conn) eachMatch(sa *searchArgs, header bool, fn func(*store.Message, *c
 	}
 	switch {
 	case sa.root.needsContent():
-		return c.recordsWithContent(c.sel.uids, each)
+		return c.recordsWithContent(uids, each)
 	case header || sa.root.needsHeader():
-		return c.recordsWithSummaries(c.sel.uids, func(m *store.Message, mh *msgHeader) error {
+		return c.recordsWithSummaries(uids, func(m *store.Message, mh *msgHeader) error {
 			if hook := c.srv.opts.OnSearchMessage; hook != nil {
 				hook(c.ctx)
 			}
@@ -455,7 +466,7 @@ func (c *conn) eachMatch(sa *searchArgs, header bool, fn func(*store.Message, *c
 			return nil
 		})
 	}
-	return c.records(c.sel.uids, func(m *store.Message) error { return each(m, nil) })
+	return c.records(uids, func(m *store.Message) error { return each(m, nil) })
 }
 
 // searchOnly parses the charset and search keys of SORT and THREAD, which

@@ -155,6 +155,7 @@ func (c *conn) firstUnseen(v *view) (uint32, error) {
 
 // deselect leaves the selected state.
 func (c *conn) deselect() {
+	c.dropContexts()
 	c.sel.close()
 	c.srv.opts.Registry.release(c.sel.sh)
 	c.sel, c.selRights = nil, 0
@@ -261,7 +262,11 @@ func (c *conn) announce(allowExpunge bool) {
 		c.bye("", "The selected mailbox was deleted")
 		return
 	}
-	if len(expunged) == 0 && len(newUIDs) == 0 && len(flags) == 0 && !newKeywords {
+	var own []store.UID
+	if len(c.contexts) > 0 {
+		own = v.takeTouched()
+	}
+	if len(expunged) == 0 && len(newUIDs) == 0 && len(flags) == 0 && !newKeywords && len(own) == 0 {
 		return
 	}
 	if _, err := c.selectedPlace(); err != nil {
@@ -271,6 +276,9 @@ func (c *conn) announce(allowExpunge bool) {
 		// NO [NOPERM], CLOSE and UNSELECT leave it.
 		c.sel.withdraw()
 		return
+	}
+	if len(c.contexts) > 0 && len(expunged) > 0 {
+		c.contextsExpunged(expunged)
 	}
 	var vanished []store.UID
 	for _, u := range expunged {
@@ -317,6 +325,18 @@ func (c *conn) announce(allowExpunge bool) {
 			c.writeFlagList(flags[u].Flags, v.recent[u])
 			c.writeModSeq(flags[u].ModSeq)
 			c.enc.Raw(")").CRLF()
+		}
+	}
+	if len(c.contexts) > 0 {
+		touched := slices.Clone(own)
+		touched = append(touched, newUIDs...)
+		for u := range flags {
+			touched = append(touched, u)
+		}
+		slices.Sort(touched)
+		touched = slices.DeleteFunc(slices.Compact(touched), func(u store.UID) bool { return v.seq(u) == 0 || v.isExpunged(u) })
+		if err := c.contextsTouched(touched); err != nil {
+			c.log.Warn("search context update", "err", err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,22 +37,14 @@ func cmdUIDSort(c *conn, cmd *proto.Command) error { return c.sort(cmd, true) }
 // sort is SORT and UID SORT: SORT (criteria) charset search-keys.
 func (c *conn) sort(cmd *proto.Command, uid bool) error {
 	// ESORT (RFC 5267): SORT RETURN (options) (criteria) ...
-	var ret []string
+	var ro *returnOptions
 	if len(cmd.Args) > 0 && cmd.Args[0].IsAtom("RETURN") {
 		if len(cmd.Args) < 2 || cmd.Args[1].Kind != proto.List {
 			return syntax("RETURN needs a list of options")
 		}
-		ret = []string{}
-		for _, v := range cmd.Args[1].List {
-			switch o := v.Upper(); o {
-			case "MIN", "MAX", "ALL", "COUNT":
-				ret = append(ret, o)
-			default:
-				return syntax("Unknown SORT return option")
-			}
-		}
-		if len(ret) == 0 {
-			ret = []string{"ALL"}
+		var err error
+		if ro, err = parseReturn(cmd.Args[1].List, false); err != nil {
+			return err
 		}
 		cmd.Args = cmd.Args[2:]
 	}
@@ -79,11 +72,57 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 	if err != nil {
 		return err
 	}
+	uids, err := c.sortedUIDs(sa, crit)
+	if err != nil {
+		return err
+	}
+	nums := make([]uint32, len(uids))
+	for i, u := range uids {
+		nums[i] = c.num(uid, u)
+	}
+	if ro != nil {
+		// MIN and MAX are the first and last in sort order; ALL keeps it.
+		c.enc.Raw(`* ESEARCH (TAG "`).Raw(cmd.Tag).Raw(`")`)
+		if uid {
+			c.enc.Raw(" UID")
+		}
+		for _, o := range ro.ret {
+			switch {
+			case o == "MIN" && len(nums) > 0:
+				c.enc.Raw(" MIN ").Number(uint64(nums[0]))
+			case o == "MAX" && len(nums) > 0:
+				c.enc.Raw(" MAX ").Number(uint64(nums[len(nums)-1]))
+			case o == "COUNT":
+				c.enc.Raw(" COUNT ").Number(uint64(len(nums)))
+			case o == "ALL" && len(nums) > 0:
+				c.enc.Raw(" ALL ").Raw(compactSet(nums))
+			}
+		}
+		if ro.partial != nil {
+			c.writePartial(ro.partial, nums)
+		}
+		c.enc.CRLF()
+		if ro.update && !c.addContext(&searchContext{tag: cmd.Tag, uid: uid, sa: sa, sort: crit, result: uids}) {
+			return ok("NOUPDATE "+strconv.Quote(cmd.Tag), "SORT completed; too many searches kept up to date")
+		}
+		return nil
+	}
+	c.enc.Raw("* SORT")
+	for _, n := range nums {
+		c.enc.SP().Number(uint64(n))
+	}
+	c.enc.CRLF()
+	return nil
+}
+
+// sortedUIDs returns the UIDs of the messages matching sa in the order
+// crit gives, ties in mailbox order.
+func (c *conn) sortedUIDs(sa *searchArgs, crit []sortCriterion) ([]store.UID, error) {
 	needHeader := slices.ContainsFunc(crit, func(k sortCriterion) bool { return k.key != "ARRIVAL" && k.key != "SIZE" })
 	needDate := slices.ContainsFunc(crit, func(k sortCriterion) bool { return k.key == "DATE" })
 	needStrings := slices.ContainsFunc(crit, func(k sortCriterion) bool { return k.key != "ARRIVAL" && k.key != "SIZE" && k.key != "DATE" })
 	items := make([]sortItem, 0, len(c.sel.uids))
-	err = c.eachMatch(sa, needHeader, func(m *store.Message, cand *candidate) {
+	err := c.eachMatch(sa, needHeader, c.sel.uids, func(m *store.Message, cand *candidate) {
 		it := sortItem{uid: m.UID, arrival: m.InternalDate, size: m.Size, date: m.InternalDate}
 		if needStrings {
 			it.strs = sortStrings(cand.get, crit)
@@ -98,7 +137,7 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 		items = append(items, it)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	slices.SortStableFunc(items, func(a, b sortItem) int {
 		for i, k := range crit {
@@ -122,41 +161,11 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 		}
 		return cmp.Compare(a.uid, b.uid)
 	})
-	nums := make([]uint32, len(items))
+	uids := make([]store.UID, len(items))
 	for i, it := range items {
-		if uid {
-			nums[i] = uint32(it.uid)
-		} else {
-			nums[i] = c.sel.seq(it.uid)
-		}
+		uids[i] = it.uid
 	}
-	if ret != nil {
-		// MIN and MAX are the first and last in sort order; ALL keeps it.
-		c.enc.Raw(`* ESEARCH (TAG "`).Raw(cmd.Tag).Raw(`")`)
-		if uid {
-			c.enc.Raw(" UID")
-		}
-		for _, o := range ret {
-			switch {
-			case o == "MIN" && len(nums) > 0:
-				c.enc.Raw(" MIN ").Number(uint64(nums[0]))
-			case o == "MAX" && len(nums) > 0:
-				c.enc.Raw(" MAX ").Number(uint64(nums[len(nums)-1]))
-			case o == "COUNT":
-				c.enc.Raw(" COUNT ").Number(uint64(len(nums)))
-			case o == "ALL" && len(nums) > 0:
-				c.enc.Raw(" ALL ").Raw(compactSet(nums))
-			}
-		}
-		c.enc.CRLF()
-		return nil
-	}
-	c.enc.Raw("* SORT")
-	for _, n := range nums {
-		c.enc.SP().Number(uint64(n))
-	}
-	c.enc.CRLF()
-	return nil
+	return uids, nil
 }
 
 // sortStrings computes the string keys the criteria need, in upper case

@@ -45,7 +45,7 @@ func (c *conn) thread(cmd *proto.Command, uid bool) error {
 		return err
 	}
 	var msgs []*threadMsg
-	err = c.eachMatch(sa, true, func(m *store.Message, cand *candidate) {
+	err = c.eachMatch(sa, true, c.sel.uids, func(m *store.Message, cand *candidate) {
 		msgs = append(msgs, threadInfo(m, cand.get))
 	})
 	if err != nil {
