@@ -43,6 +43,8 @@ func lookup(name string) (command, bool) {
 		return command{states: authenticated, run: cmdEnable}, true
 	case "NAMESPACE":
 		return command{states: authed, run: cmdNamespace}, true
+	case "NOTIFY":
+		return command{states: authed, run: cmdNotify}, true
 	case "UNAUTHENTICATE":
 		return command{states: authed, run: cmdUnauthenticate}, true
 	case "SELECT":
@@ -138,7 +140,7 @@ func lookup(name string) (command, bool) {
 func (c *conn) capabilities() []string {
 	caps := []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MOVE", "ESEARCH", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "LIST-MYRIGHTS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN",
-		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "CONTEXT=SEARCH", "CONTEXT=SORT", "SORT", "SORT=DISPLAY", "ESORT", "MULTIAPPEND", "CATENATE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN", "PREVIEW"}
+		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "CONTEXT=SEARCH", "CONTEXT=SORT", "NOTIFY", "SORT", "SORT=DISPLAY", "ESORT", "MULTIAPPEND", "CATENATE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN", "PREVIEW"}
 	if c.srv.opts.AppendLimit > 0 {
 		caps = append(caps, "APPENDLIMIT="+formatUint(uint64(c.srv.opts.AppendLimit)))
 	}

@@ -71,6 +71,7 @@ type conn struct {
 	condstore   bool             // RFC 7162 enabled: MODSEQ with every FLAGS
 	qresync     bool             // ENABLE QRESYNC: VANISHED instead of EXPUNGE
 	contexts    []*searchContext // SEARCH/SORT RETURN (UPDATE), RFC 5267
+	notify      *notifySpec      // NOTIFY SET, RFC 5465
 	start       time.Time
 	commands    int    // commands read so far
 	appendBytes int64  // message bytes of the APPEND being read
@@ -147,6 +148,7 @@ func (c *conn) serve() {
 	}
 	for c.state != loggedOut {
 		c.setReadDeadline()
+		c.waitForCommand()
 		cmd, err := c.dec.ReadCommand()
 		if err != nil {
 			if !c.readFailed(err) {
@@ -215,6 +217,7 @@ func (c *conn) setReadDeadline() {
 // close ends the session and the connection.
 func (c *conn) close() {
 	c.cancel()
+	c.stopNotify()
 	c.enc.Flush()
 	if c.sel != nil {
 		c.deselect()

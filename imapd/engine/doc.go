@@ -40,7 +40,12 @@
 //     CONTEXT=SORT (RETURN (UPDATE) keeps up to 16 contexts a session,
 //     re-matching only the messages a change touched; a SORT context is
 //     sorted again and tells positions, removals last first; PARTIAL
-//     with RFC 9394's negative ranges), SORT/SORT=DISPLAY/ESORT (ties in
+//     with RFC 9394's negative ranges), NOTIFY (watched mailboxes are
+//     resolved at NOTIFY SET among those the user may look up; the
+//     Registry hands every change to the session's watcher; STATUS is
+//     told after commands, in IDLE and between commands, where a
+//     goroutine waits for the client's next bytes; rights are checked per
+//     notification; no MailboxName/SubscriptionChange events), SORT/SORT=DISPLAY/ESORT (ties in
 //     mailbox order; a group's name sorts as its address), THREAD
 //     (ORDEREDSUBJECT and REFERENCES per RFC 5256), MULTIAPPEND (one
 //     store transaction; the messages of one APPEND share a byte budget

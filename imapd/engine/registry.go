@@ -25,6 +25,8 @@ type Registry struct {
 	// process): a message above it is recent. Only mailboxes that got mail
 	// or were selected since start have one; at most one entry each.
 	floors map[store.MailboxID]store.UID
+	// watchers are the sessions' NOTIFY watchers: they see every change.
+	watchers map[*watcher]struct{}
 }
 
 // Bounds of the idle mailboxes kept: UIDs in all (4 bytes each) and
@@ -178,6 +180,9 @@ func (sh *shared) addKeywordLocked(k string) bool {
 // calls it in commit order per mailbox.
 func (r *Registry) Publish(c store.Change) {
 	r.mu.Lock()
+	for w := range r.watchers {
+		w.note(c)
+	}
 	sh := r.boxes[c.Mailbox]
 	if sh != nil && sh.refs == 0 && c.Kind == store.ChangeDeleted {
 		// An idle entry of a deleted mailbox is forgotten.

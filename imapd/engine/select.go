@@ -253,11 +253,18 @@ func (c *conn) selectedPlace() (*place, error) {
 // changed. A mailbox deleted, or no longer readable by this user, ends
 // the session with BYE: nothing more of it reaches the client.
 func (c *conn) announce(allowExpunge bool) {
+	defer c.announceNotify()
 	v := c.sel
 	if v == nil {
 		return
 	}
+	if c.notify != nil && c.notify.selected&(evNew|evExpunge) == 0 {
+		return // NOTIFY without SELECTED: the selected mailbox's events wait
+	}
 	expunged, newUIDs, flags, newKeywords, deleted := v.pending(allowExpunge)
+	if c.notify != nil && c.notify.selected&evFlags == 0 {
+		flags = nil // NOTIFY SELECTED without FlagChange
+	}
 	if deleted {
 		c.bye("", "The selected mailbox was deleted")
 		return
@@ -307,6 +314,11 @@ func (c *conn) announce(allowExpunge bool) {
 		c.enc.Raw("* ").Number(uint64(len(v.uids))).Raw(" EXISTS").CRLF()
 		if !c.rev2 {
 			c.enc.Raw("* ").Number(uint64(len(v.recent))).Raw(" RECENT").CRLF()
+		}
+		if c.notify != nil && len(c.notify.selFetch) > 0 {
+			if err := c.fetchNew(newUIDs, c.notify.selFetch); err != nil {
+				c.log.Warn("notify fetch", "err", err)
+			}
 		}
 	}
 	if len(flags) > 0 {
