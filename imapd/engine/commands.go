@@ -3,6 +3,7 @@ package engine
 import (
 	"strings"
 
+	"mailroom/acl"
 	"mailroom/imapd/proto"
 	"mailroom/store"
 )
@@ -270,8 +271,8 @@ func cmdEnable(c *conn, cmd *proto.Command) error {
 // Namespace prefixes (RFC 2342): other people's mailboxes and team
 // accounts' mailboxes.
 const (
-	otherPrefix  = "Other Users/"
-	sharedPrefix = "Shared/"
+	otherPrefix  = acl.OtherPrefix
+	sharedPrefix = acl.SharedPrefix
 )
 
 func cmdNamespace(c *conn, cmd *proto.Command) error {

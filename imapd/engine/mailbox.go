@@ -123,7 +123,7 @@ func cmdCreate(c *conn, cmd *proto.Command) error {
 	if me == nil {
 		return store.ErrNoMailbox
 	}
-	owner, oname, err := splitName(dir, me, name)
+	owner, oname, err := dir.SplitName(me, name)
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func cmdRename(c *conn, cmd *proto.Command) error {
 	}
 	dir := c.srv.opts.Directory.Load()
 	me := c.me(dir)
-	owner, newName, err := splitName(dir, me, strings.TrimSuffix(to, "/"))
+	owner, newName, err := dir.SplitName(me, strings.TrimSuffix(to, "/"))
 	if err != nil || owner != p.owner {
 		return no("CANNOT", "A mailbox can only be renamed within its owner's mailboxes")
 	}
