@@ -62,6 +62,12 @@
 //     mailbox's floor, below which the history is reported incomplete.
 //     A store written before the index gets it at its next Open (its
 //     expunge history starts then); Check and Repair cover it.
+//   - Each mailbox's UIDs, the UIDs without \Seen and those with
+//     \Deleted are also kept as 4,096-UID bitmaps, and the keywords ever
+//     set in it as one list (uidset.go), written at commit by the
+//     transactions that change them: SELECT (OpenState), SEARCH on \Seen
+//     and \Deleted, SELECT's first unseen message and EXPUNGE
+//     (FlagState) read a few small values instead of every record.
 //   - UIDVALIDITY is the creation time in seconds but always larger than
 //     any handed out before, so a recreated name never reuses one.
 //   - Writers take per-mailbox locks (in ID order) around commit and

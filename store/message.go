@@ -173,6 +173,9 @@ func (tx *txn) addMessage(m *Mailbox, msg *Message, quota int64) error {
 	if err := tx.markUID(m.ID, msg.UID, true); err != nil {
 		return err
 	}
+	if err := tx.markFlags(m.ID, msg.UID, &msg.Flags); err != nil {
+		return err
+	}
 	if err := tx.noteKeywords(m.ID, msg.Flags); err != nil {
 		return err
 	}
@@ -227,6 +230,9 @@ func (tx *txn) removeMessage(id MailboxID, uid UID) (*Mailbox, error) {
 		return nil, err
 	}
 	if err := tx.markUID(id, uid, false); err != nil {
+		return nil, err
+	}
+	if err := tx.markFlags(id, uid, nil); err != nil {
 		return nil, err
 	}
 	return m, tx.Delete(messageKey(id, uid))
@@ -378,6 +384,9 @@ func (s *Store) StoreFlagsIf(ctx context.Context, id MailboxID, uids []UID, op F
 				return err
 			}
 			if err := tx.noteKeywords(id, nf); err != nil {
+				return err
+			}
+			if err := tx.markFlags(id, uid, &nf); err != nil {
 				return err
 			}
 			changed = append(changed, *msg)

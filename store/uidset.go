@@ -20,12 +20,21 @@ import (
 const (
 	kindUIDBlock byte = 0x1A // kindUIDBlock|mailbox id|block number (uint32) -> bitmap, little-endian bit order
 	kindKeywords byte = 0x1B // kindKeywords|mailbox id -> keywords ever set, sorted, length-prefixed
+	kindFlagSet  byte = 0x1C // kindFlagSet|mailbox id|set|block number -> bitmap of the messages in the set
+)
+
+// Flag sets kept as bitmaps like the UIDs: the messages without \Seen and
+// those with \Deleted, so SEARCH UNSEEN, SELECT's first unseen message
+// and EXPUNGE read a few small values instead of every record.
+const (
+	setUnseen  byte = 'u'
+	setDeleted byte = 'd'
 )
 
 const blockUIDs = 4096 // UIDs per block: 512 bytes of bitmap at most
 
 // metaUIDBlocks is set once every mailbox has its blocks and keyword list.
-var metaUIDBlocks = []byte{kindMeta, 'u'}
+var metaUIDBlocks = []byte{kindMeta, 'U'} // 'u' before the flag sets
 
 func uidBlockPrefix(id MailboxID) []byte {
 	return binary.BigEndian.AppendUint64([]byte{kindUIDBlock}, uint64(id))
@@ -33,6 +42,14 @@ func uidBlockPrefix(id MailboxID) []byte {
 
 func uidBlockKey(id MailboxID, block uint32) []byte {
 	return binary.BigEndian.AppendUint32(uidBlockPrefix(id), block)
+}
+
+func flagSetPrefix(id MailboxID, set byte) []byte {
+	return append(binary.BigEndian.AppendUint64([]byte{kindFlagSet}, uint64(id)), set)
+}
+
+func flagSetKey(id MailboxID, set byte, block uint32) []byte {
+	return binary.BigEndian.AppendUint32(flagSetPrefix(id, set), block)
 }
 
 func keywordsKey(id MailboxID) []byte {
@@ -67,7 +84,21 @@ func (tx *txn) block(key []byte) ([]byte, error) {
 
 // markUID sets or clears uid in its mailbox's block.
 func (tx *txn) markUID(id MailboxID, uid UID, present bool) error {
-	b, err := tx.block(uidBlockKey(id, uint32(uid)/blockUIDs))
+	return tx.mark(uidBlockKey(id, uint32(uid)/blockUIDs), uid, present)
+}
+
+// markFlags puts uid in or out of the flag sets as its flags say (f nil:
+// out of all, the message is gone).
+func (tx *txn) markFlags(id MailboxID, uid UID, f *Flags) error {
+	block := uint32(uid) / blockUIDs
+	if err := tx.mark(flagSetKey(id, setUnseen, block), uid, f != nil && f.Sys&FlagSeen == 0); err != nil {
+		return err
+	}
+	return tx.mark(flagSetKey(id, setDeleted, block), uid, f != nil && f.Sys&FlagDeleted != 0)
+}
+
+func (tx *txn) mark(key []byte, uid UID, present bool) error {
+	b, err := tx.block(key)
 	if err != nil {
 		return err
 	}
@@ -191,20 +222,8 @@ type MailboxState struct {
 func (s *Store) OpenState(ctx context.Context, id MailboxID) (*MailboxState, error) {
 	st := &MailboxState{}
 	err := s.view(func(tx *badger.Txn) error {
-		prefix := uidBlockPrefix(id)
-		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 16})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			block := binary.BigEndian.Uint32(it.Item().Key()[len(prefix):])
-			if err := it.Item().Value(func(v []byte) error {
-				st.UIDs = appendBlockUIDs(st.UIDs, block, v)
-				return nil
-			}); err != nil {
-				return err
-			}
+		if err := readBlocks(ctx, tx, uidBlockPrefix(id), &st.UIDs); err != nil {
+			return err
 		}
 		v, _, err := getValue(tx, keywordsKey(id))
 		if err != nil {
@@ -219,14 +238,17 @@ func (s *Store) OpenState(ctx context.Context, id MailboxID) (*MailboxState, err
 	return st, nil
 }
 
-// dropUIDBlocks removes a purged mailbox's blocks and keyword list.
+// dropUIDBlocks removes a purged mailbox's blocks, flag sets and keyword
+// list.
 func (tx *txn) dropUIDBlocks(id MailboxID) error {
-	it := tx.NewIterator(badger.IteratorOptions{Prefix: uidBlockPrefix(id)})
 	var keys [][]byte
-	for it.Rewind(); it.Valid(); it.Next() {
-		keys = append(keys, it.Item().KeyCopy(nil))
+	for _, prefix := range [][]byte{uidBlockPrefix(id), binary.BigEndian.AppendUint64([]byte{kindFlagSet}, uint64(id))} {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		for it.Rewind(); it.Valid(); it.Next() {
+			keys = append(keys, it.Item().KeyCopy(nil))
+		}
+		it.Close()
 	}
-	it.Close()
 	keys = append(keys, keywordsKey(id))
 	for _, k := range keys {
 		if err := tx.Delete(k); err != nil {
@@ -249,18 +271,27 @@ func rebuildUIDBlocks(ctx context.Context, tx *badger.Txn) (map[string][]byte, e
 		}
 		k := it.Item().Key()
 		id, uid := MailboxID(binary.BigEndian.Uint64(k[1:])), uidFromKey(k)
-		bk := string(uidBlockKey(id, uint32(uid)/blockUIDs))
-		b := out[bk]
-		if b == nil {
-			b = make([]byte, blockUIDs/8)
-			out[bk] = b
+		set := func(key []byte) {
+			b := out[string(key)]
+			if b == nil {
+				b = make([]byte, blockUIDs/8)
+				out[string(key)] = b
+			}
+			i := uint32(uid) % blockUIDs
+			b[i/8] |= 1 << (i % 8)
 		}
-		i := uint32(uid) % blockUIDs
-		b[i/8] |= 1 << (i % 8)
+		block := uint32(uid) / blockUIDs
+		set(uidBlockKey(id, block))
 		if err := it.Item().Value(func(v []byte) error {
 			m, err := decodeMessage(uid, v)
 			if err != nil {
 				return nil // reported by the record check
+			}
+			if m.Flags.Sys&FlagSeen == 0 {
+				set(flagSetKey(id, setUnseen, block))
+			}
+			if m.Flags.Sys&FlagDeleted != 0 {
+				set(flagSetKey(id, setDeleted, block))
 			}
 			for _, kw := range m.Flags.Keywords {
 				if j, found := slices.BinarySearch(kws[id], kw); !found {
@@ -278,6 +309,9 @@ func rebuildUIDBlocks(ctx context.Context, tx *badger.Txn) (map[string][]byte, e
 			last--
 		}
 		out[k] = b[:last]
+		if last == 0 {
+			delete(out, k)
+		}
 	}
 	for id, list := range kws {
 		out[string(keywordsKey(id))] = encodeKeywords(list)
@@ -293,7 +327,7 @@ func checkUIDBlocks(ctx context.Context, tx *badger.Txn, report func(string, ...
 	if err != nil {
 		return err
 	}
-	for _, kind := range []byte{kindUIDBlock, kindKeywords} {
+	for _, kind := range []byte{kindUIDBlock, kindFlagSet, kindKeywords} {
 		it := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kind}})
 		for it.Rewind(); it.Valid(); it.Next() {
 			k := it.Item().KeyCopy(nil)
@@ -315,7 +349,7 @@ func checkUIDBlocks(ctx context.Context, tx *badger.Txn, report func(string, ...
 			case kind == kindKeywords:
 				// Keywords of a mailbox whose messages have none now: history.
 			case !ok || string(v) != string(w):
-				report("mailbox %d: UID block %d disagrees with its messages", binary.BigEndian.Uint64(k[1:]), binary.BigEndian.Uint32(k[9:]))
+				report("mailbox %d: UID or flag block %x disagrees with its messages", binary.BigEndian.Uint64(k[1:]), k[9:])
 				if ok {
 					add(fix{key: k, value: w})
 				} else {
@@ -330,7 +364,7 @@ func checkUIDBlocks(ctx context.Context, tx *badger.Txn, report func(string, ...
 		if key[0] == kindKeywords {
 			report("mailbox %d: no keyword list", binary.BigEndian.Uint64(key[1:]))
 		} else {
-			report("mailbox %d: UID block %d missing", binary.BigEndian.Uint64(key[1:]), binary.BigEndian.Uint32(key[9:]))
+			report("mailbox %d: UID or flag block %x missing", binary.BigEndian.Uint64(key[1:]), key[9:])
 		}
 		add(fix{key: key, value: w})
 	}
@@ -378,6 +412,56 @@ func (s *Store) buildUIDBlocks(ctx context.Context) error {
 	}
 	if len(values) > 0 {
 		s.log.Info("built the UID blocks", "values", len(values), "took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// FlagState is a mailbox's UIDs with the subsets SEARCH asks most: the
+// messages without \Seen and those with \Deleted, all ascending, read
+// from their bitmaps in one snapshot.
+type FlagState struct {
+	UIDs, Unseen, Deleted []UID
+}
+
+// FlagState reads a mailbox's UID and flag bitmaps.
+func (s *Store) FlagState(ctx context.Context, id MailboxID) (*FlagState, error) {
+	fs := &FlagState{}
+	err := s.view(func(tx *badger.Txn) error {
+		for _, part := range []struct {
+			prefix []byte
+			dst    *[]UID
+		}{
+			{uidBlockPrefix(id), &fs.UIDs},
+			{flagSetPrefix(id, setUnseen), &fs.Unseen},
+			{flagSetPrefix(id, setDeleted), &fs.Deleted},
+		} {
+			if err := readBlocks(ctx, tx, part.prefix, part.dst); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return fs, nil
+}
+
+// readBlocks appends the UIDs of the bitmaps under prefix.
+func readBlocks(ctx context.Context, tx *badger.Txn, prefix []byte, dst *[]UID) error {
+	it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 16})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		block := binary.BigEndian.Uint32(it.Item().Key()[len(prefix):])
+		if err := it.Item().Value(func(v []byte) error {
+			*dst = appendBlockUIDs(*dst, block, v)
+			return nil
+		}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

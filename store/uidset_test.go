@@ -42,8 +42,17 @@ func TestOpenState(t *testing.T) {
 	// Adding then removing a keyword leaves it in the list (it was set).
 	s.StoreFlags(ctx, in.ID, []UID{1}, FlagsAdd, ParseFlags([]string{"$c"}), nil)
 	s.StoreFlags(ctx, in.ID, []UID{1}, FlagsRemove, ParseFlags([]string{"$c"}), nil)
+	s.StoreFlags(ctx, in.ID, []UID{1}, FlagsAdd, ParseFlags([]string{`\Seen`}), nil)
+	s.StoreFlags(ctx, in.ID, []UID{2, blockUIDs + 5}, FlagsAdd, ParseFlags([]string{`\Deleted`}), nil)
 	want := func(keywords ...string) {
 		t.Helper()
+		fs, err := s.FlagState(ctx, in.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fs.UIDs) != n-4 || len(fs.Unseen) != n-5 || fs.Unseen[0] != 2 || !slices.Equal(fs.Deleted, []UID{2, blockUIDs + 5}) {
+			t.Fatalf("FlagState: %d UIDs, %d unseen from %v, deleted %v", len(fs.UIDs), len(fs.Unseen), fs.Unseen[:1], fs.Deleted)
+		}
 		st, err := s.OpenState(ctx, in.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +79,7 @@ func TestOpenState(t *testing.T) {
 		tx.dropUIDBlocks(arch.ID)
 		return tx.dropUIDBlocks(in.ID)
 	})
-	if p, _ := s.Check(ctx); len(p) != 5 { // 3 blocks and a list of INBOX, a block of Archive
+	if p, _ := s.Check(ctx); len(p) != 11 { // INBOX: 3 UID, 3 unseen and 2 deleted blocks, the list; Archive: 2 blocks
 		t.Fatalf("check without blocks: %q", p)
 	}
 	s.Close()

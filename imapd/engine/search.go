@@ -332,11 +332,15 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 	var hits []store.UID
 	var maxModSeq uint64
 	var modseqs []uint64 // of each hit, for ESEARCH's MODSEQ
-	err = c.eachMatch(sa, false, c.sel.uids, func(m *store.Message, _ *candidate) {
-		hits = append(hits, m.UID)
-		modseqs = append(modseqs, m.ModSeq)
-		maxModSeq = max(maxModSeq, m.ModSeq)
-	})
+	if !sa.modseq && flagOnly(sa.root) {
+		hits, err = c.searchByFlags(sa.root)
+	} else {
+		err = c.eachMatch(sa, false, c.sel.uids, func(m *store.Message, _ *candidate) {
+			hits = append(hits, m.UID)
+			modseqs = append(modseqs, m.ModSeq)
+			maxModSeq = max(maxModSeq, m.ModSeq)
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -416,6 +420,64 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 		return ok("NOUPDATE "+strconv.Quote(cmd.Tag), "SEARCH completed; too many searches kept up to date")
 	}
 	return nil
+}
+
+// flagOnly reports whether k is answered by the store's flag sets: ALL,
+// \Seen and \Deleted and their negations, together.
+func flagOnly(k *key) bool {
+	switch k.op {
+	case "ALL":
+		return true
+	case "FLAG":
+		return k.flags == store.FlagSeen || k.flags == store.FlagDeleted
+	case "NOT":
+		return k.sub[0].op == "FLAG" && flagOnly(k.sub[0])
+	case "AND":
+		for _, s := range k.sub {
+			if !flagOnly(s) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// searchByFlags answers a flagOnly search from the flag sets, without
+// reading a record: the messages of the view the store still has, in or
+// out of each set.
+func (c *conn) searchByFlags(k *key) ([]store.UID, error) {
+	fs, err := c.srv.opts.Store.FlagState(c.ctx, c.sel.id)
+	if err != nil {
+		return nil, err
+	}
+	in := func(set []store.UID, u store.UID) bool { _, f := slices.BinarySearch(set, u); return f }
+	var test func(k *key, u store.UID) bool
+	test = func(k *key, u store.UID) bool {
+		switch k.op {
+		case "FLAG":
+			if k.flags == store.FlagSeen {
+				return !in(fs.Unseen, u)
+			}
+			return in(fs.Deleted, u)
+		case "NOT":
+			return !test(k.sub[0], u)
+		case "AND":
+			for _, s := range k.sub {
+				if !test(s, u) {
+					return false
+				}
+			}
+		}
+		return true // ALL
+	}
+	var hits []store.UID
+	for _, u := range c.sel.uids {
+		if in(fs.UIDs, u) && test(k, u) {
+			hits = append(hits, u)
+		}
+	}
+	return hits, nil
 }
 
 // matchUIDs returns those of uids (ascending, in the view) that match sa.

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"slices"
 	"strconv"
 
@@ -133,24 +132,18 @@ func (c *conn) writeFlags(v *view) {
 }
 
 // firstUnseen returns the number of the view's first message without
-// \Seen (0: none). It reads records up to that message.
+// \Seen (0: none), from the store's flag sets.
 func (c *conn) firstUnseen(v *view) (uint32, error) {
-	if len(v.uids) == 0 {
-		return 0, nil
-	}
-	var found store.UID
-	errFound := errors.New("found")
-	err := c.srv.opts.Store.Messages(c.ctx, v.id, v.uids[0], 0, func(m *store.Message) error {
-		if m.Flags.Sys&store.FlagSeen == 0 {
-			found = m.UID
-			return errFound
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errFound) {
+	fs, err := c.srv.opts.Store.FlagState(c.ctx, v.id)
+	if err != nil {
 		return 0, err
 	}
-	return v.seq(found), nil
+	for _, u := range fs.Unseen {
+		if seq := v.seq(u); seq > 0 {
+			return seq, nil
+		}
+	}
+	return 0, nil
 }
 
 // deselect leaves the selected state.
@@ -193,25 +186,25 @@ func cmdUnselect(c *conn, cmd *proto.Command) error {
 }
 
 // deletedUIDs returns the UIDs of the view's messages flagged \Deleted,
-// limited to within when it is not nil.
+// limited to within when it is not nil, from the store's flag sets.
 func (c *conn) deletedUIDs(v *view, within []store.UID) ([]store.UID, error) {
-	var out []store.UID
-	if len(v.uids) == 0 {
-		return nil, nil
+	fs, err := c.srv.opts.Store.FlagState(c.ctx, v.id)
+	if err != nil {
+		return nil, err
 	}
-	err := c.srv.opts.Store.Messages(c.ctx, v.id, v.uids[0], 0, func(m *store.Message) error {
-		if m.Flags.Sys&store.FlagDeleted == 0 {
-			return nil
+	var out []store.UID
+	for _, u := range fs.Deleted {
+		if v.seq(u) == 0 {
+			continue
 		}
 		if within != nil {
-			if _, found := slices.BinarySearch(within, m.UID); !found {
-				return nil
+			if _, found := slices.BinarySearch(within, u); !found {
+				continue
 			}
 		}
-		out = append(out, m.UID)
-		return nil
-	})
-	return out, err
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 // errWithdrawn answers commands on a selected mailbox the user may no

@@ -80,3 +80,33 @@ func TestSummaries(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchByFlagSets: searches on \Seen and \Deleted alone are answered
+// from the store's flag sets and agree with the same search read from the
+// records (SMALLER forces that), also while another session's expunge is
+// not yet announced.
+func TestSearchByFlagSets(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	for i := range 12 {
+		appendMsgs(t, a, "Subject: "+itoa(i)+"\r\n\r\nx\r\n")
+	}
+	a.send("s SELECT INBOX\r\nf1 STORE 1:4 +FLAGS.SILENT (\\Seen)\r\nf2 STORE 3:6 +FLAGS.SILENT (\\Deleted)\r\n")
+	a.expect("s", "OK")
+	a.expect("f1", "OK")
+	a.expect("f2", "OK")
+	o := login(t, ts, "alice@example.test")
+	o.send("o1 SELECT INBOX\r\no2 UID EXPUNGE 5\r\n")
+	o.expect("o2", "OK")
+	for _, q := range []string{"UNSEEN", "SEEN", "DELETED", "UNDELETED", "UNSEEN UNDELETED", "NOT SEEN DELETED", "ALL"} {
+		a.send("q1 SEARCH " + q + "\r\nq2 SEARCH " + q + " SMALLER 1000000\r\n")
+		fast, slow := a.expect("q1", "OK"), a.expect("q2", "OK")
+		if fast[0] != slow[0] {
+			t.Errorf("SEARCH %s: flag sets %q, records %q", q, fast[0], slow[0])
+		}
+	}
+	a.send("q3 SEARCH UNSEEN UNDELETED\r\n")
+	if l := a.expect("q3", "OK"); l[0] != "* SEARCH 7 8 9 10 11 12" {
+		t.Errorf("UNSEEN UNDELETED: %q", l)
+	}
+}
