@@ -45,7 +45,9 @@
 //     Registry hands every change to the session's watcher; STATUS is
 //     told after commands, in IDLE and between commands, where a
 //     goroutine waits for the client's next bytes; rights are checked per
-//     notification; no MailboxName/SubscriptionChange events), SORT/SORT=DISPLAY/ESORT (ties in
+//     notification; no MailboxName/SubscriptionChange events), OBJECTID
+//     (objectid.go: MAILBOXID from the never-reused mailbox ID, EMAILID
+//     from the stored body and the delivery prefix, THREADID NIL), SORT/SORT=DISPLAY/ESORT (ties in
 //     mailbox order; a group's name sorts as its address), THREAD
 //     (ORDEREDSUBJECT and REFERENCES per RFC 5256), MULTIAPPEND (one
 //     store transaction; the messages of one APPEND share a byte budget

@@ -93,7 +93,7 @@ func macro(names ...string) []fetchItem {
 func parseFetchItem(s string) (fetchItem, error) {
 	up := strings.ToUpper(s)
 	switch up {
-	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", "BODYSTRUCTURE", "MODSEQ", "PREVIEW":
+	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", "BODYSTRUCTURE", "MODSEQ", "PREVIEW", "EMAILID", "THREADID":
 		return fetchItem{name: up, echo: up}, nil
 	case "RFC822":
 		return fetchItem{name: "RFC822", echo: up}, nil
@@ -490,6 +490,10 @@ func (c *conn) writeFetch(m *store.Message, content []byte, items []fetchItem, f
 		case "MODSEQ":
 			e.Raw("MODSEQ (").Number(m.ModSeq).Raw(")")
 			wroteModSeq = true
+		case "EMAILID":
+			e.Raw("EMAILID (").Raw(emailID(m)).Raw(")")
+		case "THREADID":
+			e.Raw("THREADID NIL")
 		case "INTERNALDATE":
 			e.Raw("INTERNALDATE ").String(m.InternalDate.Format("02-Jan-2006 15:04:05 -0700"))
 		case "RFC822.SIZE":

@@ -15,7 +15,7 @@ func checkStatusItems(items []string) error {
 	}
 	for _, it := range items {
 		switch it {
-		case "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "HIGHESTMODSEQ", "DELETED":
+		case "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "HIGHESTMODSEQ", "DELETED", "MAILBOXID":
 		default:
 			return syntax("Unknown STATUS item " + it)
 		}
@@ -72,6 +72,8 @@ func (c *conn) writeStatus(name string, m *store.Mailbox, items []string) {
 			c.enc.Number(uint64(m.Size))
 		case "HIGHESTMODSEQ":
 			c.enc.Number(max(m.HighestModSeq, 1))
+		case "MAILBOXID":
+			c.enc.Raw("(").Raw(mailboxID(m.ID)).Raw(")")
 		case "DELETED":
 			// IMAP4rev2 (RFC 9051 §6.3.11): counted from the records; no
 			// counter is kept for it.
@@ -132,8 +134,11 @@ func cmdCreate(c *conn, cmd *proto.Command) error {
 			return err
 		}
 	}
-	_, err = c.srv.opts.Store.CreateMailbox(c.ctx, owner.Address, oname, store.CreateOptions{SpecialUse: use, MaxMailboxes: c.srv.limits.Load().maxMailboxes})
-	return err
+	m, err := c.srv.opts.Store.CreateMailbox(c.ctx, owner.Address, oname, store.CreateOptions{SpecialUse: use, MaxMailboxes: c.srv.limits.Load().maxMailboxes})
+	if err != nil {
+		return err
+	}
+	return ok("MAILBOXID ("+mailboxID(m.ID)+")", "CREATE completed") // RFC 8474 §4.1
 }
 
 // needOnParent checks a right on the parent of owner's mailbox oname (RFC

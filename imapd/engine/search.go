@@ -187,6 +187,12 @@ func (p *searchParser) key(depth int) (*key, error) {
 		return &key{op: "ALL"}, nil
 	case "NEW", "OLD", "RECENT":
 		return &key{op: name}, nil
+	case "EMAILID", "THREADID":
+		s, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		return &key{op: name, str: s}, nil
 	case "KEYWORD", "UNKEYWORD":
 		s, err := p.str()
 		if err != nil {
@@ -629,6 +635,10 @@ func (cd *candidate) match(k *key) bool {
 		return found
 	case "MODSEQ":
 		return m.ModSeq >= uint64(k.num)
+	case "EMAILID":
+		return emailID(m) == k.str
+	case "THREADID":
+		return false // no threads are tracked
 	case "LARGER":
 		return m.Size > k.num
 	case "SMALLER":

@@ -76,6 +76,7 @@ func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 		next = v.uids[n-1] + 1
 	}
 	c.enc.Raw("* OK [UIDNEXT ").Number(uint64(next)).Raw("] Predicted next UID").CRLF()
+	c.enc.Raw("* OK [MAILBOXID (").Raw(mailboxID(m.ID)).Raw(")] Mailbox ID").CRLF()
 	if c.condstore {
 		c.enc.Raw("* OK [HIGHESTMODSEQ ").Number(max(m.HighestModSeq, 1)).Raw("] Highest").CRLF()
 	}
