@@ -13,7 +13,8 @@
 //     SyncWrites before the call returns: a message is acknowledged only
 //     once it is durable.
 //   - A message is a record per mailbox (UID, flags, internal date in
-//     seconds, modseq, size, per-delivery header prefix) plus the number of
+//     seconds, modseq, size, per-delivery header prefix, and since record
+//     version 2 the save date: when it entered that mailbox) plus the number of
 //     a body stored once. Bodies are found by content through an index of
 //     their SHA-256 (kindHash), so each record carries a short varint
 //     rather than the 32-byte hash; this keeps fifty copies of a list post

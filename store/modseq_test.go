@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"slices"
 	"testing"
 	"time"
@@ -158,5 +159,35 @@ func TestDeriveAtDelivery(t *testing.T) {
 	}
 	if p, err := s.Check(ctx); err != nil || len(p) != 0 {
 		t.Fatalf("check: %q %v", p, err)
+	}
+}
+
+// TestSaveDateRecords: a message gets its save date when it enters a
+// mailbox (a copy its own); records written before save dates existed
+// (version 1) still read, with none.
+func TestSaveDateRecords(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := openTest(t, Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	s.EnsureAccount(ctx, "a@example.test", true)
+	in := mustMailbox(t, s, "a@example.test", "INBOX")
+	arch := mustMailbox(t, s, "a@example.test", "Archive")
+	s.Append(ctx, in.ID, []byte("Subject: x\r\n\r\nx\r\n"), NewMessage{InternalDate: time.Unix(1e9, 0)}, 0)
+	now = now.Add(time.Hour)
+	if _, err := s.Copy(ctx, in.ID, []UID{1}, arch.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	m1, _ := s.Message(ctx, in.ID, 1)
+	m2, _ := s.Message(ctx, arch.ID, 1)
+	if !m1.SaveDate.Equal(now.Add(-time.Hour)) || !m2.SaveDate.Equal(now) || !m2.InternalDate.Equal(time.Unix(1e9, 0)) {
+		t.Fatalf("save dates %v / %v, internal %v", m1.SaveDate, m2.SaveDate, m2.InternalDate)
+	}
+	// A version 1 record: the same fields without the save date.
+	v2 := m1.encode()
+	v1 := append([]byte{messageRecordV1}, v2[1:len(v2)-binary.PutVarint(make([]byte, 10), m1.SaveDate.Unix())]...)
+	old, err := decodeMessage(1, v1)
+	if err != nil || !old.SaveDate.IsZero() || old.ModSeq != m1.ModSeq || old.Body != m1.Body {
+		t.Fatalf("version 1 record: %+v %v", old, err)
 	}
 }

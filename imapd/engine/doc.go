@@ -47,7 +47,10 @@
 //     goroutine waits for the client's next bytes; rights are checked per
 //     notification; no MailboxName/SubscriptionChange events), OBJECTID
 //     (objectid.go: MAILBOXID from the never-reused mailbox ID, EMAILID
-//     from the stored body and the delivery prefix, THREADID NIL), SORT/SORT=DISPLAY/ESORT (ties in
+//     from the stored body and the delivery prefix, THREADID NIL),
+//     SAVEDATE (the store records when a message entered its mailbox;
+//     NIL in FETCH for older records, whose internal date SEARCH uses),
+//     SORT/SORT=DISPLAY/ESORT (ties in
 //     mailbox order; a group's name sorts as its address), THREAD
 //     (ORDEREDSUBJECT and REFERENCES per RFC 5256), MULTIAPPEND (one
 //     store transaction; the messages of one APPEND share a byte budget

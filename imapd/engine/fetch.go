@@ -93,7 +93,7 @@ func macro(names ...string) []fetchItem {
 func parseFetchItem(s string) (fetchItem, error) {
 	up := strings.ToUpper(s)
 	switch up {
-	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", "BODYSTRUCTURE", "MODSEQ", "PREVIEW", "EMAILID", "THREADID":
+	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", "BODYSTRUCTURE", "MODSEQ", "PREVIEW", "EMAILID", "THREADID", "SAVEDATE":
 		return fetchItem{name: up, echo: up}, nil
 	case "RFC822":
 		return fetchItem{name: "RFC822", echo: up}, nil
@@ -494,6 +494,14 @@ func (c *conn) writeFetch(m *store.Message, content []byte, items []fetchItem, f
 			e.Raw("EMAILID (").Raw(emailID(m)).Raw(")")
 		case "THREADID":
 			e.Raw("THREADID NIL")
+		case "SAVEDATE":
+			// RFC 8514: NIL for messages stored before save dates were.
+			e.Raw("SAVEDATE ")
+			if m.SaveDate.IsZero() {
+				e.Raw("NIL")
+			} else {
+				e.String(m.SaveDate.Format("02-Jan-2006 15:04:05 -0700"))
+			}
 		case "INTERNALDATE":
 			e.Raw("INTERNALDATE ").String(m.InternalDate.Format("02-Jan-2006 15:04:05 -0700"))
 		case "RFC822.SIZE":

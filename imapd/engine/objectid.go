@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/fnv"
 	"strconv"
+	"time"
 
 	"mailroom/store"
 )
@@ -29,4 +30,14 @@ func emailID(m *store.Message) string {
 		s += "_" + strconv.FormatUint(binary.BigEndian.Uint64(h.Sum(nil)), 36)
 	}
 	return s
+}
+
+// saveDate is a message's save date for SEARCH (RFC 8514): when it came
+// into the mailbox, or, for messages stored before that was recorded,
+// its internal date.
+func saveDate(m *store.Message) time.Time {
+	if m.SaveDate.IsZero() {
+		return m.InternalDate
+	}
+	return m.SaveDate
 }

@@ -51,3 +51,27 @@ func TestObjectID(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveDate: SAVEDATE (RFC 8514) is when a message came into its
+// mailbox: a COPY has its own, later than the original's internal date;
+// SEARCH SAVEDSINCE and SAVEDATESUPPORTED use it.
+func TestSaveDate(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	a.send("a1 APPEND INBOX \"01-Jan-2020 10:00:00 +0000\" {14+}\r\nSubject: x\r\n\r\n\r\n")
+	a.expect("a1", "OK")
+	a.send("s SELECT INBOX\r\nf FETCH 1 (INTERNALDATE SAVEDATE)\r\n")
+	a.expect("s", "OK")
+	l := a.expect("f", "OK")
+	m := regexp.MustCompile(`INTERNALDATE "01-Jan-2020 10:00:00 \+0000" SAVEDATE "(\d\d-\w{3}-(\d{4}) [^"]+)"`).FindStringSubmatch(l[0])
+	if m == nil || m[2] == "2020" {
+		t.Fatalf("FETCH: %q", l)
+	}
+	a.send("q1 SEARCH SAVEDSINCE 1-Jan-2021\r\nq2 SEARCH SINCE 1-Jan-2021\r\nq3 SEARCH SAVEDATESUPPORTED\r\nq4 SEARCH SAVEDBEFORE 1-Jan-2021\r\n")
+	for i, want := range []string{"* SEARCH 1", "* SEARCH", "* SEARCH 1", "* SEARCH"} {
+		tag := "q" + itoa(i+1)
+		if l := a.expect(tag, "OK"); l[0] != want {
+			t.Errorf("%s: %q, want %q", tag, l, want)
+		}
+	}
+}

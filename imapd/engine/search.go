@@ -219,7 +219,9 @@ func (p *searchParser) key(depth int) (*key, error) {
 			return nil, err
 		}
 		return &key{op: "HEADER", str: f, str2: strings.ToLower(s)}, nil
-	case "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE":
+	case "SAVEDATESUPPORTED":
+		return &key{op: "ALL"}, nil // every mailbox keeps save dates (RFC 8514)
+	case "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE":
 		d, err := p.date()
 		if err != nil {
 			return nil, err
@@ -645,6 +647,8 @@ func (cd *candidate) match(k *key) bool {
 		return m.Size < k.num
 	case "BEFORE", "ON", "SINCE":
 		return compareDate(k.op, dateOnly(m.InternalDate), k.date)
+	case "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE":
+		return compareDate(strings.TrimPrefix(k.op, "SAVED"), dateOnly(saveDate(m)), k.date)
 	case "OLDER":
 		return m.InternalDate.Before(k.date)
 	case "YOUNGER":
