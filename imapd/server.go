@@ -43,6 +43,10 @@ type Options struct {
 	// Sleep waits for a login delay; nil waits for real. Tests record it.
 	Sleep func(ctx context.Context, d time.Duration)
 
+	// Search, if set, is the full-text index SEARCH BODY and TEXT ask
+	// first (an *fts.Indexer).
+	Search engine.SearchIndex
+
 	// onSearchMessage, if set, is called with the command's context for
 	// each message SEARCH looks at (tests).
 	onSearchMessage func(ctx context.Context)
@@ -87,7 +91,7 @@ func engineOptions(o Options) engine.Options {
 		MaxConnections: o.MaxConnections, MaxConnectionsPerIP: o.MaxConnectionsPerIP,
 		MaxSessionsPerAccount: o.MaxSessionsPerAccount,
 		AuthDelay:             o.AuthDelay, AuthDelayMax: o.AuthDelayMax, Sleep: o.Sleep,
-		OnSearchMessage: o.onSearchMessage,
+		OnSearchMessage: o.onSearchMessage, Search: o.Search,
 	}
 }
 

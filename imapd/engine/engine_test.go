@@ -35,6 +35,9 @@ type testServer struct {
 	// derive turns on the store's delivery-time derived data
 	// (DeriveBodyInfo); off, tests see the lazy path.
 	derive atomic.Bool
+	// onChange, if set, hears every committed change after the registry
+	// (a full-text indexer).
+	onChange atomic.Pointer[func(store.Change)]
 }
 
 func newTestServer(t testing.TB, tweak ...func(*Options)) *testServer {
@@ -58,7 +61,13 @@ func newTestServer(t testing.TB, tweak ...func(*Options)) *testServer {
 		}
 		return nil
 	}
-	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir(), OnChange: reg.Publish, Derive: derive})
+	publish := func(c store.Change) {
+		reg.Publish(c)
+		if f := ts.onChange.Load(); f != nil {
+			(*f)(c)
+		}
+	}
+	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir(), OnChange: publish, Derive: derive})
 	if err != nil {
 		t.Fatal(err)
 	}

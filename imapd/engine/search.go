@@ -1,17 +1,14 @@
 package engine
 
 import (
-	"bytes"
 	"math"
-	"mime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/emersion/go-message/charset"
-
 	"mailroom/acl"
+	"mailroom/fts"
 	"mailroom/imapd/part"
 	"mailroom/imapd/proto"
 	"mailroom/store"
@@ -507,6 +504,7 @@ func (c *conn) eachMatch(sa *searchArgs, header bool, uids []store.UID, fn func(
 	if err := need(p, acl.RightRead, "read messages"); err != nil {
 		return err
 	}
+	uids = c.indexed(sa.root, uids)
 	each := func(m *store.Message, b []byte) error {
 		if h := c.srv.opts.OnSearchMessage; h != nil {
 			h(c.ctx)
@@ -537,6 +535,46 @@ func (c *conn) eachMatch(sa *searchArgs, header bool, uids []store.UID, fn func(
 		})
 	}
 	return c.records(uids, func(m *store.Message) error { return each(m, nil) })
+}
+
+// indexed narrows the messages a search reads through the full-text
+// index, when the keys are ANDed and one is BODY or TEXT with words: the
+// messages the index has that may hold them, plus every message above
+// its watermark (not indexed yet). Each is still matched in full, so the
+// index never adds a wrong result; a string found only inside a longer
+// word is missed, as with Dovecot's full-text search.
+func (c *conn) indexed(root *key, uids []store.UID) []store.UID {
+	ix := c.srv.opts.Search
+	if ix == nil || root.op != "AND" || len(uids) == 0 {
+		return uids
+	}
+	var words []string
+	for _, k := range root.sub {
+		if k.op == "BODY" || k.op == "TEXT" {
+			words = append(words, fts.Words(k.str)...)
+		}
+	}
+	if len(words) == 0 {
+		return uids
+	}
+	cand, watermark, ok, err := ix.Candidates(c.ctx, c.sel.id, words)
+	if err != nil {
+		c.log.Warn("full-text index", "err", err)
+	}
+	if watermark < uids[len(uids)-1] {
+		ix.Touch(c.sel.id)
+	}
+	if err != nil || !ok {
+		return uids
+	}
+	slices.Sort(cand)
+	out := make([]store.UID, 0, len(cand))
+	for _, u := range uids {
+		if _, found := slices.BinarySearch(cand, u); found || u > watermark {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // searchOnly parses the charset and search keys of SORT and THREAD, which
@@ -697,16 +735,7 @@ func compareDate(op string, t, d time.Time) bool {
 }
 
 // decodeWords decodes RFC 2047 encoded words; on failure the raw text.
-func decodeWords(s string) string {
-	if !strings.Contains(s, "=?") {
-		return s
-	}
-	dec := &mime.WordDecoder{CharsetReader: charset.Reader}
-	if d, err := dec.DecodeHeader(s); err == nil {
-		return d
-	}
-	return s
-}
+func decodeWords(s string) string { return part.DecodeWords(s) }
 
 // headerContains matches every field named name, raw and decoded.
 func (cd *candidate) headerContains(name, want string) bool {
@@ -760,27 +789,6 @@ func (cd *candidate) bodyText() string {
 		return cd.text
 	}
 	cd.hasText = true
-	var b bytes.Buffer
-	var walk func(p *part.Part)
-	walk = func(p *part.Part) {
-		switch {
-		case len(p.Children) > 0:
-			for _, ch := range p.Children {
-				walk(ch)
-			}
-		case p.Message != nil:
-			walk(p.Message)
-		case p.Type == "text" || p.Type == "message":
-			b.Write(part.Text(cd.content, p))
-			b.WriteByte('\n')
-		}
-	}
-	root := cd.tree()
-	if len(root.Children) == 0 && root.Message == nil && root.Type != "text" {
-		b.Write(cd.content[root.BodyStart:root.End])
-	} else {
-		walk(root)
-	}
-	cd.text = strings.ToLower(b.String())
+	cd.text = strings.ToLower(string(part.BodyText(cd.content, cd.tree())))
 	return cd.text
 }
