@@ -82,6 +82,9 @@ row "SEARCH UNSEEN, 100,000 messages" "$(ms 'SEARCH_UNSEEN')"
 row "SEARCH BODY word, 100,000 messages (no index)" "$(ms 'SEARCH_BODY_word')"
 row "SORT (DATE) / THREAD REFERENCES, 100,000 messages" "$(ms 'SORT_\(DATE\)') / $(ms 'THREAD_REFERENCES')"
 row "Resync after 10 changes, 100,000 messages: UID FETCH (CHANGEDSINCE) / SELECT (QRESYNC)" "$(ms 'UID_FETCH_CHANGEDSINCE_10_changes') / $(ms 'SELECT_QRESYNC_10_changes')"
+ftb=$($GO test -run '^$' -bench 'BenchmarkFullText' -benchtime 5x -timeout 30m ./imapd/engine 2>/dev/null)
+row "SEARCH BODY word, 100,000 messages of 5 KB, indexed" "$(echo "$ftb" | grep -E 'SEARCH_BODY_word_indexed-' | awk '{printf "%.1f ms", $3/1e6}')"
+row "Full-text index lag after 1,000 new messages" "$(echo "$ftb" | grep -E 'index_lag_after_1000-' | awk '{for (i = 2; i <= NF; i++) if ($i == "lag-ms") print $(i-1) " ms"}')"
 disk=$($GO test -run '^$' -bench 'BenchmarkListPostsOnDisk' -benchtime 1x ./store 2>/dev/null)
 row "100 posts × 100 KB to 50 members, on disk vs one copy" "$(echo "$disk" | grep one_transaction | sed -n 's/.* \([0-9.]*\) x_one_copy.*/\1×/p') (one transaction), $(echo "$disk" | grep 50_transactions | sed -n 's/.* \([0-9.]*\) x_one_copy.*/\1×/p') (50)"
 
