@@ -51,8 +51,10 @@
 //   - Names are resolved here for every protocol (namespace.go): the
 //     "Other Users/" and "Shared/" namespaces, Locate (name to mailbox and
 //     rights; what the user may not look up does not exist), DisplayName,
-//     Reachable, and SendAs (own address, alias, or "p" on the account's
-//     INBOX). IMAP, SMTP submission and the commands ask; none repeats it.
+//     Reachable, SendAs (own address, alias, or "p" on the account's
+//     INBOX) and AccountRights (the operator's shares naming no mailbox:
+//     with "k", a grantee creates top-level folders in a team account).
+//     IMAP, SMTP submission and the commands ask; none repeats it.
 //   - Changing an ACL goes through Directory.SetRights (grant.go), from
 //     IMAP SETACL and from `mailroom acl grant` alike: one place decides
 //     replace/add/remove and gates anything new with CheckGrant and the

@@ -127,3 +127,10 @@ func (d *Directory) SendAs(ctx context.Context, st MailboxStore, me *Account, ad
 	}
 	return owner, nil
 }
+
+// AccountRights is what user holds on owner's account as a whole: the
+// operator's shares that name no mailbox. With "k" there, user may create
+// top-level mailboxes in it (a team's Orders or Archive).
+func (d *Directory) AccountRights(owner, user *Account) Rights {
+	return d.Rights(owner, user, "", nil)
+}

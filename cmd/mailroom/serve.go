@@ -325,8 +325,10 @@ func (s *server) startOutbound(cfg *config.Config, keys map[string]*smtpd.DKIMKe
 // mail.
 func ensureInboxes(ctx context.Context, st *store.Store, dir *acl.Directory) error {
 	for _, a := range dir.Accounts() {
-		if _, err := st.Inbox(ctx, a.Address); err != nil {
-			return fmt.Errorf("INBOX of %s: %w", a.Address, err)
+		// A team account nobody logs in to is complete from the start:
+		// its members share its Sent, Drafts, Trash, Junk and Archive.
+		if err := st.EnsureAccount(ctx, a.Address, a.Team); err != nil {
+			return fmt.Errorf("mailboxes of %s: %w", a.Address, err)
 		}
 	}
 	return nil

@@ -27,6 +27,9 @@
 //     more (UID list, keywords, \Recent), current through Publish, up to
 //     256 mailboxes and 2 M UIDs, least recently used out first: a
 //     repeated SELECT reads nothing from the store.
+//   - CREATE gives a new mailbox its parent's ACL (store InheritACL, RFC
+//     4314 §5.1.1); a top-level one in someone else's account needs "k"
+//     from an account-wide grant (acl.AccountRights).
 //   - Extensions beyond the base: QUOTA (one root per account with a plan
 //     quota, the owner's shown to delegates, SETQUOTA refused), CONDSTORE
 //     (enabled by ENABLE, SELECT (CONDSTORE) or the first command that

@@ -134,7 +134,7 @@ func cmdCreate(c *conn, cmd *proto.Command) error {
 			return err
 		}
 	}
-	m, err := c.srv.opts.Store.CreateMailbox(c.ctx, owner.Address, oname, store.CreateOptions{SpecialUse: use, MaxMailboxes: c.srv.limits.Load().maxMailboxes})
+	m, err := c.srv.opts.Store.CreateMailbox(c.ctx, owner.Address, oname, store.CreateOptions{SpecialUse: use, MaxMailboxes: c.srv.limits.Load().maxMailboxes, InheritACL: true})
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,12 @@ func cmdCreate(c *conn, cmd *proto.Command) error {
 func (c *conn) needOnParent(dir *acl.Directory, me, owner *acl.Account, oname string, want acl.Rights, what string) error {
 	sup := store.Superiors(oname)
 	if len(sup) == 0 {
-		return no("NOPERM", "Only the owner can create top-level mailboxes there")
+		// A top-level mailbox: the account-wide grant decides (a
+		// [[share]] naming no mailbox).
+		if !dir.AccountRights(owner, me).Has(want) {
+			return no("NOPERM", "Only the owner, or someone granted the whole account, can create top-level mailboxes there")
+		}
+		return nil
 	}
 	p, err := c.locate(displayName(me, owner, sup[len(sup)-1]))
 	if err != nil {
