@@ -42,6 +42,14 @@
 //     store transaction; the messages of one APPEND share a byte budget
 //     checked before their literals are read), CATENATE (URL parts must
 //     name a message the user may read; the destination is checked first).
+//   - METADATA/METADATA-SERVER (RFC 5464, metadata.go): server ("") and
+//     mailbox entries, /private per user and /shared per mailbox, in the
+//     store by mailbox id (RENAME keeps them, DELETE purges them); "l"
+//     and one of "rswip" to read or set, "w" too for a mailbox's /shared
+//     entries, shared server entries read-only; values up to 16 KiB
+//     (a larger literal is refused before it is sent), 1000 entries and
+//     1 MiB per account; /shared/vendor/mailroom/seen is reserved
+//     ("shared" or "private", set with "a"); no unsolicited METADATA.
 //   - IMAP4rev1 \Recent is kept in memory; ENABLE IMAP4rev2 drops it and
 //     makes SEARCH answer ESEARCH.
 //   - Each body's encoded ENVELOPE is kept with it (store.BodyInfo) once a
