@@ -26,6 +26,8 @@ func cmdStartTLS(c *conn, cmd *proto.Command) error {
 		return syntax("STARTTLS takes no arguments")
 	case c.secure:
 		return bad("", "TLS is already active")
+	case c.compressed():
+		return bad("", "STARTTLS after COMPRESS is not supported") // TLS must be below compression (RFC 4978 §3)
 	case c.srv.opts.TLSConfig == nil:
 		return no("", "TLS is not available")
 	}

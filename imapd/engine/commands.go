@@ -87,6 +87,9 @@ func lookup(name string) (command, bool) {
 		return command{states: authed, run: cmdListRights}, true
 	case "MYRIGHTS":
 		return command{states: authed, run: cmdMyRights}, true
+	// RFC 4978.
+	case "COMPRESS":
+		return command{states: authed, run: cmdCompress}, true
 	// RFC 5464.
 	case "GETMETADATA":
 		return command{states: authed, run: cmdGetMetadata}, true
@@ -145,6 +148,9 @@ func (c *conn) capabilities() []string {
 		"METADATA", "METADATA-SERVER"}
 	if c.srv.opts.AppendLimit > 0 {
 		caps = append(caps, "APPENDLIMIT="+formatUint(uint64(c.srv.opts.AppendLimit)))
+	}
+	if c.state != notAuthenticated && !c.compressed() {
+		caps = append(caps, "COMPRESS=DEFLATE")
 	}
 	if c.state == notAuthenticated {
 		if !c.secure && c.srv.opts.TLSConfig != nil {

@@ -134,9 +134,13 @@ func (c *conn) serve() {
 			c.bye("SERVERBUG", "Internal server error")
 		}
 	}()
+	// The socket as accepted: its deadline reaches the layers STARTTLS and
+	// COMPRESS put above it, and c.nc, which they replace, is the
+	// connection goroutine's alone.
+	nc := c.nc
 	stop := context.AfterFunc(c.srv.ctx, func() {
 		c.shutdown.Store(true)
-		c.nc.SetReadDeadline(time.Now())
+		nc.SetReadDeadline(time.Now())
 	})
 	defer stop()
 	c.log.Debug("connected")

@@ -50,6 +50,15 @@
 //     (a larger literal is refused before it is sent), 1000 entries and
 //     1 MiB per account; /shared/vendor/mailroom/seen is reserved
 //     ("shared" or "private", set with "a"); no unsolicited METADATA.
+//   - COMPRESS=DEFLATE (RFC 4978, compress.go): once authenticated, once
+//     per connection (then NO [COMPRESSIONACTIVE]), above TLS (STARTTLS
+//     after it is refused). A flate writer (~1.2 MB) is taken from the
+//     server's pool for each response batch and given back at its flush
+//     (a sync flush: proto.Encoder.Sync), so an idle compressed
+//     connection costs only its inflater (~45 KB: internal/inflate,
+//     which, unlike compress/flate, returns each block as it ends, so
+//     clients using zlib's partial flush, isync, are answered); each
+//     batch starts with an empty dictionary.
 //   - IMAP4rev1 \Recent is kept in memory; ENABLE IMAP4rev2 drops it and
 //     makes SEARCH answer ESEARCH.
 //   - Each body's encoded ENVELOPE is kept with it (store.BodyInfo) once a
