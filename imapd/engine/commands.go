@@ -157,7 +157,7 @@ func (c *conn) capabilities() []string {
 			caps = append(caps, "STARTTLS")
 		}
 		if c.passwordsAllowed() {
-			caps = append(caps, "AUTH=PLAIN", "AUTH=LOGIN")
+			caps = append(caps, "AUTH=PLAIN", "AUTH=LOGIN", "AUTH="+scramMech)
 		} else {
 			caps = append(caps, "LOGINDISABLED")
 		}

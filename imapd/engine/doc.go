@@ -21,8 +21,14 @@
 //   - STARTTLS throws away plain text pipelined behind it.
 //   - Login failures all answer NO [AUTHENTICATIONFAILED] with the same
 //     text; the throttle (internal/netlimit) delays the next attempt.
-//   - AUTHENTICATE offers PLAIN only (go-sasl's server); LOGIN covers
-//     clients that want the legacy mechanism.
+//   - AUTHENTICATE offers PLAIN (go-sasl's server), LOGIN for clients
+//     that want the legacy mechanism, and SCRAM-SHA-256 (RFC 7677, no
+//     channel binding so no -PLUS; acl.SCRAMServer, scram.go) for
+//     accounts with a scram_sha256 credential: the login throttle's delay
+//     comes before the salt is sent, a wrong proof or a malformed message
+//     after the user is named counts as a failed login, and an unknown
+//     user or one without a credential gets a stable made-up salt and the
+//     same NO [AUTHENTICATIONFAILED].
 //   - The registry keeps the state of mailboxes nobody has selected any
 //     more (UID list, keywords, \Recent), current through Publish, up to
 //     256 mailboxes and 2 M UIDs, least recently used out first: a
