@@ -248,3 +248,43 @@ func TestCompressPartialFlush(t *testing.T) {
 	r.send("a3 LOGOUT\r\n")
 	r.expect("a3", "OK")
 }
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestCompressRatio measures what COMPRESS saves on a typical FETCH of
+// headers and bodies (each response batch starts a fresh dictionary,
+// flate.BestSpeed); the figure is logged, and it must at least halve.
+func TestCompressRatio(t *testing.T) {
+	ts := newTestServer(t)
+	r := login(t, ts, "alice@example.test")
+	var msgs []string
+	for i := range 20 {
+		msgs = append(msgs, fmt.Sprintf("From: Bob <bob@example.test>\r\nTo: Alice <alice@example.test>\r\nSubject: weekly report %d\r\nDate: Mon, 30 Nov 2026 13:%02d:00 +0000\r\nMessage-ID: <%d@example.test>\r\n\r\n%s", i, i, i, strings.Repeat(fmt.Sprintf("Figures for week %d are in the attached sheet; nothing unusual.\r\n", i), 20)))
+	}
+	appendMsgs(t, r, msgs...)
+	r.send("z1 COMPRESS DEFLATE\r\n")
+	r.expect("z1", "OK")
+	w, _ := flate.NewWriter(r.c, flate.BestSpeed)
+	count := &countingReader{r: r.br}
+	r.c = &deflateClient{Conn: r.c, w: w}
+	r.br = bufio.NewReader(flate.NewReader(bufio.NewReader(count)))
+	r.send("a1 SELECT INBOX\r\na2 FETCH 1:* (FLAGS ENVELOPE BODY.PEEK[])\r\n")
+	plain := 0
+	for _, l := range append(r.expect("a1", "OK"), r.expect("a2", "OK")...) {
+		plain += len(l) + 2
+	}
+	t.Logf("FETCH of 20 messages: %d bytes, %d on the wire (%.0f%%)", plain, count.n, 100*float64(count.n)/float64(plain))
+	if count.n*2 > plain {
+		t.Errorf("compressed to %d of %d bytes", count.n, plain)
+	}
+}
