@@ -140,8 +140,8 @@ type SCRAMServer struct {
 	// sent: the caller applies its login throttle there and returns the
 	// keys (SCRAM's); an error ends the exchange with it.
 	Lookup func(user string) (SCRAMKeys, error)
-	// Verified is called once the client's proof checks; an error ends
-	// the exchange with it.
+	// Verified is called once the client's proof checked and the client
+	// accepted the server's signature; an error ends the exchange with it.
 	Verified func(user string) error
 
 	step        int
@@ -171,9 +171,14 @@ func (s *SCRAMServer) Next(resp []byte) ([]byte, bool, error) {
 		s.step = 2
 		return s.final(string(resp))
 	case 2:
+		// The client has the server's signature and ends the exchange:
+		// only now is the login complete (a "*" instead cancels it).
 		s.step = 3
 		if len(resp) != 0 {
 			return nil, false, ErrSCRAMSyntax
+		}
+		if err := s.Verified(s.user); err != nil {
+			return nil, false, err
 		}
 		return nil, true, nil
 	}
@@ -247,9 +252,6 @@ func (s *SCRAMServer) final(msg string) ([]byte, bool, error) {
 	stored := sha256.Sum256(p)
 	if subtle.ConstantTimeCompare(stored[:], s.keys.StoredKey) != 1 {
 		return nil, false, ErrAuthFailed
-	}
-	if err := s.Verified(s.user); err != nil {
-		return nil, false, err
 	}
 	return []byte("v=" + base64.StdEncoding.EncodeToString(hmacSHA256(s.keys.ServerKey, authMessage))), false, nil
 }

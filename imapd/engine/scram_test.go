@@ -195,11 +195,21 @@ func TestAuthenticateSCRAM(t *testing.T) {
 	if len(sleeps) < 6 || sleeps[3] == 0 {
 		t.Errorf("login delays %v: a failed SCRAM login must slow the next", sleeps)
 	}
-	// The exchange still works after failures, and "*" cancels.
+	// The exchange still works after failures, and "*" cancels, even
+	// after a good proof: the login completes only when the client has
+	// accepted the server's signature.
 	r.send("d1 AUTHENTICATE SCRAM-SHA-256\r\n")
 	challenge(t, r)
 	r.send("*\r\n")
 	r.expect("d1", "BAD")
+	c := newSCRAMClient("alice@example.test", "password")
+	r.send("d0 AUTHENTICATE SCRAM-SHA-256 " + b64(c.first()) + "\r\n")
+	r.send(b64(c.final(t, challenge(t, r), false)) + "\r\n")
+	challenge(t, r)
+	r.send("*\r\n")
+	r.expect("d0", "BAD")
+	r.send("d00 NAMESPACE\r\n")
+	r.expect("d00", "BAD") // still not logged in
 	r.send("d2 AUTHENTICATE SCRAM-SHA-256 " + b64("p=tls-unique,,n=alice@example.test,r=abc") + "\r\n")
 	r.expect("d2", "NO [AUTHENTICATIONFAILED]")
 	if l := scramLogin(t, r, "d3", "alice@example.test", "password", true, false); !strings.HasPrefix(l, "d3 OK ") {
