@@ -41,8 +41,8 @@ deps:
 # in the tree is listed here.
 FUZZ_TARGETS := config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer smtpd:FuzzHeaderCheck smtpd:FuzzDKIMSignature \
 	imapd:FuzzFetchRoundTrip imapd:FuzzWireInput imapd/proto:FuzzDecode imapd/proto:FuzzMUTF7 \
-	imapd/proto:FuzzNumSet imapd/part:FuzzParse imapd/part:FuzzParseDate store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights \
-	internal/trace:FuzzTranscript
+	imapd/proto:FuzzNumSet imapd/part:FuzzParse imapd/part:FuzzParseDate store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights acl:FuzzSCRAM \
+	internal/trace:FuzzTranscript internal/inflate:FuzzInflate
 
 # `make fuzz` runs every target for FUZZTIME of random inputs. Being
 # random, it is not part of CI: a find must not decide whether unrelated

@@ -14,6 +14,14 @@
 // hashing work whether or not the account exists (ErrAuthFailed in every
 // case), so timing does not reveal which addresses are real.
 //
+// SCRAM-SHA-256 (scram.go, RFC 7677/5802): an account may carry a second
+// credential, "SCRAM-SHA-256$iterations:salt$StoredKey:ServerKey", from
+// which no password can be read back and which SCRAMServer checks a
+// client's proof against; names without one get made-up keys derived
+// from a per-process secret, stable across reloads, so the salt sent
+// does not tell which accounts exist. SASLprep is not applied: passwords
+// are used as the UTF-8 the client sends, as clients do for ASCII.
+//
 // Rights (RFC 4314 §2.1): l r s w i p k x t e a, with the obsolete c and d
 // mapped as §2.1.1 says. The owner holds every right on its own mailboxes.
 // Grants are limited to members of a group the owner belongs to, and to

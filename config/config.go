@@ -143,10 +143,14 @@ type Account struct {
 	Address string `toml:"address"`
 	// PasswordHash is a bcrypt or argon2id hash (mailroom hash-password).
 	// Empty: the account cannot log in.
-	PasswordHash string   `toml:"password_hash"`
-	Plan         string   `toml:"plan"`
-	Groups       []string `toml:"groups"`
-	Aliases      []string `toml:"aliases"`
+	PasswordHash string `toml:"password_hash"`
+	// SCRAMSHA256 is a SCRAM-SHA-256 credential (mailroom hash-password
+	// -scram) for IMAP AUTHENTICATE SCRAM-SHA-256. Empty: not offered to
+	// this account.
+	SCRAMSHA256 string   `toml:"scram_sha256"`
+	Plan        string   `toml:"plan"`
+	Groups      []string `toml:"groups"`
+	Aliases     []string `toml:"aliases"`
 	// Team shows the account's mailboxes under Shared/ rather than
 	// Other Users/.
 	Team bool `toml:"team"`

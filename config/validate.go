@@ -254,6 +254,9 @@ func (c *Config) validateAccounts(v *validator, domains map[string]bool) map[str
 			!(len(h) == 60 && (strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$") || strings.HasPrefix(h, "$2y$"))) {
 			v.add(key+".password_hash", "not a bcrypt or argon2id hash (make one with: mailroom hash-password)")
 		}
+		if h := a.SCRAMSHA256; h != "" && !strings.HasPrefix(h, "SCRAM-SHA-256$") {
+			v.add(key+".scram_sha256", "not a SCRAM-SHA-256 credential (make one with: mailroom hash-password -scram)")
+		}
 		plan := a.Plan
 		if plan == "" {
 			plan = DefaultPlan

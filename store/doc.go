@@ -93,6 +93,11 @@
 // subscriptions along, and renaming INBOX moves its messages to the new
 // name and leaves an empty INBOX.
 //
+// Annotations (metadata.go, IMAP METADATA) are keyed by mailbox id (0:
+// the server) and user ("" for shared ones), with a per-account usage
+// record kept in the same transactions; a mailbox's purge removes them in
+// batches, and renaming INBOX copies them to the renamed mailbox.
+//
 // Derived data (BodyInfo, kindInfo|body|tag) is kept with a body by the
 // protocol layers (imapd keeps each body's encoded ENVELOPE there); it is
 // written only while the body exists, deleted with it, and fsck reports

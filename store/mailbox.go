@@ -432,6 +432,9 @@ func (s *Store) purgeMailbox(ctx context.Context, id MailboxID) error {
 			return err
 		}
 		if len(uids) == 0 {
+			if err := s.purgeMetadata(ctx, id); err != nil {
+				return err
+			}
 			return s.update(ctx, []MailboxID{id}, func(tx *txn) error {
 				it := tx.NewIterator(badger.IteratorOptions{Prefix: aclPrefix(id)})
 				var keys [][]byte
@@ -595,8 +598,11 @@ func (s *Store) RenameMailbox(ctx context.Context, account, from, to string) err
 			// The old INBOX lives on under the new name with its messages
 			// and UIDVALIDITY; sessions that had it selected see it go.
 			tx.publish(Change{Mailbox: moved[0].ID, Kind: ChangeDeleted})
-			_, err := tx.create(account, Inbox, "")
-			return err
+			inbox, err := tx.create(account, Inbox, "")
+			if err != nil {
+				return err
+			}
+			return tx.copyMetadata(moved[0].ID, inbox.ID)
 		}
 		return nil
 	})

@@ -26,7 +26,7 @@ const usage = `usage: mailroom <command> [flags]
 commands:
   serve          run the server (-c FILE, -data DIR)
   check-config   validate the configuration (-c FILE)
-  hash-password  read a password from stdin or a prompt and print its hash
+  hash-password  read a password from stdin or a prompt and print its hash (-scram: also a SCRAM-SHA-256 credential, as config lines)
   stats          print what the data directory holds, as JSON (-c FILE, -data DIR)
   queue          list the outbound queue and why each message waits (-c FILE, -data DIR)
   dkim-keygen    write a DKIM key and print its DNS record (-domain D -selector S [-type rsa|ed25519] [-out FILE])
@@ -50,7 +50,7 @@ func main() {
 	case "check-config":
 		err = cmdCheckConfig(args, os.Stdout)
 	case "hash-password":
-		err = cmdHashPassword(os.Stdin, os.Stdout, os.Stderr)
+		err = cmdHashPassword(args, os.Stdin, os.Stdout, os.Stderr)
 	case "stats":
 		err = cmdStats(ctx, args, os.Stdout)
 	case "queue":
@@ -133,7 +133,12 @@ func cmdCheckConfig(args []string, out io.Writer) error {
 	return nil
 }
 
-func cmdHashPassword(in *os.File, out, prompt io.Writer) error {
+func cmdHashPassword(args []string, in *os.File, out, prompt io.Writer) error {
+	fs := flag.NewFlagSet("hash-password", flag.ContinueOnError)
+	scram := fs.Bool("scram", false, "also print a SCRAM-SHA-256 credential; both as config lines")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	var pw string
 	if term.IsTerminal(int(in.Fd())) {
 		fmt.Fprint(prompt, "Password: ")
@@ -166,7 +171,15 @@ func cmdHashPassword(in *os.File, out, prompt io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(out, h)
+	if !*scram {
+		fmt.Fprintln(out, h)
+		return nil
+	}
+	sc, err := acl.NewSCRAMCredential(pw, acl.SCRAMIterations)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "password_hash = %q\nscram_sha256 = %q\n", h, sc)
 	return nil
 }
 

@@ -77,7 +77,7 @@ func buildDirectory(cfg *config.Config) (*acl.Directory, error) {
 		aliases := append(slices.Clone(a.Aliases), postmasterOf[a.Address]...)
 		slices.Sort(aliases[len(a.Aliases):])
 		specs = append(specs, acl.AccountSpec{
-			Address: a.Address, PasswordHash: a.PasswordHash, Plan: plan,
+			Address: a.Address, PasswordHash: a.PasswordHash, SCRAMSHA256: a.SCRAMSHA256, Plan: plan,
 			Groups: a.Groups, Aliases: aliases, Team: a.Team,
 		})
 	}

@@ -77,6 +77,8 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	deflaters sync.Pool // *flate.Writer between COMPRESS batches (compress.go)
+
 	keeping chan keepRequest // to keeper
 	keepWG  sync.WaitGroup
 	mu      sync.Mutex
