@@ -367,7 +367,7 @@ func (c *compiler) check(in *instr) error {
 		}
 	case "include":
 		name := in.args[0].str()
-		if name == "" || strings.ContainsAny(name, "/\x00") {
+		if name == "" || strings.ContainsRune(name, 0) {
 			return errAt(in.pos, "bad script name %q", name)
 		}
 	}

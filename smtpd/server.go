@@ -78,6 +78,8 @@ type Options struct {
 	// are dropped as they come. 0 means no limit.
 	MaxReceiving int64
 	Sleep        func(ctx context.Context, d time.Duration)
+	// Sieve configures filtering at local delivery (sieve.go).
+	Sieve SieveOptions
 }
 
 // ListenerOptions qualify one listener.
@@ -106,6 +108,8 @@ type Server struct {
 	conns     *netlimit.Conns
 	throttle  *netlimit.Throttle
 	receiving *budget // nil: no limit
+
+	sieveCache scriptCache
 }
 
 // New returns a server; Serve starts listeners.
