@@ -23,12 +23,14 @@ bench:
 	GO=$(GO) ./scripts/bench.sh
 
 # Tools the end-to-end tests drive: mbsync (isync), swaks, Python with
-# Debian's dkimpy. A test skips, saying so, when its tool is missing, or
-# fails under MAILROOM_REQUIRE_TOOLS=1 (set by .ci/run after make deps).
+# Debian's dkimpy, sieve-connect (ManageSieve). A test skips, saying so,
+# when its tool is missing, or fails under MAILROOM_REQUIRE_TOOLS=1 (set
+# by .ci/run after make deps).
 deps:
 	@need=""; \
 	command -v mbsync >/dev/null || need="$$need isync"; \
 	command -v swaks >/dev/null || need="$$need swaks"; \
+	command -v sieve-connect >/dev/null || need="$$need sieve-connect"; \
 	command -v python3 >/dev/null || need="$$need python3"; \
 	/usr/bin/python3 -c 'import dkim' 2>/dev/null || need="$$need python3-dkim"; \
 	if [ -n "$$need" ]; then \
@@ -42,7 +44,7 @@ deps:
 FUZZ_TARGETS := config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer smtpd:FuzzHeaderCheck smtpd:FuzzDKIMSignature \
 	imapd:FuzzFetchRoundTrip imapd:FuzzWireInput imapd/proto:FuzzDecode imapd/proto:FuzzMUTF7 \
 	imapd/proto:FuzzNumSet imapd/part:FuzzParse store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights \
-	internal/trace:FuzzTranscript sieve:FuzzParse
+	internal/trace:FuzzTranscript sieve:FuzzParse managesieve:FuzzDecode
 
 # `make fuzz` runs every target for FUZZTIME of random inputs. Being
 # random, it is not part of CI: a find must not decide whether unrelated

@@ -30,6 +30,7 @@ type Config struct {
 	Shares    []Share          `toml:"share"`
 	Outbound  Outbound         `toml:"outbound"`
 	Admin     Admin            `toml:"admin"`
+	Sieve     Sieve            `toml:"sieve"`
 }
 
 // Log configures the server's logs.
@@ -50,6 +51,7 @@ type Listeners struct {
 	Submission  Listener `toml:"submission"`
 	Submissions Listener `toml:"submissions"`
 	LMTP        Listener `toml:"lmtp"`
+	ManageSieve Listener `toml:"managesieve"`
 }
 
 // Listener is one listening socket.
@@ -232,6 +234,7 @@ func Defaults() Config {
 			Workers:      4,
 		},
 		Admin: Admin{Socket: "admin.sock"},
+		Sieve: defaultSieve(),
 	}
 }
 
@@ -291,6 +294,7 @@ func (c *Config) resolvePaths(dir string) {
 	abs(&c.TLS.CertFile)
 	abs(&c.TLS.KeyFile)
 	abs(&c.Outbound.RelayCAFile)
+	abs(&c.Sieve.Global)
 	for i := range c.Domains {
 		abs(&c.Domains[i].DKIMKey)
 	}

@@ -25,6 +25,7 @@ func (c *Config) Validate() error {
 	c.validatePostmasters(v)
 	c.validateShares(v, owners)
 	c.validateOutbound(v)
+	c.validateSieve(v)
 	return v.err()
 }
 
@@ -57,7 +58,7 @@ func (c *Config) validateBasics(v *validator) {
 
 // ListenerNames lists the listeners in a fixed order, with their config keys.
 func (c *Config) ListenerNames() []string {
-	return []string{"imap", "imaps", "smtp", "submission", "submissions", "lmtp"}
+	return []string{"imap", "imaps", "smtp", "submission", "submissions", "lmtp", "managesieve"}
 }
 
 // Listener returns the named listener.
@@ -75,6 +76,8 @@ func (c *Config) Listener(name string) Listener {
 		return c.Listeners.Submissions
 	case "lmtp":
 		return c.Listeners.LMTP
+	case "managesieve":
+		return c.Listeners.ManageSieve
 	}
 	return Listener{}
 }

@@ -22,6 +22,7 @@ import (
 	"mailroom/config"
 	"mailroom/imapd"
 	"mailroom/internal/trace"
+	"mailroom/managesieve"
 	"mailroom/smtpd"
 	"mailroom/store"
 )
@@ -133,6 +134,7 @@ type server struct {
 	dir   *acl.Live
 	imap  *imapd.Server
 	smtp  *smtpd.Server
+	sieve *managesieve.Server
 	certs *certSource // nil without TLS
 
 	queue        liveQueue
@@ -188,6 +190,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	so := smtpOptions(cfg)
 	so.Store, so.Directory, so.Logger, so.TLSConfig, so.Queue = st, s.dir, log, tlsConfig, &s.queue
 	s.smtp = smtpd.New(so)
+	s.sieve = managesieve.New(manageSieveOptions(cfg, st, s.dir, log, tlsConfig))
 	for _, name := range cfg.ListenerNames() {
 		l := cfg.Listener(name)
 		if !l.Enabled() {
@@ -211,6 +214,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeMX})
 			case "lmtp":
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeLMTP})
+			case "managesieve":
+				return s.sieve.Serve(ln, managesieve.ListenerOptions{InsecureAuth: l.AllowInsecureAuth})
 			default: // submission, and submissions with implicit TLS
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeSubmission, InsecureAuth: l.AllowInsecureAuth, ImplicitTLS: name == "submissions"})
 			}
@@ -253,6 +258,7 @@ func smtpOptions(cfg *config.Config) smtpd.Options {
 		MaxMessageBytes: int64(l.MessageSize), MaxRecipients: l.Recipients, Timeout: l.SMTPTimeout.D(),
 		MaxReceiving:   int64(l.Receiving),
 		MaxConnections: l.Connections, MaxConnectionsPerIP: l.ConnectionsPerIP,
+		Sieve: sieveOptions(cfg),
 	}
 }
 
@@ -464,6 +470,9 @@ func (s *server) shutdown() error {
 	}
 	if s.imap != nil {
 		s.imap.Close()
+	}
+	if s.sieve != nil {
+		s.sieve.Close()
 	}
 	if s.stopOutbound != nil {
 		s.stopOutbound() // a delivery in progress is abandoned and retried later

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"crypto/tls"
+	"log/slog"
+
+	"mailroom/acl"
+	"mailroom/config"
+	"mailroom/managesieve"
+	"mailroom/sieve"
+	"mailroom/smtpd"
+	"mailroom/store"
+)
+
+// sieveOptions returns the delivery-time Sieve options the configuration
+// sets. The global script is re-read at each delivery, so editing it
+// needs no reload; its path is read at start.
+func sieveOptions(cfg *config.Config) smtpd.SieveOptions {
+	lim := sieve.DefaultLimits
+	lim.MaxRedirects = cfg.Sieve.MaxRedirects
+	return smtpd.SieveOptions{Global: cfg.Sieve.Global, Limits: &lim}
+}
+
+// manageSieveOptions returns the ManageSieve options: the same
+// connection and login limits as IMAP.
+func manageSieveOptions(cfg *config.Config, st *store.Store, dir *acl.Live, log *slog.Logger, tlsConfig *tls.Config) managesieve.Options {
+	l := cfg.Limits
+	lim := sieve.DefaultLimits
+	lim.MaxRedirects = cfg.Sieve.MaxRedirects
+	return managesieve.Options{
+		Store: st, Directory: dir, Logger: log, TLSConfig: tlsConfig, Limits: &lim,
+		Timeout:        l.IdleTimeout.D(),
+		MaxConnections: l.Connections, MaxConnectionsPerIP: l.ConnectionsPerIP,
+	}
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"mailroom/acl"
+	"mailroom/internal/testutil"
+)
+
+// sieveConfig is a whole server on loopback port 0 with ManageSieve on,
+// a team mailbox info@ that alice administers (she holds "a") and bob
+// only works in, and remote mail relayed to relay.
+func sieveConfig(t *testing.T, dir, relay string) string {
+	t.Helper()
+	h, _ := acl.HashPassword("password")
+	cfg := fmt.Sprintf(`hostname = "mail.example.test"
+data_dir = "data"
+[tls]
+self_signed = true
+[listeners.imap]
+address = "127.0.0.1:0"
+allow_insecure_auth = true
+[listeners.imaps]
+disabled = true
+[listeners.smtp]
+address = "127.0.0.1:0"
+[listeners.submission]
+disabled = true
+[listeners.submissions]
+disabled = true
+[listeners.managesieve]
+address = "127.0.0.1:0"
+[[domains]]
+name = "example.test"
+dkim_selector = "dev"
+dkim_generate = true
+[groups.staff]
+[[accounts]]
+address = "alice@example.test"
+password_hash = %q
+groups = ["staff"]
+[[accounts]]
+address = "bob@example.test"
+password_hash = %q
+groups = ["staff"]
+[[accounts]]
+address = "info@example.test"
+groups = ["staff"]
+team = true
+[[share]]
+owner = "info@example.test"
+grantee = "alice@example.test"
+rights = "lrswipkxtea"
+[[share]]
+owner = "info@example.test"
+grantee = "bob@example.test"
+rights = "lrswipkxte"
+[outbound]
+relay = %q
+relay_tls = "none"
+`, h, h, relay)
+	path := filepath.Join(dir, "mailroom.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// sieveConnect runs Debian's sieve-connect with the password on fd 3.
+func sieveConnect(t *testing.T, tool, addr, user, authz string, args ...string) (string, error) {
+	t.Helper()
+	host, port, _ := strings.Cut(addr, ":")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.WriteString("password\n")
+	w.Close()
+	defer r.Close()
+	all := []string{"--server", host, "--port", port, "--user", user, "--passwordfd", "3", "--notlsverify", "--authmech", "PLAIN"}
+	if authz != "" {
+		all = append(all, "--authzid", authz)
+	}
+	cmd := exec.Command(tool, append(all, args...)...)
+	cmd.ExtraFiles = []*os.File{r}
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir()) // no ~/.sieve-connectrc
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestSieveConnectEndToEnd: alice uploads, activates and lists info@'s
+// script with sieve-connect (authorization identity info@, she holds
+// "a"); bob, without "a", is refused. Then mail to info@: an order is
+// filed in Orders with a flag (checked with Python's imaplib as alice),
+// the customer gets one DKIM-signed vacation reply through the queue, and
+// a list post gets none.
+func TestSieveConnectEndToEnd(t *testing.T) {
+	tool := testutil.NeedTool(t, "sieve-connect")
+	python := testutil.NeedPython(t)
+	relay := startSmarthost(t)
+	dir := t.TempDir()
+	p := startServe(t, "-c", sieveConfig(t, dir, relay.addr))
+	ms := p.listenAddr(t, "managesieve")
+	imapAddr := p.listenAddr(t, "imap")
+	mx := p.listenAddr(t, "smtp")
+
+	script := filepath.Join(dir, "desk.sieve")
+	os.WriteFile(script, []byte(`require ["fileinto", "mailbox", "imap4flags", "vacation"];
+if header :contains "subject" "Order" {
+  fileinto :create :flags "$Order" "Orders";
+}
+vacation :days 7 :subject "Thanks for your message" "We will answer within a day.";
+`), 0o600)
+	broken := filepath.Join(dir, "broken.sieve")
+	os.WriteFile(broken, []byte("require \"fileinto\";\nfileinto;\n"), 0o600)
+
+	if out, err := sieveConnect(t, tool, ms, "alice@example.test", "info@example.test", "--localsieve", broken, "--remotesieve", "desk", "--upload"); err == nil || !strings.Contains(out, "line 2") {
+		t.Errorf("uploading a broken script: %v\n%s", err, out)
+	}
+	if out, err := sieveConnect(t, tool, ms, "alice@example.test", "info@example.test", "--localsieve", script, "--remotesieve", "desk", "--upload"); err != nil {
+		t.Fatalf("upload: %v\n%s", err, out)
+	}
+	if out, err := sieveConnect(t, tool, ms, "alice@example.test", "info@example.test", "--remotesieve", "desk", "--activate"); err != nil {
+		t.Fatalf("activate: %v\n%s", err, out)
+	}
+	out, err := sieveConnect(t, tool, ms, "alice@example.test", "info@example.test", "--list")
+	if err != nil || !strings.Contains(out, "desk") || !strings.Contains(out, "ACTIVE") && !strings.Contains(out, "<- active") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if out, err := sieveConnect(t, tool, ms, "bob@example.test", "info@example.test", "--list"); err == nil {
+		t.Errorf("bob, without \"a\", listed info@'s scripts:\n%s", out)
+	}
+
+	send := func(from, msg string) {
+		t.Helper()
+		c, err := smtp.Dial(mx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := testutil.SendMail(c, from, []string{"info@example.test"}, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	order := "From: customer@remote.test\r\nTo: info@example.test\r\nSubject: Order 42\r\nMessage-ID: <order42@remote.test>\r\n\r\nThree please.\r\n"
+	send("customer@remote.test", order)
+	send("customer@remote.test", strings.Replace(order, "Order 42", "Order 43", 1))
+	send("owner-announce@lists.test", "From: news@lists.test\r\nTo: info@example.test\r\nList-Id: <announce.lists.test>\r\nSubject: News\r\n\r\nNews.\r\n")
+	p.waitFor(t, 0, `sieve: vacation reply queued`)
+
+	check := `
+import imaplib, sys
+c = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]))
+c.login("alice@example.test", "password")
+typ, _ = c.select('"Shared/info@example.test/Orders"', readonly=True)
+assert typ == "OK", typ
+typ, data = c.search(None, "KEYWORD", "$Order")
+orders = len(data[0].split())
+c.select('"Shared/info@example.test/INBOX"', readonly=True)
+typ, data = c.search(None, "ALL")
+print(orders, len(data[0].split()))
+`
+	host, port, _ := strings.Cut(imapAddr, ":")
+	got, err := exec.Command(python, "-c", check, host, port).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(got)) != "2 1" {
+		t.Fatalf("imaplib (Orders with $Order, INBOX): %v\n%s", err, got)
+	}
+
+	select {
+	case <-relay.got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no vacation reply reached the smarthost")
+	}
+	relay.mu.Lock()
+	msgs := append([]string(nil), relay.msgs...)
+	relay.mu.Unlock()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages relayed, want one vacation reply", len(msgs))
+	}
+	reply := msgs[0]
+	for _, want := range []string{"DKIM-Signature: ", "d=example.test", "Auto-Submitted: auto-replied", "From: info@example.test", "To: <customer@remote.test>", "In-Reply-To: <order42@remote.test>", "We will answer within a day."} {
+		if !strings.Contains(reply, want) {
+			t.Errorf("vacation reply lacks %q:\n%s", want, reply)
+		}
+	}
+	p.stop(t)
+}
