@@ -93,6 +93,14 @@ func (s *server) serveAdmin(c net.Conn, log *slog.Logger) {
 					"identifier", req.Identifier, "op", req.Op, "rights", req.Rights)
 			}
 		}
+	case "sieve":
+		var req sieveRequest
+		if err = json.Unmarshal([]byte(arg), &req); err == nil {
+			data, err = runSieve(context.Background(), s.store, s.dir.Load(), req)
+			if err == nil && req.Op != "list" && req.Op != "get" {
+				log.Info("sieve changed by the operator", "account", req.Account, "op", req.Op, "name", req.Name)
+			}
+		}
 	default:
 		err = fmt.Errorf("unknown admin command %q", cmd)
 	}

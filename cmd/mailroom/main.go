@@ -33,6 +33,7 @@ commands:
   dns            print the MX, SPF, DKIM and DMARC records of a domain (-c FILE -domain D)
   acl            list, grant or revoke mailbox rights (acl list|grant|revoke ...; see 'mailroom acl')
   fsck           check every counter and reference count against the records (-c FILE, -data DIR, -repair)
+  sieve          check a Sieve script, or list, get, put, activate an account's (see 'mailroom sieve')
 `
 
 func main() {
@@ -63,6 +64,8 @@ func main() {
 		err = cmdACL(ctx, args, os.Stdout)
 	case "fsck":
 		err = cmdFsck(ctx, args, os.Stdout)
+	case "sieve":
+		err = cmdSieve(ctx, args, os.Stdin, os.Stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return

@@ -193,3 +193,71 @@ print(orders, len(data[0].split()))
 	}
 	p.stop(t)
 }
+
+// TestSieveCommand: `mailroom sieve check|put|activate|list|get` through
+// the admin socket of a running server (the script takes effect at the
+// next delivery), and on the data directory when it is stopped.
+func TestSieveCommand(t *testing.T) {
+	relay := startSmarthost(t)
+	dir := t.TempDir()
+	cfg := sieveConfig(t, dir, relay.addr)
+	run := func(args ...string) (string, error) {
+		t.Helper()
+		all := append([]string{"sieve", args[0]}, args[1:]...)
+		if args[0] != "check" {
+			all = append([]string{"sieve", args[0], "-c", cfg}, args[1:]...)
+		}
+		out, err := exec.Command(binary, all...).CombinedOutput()
+		return string(out), err
+	}
+	good := filepath.Join(dir, "good.sieve")
+	os.WriteFile(good, []byte("require [\"fileinto\", \"mailbox\"];\nfileinto :create \"Filed\";\n"), 0o600)
+	bad := filepath.Join(dir, "bad.sieve")
+	os.WriteFile(bad, []byte("keep;\nif true { stop;\n"), 0o600)
+	if out, err := run("check", good); err != nil || strings.TrimSpace(out) != "ok" {
+		t.Fatalf("check good: %v %s", err, out)
+	}
+	if out, err := run("check", bad); err == nil || !strings.Contains(out, "line 3, column 1") {
+		t.Fatalf("check bad: %v %s", err, out)
+	}
+
+	p := startServe(t, "-c", cfg)
+	p.waitFor(t, 0, "mailroom started")
+	if out, err := run("put", "bob@example.test", "main", bad); err == nil || !strings.Contains(out, "line 3") {
+		t.Errorf("put bad: %v %s", err, out)
+	}
+	for _, args := range [][]string{{"put", "bob@example.test", "main", good}, {"activate", "bob@example.test", "main"}} {
+		if out, err := run(args...); err != nil || strings.TrimSpace(out) != "ok" {
+			t.Fatalf("%v: %v %s", args, err, out)
+		}
+	}
+	if _, i := p.waitFor(t, 0, `sieve changed by the operator.*op=activate`); i < 0 {
+		t.Fatal("not done by the running server")
+	}
+	if out, err := run("list", "bob@example.test"); err != nil || strings.TrimSpace(out) != "main\tactive" {
+		t.Fatalf("list: %v %q", err, out)
+	}
+	if out, err := run("get", "bob@example.test", "main"); err != nil || !strings.Contains(out, `fileinto :create "Filed"`) {
+		t.Fatalf("get: %v %s", err, out)
+	}
+	c, err := smtp.Dial(p.listenAddr(t, "smtp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.SendMail(c, "x@remote.test", []string{"bob@example.test"}, "Subject: hi\r\n\r\nhi\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	p.stop(t)
+	out, err := exec.Command(binary, "stats", "-c", cfg).Output()
+	if err != nil || !strings.Contains(string(out), `"messages": 1`) || !strings.Contains(string(out), `"mailboxes": 4`) { // Filed was created
+		t.Fatalf("stats: %v %s", err, out)
+	}
+	// Stopped: on the data directory.
+	if out, err := run("activate", "bob@example.test"); err != nil {
+		t.Fatalf("deactivate while stopped: %v %s", err, out)
+	}
+	if out, err := run("list", "bob@example.test"); err != nil || strings.TrimSpace(out) != "main" {
+		t.Fatalf("list after deactivate: %v %q", err, out)
+	}
+}
