@@ -327,17 +327,38 @@ func mailHeader(b *bytes.Buffer, name, value string) {
 	fmt.Fprintf(b, "%s: %s\r\n", name, value)
 }
 
-// queueMail sends a message we write ourselves through the outbound queue
-// (so it is DKIM-signed like other outbound mail).
+// queueMail sends a message we write ourselves (see send).
 func (f *filterRun) queueMail(ctx context.Context, from, to string, msg []byte) {
-	q := f.s.srv.opts.Queue
+	if err := f.send(ctx, from, to, nil, msg); err != nil {
+		f.s.log.Error("sieve: sending", "from", from, "to", to, "err", err)
+	}
+}
+
+// send delivers head followed by msg to one address: straight into the
+// INBOX of a local account (its own scripts do not run: a reply or a
+// redirect is not filtered twice), else through the outbound queue, so
+// it is DKIM-signed like other outbound mail.
+func (f *filterRun) send(ctx context.Context, from, to string, head, msg []byte) error {
+	srv := f.s.srv
+	if at := strings.LastIndexByte(to, '@'); at > 0 && srv.isLocal(strings.ToLower(to[at+1:])) {
+		a, ok := srv.opts.Directory.Load().Lookup(to)
+		if !ok {
+			return fmt.Errorf("no local account %q", to)
+		}
+		inbox, err := srv.opts.Store.Inbox(ctx, a.Address)
+		if err != nil {
+			return err
+		}
+		prefix := fmt.Appendf(nil, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", from, a.Address)
+		_, err = srv.opts.Store.Deliver(ctx, msg, []store.Delivery{{Mailbox: inbox.ID, NewMessage: store.NewMessage{
+			InternalDate: srv.opts.Now(), Prefix: append(prefix, head...)}}})
+		return err
+	}
+	q := srv.opts.Queue
 	if q == nil {
-		f.s.log.Warn("sieve: no outbound queue, not sent", "to", to)
-		return
+		return errors.New("no outbound queue")
 	}
-	if err := q.Enqueue(ctx, from, []string{to}, nil, msg); err != nil {
-		f.s.log.Error("sieve: queueing", "from", from, "to", to, "err", err)
-	}
+	return q.Enqueue(ctx, from, []string{to}, head, msg)
 }
 
 func (f *filterRun) rejectNotice(a *acl.Account, reason string) {
@@ -383,14 +404,16 @@ func (f *filterRun) redirect(a *acl.Account, addr string, prefix, msg []byte) {
 		f.s.log.Warn("sieve: redirect loop, not redirected", "account", a.Address, "to", addr)
 		return
 	}
+	// The copy keeps Delivered-To (for the loop check above) and
+	// Received; Return-Path is the next receiver's to add.
 	head := append([]byte(nil), prefix...)
-	f.after = append(f.after, func(ctx context.Context) {
-		q := f.s.srv.opts.Queue
-		if q == nil {
-			f.s.log.Warn("sieve: no outbound queue, redirect dropped", "to", addr)
-			return
+	if bytes.HasPrefix(head, []byte("Return-Path:")) {
+		if i := bytes.Index(head, []byte("\r\n")); i >= 0 {
+			head = head[i+2:]
 		}
-		if err := q.Enqueue(ctx, a.Address, []string{addr}, head, msg); err != nil {
+	}
+	f.after = append(f.after, func(ctx context.Context) {
+		if err := f.send(ctx, a.Address, addr, head, msg); err != nil {
 			f.s.log.Error("sieve: redirect", "account", a.Address, "to", addr, "err", err)
 			return
 		}

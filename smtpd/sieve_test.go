@@ -249,3 +249,30 @@ addheader "X-Filtered" "by mailroom";`), 0o600)
 		}
 	}
 }
+
+// TestSieveLocalTargets: a vacation reply and a redirect to local
+// addresses are delivered straight into those INBOXes, not queued.
+func TestSieveLocalTargets(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t, 1<<20)
+	ctx := context.Background()
+	env.st.PutSieveScript(ctx, "alice@example.test", "s", `require "vacation"; redirect "user1@example.test"; vacation "Away.";`)
+	env.st.SetActiveSieveScript(ctx, "alice@example.test", "s")
+	if err := testutil.SendMail(dial(t, env.mx), "bob@example.test", []string{"alice@example.test"}, "From: bob@example.test\r\nTo: alice@example.test\r\nSubject: lunch?\r\n\r\nx\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if q := env.queue.sent(); len(q) != 0 {
+		t.Errorf("queued: %+v", q)
+	}
+	bob := inboxContents(t, env.st, "bob@example.test")
+	if len(bob) != 1 || !strings.Contains(bob[0], "Auto-Submitted: auto-replied") || !strings.HasPrefix(bob[0], "Return-Path: <alice@example.test>\r\nDelivered-To: bob@example.test\r\n") {
+		t.Errorf("bob's INBOX = %q", bob)
+	}
+	u1 := inboxContents(t, env.st, "user1@example.test")
+	if len(u1) != 1 || !strings.Contains(u1[0], "Subject: lunch?") || strings.Count(u1[0], "Return-Path:") != 1 || !strings.Contains(u1[0], "Delivered-To: alice@example.test") {
+		t.Errorf("user1's INBOX = %q", u1)
+	}
+	if in := inboxContents(t, env.st, "alice@example.test"); len(in) != 0 {
+		t.Errorf("alice kept a redirected message: %d", len(in))
+	}
+}
