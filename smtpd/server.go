@@ -110,6 +110,7 @@ type Server struct {
 	receiving *budget // nil: no limit
 
 	sieveCache scriptCache
+	srs        srsKey
 }
 
 // New returns a server; Serve starts listeners.

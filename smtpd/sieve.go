@@ -393,11 +393,12 @@ func domainOf(addr string) string {
 	return addr
 }
 
-// redirect queues the message to addr after the commit. The envelope
-// sender becomes the account (no SRS yet): SPF at the destination checks
-// our domain, and bounces come to the account. A message that was
-// already delivered to this account (Delivered-To) is not redirected
-// again, which breaks redirect loops.
+// redirect sends the message to addr after the commit. Leaving for a
+// remote address, its envelope sender is rewritten with SRS (srs.go) at
+// the account's domain: SPF at the destination checks our domain, and a
+// bounce comes back here and is forwarded to the original sender. A
+// message that was already delivered to this account (Delivered-To) is
+// not redirected again, which breaks redirect loops.
 func (f *filterRun) redirect(a *acl.Account, addr string, prefix, msg []byte) {
 	hdr := msg[:headerEnd(msg)]
 	if bytes.Contains(bytes.ToLower(hdr), []byte("delivered-to: "+strings.ToLower(a.Address)+"\r\n")) {
@@ -413,7 +414,16 @@ func (f *filterRun) redirect(a *acl.Account, addr string, prefix, msg []byte) {
 		}
 	}
 	f.after = append(f.after, func(ctx context.Context) {
-		if err := f.send(ctx, a.Address, addr, head, msg); err != nil {
+		from := f.s.from
+		if at := strings.LastIndexByte(addr, '@'); at > 0 && !f.s.srv.isLocal(strings.ToLower(addr[at+1:])) {
+			secret, err := f.s.srv.srs.get(ctx, f.s.srv.opts.Store)
+			if err != nil {
+				f.s.log.Error("sieve: redirect: srs secret", "err", err)
+				return
+			}
+			from = srsForward(secret, from, domainOf(a.Address), f.s.srv.opts.Now())
+		}
+		if err := f.send(ctx, from, addr, head, msg); err != nil {
 			f.s.log.Error("sieve: redirect", "account", a.Address, "to", addr, "err", err)
 			return
 		}

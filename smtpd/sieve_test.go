@@ -209,8 +209,23 @@ func TestSieveRejectAndRedirect(t *testing.T) {
 		t.Errorf("alice's INBOX has %d messages", len(in))
 	}
 	q := env.queue.sent()
-	if len(q) != 1 || q[0].from != "alice@example.test" || q[0].rcpts[0] != "alice@elsewhere.test" || !strings.Contains(string(q[0].msg), "Subject: spam offer") {
+	if len(q) != 1 || !strings.HasPrefix(q[0].from, "SRS0=") || !strings.HasSuffix(q[0].from, "=remote.test=x@example.test") ||
+		q[0].rcpts[0] != "alice@elsewhere.test" || !strings.Contains(string(q[0].msg), "Subject: spam offer") {
 		t.Fatalf("queue = %+v", q)
+	}
+	// The redirect bounces: the bounce to the SRS address goes back to
+	// the original sender; a forged SRS address is unknown.
+	bounce := "From: MAILER-DAEMON@elsewhere.test\r\nSubject: Undelivered\r\n\r\nsorry\r\n"
+	if err := testutil.SendMail(dial(t, env.mx), "", []string{q[0].from}, bounce); err != nil {
+		t.Fatalf("bounce to %s: %v", q[0].from, err)
+	}
+	q = env.queue.sent()
+	if len(q) != 2 || q[1].from != "" || len(q[1].rcpts) != 1 || q[1].rcpts[0] != "x@remote.test" {
+		t.Fatalf("bounce forwarded as %+v", q[1:])
+	}
+	forged := "SRS0=abcd=AA=remote.test=x@example.test"
+	if err := testutil.SendMail(dial(t, env.mx), "", []string{forged}, bounce); code(err) != "550 5.1.1" {
+		t.Errorf("forged SRS address: %v", err)
 	}
 }
 

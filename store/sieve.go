@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ const (
 	kindSieveScript byte = 0x20 // kindSieveScript|account|0|name -> script source
 	kindSieveActive byte = 0x21 // kindSieveActive|account|0 -> name of the active script
 	kindSieveMark   byte = 0x22 // kindSieveMark|account|0|key -> expiry (unix seconds, uint64)
+	kindSRSSecret   byte = 0x23 // kindSRSSecret -> 32 random bytes (SRSSecret)
 )
 
 // Limits on what an account may store (RFC 5804 §2.3 HAVESPACE answers
@@ -288,4 +290,25 @@ func (s *Store) SieveMark(ctx context.Context, account, key string, period time.
 		return tx.SetEntry(badger.NewEntry(k, exp).WithTTL(period + time.Hour))
 	})
 	return fresh, err
+}
+
+// SRSSecret returns the server's key for the Sender Rewriting Scheme of
+// redirected mail, made on first use and kept, so that a bounce arriving
+// after a restart is still recognised.
+func (s *Store) SRSSecret(ctx context.Context) ([]byte, error) {
+	var secret []byte
+	err := s.update(ctx, nil, func(tx *txn) error {
+		v, ok, err := getValue(tx.Txn, []byte{kindSRSSecret})
+		if err != nil {
+			return err
+		}
+		if ok && len(v) == 32 {
+			secret = v
+			return nil
+		}
+		secret = make([]byte, 32)
+		rand.Read(secret)
+		return tx.Set([]byte{kindSRSSecret}, secret)
+	})
+	return secret, err
 }

@@ -106,3 +106,17 @@ func TestSieveMarks(t *testing.T) {
 		t.Fatal("mark after the period is not fresh")
 	}
 }
+
+func TestSRSSecret(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openTest(t, Options{Dir: dir})
+	a, err := s.SRSSecret(context.Background())
+	if err != nil || len(a) != 32 {
+		t.Fatalf("secret = %x, %v", a, err)
+	}
+	b, _ := s.SRSSecret(context.Background())
+	if string(a) != string(b) {
+		t.Fatal("secret changed")
+	}
+}
