@@ -111,6 +111,7 @@ type Server struct {
 
 	sieveCache scriptCache
 	srs        srsKey
+	sieveLive  atomic.Pointer[SieveOptions] // set by SetOptions (sieve.go)
 }
 
 // New returns a server; Serve starts listeners.
@@ -156,6 +157,7 @@ func (s *Server) SetOptions(o Options) {
 	}
 	s.domains.Store(&domains)
 	s.conns.SetLimits(o.MaxConnections, o.MaxConnectionsPerIP)
+	s.sieveLive.Store(&o.Sieve)
 }
 
 // Serve accepts connections on ln until Shutdown.

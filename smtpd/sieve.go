@@ -37,6 +37,14 @@ type SieveOptions struct {
 	Disabled bool
 }
 
+// sieveOptions are the options of the last SetOptions, else New's.
+func (s *Server) sieveOptions() SieveOptions {
+	if p := s.sieveLive.Load(); p != nil {
+		return *p
+	}
+	return s.opts.Sieve
+}
+
 // scriptCache holds compiled scripts by the hash of their source, shared
 // by all deliveries; it is emptied when it grows past maxCachedScripts.
 type scriptCache struct {
@@ -104,7 +112,7 @@ func (s *session) newFilter() *filterRun {
 // done, otherwise one delivery per mailbox, or none.
 func (f *filterRun) filter(ctx context.Context, a *acl.Account, rcpt string, d store.Delivery, msg []byte) []store.Delivery {
 	srv := f.s.srv
-	opts := srv.opts.Sieve
+	opts := srv.sieveOptions()
 	if opts.Disabled {
 		return []store.Delivery{d}
 	}
@@ -508,7 +516,7 @@ func parseHeaderAddrs(v string) []string {
 // notice tells the account, in its INBOX and at most once per
 // NoticeInterval, that its script failed and why.
 func (f *filterRun) notice(a *acl.Account, inbox store.MailboxID, script string, cause error) {
-	interval := f.s.srv.opts.Sieve.NoticeInterval
+	interval := f.s.srv.sieveOptions().NoticeInterval
 	if interval <= 0 {
 		interval = time.Hour
 	}

@@ -13,8 +13,8 @@ import (
 )
 
 // sieveOptions returns the delivery-time Sieve options the configuration
-// sets. The global script is re-read at each delivery, so editing it
-// needs no reload; its path is read at start.
+// sets; a reload applies them (smtpd.Server.SetOptions). The global
+// script itself is read at each delivery, so editing it needs no reload.
 func sieveOptions(cfg *config.Config) smtpd.SieveOptions {
 	lim := sieve.DefaultLimits
 	lim.MaxRedirects = cfg.Sieve.MaxRedirects
