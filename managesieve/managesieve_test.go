@@ -19,9 +19,10 @@ import (
 )
 
 type env struct {
-	st   *store.Store
-	addr string // STARTTLS required for AUTHENTICATE
-	open string // AUTHENTICATE allowed without TLS
+	st     *store.Store
+	sleeps chan time.Duration // login delays asked for
+	addr   string             // STARTTLS required for AUTHENTICATE
+	open   string             // AUTHENTICATE allowed without TLS
 }
 
 func newEnv(t *testing.T) *env {
@@ -47,9 +48,9 @@ func newEnv(t *testing.T) *env {
 	for _, a := range []string{"alice@example.test", "bob@example.test", "info@example.test"} {
 		st.EnsureAccount(ctx, a, false)
 	}
+	e := &env{st: st, sleeps: make(chan time.Duration, 100)}
 	srv := New(Options{Store: st, Directory: acl.NewLive(dir), TLSConfig: testutil.TLSConfig(t),
-		Sleep: func(context.Context, time.Duration) {}})
-	e := &env{st: st}
+		Sleep: func(_ context.Context, d time.Duration) { e.sleeps <- d }})
 	for _, insecure := range []bool{false, true} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -270,5 +271,25 @@ func TestDecoderLimits(t *testing.T) {
 	c3, _ := dial(t, e.open)
 	if got := c3.cmd("NOOP %s", strings.Repeat("1", maxLine+10)); !strings.HasPrefix(got, "NO") {
 		t.Errorf("long line: %s", got)
+	}
+}
+
+// TestLoginThrottle: a failed login makes the next one for that name
+// wait, as IMAP does (netlimit.Throttle).
+func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c, _ := dial(t, e.open)
+	if got := c.cmd(`AUTHENTICATE "PLAIN" "%s"`, plain("", "bob@example.test", "wrong")); !strings.HasPrefix(got, "NO") {
+		t.Fatalf("bad password: %s", got)
+	}
+	if d := <-e.sleeps; d != 0 {
+		t.Errorf("first attempt waited %v", d)
+	}
+	if got := c.cmd(`AUTHENTICATE "PLAIN" "%s"`, plain("", "bob@example.test", "password")); got != `OK "Logged in"` {
+		t.Fatalf("good password: %s", got)
+	}
+	if d := <-e.sleeps; d < time.Second {
+		t.Errorf("attempt after a failure waited %v, want at least 1s", d)
 	}
 }
