@@ -48,8 +48,9 @@
 //     nor when none of the user's addresses is in a recipient field. The
 //     once-per-period rule is the caller's, keyed by Vacation.Key.
 //     :days is clamped to 1..90; :seconds 0 becomes one second.
-//   - reject/ereject: at most one per script, never with vacation
-//     (RFC 5429 §2.1); the caller refuses the recipient when it can.
+//   - reject/ereject: at most one per script, never with vacation, keep,
+//     fileinto or redirect (RFC 5429 §2.1): such a script fails, and the
+//     message is kept. The caller refuses the recipient when it can.
 //   - editheader may not touch Received, Return-Path or Auto-Submitted
 //     (RFC 5293 §9); attempts are ignored. Tests after an edit see it.
 //   - duplicate returns keys to record, and the caller records them only

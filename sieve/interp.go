@@ -189,9 +189,14 @@ func (in *interp) command(f *frame, c *instr) (ctrl, error) {
 		return ctrlNext, in.act(c, Action{Kind: ActRedirect, Address: addr, Copy: c.has("copy")})
 	case "reject", "ereject":
 		// RFC 5429 §2.1/§2.2: one reject per script, and not together
-		// with vacation.
+		// with vacation or an action that delivers the message.
 		if in.rejected || in.vacation {
 			return ctrlStop, &RuntimeError{Pos: c.pos, Msg: c.name + " cannot be combined with another reject or with vacation"}
+		}
+		for _, a := range in.res.Actions {
+			if a.Kind == ActKeep || a.Kind == ActFileinto || a.Kind == ActRedirect {
+				return ctrlStop, &RuntimeError{Pos: c.pos, Msg: c.name + " cannot be combined with " + a.Kind.String()}
+			}
 		}
 		in.rejected = true
 		in.cancelKeep = true
@@ -228,6 +233,9 @@ func (in *interp) command(f *frame, c *instr) (ctrl, error) {
 // act records an action, merging duplicates (RFC 5228 §2.10.3: the same
 // mailbox or address twice is done once; keep is fileinto "INBOX").
 func (in *interp) act(c *instr, a Action) error {
+	if in.rejected && (a.Kind == ActKeep || a.Kind == ActFileinto || a.Kind == ActRedirect) {
+		return &RuntimeError{Pos: c.pos, Msg: a.Kind.String() + " cannot be combined with reject"}
+	}
 	for i, old := range in.res.Actions {
 		same := false
 		switch {

@@ -281,6 +281,9 @@ func TestReject(t *testing.T) {
 		{name: "reject", script: `require "reject"; reject "go away";`, want: "reject go away"},
 		{name: "ereject", script: `require "ereject"; ereject "no";`, want: "ereject no"},
 		{name: "two rejects", script: `require "reject"; reject "a"; reject "b";`, want: "keep (implicit)", err: "cannot be combined"},
+		{name: "reject after fileinto", script: `require ["reject","fileinto"]; fileinto "x"; reject "b";`, want: "keep (implicit)", err: "cannot be combined with fileinto"},
+		{name: "keep after ereject", script: `require "ereject"; ereject "b"; keep;`, want: "keep (implicit)", err: "keep cannot be combined"},
+		{name: "reject with discard", script: `require "reject"; discard; reject "no";`, want: "reject no"},
 	})
 }
 

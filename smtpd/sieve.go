@@ -190,6 +190,9 @@ func (f *filterRun) filter(ctx context.Context, a *acl.Account, rcpt string, d s
 		if errors.As(err, &se) {
 			err = se // "include "/active": line 3 ..." says less than the line itself
 		}
+		if scriptName == "" {
+			scriptName = "server-wide" // the global script failed
+		}
 		f.s.log.Warn("sieve: script failed, message kept in INBOX", "account", a.Address, "script", scriptName, "err", err)
 		f.notice(a, d.Mailbox, scriptName, err)
 		return []store.Delivery{d}
