@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"os"
+	"path/filepath"
 
 	"mailroom/sieve"
 )
@@ -30,10 +32,10 @@ func (c *Config) validateSieve(v *validator) {
 	}
 	src, err := os.ReadFile(c.Sieve.Global)
 	if err != nil {
-		v.add("sieve.global", "%v", err)
+		v.add("sieve.global", "cannot read %q: %v", c.Sieve.Global, errors.Unwrap(err))
 		return
 	}
 	if _, err := sieve.Compile(string(src), nil); err != nil {
-		v.add("sieve.global", "%s: %v", c.Sieve.Global, err)
+		v.add("sieve.global", "%s: %v", filepath.Base(c.Sieve.Global), err)
 	}
 }

@@ -50,6 +50,7 @@ type node struct {
 type parser struct {
 	lx       *lexer
 	tok      token
+	prevEnd  Pos // just after the token before tok
 	limits   *Limits
 	commands int
 }
@@ -74,6 +75,7 @@ func parse(src string, l *Limits) ([]*node, error) {
 }
 
 func (p *parser) advance() error {
+	p.prevEnd = p.lx.pos()
 	t, err := p.lx.next()
 	if err != nil {
 		return err
@@ -131,7 +133,8 @@ func (p *parser) command(depth int) (*node, error) {
 		}
 		return c, p.advance()
 	}
-	return nil, p.errf(p.tok.pos, "expected \";\" or a block after %s, found %s", c.name, p.tok.kind)
+	// Point just after what precedes: that is where the ";" is missing.
+	return nil, p.errf(p.prevEnd, "missing \";\" or block after %s (found %s at line %d)", c.name, p.tok.kind, p.tok.pos.Line)
 }
 
 // arguments reads *argument [ test / test-list ].
