@@ -28,9 +28,9 @@ type Config struct {
 	Groups    map[string]Group `toml:"groups"`
 	Accounts  []Account        `toml:"accounts"`
 	Shares    []Share          `toml:"share"`
+	Sieve     Sieve            `toml:"sieve"`
 	Outbound  Outbound         `toml:"outbound"`
 	Admin     Admin            `toml:"admin"`
-	Sieve     Sieve            `toml:"sieve"`
 }
 
 // Log configures the server's logs.
@@ -50,8 +50,8 @@ type Listeners struct {
 	SMTP        Listener `toml:"smtp"`
 	Submission  Listener `toml:"submission"`
 	Submissions Listener `toml:"submissions"`
-	LMTP        Listener `toml:"lmtp"`
 	ManageSieve Listener `toml:"managesieve"`
+	LMTP        Listener `toml:"lmtp"`
 }
 
 // Listener is one listening socket.
@@ -227,6 +227,7 @@ func Defaults() Config {
 			DefaultPlan: {Share: true},
 		},
 		Groups: map[string]Group{},
+		Sieve:  defaultSieve(),
 		Outbound: Outbound{
 			RelayTLS:     "starttls",
 			MaxAge:       Duration(5 * 24 * time.Hour),
@@ -234,7 +235,6 @@ func Defaults() Config {
 			Workers:      4,
 		},
 		Admin: Admin{Socket: "admin.sock"},
-		Sieve: defaultSieve(),
 	}
 }
 

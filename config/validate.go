@@ -24,8 +24,8 @@ func (c *Config) Validate() error {
 	owners := c.validateAccounts(v, domains)
 	c.validatePostmasters(v)
 	c.validateShares(v, owners)
-	c.validateOutbound(v)
 	c.validateSieve(v)
+	c.validateOutbound(v)
 	return v.err()
 }
 
@@ -74,10 +74,10 @@ func (c *Config) Listener(name string) Listener {
 		return c.Listeners.Submission
 	case "submissions":
 		return c.Listeners.Submissions
-	case "lmtp":
-		return c.Listeners.LMTP
 	case "managesieve":
 		return c.Listeners.ManageSieve
+	case "lmtp":
+		return c.Listeners.LMTP
 	}
 	return Listener{}
 }

@@ -64,6 +64,8 @@ type Options struct {
 	Timeout time.Duration
 	// Queue takes submitted mail for remote recipients; nil refuses it.
 	Queue Queue
+	// Sieve configures filtering at local delivery (sieve.go).
+	Sieve SieveOptions
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// MaxConnections and MaxConnectionsPerIP bound concurrent connections
@@ -78,8 +80,6 @@ type Options struct {
 	// are dropped as they come. 0 means no limit.
 	MaxReceiving int64
 	Sleep        func(ctx context.Context, d time.Duration)
-	// Sieve configures filtering at local delivery (sieve.go).
-	Sieve SieveOptions
 }
 
 // ListenerOptions qualify one listener.

@@ -176,6 +176,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	io := imapOptions(cfg)
 	io.Store, io.Registry, io.Directory, io.Logger, io.TLSConfig = st, reg, s.dir, log, tlsConfig
 	s.imap = imapd.New(io)
+	s.sieve = managesieve.New(manageSieveOptions(cfg, st, s.dir, log, tlsConfig))
 	keys, err := loadDKIMKeys(cfg, log)
 	if err != nil {
 		s.shutdown()
@@ -190,7 +191,6 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	so := smtpOptions(cfg)
 	so.Store, so.Directory, so.Logger, so.TLSConfig, so.Queue = st, s.dir, log, tlsConfig, &s.queue
 	s.smtp = smtpd.New(so)
-	s.sieve = managesieve.New(manageSieveOptions(cfg, st, s.dir, log, tlsConfig))
 	for _, name := range cfg.ListenerNames() {
 		l := cfg.Listener(name)
 		if !l.Enabled() {
@@ -210,12 +210,12 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 			switch name {
 			case "imap", "imaps":
 				return s.imap.Serve(ln, imapd.ListenerOptions{InsecureAuth: l.AllowInsecureAuth})
+			case "managesieve":
+				return s.sieve.Serve(ln, managesieve.ListenerOptions{InsecureAuth: l.AllowInsecureAuth})
 			case "smtp":
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeMX})
 			case "lmtp":
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeLMTP})
-			case "managesieve":
-				return s.sieve.Serve(ln, managesieve.ListenerOptions{InsecureAuth: l.AllowInsecureAuth})
 			default: // submission, and submissions with implicit TLS
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeSubmission, InsecureAuth: l.AllowInsecureAuth, ImplicitTLS: name == "submissions"})
 			}
