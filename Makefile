@@ -23,9 +23,8 @@ bench:
 	GO=$(GO) ./scripts/bench.sh
 
 # Tools the end-to-end tests drive: mbsync (isync), swaks, Python with
-# Debian's dkimpy, sieve-connect (ManageSieve). A test skips, saying so,
-# when its tool is missing, or fails under MAILROOM_REQUIRE_TOOLS=1 (set
-# by .ci/run after make deps).
+# Debian's dkimpy. A test skips, saying so, when its tool is missing, or
+# fails under MAILROOM_REQUIRE_TOOLS=1 (set by .ci/run after make deps).
 deps:
 	@need=""; \
 	command -v mbsync >/dev/null || need="$$need isync"; \

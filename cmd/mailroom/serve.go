@@ -22,7 +22,6 @@ import (
 	"mailroom/config"
 	"mailroom/imapd"
 	"mailroom/internal/trace"
-	"mailroom/managesieve"
 	"mailroom/smtpd"
 	"mailroom/store"
 )
@@ -134,7 +133,7 @@ type server struct {
 	dir   *acl.Live
 	imap  *imapd.Server
 	smtp  *smtpd.Server
-	sieve *managesieve.Server
+	sieve *sieveServer
 	certs *certSource // nil without TLS
 
 	queue        liveQueue
@@ -176,7 +175,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	io := imapOptions(cfg)
 	io.Store, io.Registry, io.Directory, io.Logger, io.TLSConfig = st, reg, s.dir, log, tlsConfig
 	s.imap = imapd.New(io)
-	s.sieve = managesieve.New(manageSieveOptions(cfg, st, s.dir, log, tlsConfig))
+	s.sieve = newManageSieve(cfg, st, s.dir, log, tlsConfig)
 	keys, err := loadDKIMKeys(cfg, log)
 	if err != nil {
 		s.shutdown()
@@ -211,7 +210,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 			case "imap", "imaps":
 				return s.imap.Serve(ln, imapd.ListenerOptions{InsecureAuth: l.AllowInsecureAuth})
 			case "managesieve":
-				return s.sieve.Serve(ln, managesieve.ListenerOptions{InsecureAuth: l.AllowInsecureAuth})
+				return serveManageSieve(s.sieve, ln, l.AllowInsecureAuth)
 			case "smtp":
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeMX})
 			case "lmtp":
@@ -468,11 +467,11 @@ func (s *server) shutdown() error {
 	if s.smtp != nil {
 		s.smtp.Shutdown(ctx) // lets a DATA in progress finish
 	}
-	if s.imap != nil {
-		s.imap.Close()
-	}
 	if s.sieve != nil {
 		s.sieve.Close()
+	}
+	if s.imap != nil {
+		s.imap.Close()
 	}
 	if s.stopOutbound != nil {
 		s.stopOutbound() // a delivery in progress is abandoned and retried later

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"log/slog"
+	"net"
 
 	"mailroom/acl"
 	"mailroom/config"
@@ -19,6 +20,18 @@ func sieveOptions(cfg *config.Config) smtpd.SieveOptions {
 	lim := sieve.DefaultLimits
 	lim.MaxRedirects = cfg.Sieve.MaxRedirects
 	return smtpd.SieveOptions{Global: cfg.Sieve.Global, Limits: &lim}
+}
+
+// sieveServer is the ManageSieve server (named here so that serve.go
+// need not import the package).
+type sieveServer = managesieve.Server
+
+func newManageSieve(cfg *config.Config, st *store.Store, dir *acl.Live, log *slog.Logger, tlsConfig *tls.Config) *sieveServer {
+	return managesieve.New(manageSieveOptions(cfg, st, dir, log, tlsConfig))
+}
+
+func serveManageSieve(s *sieveServer, ln net.Listener, insecureAuth bool) error {
+	return s.Serve(ln, managesieve.ListenerOptions{InsecureAuth: insecureAuth})
 }
 
 // manageSieveOptions returns the ManageSieve options: the same
