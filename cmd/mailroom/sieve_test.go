@@ -6,9 +6,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
@@ -260,4 +263,67 @@ func TestSieveCommand(t *testing.T) {
 	if out, err := run("list", "bob@example.test"); err != nil || strings.TrimSpace(out) != "main" {
 		t.Fatalf("list after deactivate: %v %q", err, out)
 	}
+}
+
+// TestSieveReload: [sieve] global follows SIGHUP; a global script that
+// does not compile is refused at reload, naming it, and the running one
+// stays.
+func TestSieveReload(t *testing.T) {
+	relay := startSmarthost(t)
+	dir := t.TempDir()
+	cfg := sieveConfig(t, dir, relay.addr)
+	base, _ := os.ReadFile(cfg)
+	for name, box := range map[string]string{"one.sieve": "One", "two.sieve": "Two"} {
+		os.WriteFile(filepath.Join(dir, name), []byte(`require ["fileinto", "mailbox"]; fileinto :create "`+box+`";`), 0o600)
+	}
+	os.WriteFile(filepath.Join(dir, "broken.sieve"), []byte("fileinto;"), 0o600)
+	setGlobal := func(name string) {
+		t.Helper()
+		if err := os.WriteFile(cfg, append(append([]byte(nil), base...), fmt.Sprintf("[sieve]\nglobal = %q\n", name)...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setGlobal("one.sieve")
+	p := startServe(t, "-c", cfg)
+	mx, imapAddr := p.listenAddr(t, "smtp"), p.listenAddr(t, "imap")
+	send := func() {
+		t.Helper()
+		c, err := smtp.Dial(mx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := testutil.SendMail(c, "x@remote.test", []string{"bob@example.test"}, "Subject: hi\r\n\r\nhi\r\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(mailbox string) uint32 {
+		t.Helper()
+		c, err := imapclient.DialInsecure(imapAddr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Login("bob@example.test", "password").Wait(); err != nil {
+			t.Fatal(err)
+		}
+		d, err := c.Status(mailbox, &imap.StatusOptions{NumMessages: true}).Wait()
+		if err != nil {
+			return 0
+		}
+		return *d.NumMessages
+	}
+	send()
+	setGlobal("broken.sieve")
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	_, at := p.waitFor(t, 0, `reload failed.*sieve.global: broken.sieve: line 1`)
+	send()
+	setGlobal("two.sieve")
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.waitFor(t, at, "configuration reloaded")
+	send()
+	if one, two := count("One"), count("Two"); one != 2 || two != 1 {
+		t.Errorf("One has %d messages, Two %d; want 2 and 1", one, two)
+	}
+	p.stop(t)
 }
