@@ -29,6 +29,7 @@ deps:
 	@need=""; \
 	command -v mbsync >/dev/null || need="$$need isync"; \
 	command -v swaks >/dev/null || need="$$need swaks"; \
+	command -v sieve-connect >/dev/null || need="$$need sieve-connect"; \
 	command -v python3 >/dev/null || need="$$need python3"; \
 	/usr/bin/python3 -c 'import dkim' 2>/dev/null || need="$$need python3-dkim"; \
 	if [ -n "$$need" ]; then \
@@ -43,6 +44,9 @@ FUZZ_TARGETS := config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer sm
 	imapd:FuzzFetchRoundTrip imapd:FuzzWireInput imapd/proto:FuzzDecode imapd/proto:FuzzMUTF7 \
 	imapd/proto:FuzzNumSet imapd/part:FuzzParse imapd/part:FuzzParseDate store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights acl:FuzzSCRAM \
 	internal/trace:FuzzTranscript internal/inflate:FuzzInflate
+
+# Sieve and ManageSieve.
+FUZZ_TARGETS += sieve:FuzzParse managesieve:FuzzDecode
 
 # `make fuzz` runs every target for FUZZTIME of random inputs. Being
 # random, it is not part of CI: a find must not decide whether unrelated

@@ -28,6 +28,7 @@ type Config struct {
 	Groups    map[string]Group `toml:"groups"`
 	Accounts  []Account        `toml:"accounts"`
 	Shares    []Share          `toml:"share"`
+	Sieve     Sieve            `toml:"sieve"`
 	Outbound  Outbound         `toml:"outbound"`
 	Admin     Admin            `toml:"admin"`
 }
@@ -49,6 +50,7 @@ type Listeners struct {
 	SMTP        Listener `toml:"smtp"`
 	Submission  Listener `toml:"submission"`
 	Submissions Listener `toml:"submissions"`
+	ManageSieve Listener `toml:"managesieve"`
 	LMTP        Listener `toml:"lmtp"`
 }
 
@@ -229,6 +231,7 @@ func Defaults() Config {
 			DefaultPlan: {Share: true},
 		},
 		Groups: map[string]Group{},
+		Sieve:  defaultSieve(),
 		Outbound: Outbound{
 			RelayTLS:     "starttls",
 			MaxAge:       Duration(5 * 24 * time.Hour),
@@ -295,6 +298,7 @@ func (c *Config) resolvePaths(dir string) {
 	abs(&c.TLS.CertFile)
 	abs(&c.TLS.KeyFile)
 	abs(&c.Outbound.RelayCAFile)
+	abs(&c.Sieve.Global)
 	for i := range c.Domains {
 		abs(&c.Domains[i].DKIMKey)
 	}

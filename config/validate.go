@@ -24,6 +24,7 @@ func (c *Config) Validate() error {
 	owners := c.validateAccounts(v, domains)
 	c.validatePostmasters(v)
 	c.validateShares(v, owners)
+	c.validateSieve(v)
 	c.validateOutbound(v)
 	return v.err()
 }
@@ -57,7 +58,7 @@ func (c *Config) validateBasics(v *validator) {
 
 // ListenerNames lists the listeners in a fixed order, with their config keys.
 func (c *Config) ListenerNames() []string {
-	return []string{"imap", "imaps", "smtp", "submission", "submissions", "lmtp"}
+	return []string{"imap", "imaps", "smtp", "submission", "submissions", "lmtp", "managesieve"}
 }
 
 // Listener returns the named listener.
@@ -73,6 +74,8 @@ func (c *Config) Listener(name string) Listener {
 		return c.Listeners.Submission
 	case "submissions":
 		return c.Listeners.Submissions
+	case "managesieve":
+		return c.Listeners.ManageSieve
 	case "lmtp":
 		return c.Listeners.LMTP
 	}

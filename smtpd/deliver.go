@@ -31,18 +31,22 @@ func (s *session) deliverLocal(head, msg []byte, status smtp.StatusCollector) er
 	now := s.srv.opts.Now()
 	ds := make([]store.Delivery, 0, len(accts))
 	var err error
+	f := s.newFilter() // Sieve (sieve.go)
 	for i, a := range accts {
 		var inbox *store.Mailbox
 		if inbox, err = st.Inbox(ctx, a.Address); err != nil {
 			break
 		}
-		ds = append(ds, store.Delivery{Mailbox: inbox.ID, NewMessage: store.NewMessage{
+		ds = append(ds, f.filter(ctx, a, rcpts[i], store.Delivery{Mailbox: inbox.ID, NewMessage: store.NewMessage{
 			InternalDate: now,
 			Prefix:       append(s.deliveryHeaders(rcpts[i], a.Address), head...),
-		}})
+		}}, msg)...)
+	}
+	if err == nil && len(ds) > 0 {
+		_, err = st.Deliver(ctx, msg, ds)
 	}
 	if err == nil {
-		_, err = st.Deliver(ctx, msg, ds)
+		err = f.commit(ctx)
 	}
 	if err != nil {
 		s.log.Error("delivery failed", "from", s.from, "rcpts", rcpts, "err", err)
@@ -58,11 +62,11 @@ func (s *session) deliverLocal(head, msg []byte, status smtp.StatusCollector) er
 		s.log.Info("delivered", "from", s.from, "rcpts", rcpts, "size", len(head)+len(msg))
 	}
 	if status != nil {
-		for _, r := range s.rcpts {
-			status.SetStatus(r, err)
+		for j, r := range s.rcpts {
+			status.SetStatus(r, f.status(s.local[j], err))
 		}
 	}
-	return err
+	return f.result(accts, err, status != nil)
 }
 
 // deliveryHeaders are the header lines kept with one recipient's copy:

@@ -112,4 +112,11 @@
 //
 // LMTP answers per recipient (RFC 2033); the listener is meant for a
 // trusted MTA on loopback or a unix socket.
+//
+// Sieve (sieve.go) runs in deliverLocal per recipient before the commit
+// and turns that recipient's one INBOX delivery into the deliveries its
+// script asks for, all still in the transaction's one store.Deliver;
+// vacation replies, redirects, duplicate marks and error notices wait in
+// a list run only after the commit. docs/architecture.md, "Sieve", has
+// the decisions.
 package smtpd

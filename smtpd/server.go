@@ -64,6 +64,8 @@ type Options struct {
 	Timeout time.Duration
 	// Queue takes submitted mail for remote recipients; nil refuses it.
 	Queue Queue
+	// Sieve configures filtering at local delivery (sieve.go).
+	Sieve SieveOptions
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// MaxConnections and MaxConnectionsPerIP bound concurrent connections
@@ -106,6 +108,10 @@ type Server struct {
 	conns     *netlimit.Conns
 	throttle  *netlimit.Throttle
 	receiving *budget // nil: no limit
+
+	sieveCache scriptCache
+	srs        srsKey
+	sieveLive  atomic.Pointer[SieveOptions] // set by SetOptions (sieve.go)
 }
 
 // New returns a server; Serve starts listeners.
@@ -151,6 +157,7 @@ func (s *Server) SetOptions(o Options) {
 	}
 	s.domains.Store(&domains)
 	s.conns.SetLimits(o.MaxConnections, o.MaxConnectionsPerIP)
+	s.sieveLive.Store(&o.Sieve)
 }
 
 // Serve accepts connections on ln until Shutdown.

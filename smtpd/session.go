@@ -238,6 +238,10 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		s.remote = append(s.remote, a.String())
 		return nil
 	}
+	if fwd, ok := s.srsRcpt(a); ok { // a bounce of mail a Sieve script redirected (srs.go)
+		s.remote = append(s.remote, fwd)
+		return nil
+	}
 	acct, ok := s.srv.opts.Directory.Load().Lookup(a.String())
 	if !ok {
 		s.log.Info("unknown recipient", "from", s.from, "rcpt", to)

@@ -32,6 +32,7 @@ commands:
   dkim-keygen    write a DKIM key and print its DNS record (-domain D -selector S [-type rsa|ed25519] [-out FILE])
   dns            print the MX, SPF, DKIM and DMARC records of a domain (-c FILE -domain D)
   acl            list, grant or revoke mailbox rights (acl list|grant|revoke ...; see 'mailroom acl')
+  sieve          check a Sieve script, or list, get, put, activate an account's (see 'mailroom sieve')
   fsck           check every counter and reference count against the records (-c FILE, -data DIR, -repair)
 `
 
@@ -59,6 +60,8 @@ func main() {
 		err = cmdDKIMKeygen(args, os.Stdout)
 	case "dns":
 		err = cmdDNS(args, os.Stdout)
+	case "sieve":
+		err = cmdSieve(ctx, args, os.Stdin, os.Stdout)
 	case "acl":
 		err = cmdACL(ctx, args, os.Stdout)
 	case "fsck":

@@ -135,6 +135,7 @@ type server struct {
 	dir   *acl.Live
 	imap  *imapd.Server
 	smtp  *smtpd.Server
+	sieve *sieveServer
 	certs *certSource // nil without TLS
 
 	queue        liveQueue
@@ -196,6 +197,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	io := imapOptions(cfg)
 	io.Store, io.Registry, io.Directory, io.Logger, io.TLSConfig, io.Search = st, reg, s.dir, log, tlsConfig, indexer
 	s.imap = imapd.New(io)
+	s.sieve = newManageSieve(cfg, st, s.dir, log, tlsConfig)
 	keys, err := loadDKIMKeys(cfg, log)
 	if err != nil {
 		s.shutdown()
@@ -229,6 +231,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 			switch name {
 			case "imap", "imaps":
 				return s.imap.Serve(ln, imapd.ListenerOptions{InsecureAuth: l.AllowInsecureAuth})
+			case "managesieve":
+				return serveManageSieve(s.sieve, ln, l.AllowInsecureAuth)
 			case "smtp":
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeMX})
 			case "lmtp":
@@ -275,6 +279,7 @@ func smtpOptions(cfg *config.Config) smtpd.Options {
 		MaxMessageBytes: int64(l.MessageSize), MaxRecipients: l.Recipients, Timeout: l.SMTPTimeout.D(),
 		MaxReceiving:   int64(l.Receiving),
 		MaxConnections: l.Connections, MaxConnectionsPerIP: l.ConnectionsPerIP,
+		Sieve: sieveOptions(cfg),
 	}
 }
 
@@ -485,6 +490,9 @@ func (s *server) shutdown() error {
 	defer cancel()
 	if s.smtp != nil {
 		s.smtp.Shutdown(ctx) // lets a DATA in progress finish
+	}
+	if s.sieve != nil {
+		s.sieve.Close()
 	}
 	if s.imap != nil {
 		s.imap.Close()
