@@ -25,6 +25,7 @@ func (c *Config) Validate() error {
 	c.validatePostmasters(v)
 	c.validateShares(v, owners)
 	c.validateOutbound(v)
+	c.validateTrust(v)
 	return v.err()
 }
 

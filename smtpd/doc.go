@@ -36,8 +36,11 @@
 // Mail from outside (MX, LMTP) with more than one From or Sender is
 // refused with 550 5.6.0; its header is read leniently, both as received
 // and with bare CRs and LFs as line ends, and a second field found by
-// either reading refuses it. It is otherwise stored as received. (Whether
-// the one From is true is the inbound-trust checks' business.)
+// either reading refuses it. Then Options.Inbound (package inbound) checks
+// SPF, DKIM, DMARC and spam (inbound.go): its verdict refuses the message
+// (5xx, 4xx), or picks INBOX or \Junk and adds Authentication-Results to
+// each copy's prefix; Authentication-Results claiming our host name are
+// cut out of the received bytes. It is otherwise stored as received.
 //
 // Message size: limits.message_size is one inclusive limit for DATA,
 // BDAT and a declared SIZE= (552 5.3.4 above it). The session enforces

@@ -1,0 +1,38 @@
+package inbound
+
+import (
+	"context"
+	"net"
+)
+
+// Resolver is what the checks ask DNS. *net.Resolver satisfies it.
+//
+// An error for a name that does not exist, or has no record of the type,
+// is a *net.DNSError with IsNotFound; a temporary failure (SERVFAIL, a
+// timeout) one whose Temporary() is true. The checks tell these apart:
+// the first is an answer, the second a 4xx.
+type Resolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
+	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
+	LookupAddr(ctx context.Context, addr string) ([]string, error)
+}
+
+var _ Resolver = (*net.Resolver)(nil)
+
+// NewResolver returns the resolver every DNS lookup of the server goes
+// through: the system's when addr is empty, else Go's own resolver
+// sending every query to addr (host:port, e.g. a local validating
+// unbound), over UDP and, for truncated answers, TCP.
+func NewResolver(addr string) *net.Resolver {
+	if addr == "" {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}
+}
