@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emersion/go-msgauth/authres"
 	"github.com/emersion/go-msgauth/dkim"
@@ -125,11 +127,13 @@ type Verdict struct {
 	DMARC     DMARCOutcome
 	DNSBL     string // the zone that lists the client
 	Spam      *SpamResult
+	// Took is how long the checks took.
+	Took time.Duration
 }
 
 // LogAttrs are the verdicts for the delivery's log line.
 func (v *Verdict) LogAttrs() []any {
-	attrs := []any{"action", v.Action.String(), "spf", string(v.SPF), "spf_domain", v.SPFDomain, "dkim", strings.Join(v.DKIM, ","),
+	attrs := []any{"checks_took", v.Took.Round(time.Microsecond), "action", v.Action.String(), "spf", string(v.SPF), "spf_domain", v.SPFDomain, "dkim", strings.Join(v.DKIM, ","),
 		"header_from", v.From, "dmarc", v.DMARC.Result}
 	if v.DMARC.Policy != "" {
 		attrs = append(attrs, "dmarc_policy", v.DMARC.Policy)
@@ -169,19 +173,39 @@ func (c *Checker) lookupTXT(ctx context.Context) func(string) ([]string, error) 
 
 // Check runs every check on m and returns the verdict.
 func (c *Checker) Check(ctx context.Context, m *Message) *Verdict {
+	start := time.Now()
 	v := &Verdict{}
+	defer func() { v.Took = time.Since(start) }()
+	fields := headerFields(m.Data)
+	v.From = fromDomain(m.Data, fields)
+	// The lookups of the checks are independent: they run at once, so a
+	// message waits for the slowest, not for their sum.
+	var (
+		wg      sync.WaitGroup
+		listed  *DNSBLListing
+		failed  []string
+		sigs    []*dkim.Verification
+		sigsErr error
+		rec     dmarcRecord
+	)
 	if len(c.opts.DNSBL) > 0 && m.IP != nil {
-		listed, failed := checkDNSBL(ctx, c.opts.Resolver, c.opts.DNSBL, m.IP)
-		for _, f := range failed {
-			c.opts.Logger.Warn("dnsbl lookup failed", "err", f)
-		}
-		if listed != nil {
-			v.DNSBL = listed.Zone
-			v.decide(Reject, "dnsbl", 554, [3]int{5, 7, 1}, fmt.Sprintf("Client address %s is listed by %s", m.IP, listed.Zone))
-		}
+		wg.Go(func() { listed, failed = checkDNSBL(ctx, c.opts.Resolver, c.opts.DNSBL, m.IP) })
+	}
+	wg.Go(func() { v.SPF, v.SPFDomain, _ = SPF(ctx, c.opts.Resolver, m.IP, m.Helo, m.MailFrom) })
+	wg.Go(func() {
+		sigs, sigsErr = dkim.VerifyWithOptions(bytes.NewReader(m.Data), &dkim.VerifyOptions{LookupTXT: c.lookupTXT(ctx), MaxVerifications: maxDKIMSignatures})
+	})
+	wg.Go(func() { rec = c.lookupDMARC(ctx, v.From) })
+	wg.Wait()
+
+	for _, f := range failed {
+		c.opts.Logger.Warn("dnsbl lookup failed", "err", f)
+	}
+	if listed != nil {
+		v.DNSBL = listed.Zone
+		v.decide(Reject, "dnsbl", 554, [3]int{5, 7, 1}, fmt.Sprintf("Client address %s is listed by %s", m.IP, listed.Zone))
 	}
 	var results []authres.Result
-	v.SPF, v.SPFDomain, _ = SPF(ctx, c.opts.Resolver, m.IP, m.Helo, m.MailFrom)
 	spfRes := &authres.SPFResult{Value: authres.ResultValue(v.SPF)}
 	if m.MailFrom != "" {
 		spfRes.From = m.MailFrom
@@ -190,8 +214,7 @@ func (c *Checker) Check(ctx context.Context, m *Message) *Verdict {
 	}
 	results = append(results, spfRes)
 
-	sigs, err := dkim.VerifyWithOptions(bytes.NewReader(m.Data), &dkim.VerifyOptions{LookupTXT: c.lookupTXT(ctx), MaxVerifications: maxDKIMSignatures})
-	if err != nil && err != dkim.ErrTooManySignatures {
+	if sigsErr != nil && sigsErr != dkim.ErrTooManySignatures {
 		// The header could not be read; no signature is counted.
 		sigs = nil
 	}
@@ -205,9 +228,7 @@ func (c *Checker) Check(ctx context.Context, m *Message) *Verdict {
 		v.DKIM = append(v.DKIM, string(r)+":d="+s.Domain)
 	}
 
-	fields := headerFields(m.Data)
-	v.From = fromDomain(m.Data, fields)
-	v.DMARC = c.evalDMARC(ctx, v.From, v.SPF, v.SPFDomain, sigs)
+	v.DMARC = evalDMARC(v.From, rec, v.SPF, v.SPFDomain, sigs)
 	results = append(results, &authres.DMARCResult{Value: authres.ResultValue(v.DMARC.Result), From: v.From})
 	switch {
 	case v.DMARC.Result == "temperror":

@@ -43,22 +43,37 @@ func aligned(authDomain, from string, mode dmarc.AlignmentMode) bool {
 	return mode != dmarc.AlignmentStrict && orgDomain(authDomain) == orgDomain(from)
 }
 
-// evalDMARC looks up the From domain's record (then its organisational
-// domain's, RFC 7489 §6.6.3) and evaluates it: pass when SPF or a DKIM
-// signature passes for an aligned domain; otherwise the record's policy,
-// unless a lookup the outcome depends on failed temporarily.
-func (c *Checker) evalDMARC(ctx context.Context, from string, spf SPFResult, spfDomain string, sigs []*dkim.Verification) DMARCOutcome {
+// dmarcRecord is the outcome of the DMARC record lookup.
+type dmarcRecord struct {
+	rec   *dmarc.Record
+	atOrg bool // found at the organisational domain, not the From domain
+	err   error
+}
+
+// lookupDMARC finds the From domain's record, then its organisational
+// domain's (RFC 7489 §6.6.3).
+func (c *Checker) lookupDMARC(ctx context.Context, from string) dmarcRecord {
 	if from == "" {
-		return DMARCOutcome{Result: "permerror", Reason: "no usable From domain"}
+		return dmarcRecord{}
 	}
 	opts := &dmarc.LookupOptions{LookupTXT: c.lookupTXT(ctx)}
 	rec, err := dmarc.LookupWithOptions(from, opts)
-	org := orgDomain(from)
-	atOrg := false
-	if errors.Is(err, dmarc.ErrNoPolicy) && org != from {
+	if org := orgDomain(from); errors.Is(err, dmarc.ErrNoPolicy) && org != from {
 		rec, err = dmarc.LookupWithOptions(org, opts)
-		atOrg = true
+		return dmarcRecord{rec: rec, atOrg: true, err: err}
 	}
+	return dmarcRecord{rec: rec, err: err}
+}
+
+// evalDMARC evaluates the record found for the From domain: pass when SPF
+// or a DKIM signature passes for an aligned domain; otherwise the
+// record's policy, unless a lookup the outcome depends on failed
+// temporarily.
+func evalDMARC(from string, r dmarcRecord, spf SPFResult, spfDomain string, sigs []*dkim.Verification) DMARCOutcome {
+	if from == "" {
+		return DMARCOutcome{Result: "permerror", Reason: "no usable From domain"}
+	}
+	rec, err, atOrg := r.rec, r.err, r.atOrg
 	switch {
 	case errors.Is(err, dmarc.ErrNoPolicy):
 		return DMARCOutcome{Result: "none"}

@@ -50,7 +50,7 @@ type DNSBLListing struct {
 func checkDNSBL(ctx context.Context, r Resolver, zones []string, ip net.IP) (listed *DNSBLListing, failed []string) {
 	rev := reversedIP(ip)
 	for _, z := range zones {
-		ips, err := r.LookupIPAddr(ctx, rev+"."+strings.TrimSuffix(z, ".")+".")
+		ips, err := r.LookupIP(ctx, "ip4", rev+"."+strings.TrimSuffix(z, ".")+".")
 		if err != nil {
 			if !isNotFound(err) {
 				failed = append(failed, fmt.Sprintf("%s: %v", z, err))
@@ -60,7 +60,7 @@ func checkDNSBL(ctx context.Context, r Resolver, zones []string, ip net.IP) (lis
 		for _, a := range ips {
 			// RFC 5782 §2.1: listings are 127.0.0.0/8; anything else
 			// (a wildcarding resolver) is not a listing.
-			if v4 := a.IP.To4(); v4 != nil && v4[0] == 127 {
+			if v4 := a.To4(); v4 != nil && v4[0] == 127 {
 				return &DNSBLListing{Zone: z, Code: v4.String()}, failed
 			}
 		}

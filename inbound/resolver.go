@@ -13,7 +13,8 @@ import (
 // the first is an answer, the second a 4xx.
 type Resolver interface {
 	LookupTXT(ctx context.Context, name string) ([]string, error)
-	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
+	// LookupIP asks for one family ("ip4": A, "ip6": AAAA) or both.
+	LookupIP(ctx context.Context, network, host string) ([]net.IP, error)
 	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
 	LookupAddr(ctx context.Context, addr string) ([]string, error)
 }

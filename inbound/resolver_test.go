@@ -34,7 +34,7 @@ func TestResolverFakeDNS(t *testing.T) {
 	if mx, err := r.LookupMX(ctx, "example.test."); err != nil || len(mx) != 1 || mx[0].Host != "mx.example.test." {
 		t.Fatalf("MX = %v, %v", mx, err)
 	}
-	if ips, err := r.LookupIPAddr(ctx, "mx.example.test."); err != nil || len(ips) != 2 {
+	if ips, err := r.LookupIP(ctx, "ip", "mx.example.test."); err != nil || len(ips) != 2 {
 		t.Fatalf("A/AAAA = %v, %v", ips, err)
 	}
 	for _, name := range []string{"nowhere.test.", "mx.example.test."} { // NXDOMAIN, NODATA

@@ -378,14 +378,13 @@ func (c *spfCheck) mechanism(ctx context.Context, domain string, t spfTerm, dept
 	case "ptr":
 		return c.matchPTR(ctx, target), "", nil
 	case "exists":
-		ips, err := c.r.LookupIPAddr(ctx, target+".")
+		// RFC 7208 §5.7: an A query, whatever the client's family.
+		ips, err := c.r.LookupIP(ctx, "ip4", target+".")
 		if err != nil && !isNotFound(err) {
 			return false, SPFTempError, fmt.Errorf("exists %s: %w", target, err)
 		}
-		for _, ip := range ips {
-			if ip.IP.To4() != nil {
-				return true, "", nil
-			}
+		if len(ips) > 0 {
+			return true, "", nil
 		}
 		if err := c.void(); err != nil {
 			return false, SPFPermError, err
@@ -397,7 +396,8 @@ func (c *spfCheck) mechanism(ctx context.Context, domain string, t spfTerm, dept
 
 // matchHost is the a mechanism on host.
 func (c *spfCheck) matchHost(ctx context.Context, host string, t spfTerm) (bool, SPFResult, error) {
-	ips, err := c.r.LookupIPAddr(ctx, host+".")
+	// RFC 7208 §5.3: A or AAAA as the client's address is IPv4 or IPv6.
+	ips, err := c.r.LookupIP(ctx, c.family(), host+".")
 	if err != nil {
 		if !isNotFound(err) {
 			return false, SPFTempError, fmt.Errorf("address of %s: %w", host, err)
@@ -408,7 +408,7 @@ func (c *spfCheck) matchHost(ctx context.Context, host string, t spfTerm) (bool,
 		return false, "", nil
 	}
 	for _, ip := range ips {
-		if c.inNet(ip.IP, t.cidr4, t.cidr6) {
+		if c.inNet(ip, t.cidr4, t.cidr6) {
 			return true, "", nil
 		}
 	}
@@ -431,17 +431,25 @@ func (c *spfCheck) matchPTR(ctx context.Context, target string) bool {
 		if n != target && !strings.HasSuffix(n, "."+target) {
 			continue
 		}
-		ips, err := c.r.LookupIPAddr(ctx, n+".")
+		ips, err := c.r.LookupIP(ctx, c.family(), n+".")
 		if err != nil {
 			continue
 		}
 		for _, ip := range ips {
-			if ip.IP.Equal(c.ip) {
+			if ip.Equal(c.ip) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// family is the address family of the client, as LookupIP names it.
+func (c *spfCheck) family() string {
+	if c.ip.To4() != nil {
+		return "ip4"
+	}
+	return "ip6"
 }
 
 // inNet reports whether the client's address is ip or in its network.
