@@ -61,6 +61,11 @@ type OutboundOptions struct {
 	Now func() time.Time
 	// Timeout bounds each remote SMTP exchange step.
 	Timeout time.Duration
+	// MTASTS finds a recipient domain's MTA-STS policy (RFC 8461); nil
+	// means none is looked up. MXRootCAs verify MX certificates where a
+	// policy requires it; nil means the system's roots.
+	MTASTS    STSPolicies
+	MXRootCAs *x509.CertPool
 }
 
 // Outbound is the queue of mail for remote hosts and its workers.
@@ -488,15 +493,20 @@ func (o *Outbound) deliverGroup(ctx context.Context, rcpts []string, from string
 	if failure != nil {
 		return all(*failure)
 	}
+	hosts, verify, failure := o.applySTS(ctx, domain, hosts)
+	if failure != nil {
+		return all(*failure)
+	}
 	last := result{status: "4.4.1", text: "no host answered"}
 	for _, addr := range hosts {
-		out, err := o.session(ctx, addr, rcpts, from, msg)
+		out, err := o.session(ctx, addr, rcpts, from, msg, verify)
 		if err == nil {
 			return out
 		}
 		last = result{status: "4.4.1", text: fmt.Sprintf("%s: %v", addr, err)}
 		var tlsErr *tlsRequiredError
-		if errors.As(err, &tlsErr) {
+		var stsErr *stsError
+		if errors.As(err, &tlsErr) || errors.As(err, &stsErr) {
 			last = result{status: "4.7.10", text: err.Error()}
 		}
 		o.log.Info("remote host failed", "host", addr, "err", err)

@@ -23,6 +23,7 @@ import (
 	"mailroom/imapd"
 	"mailroom/inbound"
 	"mailroom/internal/trace"
+	"mailroom/mtasts"
 	"mailroom/smtpd"
 	"mailroom/store"
 )
@@ -138,6 +139,7 @@ type server struct {
 
 	resolver *net.Resolver    // [dns] resolver: every lookup of the server
 	checker  *inbound.Checker // inbound trust checks (SPF, DKIM, DMARC, spam)
+	sts      *mtasts.Fetcher  // MTA-STS policies of recipient domains, cached across reloads
 
 	queue        liveQueue
 	stopOutbound func() // stops the current outbound queue's workers and waits
@@ -171,6 +173,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		return nil, err
 	}
 	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir), certs: certs, resolver: inbound.NewResolver(cfg.DNS.Resolver)}
+	s.sts = &mtasts.Fetcher{Resolver: s.resolver, Logger: log.With("component", "mta-sts")}
 	if err := ensureInboxes(ctx, st, dir); err != nil {
 		s.shutdown()
 		return nil, err
@@ -289,7 +292,7 @@ func (s *server) startOutbound(cfg *config.Config, keys map[string]*smtpd.DKIMKe
 		Relay: cfg.Outbound.Relay, RelayUsername: cfg.Outbound.RelayUsername, RelayPassword: cfg.Outbound.RelayPassword,
 		RelayTLS: cfg.Outbound.RelayTLS, RelayRootCAs: relayCAs,
 		MaxAge: cfg.Outbound.MaxAge.D(), RetryInitial: cfg.Outbound.RetryInitial.D(), Workers: cfg.Outbound.Workers,
-		DKIM: keys, Resolver: s.resolver,
+		DKIM: keys, Resolver: s.resolver, MTASTS: s.sts,
 	})
 	if s.stopOutbound != nil {
 		s.stopOutbound()
