@@ -112,9 +112,11 @@
 // waits with the reason (status 4.7.10) shown by "mailroom queue", and
 // bounces only after max_age. Delivery to MX hosts keeps opportunistic
 // STARTTLS without verification (as MX hosts do without DANE or MTA-STS),
-// unless the recipient domain has an MTA-STS policy in enforce mode
-// (package mtasts, mtasts.go): then only the MX hosts it names, with
-// STARTTLS and a verified certificate, else the entry waits (4.7.10).
+// unless DANE (package dane: validated TLSA records of the MX host) or an
+// MTA-STS policy in enforce mode (package mtasts: only the MX hosts it
+// names, with a certificate verified for their name) require TLS
+// (tlspolicy.go); then nothing goes without it and the entry waits
+// (4.7.10).
 //
 // LMTP answers per recipient (RFC 2033); the listener is meant for a
 // trusted MTA on loopback or a unix socket.

@@ -20,6 +20,7 @@ import (
 
 	"mailroom/acl"
 	"mailroom/config"
+	"mailroom/dane"
 	"mailroom/imapd"
 	"mailroom/inbound"
 	"mailroom/internal/trace"
@@ -292,7 +293,7 @@ func (s *server) startOutbound(cfg *config.Config, keys map[string]*smtpd.DKIMKe
 		Relay: cfg.Outbound.Relay, RelayUsername: cfg.Outbound.RelayUsername, RelayPassword: cfg.Outbound.RelayPassword,
 		RelayTLS: cfg.Outbound.RelayTLS, RelayRootCAs: relayCAs,
 		MaxAge: cfg.Outbound.MaxAge.D(), RetryInitial: cfg.Outbound.RetryInitial.D(), Workers: cfg.Outbound.Workers,
-		DKIM: keys, Resolver: s.resolver, MTASTS: s.sts,
+		DKIM: keys, Resolver: s.resolver, MTASTS: s.sts, DANE: &dane.Resolver{Addr: cfg.DNS.Resolver},
 	})
 	if s.stopOutbound != nil {
 		s.stopOutbound()

@@ -20,13 +20,14 @@ type DNS struct {
 	mu       sync.Mutex
 	rrs      map[string][]dns.RR // by lower-case FQDN
 	servfail map[string]bool
+	secure   map[string]bool
 	queries  int
 }
 
 // NewDNS starts a fake DNS server, stopped at the end of the test.
 func NewDNS(t testing.TB) *DNS {
 	t.Helper()
-	d := &DNS{rrs: map[string][]dns.RR{}, servfail: map[string]bool{}}
+	d := &DNS{rrs: map[string][]dns.RR{}, servfail: map[string]bool{}, secure: map[string]bool{}}
 	var pc net.PacketConn
 	var ln net.Listener
 	for range 10 { // the TCP port of a free UDP port may be taken
@@ -106,6 +107,14 @@ func (d *DNS) ServFail(name string) {
 	d.servfail[fqdn(name)] = true
 }
 
+// Secure sets the AD bit on answers about name, as a validating resolver
+// does for DNSSEC-signed data (for DANE).
+func (d *DNS) Secure(name string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.secure[fqdn(name)] = true
+}
+
 // Queries is how many queries were answered so far.
 func (d *DNS) Queries() int {
 	d.mu.Lock()
@@ -124,6 +133,7 @@ func (d *DNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		q := req.Question[0]
 		name := fqdn(q.Name)
 		rrs, known := d.rrs[name]
+		m.AuthenticatedData = d.secure[name]
 		switch {
 		case d.servfail[name]:
 			m.Rcode = dns.RcodeServerFailure

@@ -2,7 +2,10 @@ package smtpd
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"mailroom/dane"
 	"mailroom/inbound"
 	"mailroom/internal/testutil"
 	"mailroom/mtasts"
@@ -112,4 +116,68 @@ func startFakeMXTLS(t *testing.T, cfg *tls.Config) *fakeMX {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return m
+}
+
+// TestOutboundDANE: with DNSSEC-validated MX and TLSA records (the fake
+// DNS sets the AD bit as a validating resolver would), mail goes only to
+// an MX host whose certificate matches its TLSA record; without
+// validation, STARTTLS stays opportunistic; a failed TLSA lookup waits.
+func TestOutboundDANE(t *testing.T) {
+	pki := newTestPKI(t, "mx.dest.test")
+	leaf, err := x509.ParseCertificate(pki.server.Certificates[0].Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	d := testutil.NewDNS(t)
+	for _, dom := range []string{"dest.test", "insecure.test", "broken.test"} {
+		d.MX(dom, 10, "mx."+dom)
+		d.TLSA("_25._tcp.mx."+dom, 3, 1, 1, hex.EncodeToString(spki[:]))
+		if dom != "insecure.test" {
+			d.Secure(dom)
+			d.Secure("_25._tcp.mx." + dom)
+		}
+	}
+	d.ServFail("_25._tcp.mx.broken.test")
+
+	good := startFakeMXTLS(t, pki.server)
+	selfSigned := startFakeMX(t, true)
+	for _, tc := range []struct {
+		name, domain string
+		route        *fakeMX
+		ok           bool
+		status       string
+	}{
+		{"certificate matches TLSA", "dest.test", good, true, ""},
+		{"certificate does not match", "dest.test", selfSigned, false, "4.7.10"},
+		{"not validated: opportunistic", "insecure.test", selfSigned, true, ""},
+		{"TLSA lookup fails", "broken.test", good, false, "4.4.3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(tc.route.messages())
+			mx := "mx." + tc.domain
+			dns := &fakeDNS{mx: map[string][]*net.MX{tc.domain: {{Host: mx + ".", Pref: 10}}}}
+			env := newOutEnv(t, dns, map[string]string{mx: tc.route.addr}, func(o *OutboundOptions) {
+				o.DANE = &dane.Resolver{Addr: d.Addr}
+			})
+			if err := env.out.Enqueue(context.Background(), "alice@example.test", []string{"friend@" + tc.domain}, nil, []byte(outMsg)); err != nil {
+				t.Fatal(err)
+			}
+			env.runOnce(t)
+			got := len(tc.route.messages()) - before
+			q := env.queue(t)
+			if tc.ok {
+				if got != 1 || len(q) != 0 {
+					t.Fatalf("delivered %d, queue %+v", got, q)
+				}
+				return
+			}
+			if got != 0 || len(q) != 1 {
+				t.Fatalf("delivered %d, queue %+v", got, q)
+			}
+			if r := q[0].Rcpts[0]; r.Status != tc.status || !strings.Contains(r.LastError, "DANE") {
+				t.Fatalf("waiting with %s %q, want %s about DANE", r.Status, r.LastError, tc.status)
+			}
+		})
+	}
 }
