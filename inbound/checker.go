@@ -19,6 +19,10 @@ import (
 // ignored (and reported as such).
 const maxDKIMSignatures = 10
 
+// checkTimeout bounds all the checks of one message: a lookup still
+// unanswered then fails as temporary (451), and the client retries.
+const checkTimeout = 60 * time.Second
+
 // FromPolicy says what happens to mail from outside whose From is in a
 // local domain and that neither passes DKIM for that domain nor passes
 // SPF for an aligned envelope domain.
@@ -174,6 +178,8 @@ func (c *Checker) lookupTXT(ctx context.Context) func(string) ([]string, error) 
 // Check runs every check on m and returns the verdict.
 func (c *Checker) Check(ctx context.Context, m *Message) *Verdict {
 	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
 	v := &Verdict{}
 	defer func() { v.Took = time.Since(start) }()
 	fields := headerFields(m.Data)
