@@ -21,19 +21,21 @@ type Resolver interface {
 
 var _ Resolver = (*net.Resolver)(nil)
 
+// FullResolver is a Resolver that also finds the hosts the outbound queue
+// delivers to (smtpd.Resolver).
+type FullResolver interface {
+	Resolver
+	LookupHost(ctx context.Context, host string) ([]string, error)
+}
+
 // NewResolver returns the resolver every DNS lookup of the server goes
-// through: the system's when addr is empty, else Go's own resolver
-// sending every query to addr (host:port, e.g. a local validating
-// unbound), over UDP and, for truncated answers, TCP.
-func NewResolver(addr string) *net.Resolver {
+// through: the system's (Go's resolver, /etc/resolv.conf, no cache) when
+// addr is empty; else every query goes to addr (host:port, e.g. a local
+// validating unbound), over UDP and, for truncated answers, TCP, and the
+// answers are cached for their TTL (see cachingResolver).
+func NewResolver(addr string) FullResolver {
 	if addr == "" {
 		return net.DefaultResolver
 	}
-	return &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
-	}
+	return newCachingResolver(addr)
 }

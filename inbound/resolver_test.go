@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"mailroom/internal/testutil"
 )
@@ -48,5 +49,45 @@ func TestResolverFakeDNS(t *testing.T) {
 	var de *net.DNSError
 	if !errors.As(err, &de) || !de.Temporary() || de.IsNotFound {
 		t.Errorf("TXT broken.test: %#v, want temporary", err)
+	}
+}
+
+// TestResolverCache: answers, positive and negative, are kept for their
+// TTL (the fake DNS gives 60 s; a negative answer without SOA 5 minutes);
+// failures are not kept.
+func TestResolverCache(t *testing.T) {
+	d := testutil.NewDNS(t)
+	d.TXT("example.test", "v=spf1 -all")
+	d.ServFail("broken.test")
+	r := newCachingResolver(d.Addr)
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	r.now = func() time.Time { return now }
+	ctx := context.Background()
+	ask := func(name string) {
+		t.Helper()
+		r.LookupTXT(ctx, name)
+	}
+	ask("example.test.")
+	ask("nowhere.test.")
+	ask("broken.test.")
+	n := d.Queries()
+	ask("example.test.")
+	ask("EXAMPLE.test")
+	ask("nowhere.test.")
+	if d.Queries() != n {
+		t.Fatalf("cached answers asked again: %d queries, want %d", d.Queries(), n)
+	}
+	ask("broken.test.")
+	if d.Queries() != n+1 {
+		t.Fatalf("a failure was cached")
+	}
+	now = now.Add(61 * time.Second)
+	ask("example.test.")
+	ask("nowhere.test.")
+	if d.Queries() != n+2 {
+		t.Fatalf("after the TTL: %d queries, want %d", d.Queries(), n+2)
+	}
+	if _, err := r.LookupTXT(ctx, "nowhere.test."); !isNotFound(err) {
+		t.Fatalf("cached NXDOMAIN: %v", err)
 	}
 }

@@ -157,16 +157,18 @@ func TestSpamActions(t *testing.T) {
 // TestDNSBL: a client listed by a zone (an A record in 127.0.0.0/8 under
 // its reversed address) is refused; a zone that fails is skipped.
 func TestDNSBL(t *testing.T) {
-	e := newTrustEnv(t, func(o *inbound.Options) { o.DNSBL = []string{"broken.bl.test", "clean.bl.test", "bl.test"} })
-	e.dns.ServFail("1.0.0.127.broken.bl.test")
-	send := func() error {
+	send := func(e *trustEnv) error {
 		return testutil.SendMail(dial(t, e.mx), "a@outside.test", []string{"bob@example.test"}, "From: a@outside.test\r\nSubject: x\r\n\r\nx\r\n")
 	}
-	if err := send(); err != nil {
+	clean := newTrustEnv(t, func(o *inbound.Options) { o.DNSBL = []string{"broken.bl.test", "clean.bl.test"} })
+	clean.dns.ServFail("1.0.0.127.broken.bl.test")
+	if err := send(clean); err != nil {
 		t.Fatalf("unlisted: %v", err)
 	}
+	clean.logs.WaitLine(t, 5*time.Second, "dnsbl lookup failed", "broken.bl.test")
+	e := newTrustEnv(t, func(o *inbound.Options) { o.DNSBL = []string{"clean.bl.test", "bl.test"} })
 	e.dns.A("1.0.0.127.bl.test", "127.0.0.2")
-	err := send()
+	err := send(e)
 	var se *smtp.SMTPError
 	if !errors.As(err, &se) || se.Code != 554 || se.EnhancedCode != (smtp.EnhancedCode{5, 7, 1}) {
 		t.Fatalf("listed: %v, want 554 5.7.1", err)

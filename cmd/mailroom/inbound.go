@@ -2,7 +2,6 @@ package main
 
 import (
 	"log/slog"
-	"net"
 	"strings"
 
 	"mailroom/config"
@@ -12,7 +11,7 @@ import (
 // newChecker builds the inbound checks of mail from outside: SPF, DKIM
 // and DMARC always, DNSBL and rspamd as [spam] says, every lookup through
 // the one resolver.
-func newChecker(cfg *config.Config, r *net.Resolver, log *slog.Logger) *inbound.Checker {
+func newChecker(cfg *config.Config, r inbound.Resolver, log *slog.Logger) *inbound.Checker {
 	opts := inbound.Options{Resolver: r, AuthservID: hostname(cfg), Logger: log.With("component", "inbound"), DNSBL: cfg.Spam.DNSBL}
 	if cfg.Spam.Rspamd != "" {
 		opts.Rspamd = &inbound.Rspamd{URL: cfg.Spam.Rspamd, TempFailOnError: cfg.Spam.OnError == "tempfail"}

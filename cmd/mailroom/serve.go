@@ -138,9 +138,9 @@ type server struct {
 	smtp  *smtpd.Server
 	certs *certSource // nil without TLS
 
-	resolver *net.Resolver    // [dns] resolver: every lookup of the server
-	checker  *inbound.Checker // inbound trust checks (SPF, DKIM, DMARC, spam)
-	sts      *mtasts.Fetcher  // MTA-STS policies of recipient domains, cached across reloads
+	resolver inbound.FullResolver // [dns] resolver: every lookup of the server
+	checker  *inbound.Checker     // inbound trust checks (SPF, DKIM, DMARC, spam)
+	sts      *mtasts.Fetcher      // MTA-STS policies of recipient domains, cached across reloads
 
 	queue        liveQueue
 	stopOutbound func() // stops the current outbound queue's workers and waits
