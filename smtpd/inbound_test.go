@@ -31,8 +31,9 @@ import (
 // trustEnv is a server with the inbound checks on, asking a fake DNS.
 type trustEnv struct {
 	*testEnv
-	dns  *testutil.DNS
-	logs *testutil.LogBuffer
+	dns     *testutil.DNS
+	logs    *testutil.LogBuffer
+	checker *inbound.Checker
 }
 
 func newTrustEnv(t testing.TB, tweak func(*inbound.Options)) *trustEnv {
@@ -47,7 +48,7 @@ func newTrustEnv(t testing.TB, tweak func(*inbound.Options)) *trustEnv {
 	c := inbound.New(opts)
 	c.SetLocalDomains(map[string]inbound.FromPolicy{"example.test": inbound.FromReject, "other.test": inbound.FromReject})
 	env := newEnv(t, 0, func(o *Options) { o.Inbound = c; o.Logger = log })
-	return &trustEnv{testEnv: env, dns: d, logs: logs}
+	return &trustEnv{testEnv: env, dns: d, logs: logs, checker: c}
 }
 
 // signWith publishes an Ed25519 key for domain (selector "sel") and
@@ -317,5 +318,28 @@ sys.stdout.buffer.write(sig + msg)
 	res := ourAuthResults(t, got[0])
 	if res["dkim"] != authres.ResultPass || res["dmarc"] != authres.ResultPass {
 		t.Fatalf("dkim=%s dmarc=%s, want pass\n%s", res["dkim"], res["dmarc"], got[0])
+	}
+}
+
+// TestUnauthenticatedFromPolicy: [[domains]] unauthenticated_from junk
+// and accept instead of the default reject.
+func TestUnauthenticatedFromPolicy(t *testing.T) {
+	e := newTrustEnv(t, nil)
+	send := func() error {
+		return testutil.SendMail(dial(t, e.mx), "x@outside.test", []string{"bob@example.test"}, "From: ceo@example.test\r\nSubject: x\r\n\r\nx\r\n")
+	}
+	e.checker.SetLocalDomains(map[string]inbound.FromPolicy{"example.test": inbound.FromJunk})
+	if err := send(); err != nil {
+		t.Fatalf("junk: %v", err)
+	}
+	if got := mailboxContents(t, e.st, "bob@example.test", "Junk"); len(got) != 1 {
+		t.Fatalf("Junk has %d messages", len(got))
+	}
+	e.checker.SetLocalDomains(map[string]inbound.FromPolicy{"example.test": inbound.FromAccept})
+	if err := send(); err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	if got := mailboxContents(t, e.st, "bob@example.test", "INBOX"); len(got) != 1 {
+		t.Fatalf("INBOX has %d messages", len(got))
 	}
 }
