@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,11 +47,14 @@ func startRspamd(t *testing.T) string {
 		t.Fatal(err)
 	}
 	cmd.Stderr = cmd.Stdout
+	// Its own process group: rspamd forks workers, which a kill of the
+	// main process alone would leave running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
 	})
 	ready := make(chan struct{})
