@@ -23,7 +23,7 @@ bench:
 	GO=$(GO) ./scripts/bench.sh
 
 # Tools the end-to-end tests drive: mbsync (isync), swaks, Python with
-# Debian's dkimpy. A test skips, saying so, when its tool is missing, or
+# Debian's dkimpy, rspamd. A test skips, saying so, when its tool is missing, or
 # fails under MAILROOM_REQUIRE_TOOLS=1 (set by .ci/run after make deps).
 deps:
 	@need=""; \
@@ -32,6 +32,7 @@ deps:
 	command -v sieve-connect >/dev/null || need="$$need sieve-connect"; \
 	command -v python3 >/dev/null || need="$$need python3"; \
 	/usr/bin/python3 -c 'import dkim' 2>/dev/null || need="$$need python3-dkim"; \
+	command -v rspamd >/dev/null || need="$$need rspamd"; \
 	if [ -n "$$need" ]; then \
 		echo "installing:$$need"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -43,7 +44,7 @@ deps:
 FUZZ_TARGETS := config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer smtpd:FuzzHeaderCheck smtpd:FuzzDKIMSignature \
 	imapd:FuzzFetchRoundTrip imapd:FuzzWireInput imapd/proto:FuzzDecode imapd/proto:FuzzMUTF7 \
 	imapd/proto:FuzzNumSet imapd/part:FuzzParse imapd/part:FuzzParseDate store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights acl:FuzzSCRAM \
-	internal/trace:FuzzTranscript internal/inflate:FuzzInflate
+	internal/trace:FuzzTranscript internal/inflate:FuzzInflate inbound:FuzzSPFRecord inbound:FuzzStripAuthResults mtasts:FuzzParsePolicy
 
 # Sieve and ManageSieve.
 FUZZ_TARGETS += sieve:FuzzParse managesieve:FuzzDecode

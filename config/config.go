@@ -31,6 +31,31 @@ type Config struct {
 	Sieve     Sieve            `toml:"sieve"`
 	Outbound  Outbound         `toml:"outbound"`
 	Admin     Admin            `toml:"admin"`
+	DNS       DNS              `toml:"dns"`
+	Spam      Spam             `toml:"spam"`
+}
+
+// DNS configures name resolution: MX and address lookups of the outbound
+// queue, and SPF, DKIM, DMARC and DNSBL lookups of the inbound checks.
+type DNS struct {
+	// Resolver is host:port of the DNS server asked for everything (a
+	// local validating resolver such as unbound); empty means the
+	// system's (/etc/resolv.conf).
+	Resolver string `toml:"resolver"`
+}
+
+// Spam configures spam filtering of mail from outside (MX and LMTP).
+type Spam struct {
+	// Rspamd is the base URL of rspamd's normal worker, e.g.
+	// "http://127.0.0.1:11333"; empty means no rspamd.
+	Rspamd string `toml:"rspamd"`
+	// OnError says what happens when rspamd cannot be asked: "accept"
+	// (the default: the message is delivered unscanned and the failure
+	// logged) or "tempfail" (451 4.7.1, the sender retries).
+	OnError string `toml:"on_error"`
+	// DNSBL zones are asked about the connecting address; a listed client
+	// is refused (554 5.7.1).
+	DNSBL []string `toml:"dnsbl"`
 }
 
 // Log configures the server's logs.
@@ -122,6 +147,11 @@ type Domain struct {
 	DKIMGenerate bool `toml:"dkim_generate"`
 	// Postmaster is the account that receives postmaster@<name>.
 	Postmaster string `toml:"postmaster"`
+	// UnauthenticatedFrom is what happens to mail from outside whose
+	// From is in this domain and that neither passes DKIM for it nor SPF
+	// for an aligned envelope domain: "reject" (the default, 550 5.7.1),
+	// "junk" (delivered to \Junk) or "accept" (DMARC alone decides).
+	UnauthenticatedFrom string `toml:"unauthenticated_from"`
 }
 
 // Plan is a subscription plan.
@@ -239,6 +269,7 @@ func Defaults() Config {
 			Workers:      4,
 		},
 		Admin: Admin{Socket: "admin.sock"},
+		Spam:  Spam{OnError: "accept"},
 	}
 }
 

@@ -26,6 +26,7 @@ func (c *Config) Validate() error {
 	c.validateShares(v, owners)
 	c.validateSieve(v)
 	c.validateOutbound(v)
+	c.validateTrust(v)
 	return v.err()
 }
 

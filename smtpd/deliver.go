@@ -34,7 +34,7 @@ func (s *session) deliverLocal(head, msg []byte, status smtp.StatusCollector) er
 	f := s.newFilter() // Sieve (sieve.go)
 	for i, a := range accts {
 		var inbox *store.Mailbox
-		if inbox, err = st.Inbox(ctx, a.Address); err != nil {
+		if inbox, err = s.deliveryMailbox(ctx, a.Address); err != nil {
 			break
 		}
 		ds = append(ds, f.filter(ctx, a, rcpts[i], store.Delivery{Mailbox: inbox.ID, NewMessage: store.NewMessage{
@@ -59,7 +59,7 @@ func (s *session) deliverLocal(head, msg []byte, status smtp.StatusCollector) er
 			err = errTempFailure
 		}
 	} else {
-		s.log.Info("delivered", "from", s.from, "rcpts", rcpts, "size", len(head)+len(msg))
+		s.log.Info("delivered", append([]any{"from", s.from, "rcpts", rcpts, "size", len(head) + len(msg)}, s.trustLog()...)...)
 	}
 	if status != nil {
 		for j, r := range s.rcpts {
@@ -70,12 +70,14 @@ func (s *session) deliverLocal(head, msg []byte, status smtp.StatusCollector) er
 }
 
 // deliveryHeaders are the header lines kept with one recipient's copy:
-// Return-Path and Delivered-To always, and the Received line on inbound
+// Return-Path and Delivered-To always, the inbound checks' fields
+// (Authentication-Results, spam) and the Received line on inbound
 // listeners, which names that recipient.
 func (s *session) deliveryHeaders(rcpt, account string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Return-Path: <%s>\r\n", s.from)
 	fmt.Fprintf(&b, "Delivered-To: %s\r\n", account)
+	b.Write(s.trustHeader())
 	if s.mode != ModeSubmission {
 		b.WriteString(s.received(rcpt))
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"mailroom/acl"
+	"mailroom/dane"
 	"mailroom/store"
 )
 
@@ -61,6 +62,14 @@ type OutboundOptions struct {
 	Now func() time.Time
 	// Timeout bounds each remote SMTP exchange step.
 	Timeout time.Duration
+	// MTASTS finds a recipient domain's MTA-STS policy (RFC 8461); nil
+	// means none is looked up. MXRootCAs verify MX certificates where a
+	// policy requires it; nil means the system's roots.
+	MTASTS    STSPolicies
+	MXRootCAs *x509.CertPool
+	// DANE looks up validated TLSA records of MX hosts (RFC 7672); nil
+	// means DANE is not used.
+	DANE *dane.Resolver
 }
 
 // Outbound is the queue of mail for remote hosts and its workers.
@@ -488,15 +497,25 @@ func (o *Outbound) deliverGroup(ctx context.Context, rcpts []string, from string
 	if failure != nil {
 		return all(*failure)
 	}
+	hosts, tp, failure := o.transportPolicy(ctx, domain, hosts)
+	if failure != nil {
+		return all(*failure)
+	}
 	last := result{status: "4.4.1", text: "no host answered"}
 	for _, addr := range hosts {
-		out, err := o.session(ctx, addr, rcpts, from, msg)
+		required, err := tp.tlsFor(ctx, o, addr)
+		if err != nil {
+			last = result{status: "4.4.3", text: fmt.Sprintf("%s: %v", addr, err)}
+			continue
+		}
+		out, err := o.session(ctx, addr, rcpts, from, msg, required)
 		if err == nil {
 			return out
 		}
 		last = result{status: "4.4.1", text: fmt.Sprintf("%s: %v", addr, err)}
 		var tlsErr *tlsRequiredError
-		if errors.As(err, &tlsErr) {
+		var reqErr *requiredTLSError
+		if errors.As(err, &tlsErr) || errors.As(err, &reqErr) {
 			last = result{status: "4.7.10", text: err.Error()}
 		}
 		o.log.Info("remote host failed", "host", addr, "err", err)

@@ -17,9 +17,18 @@ import (
 
 // session runs one SMTP transaction with addr. A connection-level error
 // (refused, timeout, TLS, greeting) is returned so the next host is tried.
-func (o *Outbound) session(ctx context.Context, addr string, rcpts []string, from string, msg []byte) (map[string]result, error) {
+// With required TLS (DANE, MTA-STS; see transportPolicy) the host must
+// offer STARTTLS and pass that configuration's verification.
+func (o *Outbound) session(ctx context.Context, addr string, rcpts []string, from string, msg []byte, required *requiredTLS) (map[string]result, error) {
 	host, _, _ := net.SplitHostPort(addr)
-	c, rc, err := o.connect(ctx, addr, host)
+	var c *smtp.Client
+	var rc *remoteConn
+	var err error
+	if required != nil {
+		c, rc, err = o.connectVerified(ctx, addr, required)
+	} else {
+		c, rc, err = o.connect(ctx, addr, host)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +186,8 @@ func (o *Outbound) client(conn net.Conn) (*smtp.Client, error) {
 // To an MX, STARTTLS is used when offered, and certificates are not
 // verified: this is opportunistic TLS, as between MX hosts, where failing
 // on a self-signed certificate would only push the mail to plaintext.
+// A host that DANE or an MTA-STS policy covers gets connectVerified
+// instead (tlspolicy.go).
 func (o *Outbound) connect(ctx context.Context, addr, host string) (*smtp.Client, *remoteConn, error) {
 	if o.opts.Relay != "" {
 		return o.connectRelay(ctx, addr, host)

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
+	"mailroom/inbound"
 	"mailroom/internal/liblog"
 	"mailroom/internal/netlimit"
 	"mailroom/internal/trace"
@@ -80,6 +81,9 @@ type Options struct {
 	// are dropped as they come. 0 means no limit.
 	MaxReceiving int64
 	Sleep        func(ctx context.Context, d time.Duration)
+	// Inbound runs the checks on mail from outside (MX, LMTP): SPF, DKIM,
+	// DMARC, spam. nil accepts it unchecked.
+	Inbound *inbound.Checker
 }
 
 // ListenerOptions qualify one listener.

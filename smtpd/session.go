@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
+	"mailroom/inbound"
 	"mailroom/store"
 )
 
@@ -42,6 +43,10 @@ type session struct {
 
 	// sizeHint is the size MAIL announced (SIZE=), 0 if none.
 	sizeHint int
+
+	// trust is the inbound checks' verdict on the message (see
+	// checkTrust); nil when there are none.
+	trust *inbound.Verdict
 }
 
 // closeWhenIdle closes the connection now if no transaction is under way,
@@ -135,7 +140,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (s *session) Reset() {
-	s.from, s.local, s.rcpts, s.remote, s.sentAs = "", nil, nil, nil, nil
+	s.from, s.local, s.rcpts, s.remote, s.sentAs, s.trust = "", nil, nil, nil, nil, nil
 	s.setInTx(false)
 }
 
@@ -340,7 +345,8 @@ func (s *session) readMessage(r io.Reader) (head, msg []byte, free func(), err e
 	if err := checkInbound(msg); err != nil {
 		return nil, nil, free, err
 	}
-	return nil, msg, free, nil
+	msg, err = s.checkTrust(msg)
+	return nil, msg, free, err
 }
 
 // remoteIP is the client's address for Received headers.

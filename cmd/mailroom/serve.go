@@ -21,9 +21,12 @@ import (
 
 	"mailroom/acl"
 	"mailroom/config"
+	"mailroom/dane"
 	"mailroom/fts"
 	"mailroom/imapd"
+	"mailroom/inbound"
 	"mailroom/internal/trace"
+	"mailroom/mtasts"
 	"mailroom/smtpd"
 	"mailroom/store"
 )
@@ -138,6 +141,10 @@ type server struct {
 	sieve *sieveServer
 	certs *certSource // nil without TLS
 
+	resolver inbound.FullResolver // [dns] resolver: every lookup of the server
+	checker  *inbound.Checker     // inbound trust checks (SPF, DKIM, DMARC, spam)
+	sts      *mtasts.Fetcher      // MTA-STS policies of recipient domains, cached across reloads
+
 	queue        liveQueue
 	stopOutbound func() // stops the current outbound queue's workers and waits
 	admin        *adminServer
@@ -181,7 +188,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	if err != nil {
 		return nil, err
 	}
-	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir), certs: certs}
+	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir), certs: certs, resolver: inbound.NewResolver(cfg.DNS.Resolver)}
+	s.sts = &mtasts.Fetcher{Resolver: s.resolver, Logger: log.With("component", "mta-sts")}
 	if s.index, err = fts.Open(filepath.Join(cfg.DataDir, "fts")); err != nil {
 		s.shutdown()
 		return nil, err
@@ -211,6 +219,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	s.startOutbound(cfg, keys, relayCAs)
 	so := smtpOptions(cfg)
 	so.Store, so.Directory, so.Logger, so.TLSConfig, so.Queue = st, s.dir, log, tlsConfig, &s.queue
+	s.checker = newChecker(cfg, s.resolver, log)
+	so.Inbound = s.checker
 	s.smtp = smtpd.New(so)
 	for _, name := range cfg.ListenerNames() {
 		l := cfg.Listener(name)
@@ -310,7 +320,7 @@ func (s *server) startOutbound(cfg *config.Config, keys map[string]*smtpd.DKIMKe
 		Relay: cfg.Outbound.Relay, RelayUsername: cfg.Outbound.RelayUsername, RelayPassword: cfg.Outbound.RelayPassword,
 		RelayTLS: cfg.Outbound.RelayTLS, RelayRootCAs: relayCAs,
 		MaxAge: cfg.Outbound.MaxAge.D(), RetryInitial: cfg.Outbound.RetryInitial.D(), Workers: cfg.Outbound.Workers,
-		DKIM: keys,
+		DKIM: keys, Resolver: s.resolver, MTASTS: s.sts, DANE: &dane.Resolver{Addr: cfg.DNS.Resolver},
 	})
 	if s.stopOutbound != nil {
 		s.stopOutbound()
@@ -422,6 +432,7 @@ func (s *server) reload(cfg *config.Config, level *slog.LevelVar) error {
 	}
 	s.imap.SetOptions(imapOptions(cfg))
 	s.smtp.SetOptions(smtpOptions(cfg))
+	s.checker.SetLocalDomains(fromPolicies(cfg))
 	level.Set(parseLevel(cfg.Log.Level))
 	if len(restart) > 0 {
 		s.log.Warn("this change needs a restart; the running values stay until then", "settings", strings.Join(restart, ", "))
@@ -446,6 +457,8 @@ var restartSettings = []struct {
 	{"limits.smtp_timeout", func(c *config.Config) any { return c.Limits.SMTPTimeout }},
 	{"limits.min_free_space", func(c *config.Config) any { return c.Limits.MinFreeSpace }},
 	{"limits.receiving", func(c *config.Config) any { return c.Limits.Receiving }},
+	{"dns.resolver", func(c *config.Config) any { return c.DNS.Resolver }},
+	{"spam", func(c *config.Config) any { return fmt.Sprint(c.Spam) }},
 }
 
 // restartOnly names the settings that differ between the running
@@ -477,6 +490,7 @@ func keepRunning(running, next *config.Config) *config.Config {
 	c.Limits.MessageSize, c.Limits.Recipients = running.Limits.MessageSize, running.Limits.Recipients
 	c.Limits.SMTPTimeout, c.Limits.MinFreeSpace = running.Limits.SMTPTimeout, running.Limits.MinFreeSpace
 	c.Limits.Receiving = running.Limits.Receiving
+	c.DNS, c.Spam = running.DNS, running.Spam
 	return &c
 }
 
