@@ -56,6 +56,13 @@ type Spam struct {
 	// DNSBL zones are asked about the connecting address; a listed client
 	// is refused (554 5.7.1).
 	DNSBL []string `toml:"dnsbl"`
+	// Learn is the base URL of rspamd's controller (its /learnspam and
+	// /learnham), e.g. "http://127.0.0.1:11334": a message a user moves
+	// into \Junk is learnt as spam, one moved out as ham. Empty: no
+	// learning.
+	Learn string `toml:"learn"`
+	// LearnPassword is the controller's password, if it has one.
+	LearnPassword string `toml:"learn_password"`
 }
 
 // Log configures the server's logs.

@@ -13,10 +13,14 @@ func (c *Config) validateTrust(v *validator) {
 			v.add("dns.resolver", "%v", err)
 		}
 	}
-	if r := c.Spam.Rspamd; r != "" {
+	for _, kv := range [][2]string{{"spam.rspamd", c.Spam.Rspamd}, {"spam.learn", c.Spam.Learn}} {
+		key, r := kv[0], kv[1]
+		if r == "" {
+			continue
+		}
 		u, err := url.Parse(r)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.add("spam.rspamd", "%q is not an http:// or https:// URL", r)
+			v.add(key, "%q is not an http:// or https:// URL", r)
 		}
 	}
 	switch c.Spam.OnError {

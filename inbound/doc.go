@@ -61,7 +61,10 @@
 //   - LMTP gets the same checks as the MX; behind a front MTA the client
 //     address is that MTA's, so SPF sees it: such a front should be in the
 //     sender domains' view only when it does the checks itself.
-//   - Learning (rspamd's /learnspam and /learnham when a user moves a
-//     message into or out of \Junk) belongs to the IMAP side and is not
-//     done here.
+//   - Learning: the IMAP engine reports each message a user moves or
+//     copies into \Junk (spam) or out of it, not into Trash (ham)
+//     (engine Options.OnJunk); serve queues them (64 at most, dropped and
+//     logged beyond) for one worker that posts them with Learner to
+//     rspamd's controller ([spam] learn, learn_password). Training never
+//     holds an IMAP command up.
 package inbound

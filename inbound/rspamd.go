@@ -145,3 +145,45 @@ func (c *Checker) applySpam(v *Verdict) {
 		v.decide(Junk, "rspamd", 0, [3]int{}, "")
 	}
 }
+
+// Learner trains rspamd's classifier through its controller (POST
+// /learnspam or /learnham with the message as the body).
+type Learner struct {
+	// URL is the controller's base, e.g. "http://127.0.0.1:11334".
+	URL      string
+	Password string
+	Client   *http.Client
+}
+
+// Learn reports msg as spam or as ham. rspamd answering that it already
+// learnt the message is success.
+func (l *Learner) Learn(ctx context.Context, msg []byte, spam bool) error {
+	client := l.Client
+	if client == nil {
+		client = &http.Client{Timeout: rspamdTimeout}
+	}
+	path := "/learnham"
+	if spam {
+		path = "/learnspam"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(l.URL, "/")+path, bytes.NewReader(msg))
+	if err != nil {
+		return err
+	}
+	if l.Password != "" {
+		req.Header.Set("Password", l.Password)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("rspamd learn: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return nil
+	case resp.StatusCode == http.StatusNoContent || bytes.Contains(body, []byte("already learned")):
+		return nil
+	}
+	return fmt.Errorf("rspamd learn: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+}

@@ -204,6 +204,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	}
 	io := imapOptions(cfg)
 	io.Store, io.Registry, io.Directory, io.Logger, io.TLSConfig, io.Search = st, reg, s.dir, log, tlsConfig, indexer
+	if learner := newJunkLearner(cfg, log); learner != nil {
+		io.OnJunk = learner.note
+		s.wg.Go(func() { learner.run(ictx) })
+	}
 	s.imap = imapd.New(io)
 	s.sieve = newManageSieve(cfg, st, s.dir, log, tlsConfig)
 	keys, err := loadDKIMKeys(cfg, log)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -113,6 +114,7 @@ func (c *conn) copyMove(cmd *proto.Command, uid, move bool) error {
 	if len(cp.Source) == 0 {
 		return nil
 	}
+	c.learnJunk(src.mailbox, dp.mailbox, cp.Dest)
 	if move {
 		// COPYUID goes in an untagged OK before the EXPUNGEs (RFC 6851
 		// §4.3), which announce sends after this command.
@@ -240,4 +242,32 @@ func cmdAppend(c *conn, cmd *proto.Command) error {
 		uids[i] = uint32(d.UID)
 	}
 	return ok("APPENDUID "+formatUint(ds[0].UIDValidity)+" "+compactSet(uids), "APPEND completed")
+}
+
+// learnJunk reports messages a user put into a \Junk mailbox as spam,
+// and those taken out of one (not into Trash) as not spam, to the
+// server's spam filter (Options.OnJunk), after the command's change is
+// committed. The filter's training never holds the command up: OnJunk
+// must not block.
+func (c *conn) learnJunk(from, to *store.Mailbox, uids []store.UID) {
+	learn := c.srv.opts.OnJunk
+	if learn == nil || from.SpecialUse == to.SpecialUse {
+		return
+	}
+	var spam bool
+	switch {
+	case to.SpecialUse == store.SpecialJunk:
+		spam = true
+	case from.SpecialUse == store.SpecialJunk && to.SpecialUse != store.SpecialTrash:
+		spam = false
+	default:
+		return
+	}
+	err := c.srv.opts.Store.MessagesByUID(c.ctx, to.ID, uids, true, func(_ *store.Message, content []byte) error {
+		learn(slices.Clone(content), spam)
+		return nil
+	})
+	if err != nil {
+		c.log.Warn("reading messages for the spam filter", "err", err)
+	}
 }

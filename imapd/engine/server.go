@@ -47,6 +47,10 @@ type Options struct {
 	// Search, if set, is the full-text index SEARCH BODY and TEXT ask
 	// first (fts.Indexer); nil: every message is read.
 	Search SearchIndex
+	// OnJunk, if set, hears of each message a user moves or copies into
+	// a \Junk mailbox (spam) or out of one, not into Trash (not spam),
+	// with its content, to train the spam filter. It must not block.
+	OnJunk func(content []byte, spam bool)
 }
 
 // SearchIndex is a full-text index as SEARCH uses it: the messages of a
