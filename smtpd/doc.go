@@ -127,4 +127,21 @@
 // vacation replies, redirects, duplicate marks and error notices wait in
 // a list run only after the commit. docs/architecture.md, "Sieve", has
 // the decisions.
+//
+// DSN (RFC 3461) and REQUIRETLS (RFC 8689), dsn.go, dsnsession.go:
+//   - EHLO offers DSN and, over TLS, REQUIRETLS. MAIL's RET and ENVID and
+//     each RCPT's NOTIFY and ORCPT are queued with the message (store
+//     queue record v3) through EnvelopeQueue.
+//   - Reports: a failure is reported unless the recipient's NOTIFY leaves
+//     FAILURE out (or says NEVER); NOTIFY=SUCCESS gets "delivered" for a
+//     local recipient at once, and "relayed" when the next host does not
+//     take DSN parameters; one that does gets them passed on and reports
+//     itself. RET=FULL returns the message, else its header; ENVID and
+//     ORCPT are quoted. DELAY reports are not sent (RFC 3461 leaves them
+//     optional).
+//   - REQUIRETLS mail is delivered only over TLS whose certificate
+//     verifies (DANE or MTA-STS where they apply, else PKIX for the MX
+//     name) to a host that offers REQUIRETLS, with the flag passed on; no
+//     host offering it is a 5.7.30 bounce; a certificate that does not
+//     verify makes it wait. Local delivery needs nothing more.
 package smtpd

@@ -181,6 +181,8 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	srv.WriteTimeout = s.opts.Timeout
 	srv.ErrorLog = liblog.New(s.log)
 	srv.EnableSMTPUTF8 = true
+	srv.EnableDSN = true        // RFC 3461: NOTIFY, ORCPT, RET, ENVID kept and honoured (dsn.go)
+	srv.EnableREQUIRETLS = true // RFC 8689: over TLS only; the queue delivers such mail only over verified TLS
 	s.mu.Lock()
 	s.servers = append(s.servers, srv)
 	s.mu.Unlock()

@@ -315,6 +315,11 @@ func (q *liveQueue) Enqueue(ctx context.Context, from string, rcpts []string, he
 	return q.p.Load().Enqueue(ctx, from, rcpts, head, msg)
 }
 
+// EnqueueEntry keeps the DSN and REQUIRETLS parameters (smtpd.EnvelopeQueue).
+func (q *liveQueue) EnqueueEntry(ctx context.Context, env *store.QueueEntry, head, msg []byte) error {
+	return q.p.Load().EnqueueEntry(ctx, env, head, msg)
+}
+
 // startOutbound starts an outbound queue for cfg and makes it current,
 // after stopping the previous one (its deliveries in progress are
 // abandoned and retried by the new one: the queue lives in the store).

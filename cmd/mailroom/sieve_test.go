@@ -253,7 +253,7 @@ func TestSieveCommand(t *testing.T) {
 	c.Close()
 	p.stop(t)
 	out, err := exec.Command(binary, "stats", "-c", cfg).Output()
-	if err != nil || !strings.Contains(string(out), `"messages": 1`) || !strings.Contains(string(out), `"mailboxes": 4`) { // Filed was created
+	if err != nil || !strings.Contains(string(out), `"messages": 1`) || !strings.Contains(string(out), `"mailboxes": 9`) { // Filed was created; the team account has its six
 		t.Fatalf("stats: %v %s", err, out)
 	}
 	// Stopped: on the data directory.
