@@ -90,6 +90,10 @@ type Share struct {
 	Mailbox string // empty: every mailbox of Owner
 	Grantee string // address, group:NAME, anyone; "-" prefix negates
 	Rights  string
+	// Send is how a grantee's mail as Owner's address shows: "as" (or
+	// empty: nothing names the member) or "on-behalf" (a Sender: field
+	// names the member, as Exchange's send-on-behalf does).
+	Send string
 }
 
 // NewDirectory builds a directory. It checks what it relies on (unique

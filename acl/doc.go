@@ -61,7 +61,9 @@
 //     rights; what the user may not look up does not exist), DisplayName,
 //     Reachable, SendAs (own address, alias, or "p" on the account's
 //     INBOX) and AccountRights (the operator's shares naming no mailbox:
-//     with "k", a grantee creates top-level folders in a team account).
+//     with "k", a grantee creates top-level folders in a team account)
+//     and SendOnBehalf (a share's send = "on-behalf": a member's mail as
+//     the owner carries Sender: member).
 //     IMAP, SMTP submission and the commands ask; none repeats it.
 //   - Changing an ACL goes through Directory.SetRights (grant.go), from
 //     IMAP SETACL and from `mailroom acl grant` alike: one place decides

@@ -205,6 +205,10 @@ type Share struct {
 	Grantee string `toml:"grantee"`
 	// Rights is an RFC 4314 rights string.
 	Rights string `toml:"rights"`
+	// Send is how a grantee's mail as Owner shows: "as" (the default:
+	// nothing outside names the member) or "on-behalf" (a Sender: field
+	// names the member).
+	Send string `toml:"send"`
 }
 
 // Outbound configures delivery to remote hosts.

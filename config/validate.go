@@ -308,6 +308,11 @@ func (c *Config) validateShares(v *validator, owners map[string]owner) {
 		if s.Rights == "" {
 			v.add(key+".rights", "must be set, e.g. \"lrswipkxte\"")
 		}
+		switch s.Send {
+		case "", "as", "on-behalf":
+		default:
+			v.add(key+".send", "unknown value %q (want as or on-behalf)", s.Send)
+		}
 		for _, r := range s.Rights {
 			if !strings.ContainsRune("lrswipkxtea", r) {
 				v.add(key+".rights", "unknown right %q (rights are l r s w i p k x t e a)", r)

@@ -155,6 +155,14 @@ func (s *session) prepareSubmission(msg []byte) (head, body []byte, err error) {
 	if !o.messageID {
 		fmt.Fprintf(&add, "Message-ID: <%s@%s>\r\n", randomID(16), s.srv.opts.Hostname)
 	}
+	if s.sentAs != nil && len(o.sender) == 0 {
+		// A share with send = "on-behalf": the member is named as the
+		// Sender (RFC 5322 §3.6.2), as Exchange's send-on-behalf does.
+		dir := s.srv.opts.Directory.Load()
+		if me, ok := dir.Lookup(s.user.Address); ok && dir.SendOnBehalf(s.sentAs, me) {
+			fmt.Fprintf(&add, "Sender: <%s>\r\n", me.Address)
+		}
+	}
 	return []byte(add.String()), msg, nil
 }
 
@@ -273,7 +281,10 @@ func (s *session) fileSentCopy(head, msg []byte) {
 		}
 	}
 	if err == nil {
-		_, err = st.Append(ctx, sent.ID, msg, store.NewMessage{Flags: store.Flags{Sys: store.FlagSeen}, InternalDate: s.srv.opts.Now(), Prefix: head}, 0)
+		// The team's copy names the member who sent it (the team-workflows
+		// issue's attribution); nothing outside sees this field.
+		prefix := append([]byte("X-Mailroom-Sent-By: "+s.user.Address+"\r\n"), head...)
+		_, err = st.Append(ctx, sent.ID, msg, store.NewMessage{Flags: store.Flags{Sys: store.FlagSeen}, InternalDate: s.srv.opts.Now(), Prefix: prefix}, 0)
 	}
 	if err != nil {
 		s.log.Error("filing the sent copy", "account", owner, "err", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"mailroom/acl"
 	"mailroom/internal/testutil"
 	"mailroom/store"
 )
@@ -203,5 +204,39 @@ func TestDSNParametersAccepted(t *testing.T) {
 	if len(reports) != 1 || !strings.Contains(reports[0], "Action: delivered") || !strings.Contains(reports[0], "Final-Recipient: rfc822; bob@example.test") ||
 		!strings.Contains(reports[0], "Original-Envelope-Id: abc-1") {
 		t.Fatalf("no delivered report: %q", reports)
+	}
+}
+
+// TestSendOnBehalf: a share with send = "on-behalf" makes mail a member
+// sends as the team carry a Sender: field naming the member; with the
+// default ("as") nothing outside names the member.
+func TestSendOnBehalf(t *testing.T) {
+	for _, mode := range []string{"as", "on-behalf"} {
+		env := newEnv(t, 1<<20)
+		h, _ := acl.HashPassword("password")
+		dir, err := acl.NewDirectory([]acl.AccountSpec{
+			{Address: "bob@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}},
+			{Address: "info@example.test", Plan: "pro", Groups: []string{"staff"}, Team: true},
+		}, []acl.Plan{{Name: "pro", Share: true}}, []string{"staff"},
+			[]acl.Share{{Owner: "info@example.test", Grantee: "group:staff", Rights: "lrswipkxte", Send: mode}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.dir.Store(dir)
+		env.st.EnsureAccount(context.Background(), "info@example.test", true)
+		c := dial(t, env.sub)
+		if err := c.Auth(sasl.NewPlainClient("", "bob@example.test", "password")); err != nil {
+			t.Fatal(err)
+		}
+		msg := "From: Info <info@example.test>\r\nTo: customer@remote.test\r\nSubject: Re: x\r\n\r\nok\r\n"
+		if err := testutil.SendMail(c, "info@example.test", []string{"customer@remote.test"}, msg); err != nil {
+			t.Fatal(err)
+		}
+		env.queue.mu.Lock()
+		out := string(env.queue.msgs[0].msg)
+		env.queue.mu.Unlock()
+		if named := strings.Contains(out, "Sender: <bob@example.test>\r\n"); named != (mode == "on-behalf") {
+			t.Errorf("send = %q: outgoing %q", mode, out)
+		}
 	}
 }

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
+	"mailroom/imapd/part"
 	"slices"
 	"strconv"
 	"strings"
@@ -233,6 +235,11 @@ func cmdAppend(c *conn, cmd *proto.Command) error {
 	if last := args[len(args)-1]; len(bodies) == 0 || last.Kind != proto.Literal && last.Kind != proto.List {
 		return syntax("Each message must be a literal or CATENATE, and one must end the command")
 	}
+	if len(bodies) == 1 && dp.mailbox.SpecialUse == store.SpecialSent {
+		if uid, found := c.alreadySent(dp.mailbox, bodies[0]); found {
+			return ok("APPENDUID "+formatUint(dp.mailbox.UIDValidity)+" "+formatUint(uid), "APPEND completed (the server had filed this message already)")
+		}
+	}
 	ds, err := c.srv.opts.Store.AppendMany(c.ctx, dp.mailbox.ID, bodies, msgs, dp.owner.Plan.Quota)
 	if err != nil {
 		return err
@@ -270,4 +277,46 @@ func (c *conn) learnJunk(from, to *store.Mailbox, uids []store.UID) {
 	if err != nil {
 		c.log.Warn("reading messages for the spam filter", "err", err)
 	}
+}
+
+// sentWindow is how long after the server filed a sent copy a client's
+// own APPEND of the same message to that Sent mailbox is taken as the same
+// message.
+const sentWindow = 10 * time.Minute
+
+// alreadySent finds, among the last messages put into a Sent mailbox in
+// the last sentWindow, one with msg's Message-ID: mail sent as a team
+// address is filed in the team's Sent by the server (X-Mailroom-Sent-By),
+// and a client that saves its own copy there as well must not make a
+// second one. It answers with that message's UID.
+func (c *conn) alreadySent(box *store.Mailbox, msg []byte) (store.UID, bool) {
+	id, ok := part.SummaryGet(part.Summarize(msg), "Message-ID")
+	if !ok || strings.TrimSpace(id) == "" {
+		return 0, false
+	}
+	st := c.srv.opts.Store
+	since := time.Now().Add(-sentWindow)
+	var found store.UID
+	top := box.UIDNext
+	from := store.UID(1)
+	if top > 50 {
+		from = top - 50 // the last fifty at most
+	}
+	_ = st.Messages(c.ctx, box.ID, from, 0, func(m *store.Message) error {
+		if m.SaveDate.Before(since) {
+			return nil
+		}
+		if !bytes.Contains(m.Prefix, []byte("X-Mailroom-Sent-By:")) {
+			return nil
+		}
+		content, err := st.Content(c.ctx, m)
+		if err != nil {
+			return nil
+		}
+		if got, ok := part.SummaryGet(part.Summarize(content), "Message-ID"); ok && strings.TrimSpace(got) == strings.TrimSpace(id) {
+			found = m.UID
+		}
+		return nil
+	})
+	return found, found != 0
 }

@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"mailroom/acl"
+	"mailroom/store"
 )
 
 // TestTeamFolders: a grantee of a whole team account (a [[share]] naming
@@ -55,5 +57,42 @@ func TestTeamFolders(t *testing.T) {
 	a.send("a4 GETACL INBOX/ByBob\r\n")
 	if l := a.expect("a4", "OK"); !strings.Contains(l[0], `"bob@example.test" "lrk" "carol@example.test" "lr"`) {
 		t.Errorf("inherited ACL: %q", l)
+	}
+}
+
+// TestSentCopyNotDoubled: mail a member sent as a team address is filed
+// in the team's Sent by the server, naming the member; the member's client
+// then appending its own copy there (same Message-ID) gets the server's
+// copy's APPENDUID and no second copy. Another message is stored.
+func TestSentCopyNotDoubled(t *testing.T) {
+	h, _ := acl.HashPassword("password")
+	dir, err := acl.NewDirectory([]acl.AccountSpec{
+		{Address: "bob@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}},
+		{Address: "info@example.test", Plan: "team", Groups: []string{"staff"}, Team: true},
+	}, []acl.Plan{{Name: "pro", Share: true}, {Name: "team", Share: true}}, []string{"staff"},
+		[]acl.Share{{Owner: "info@example.test", Grantee: "group:staff", Rights: "lrswipkxte"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, func(o *Options) { o.Directory = acl.NewLive(dir) })
+	ctx := context.Background()
+	ts.st.EnsureAccount(ctx, "info@example.test", true)
+	sent, _ := ts.st.MailboxByName(ctx, "info@example.test", "Sent")
+	msg := "From: info@example.test\r\nTo: customer@remote.test\r\nSubject: Re: order\r\nMessage-ID: <reply-1@example.test>\r\n\r\nShipped.\r\n"
+	d, err := ts.st.Append(ctx, sent.ID, []byte(msg), store.NewMessage{Prefix: []byte("X-Mailroom-Sent-By: bob@example.test\r\n")}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := login(t, ts, "bob@example.test")
+	b.send(`a1 APPEND "Shared/info@example.test/Sent" (\Seen) {` + itoa(len(msg)) + "+}\r\n" + msg + "\r\n")
+	want := "a1 OK [APPENDUID " + itoa(int(d.UIDValidity)) + " " + itoa(int(d.UID)) + "]"
+	if l := b.expect("a1", "OK"); !strings.HasPrefix(l[len(l)-1], want) {
+		t.Errorf("APPEND of the same message: %q, want %s", l, want)
+	}
+	other := strings.Replace(msg, "reply-1", "reply-2", 1)
+	b.send(`a2 APPEND "Shared/info@example.test/Sent" {` + itoa(len(other)) + "+}\r\n" + other + "\r\n")
+	b.expect("a2", "OK [APPENDUID")
+	if m, _ := ts.st.Mailbox(ctx, sent.ID); m.Messages != 2 {
+		t.Errorf("the team's Sent holds %d messages, want 2", m.Messages)
 	}
 }
