@@ -609,14 +609,58 @@ func (s *Store) RenameMailbox(ctx context.Context, account, from, to string) err
 }
 
 func (tx *txn) moveSubscription(account, from, to string) error {
-	_, ok, err := getValue(tx.Txn, nameKey(kindSub, account, from))
+	v, ok, err := getValue(tx.Txn, nameKey(kindSub, account, from))
 	if err != nil || !ok {
 		return err
 	}
 	if err := tx.Delete(nameKey(kindSub, account, from)); err != nil {
 		return err
 	}
-	return tx.Set(nameKey(kindSub, account, to), nil)
+	return tx.Set(nameKey(kindSub, account, to), v)
+}
+
+// unsubscribed is the value of a subscription key the user removed: kept
+// so that a mailbox shared with them later is not subscribed again
+// (AutoSubscribe).
+var unsubscribed = []byte{'u'}
+
+// AutoSubscribe subscribes the account to each name it has neither
+// subscribed nor unsubscribed before: mailboxes shared with a user show
+// in clients that list only subscribed folders, unless the user said
+// otherwise. It returns how many it added.
+func (s *Store) AutoSubscribe(ctx context.Context, account string, names []string) (int, error) {
+	// Usually every name has its key already: look before writing.
+	missing := false
+	if err := s.view(func(tx *badger.Txn) error {
+		for _, n := range names {
+			_, ok, err := getValue(tx, nameKey(kindSub, account, n))
+			if err != nil || !ok {
+				missing = true
+				return err
+			}
+		}
+		return nil
+	}); err != nil || !missing {
+		return 0, err
+	}
+	var added int
+	err := s.update(ctx, nil, func(tx *txn) error {
+		added = 0
+		for _, n := range names {
+			_, ok, err := getValue(tx.Txn, nameKey(kindSub, account, n))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if err := tx.Set(nameKey(kindSub, account, n), nil); err != nil {
+					return err
+				}
+				added++
+			}
+		}
+		return nil
+	})
+	return added, err
 }
 
 // Subscribe adds a name to the account's subscriptions. The mailbox need
@@ -638,7 +682,7 @@ func (s *Store) Unsubscribe(ctx context.Context, account, name string) error {
 		return err
 	}
 	return s.update(ctx, nil, func(tx *txn) error {
-		return tx.Delete(nameKey(kindSub, account, name))
+		return tx.Set(nameKey(kindSub, account, name), unsubscribed)
 	})
 }
 
@@ -650,6 +694,9 @@ func (s *Store) Subscriptions(ctx context.Context, account string) ([]string, er
 		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
+			if it.Item().ValueSize() > 0 {
+				continue // unsubscribed by the user
+			}
 			out = append(out, string(it.Item().Key()[len(prefix):]))
 		}
 		return nil

@@ -193,6 +193,17 @@ func cmdMyRights(c *conn, cmd *proto.Command) error {
 	}
 	c.enc.Raw("* MYRIGHTS ")
 	c.mailboxName(name)
-	c.enc.SP().String(p.rights.String()).CRLF()
+	c.enc.SP().String(c.shownRights(p.owner.Address, p.rights).String()).CRLF()
 	return nil
+}
+
+// shownRights is what MYRIGHTS says: an owner whose plan cannot share is
+// not told "a", so clients (Roundcube's Sharing tab) do not offer a
+// dialog where every grant would be refused. GETACL still answers them
+// with what the operator granted.
+func (c *conn) shownRights(owner string, r acl.Rights) acl.Rights {
+	if me := c.me(c.srv.opts.Directory.Load()); me != nil && acl.Fold(owner) == acl.Fold(me.Address) && !me.Plan.Share {
+		return r &^ acl.RightAdmin
+	}
+	return r
 }

@@ -96,3 +96,54 @@ func TestSentCopyNotDoubled(t *testing.T) {
 		t.Errorf("the team's Sent holds %d messages, want 2", m.Messages)
 	}
 }
+
+// TestMyRightsWithoutSharing: an owner whose plan cannot share is not
+// told "a" by MYRIGHTS (nor LIST RETURN (MYRIGHTS)), so clients offer no
+// sharing dialog where every grant would fail; one whose plan shares is.
+func TestMyRightsWithoutSharing(t *testing.T) {
+	h, _ := acl.HashPassword("password")
+	dir, err := acl.NewDirectory([]acl.AccountSpec{
+		{Address: "dave@example.test", PasswordHash: h, Plan: "free"},
+		{Address: "alice@example.test", PasswordHash: h, Plan: "pro"},
+	}, []acl.Plan{{Name: "free"}, {Name: "pro", Share: true}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, func(o *Options) { o.Directory = acl.NewLive(dir) })
+	for user, want := range map[string]string{"dave@example.test": `"lrswipkxte"`, "alice@example.test": `"lrswipkxtea"`} {
+		r := login(t, ts, user)
+		r.send("m MYRIGHTS INBOX\r\nl LIST \"\" INBOX RETURN (MYRIGHTS)\r\n")
+		if l := r.expect("m", "OK"); !strings.HasSuffix(l[0], " "+want) {
+			t.Errorf("%s MYRIGHTS: %q, want %s", user, l[0], want)
+		}
+		if l := r.expect("l", "OK"); !has(l, `* MYRIGHTS "INBOX" `+want) && !has(l, "* MYRIGHTS INBOX "+want) {
+			t.Errorf("%s LIST MYRIGHTS: %q", user, l)
+		}
+	}
+}
+
+// TestSharedMailboxesSubscribed: a mailbox shared with a user is
+// subscribed for them, so clients that show only subscribed folders show
+// it, unless they unsubscribed it; that choice sticks.
+func TestSharedMailboxesSubscribed(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	b := login(t, ts, "bob@example.test")
+	a.send("a1 CREATE Projects\r\na2 SETACL INBOX bob@example.test lr\r\n")
+	a.expect("a1", "OK")
+	a.expect("a2", "OK")
+	b.send("b1 LSUB \"\" \"Other Users/*\"\r\n")
+	if l := b.expect("b1", "OK"); !has(l, `* LSUB () "/" "Other Users/alice@example.test/INBOX"`) {
+		t.Fatalf("shared INBOX not subscribed: %q", l)
+	}
+	b.send("b2 UNSUBSCRIBE \"Other Users/alice@example.test/INBOX\"\r\n")
+	b.expect("b2", "OK")
+	a.send("a3 SETACL Projects bob@example.test lr\r\n")
+	a.expect("a3", "OK")
+	b.send("b3 LIST (SUBSCRIBED) \"\" \"Other Users/*\"\r\n")
+	l := b.expect("b3", "OK")
+	joined := strings.Join(l, "\n")
+	if !strings.Contains(joined, `"Other Users/alice@example.test/Projects"`) || strings.Contains(joined, `"Other Users/alice@example.test/INBOX"`) {
+		t.Errorf("after unsubscribing INBOX and a new share: %q", l)
+	}
+}
