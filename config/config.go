@@ -33,6 +33,18 @@ type Config struct {
 	Admin     Admin            `toml:"admin"`
 	DNS       DNS              `toml:"dns"`
 	Spam      Spam             `toml:"spam"`
+	Audit     Audit            `toml:"audit"`
+}
+
+// Audit configures the audit log: what anyone other than the owner does
+// in someone else's mailboxes, kept in the store.
+type Audit struct {
+	// Retention is how long records are kept ("180d", the default; "0s"
+	// means the default).
+	Retention Duration `toml:"retention"`
+	// Reads also records the reading of message content (off by default:
+	// it is most of what a delegate does).
+	Reads bool `toml:"reads"`
 }
 
 // DNS configures name resolution: MX and address lookups of the outbound

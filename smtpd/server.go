@@ -65,6 +65,9 @@ type Options struct {
 	Timeout time.Duration
 	// Queue takes submitted mail for remote recipients; nil refuses it.
 	Queue Queue
+	// Audit, if set, hears of mail a user sends as another account (the
+	// audit log); it must not block.
+	Audit func(store.AuditRecord)
 	// Sieve configures filtering at local delivery (sieve.go).
 	Sieve SieveOptions
 	// Now is the clock; nil means time.Now.

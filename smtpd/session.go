@@ -344,6 +344,10 @@ func (s *session) Data(r io.Reader) error {
 	}
 	if s.sentAs != nil {
 		s.fileSentCopy(head, msg)
+		if audit := s.srv.opts.Audit; audit != nil {
+			audit(store.AuditRecord{Time: s.srv.opts.Now(), Account: s.sentAs.Address, Actor: s.user.Address, Action: "send-as",
+				Detail: fmt.Sprintf("to %s", strings.Join(append(slices.Clone(s.rcpts), s.remote...), ", "))})
+		}
 	}
 	return nil
 }

@@ -69,6 +69,9 @@
 //     transactions that change them: SELECT (OpenState), SEARCH on \Seen
 //     and \Deleted, SELECT's first unseen message and EXPUNGE
 //     (FlagState) read a few small values instead of every record.
+//   - The audit log (audit.go) keeps records keyed by time: what users did
+//     in others' mailboxes, written in batches off the actions' paths,
+//     pruned daily after AuditRetention (180 days by default).
 //   - UIDVALIDITY is the creation time in seconds but always larger than
 //     any handed out before, so a recreated name never reuses one.
 //   - Writers take per-mailbox locks (in ID order) around commit and

@@ -42,6 +42,9 @@ type Options struct {
 	// every reader would otherwise compute at first use (IMAP's header
 	// summary and ENVELOPE). It must be fast and must not call the store.
 	Derive func(body []byte) []Derived
+	// AuditRetention is how long audit records are kept; 0 means
+	// DefaultAuditRetention.
+	AuditRetention time.Duration
 	// ExpungeRetention is how long a record of each expunge is kept for
 	// clients resynchronising (QRESYNC); 0 means DefaultExpungeRetention.
 	ExpungeRetention time.Duration
@@ -63,6 +66,7 @@ type Store struct {
 	gcDone chan struct{}
 
 	expungeRetention time.Duration
+	auditRetention   time.Duration
 	derive           func(body []byte) []Derived
 	bodyIDs          *badger.Sequence
 
@@ -139,6 +143,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if s.expungeRetention <= 0 {
 		s.expungeRetention = DefaultExpungeRetention
+	}
+	if s.auditRetention = opts.AuditRetention; s.auditRetention <= 0 {
+		s.auditRetention = DefaultAuditRetention
 	}
 	s.minFree.Store(opts.MinFreeBytes)
 	if s.now == nil {
@@ -231,6 +238,11 @@ func (s *Store) gcLoop() {
 					s.log.Warn("pruning expunge records", "err", err)
 				} else if n > 0 {
 					s.log.Info("pruned expunge records", "records", n)
+				}
+				if n, err := s.PruneAudit(context.Background(), now.Add(-s.auditRetention)); err != nil {
+					s.log.Warn("pruning the audit log", "err", err)
+				} else if n > 0 {
+					s.log.Info("pruned the audit log", "records", n)
 				}
 			}
 		}

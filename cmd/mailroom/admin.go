@@ -92,6 +92,16 @@ func (s *server) serveAdmin(c net.Conn, log *slog.Logger) {
 				log.Info("sieve changed by the operator", "account", req.Account, "op", req.Op, "name", req.Name)
 			}
 		}
+	case "audit":
+		var req auditRequest
+		if err = json.Unmarshal([]byte(arg), &req); err == nil {
+			if s.audit != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				s.audit.sync(ctx)
+				cancel()
+			}
+			data, err = readAudit(context.Background(), s.store, req)
+		}
 	case "acl":
 		var req aclRequest
 		if err = json.Unmarshal([]byte(arg), &req); err == nil {

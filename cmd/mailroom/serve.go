@@ -154,6 +154,7 @@ type server struct {
 
 	index       *fts.Index // the full-text index, in data_dir/fts
 	stopIndexer func()
+	audit       *auditWriter
 }
 
 // start opens the store, binds every listener and starts serving. Binding
@@ -184,7 +185,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		}
 	}
 	st, err := store.Open(ctx, store.Options{Dir: cfg.DataDir, Logger: log.With("component", "store"), OnChange: onChange,
-		MinFreeBytes: int64(cfg.Limits.MinFreeSpace), Derive: imapd.DeriveBodyInfo})
+		MinFreeBytes: int64(cfg.Limits.MinFreeSpace), Derive: imapd.DeriveBodyInfo, AuditRetention: cfg.Audit.Retention.D()})
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +209,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		io.OnJunk = learner.note
 		s.wg.Go(func() { learner.run(ictx) })
 	}
+	audit := newAuditWriter(st, log)
+	s.audit = audit
+	s.wg.Go(func() { audit.run(ictx) })
+	io.Audit, io.AuditReads = audit.note, cfg.Audit.Reads
 	s.imap = imapd.New(io)
 	s.sieve = newManageSieve(cfg, st, s.dir, log, tlsConfig)
 	keys, err := loadDKIMKeys(cfg, log)
@@ -222,7 +227,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	}
 	s.startOutbound(cfg, keys, relayCAs)
 	so := smtpOptions(cfg)
-	so.Store, so.Directory, so.Logger, so.TLSConfig, so.Queue = st, s.dir, log, tlsConfig, &s.queue
+	so.Store, so.Directory, so.Logger, so.TLSConfig, so.Queue, so.Audit = st, s.dir, log, tlsConfig, &s.queue, audit.note
 	s.checker = newChecker(cfg, s.resolver, log)
 	so.Inbound = s.checker
 	s.smtp = smtpd.New(so)

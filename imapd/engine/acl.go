@@ -2,9 +2,11 @@ package engine
 
 import (
 	"strings"
+	"time"
 
 	"mailroom/acl"
 	"mailroom/imapd/proto"
+	"mailroom/store"
 )
 
 // The RFC 4314 ACL commands. Each needs "a" on the mailbox but MYRIGHTS,
@@ -101,6 +103,7 @@ func cmdSetACL(c *conn, cmd *proto.Command) error {
 		return err
 	}
 	c.log.Info("acl changed", "mailbox", p.display, "owner", p.owner.Address, "identifier", id, "rights", next.String())
+	c.audit(p, "setacl", id+" "+next.String())
 	return nil
 }
 
@@ -120,6 +123,7 @@ func cmdDeleteACL(c *conn, cmd *proto.Command) error {
 		return err
 	}
 	c.log.Info("acl changed", "mailbox", p.display, "owner", p.owner.Address, "identifier", id, "rights", "")
+	c.audit(p, "deleteacl", id)
 	return nil
 }
 
@@ -206,4 +210,18 @@ func (c *conn) shownRights(owner string, r acl.Rights) acl.Rights {
 		return r &^ acl.RightAdmin
 	}
 	return r
+}
+
+// audit tells the audit log (Options.Audit) what the user did in p, when
+// p is someone else's mailbox.
+func (c *conn) audit(p *place, action, detail string) {
+	if c.srv.opts.Audit == nil || p == nil || p.owner == nil || acl.Fold(p.owner.Address) == acl.Fold(c.account.Address) {
+		return
+	}
+	c.srv.opts.Audit(store.AuditRecord{Time: time.Now(), Account: p.owner.Address, Actor: c.account.Address, Action: action, Mailbox: p.name, Detail: detail})
+}
+
+// auditUIDs is a UID list for an audit record.
+func auditUIDs(uids []store.UID) string {
+	return "UID " + uidsString(uids)
 }

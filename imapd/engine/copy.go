@@ -118,6 +118,13 @@ func (c *conn) copyMove(cmd *proto.Command, uid, move bool) error {
 	}
 	c.learnJunk(src.mailbox, dp.mailbox, cp.Dest)
 	if move {
+		c.audit(src, "move-out", auditUIDs(cp.Source)+" to "+dp.display)
+		c.audit(dp, "move-in", auditUIDs(cp.Dest)+" from "+src.display)
+	} else {
+		c.audit(src, "copy-out", auditUIDs(cp.Source)+" to "+dp.display)
+		c.audit(dp, "copy-in", auditUIDs(cp.Dest)+" from "+src.display)
+	}
+	if move {
 		// COPYUID goes in an untagged OK before the EXPUNGEs (RFC 6851
 		// §4.3), which announce sends after this command.
 		c.enc.Raw("* OK [").Raw(copyUID(cp)).Raw("] Moved").CRLF()
@@ -165,7 +172,10 @@ func (c *conn) expunge(only []store.UID) error {
 	if err != nil || len(uids) == 0 {
 		return err
 	}
-	_, err = c.srv.opts.Store.Expunge(c.ctx, c.sel.id, uids)
+	done, err := c.srv.opts.Store.Expunge(c.ctx, c.sel.id, uids)
+	if len(done) > 0 {
+		c.audit(p, "expunge", auditUIDs(done))
+	}
 	return err
 }
 
@@ -248,6 +258,7 @@ func cmdAppend(c *conn, cmd *proto.Command) error {
 	for i, d := range ds {
 		uids[i] = uint32(d.UID)
 	}
+	c.audit(dp, "append", "UID "+compactSet(uids))
 	return ok("APPENDUID "+formatUint(ds[0].UIDValidity)+" "+compactSet(uids), "APPEND completed")
 }
 

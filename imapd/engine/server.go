@@ -51,6 +51,11 @@ type Options struct {
 	// a \Junk mailbox (spam) or out of one, not into Trash (not spam),
 	// with its content, to train the spam filter. It must not block.
 	OnJunk func(content []byte, spam bool)
+	// Audit, if set, hears of every action someone takes in a mailbox
+	// that is not theirs (the audit log); it must not block. AuditReads
+	// adds the reading of message content to what is told.
+	Audit      func(store.AuditRecord)
+	AuditReads bool
 }
 
 // SearchIndex is a full-text index as SEARCH uses it: the messages of a
