@@ -34,6 +34,7 @@ commands:
   acl            list, grant or revoke mailbox rights (acl list|grant|revoke ...; see 'mailroom acl')
   sieve          check a Sieve script, or list, get, put, activate an account's (see 'mailroom sieve')
   fsck           check every counter and reference count against the records (-c FILE, -data DIR, -repair)
+  mailbox        list, create, rename or delete an account's mailboxes (see 'mailroom mailbox')
   audit          what others did in people's mailboxes (-c FILE [-account A] [-user U] [-since 24h|DATE] [-json])
 `
 
@@ -69,6 +70,8 @@ func main() {
 		err = cmdFsck(ctx, args, os.Stdout)
 	case "audit":
 		err = cmdAudit(ctx, args, os.Stdout)
+	case "mailbox":
+		err = cmdMailbox(ctx, args, os.Stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return
