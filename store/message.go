@@ -357,6 +357,25 @@ func (s *Store) StoreFlags(ctx context.Context, id MailboxID, uids []UID, op Fla
 // checked in the same transaction; it returns the UIDs of the others
 // (modified since) ascending. A nil unchangedSince checks nothing.
 func (s *Store) StoreFlagsIf(ctx context.Context, id MailboxID, uids []UID, op FlagOp, flags Flags, keep func(old, proposed Flags) Flags, unchangedSince *uint64) ([]Message, []UID, error) {
+	// A large set (\Seen on a whole mailbox) is changed in transactions
+	// of flagBatch messages, or fewer if Badger finds one too large: each
+	// message's change is whole, and each batch is published.
+	var changed []Message
+	var modified []UID
+	err := inBatches(uids, flagBatch, func(batch []UID) error {
+		c, m, err := s.storeFlagsBatch(ctx, id, batch, op, flags, keep, unchangedSince)
+		if err == nil {
+			changed, modified = append(changed, c...), append(modified, m...)
+		}
+		return err
+	})
+	return changed, modified, err
+}
+
+// flagBatch is the most messages StoreFlagsIf changes in one transaction.
+const flagBatch = 5000
+
+func (s *Store) storeFlagsBatch(ctx context.Context, id MailboxID, uids []UID, op FlagOp, flags Flags, keep func(old, proposed Flags) Flags, unchangedSince *uint64) ([]Message, []UID, error) {
 	var changed []Message
 	var modified []UID
 	err := s.update(ctx, []MailboxID{id}, func(tx *txn) error {

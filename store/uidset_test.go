@@ -164,3 +164,34 @@ func TestConcurrentAppendsToManyMailboxes(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreFlagsLargeSet: a flag change on a whole large mailbox (mark all
+// read) is done in batches that each fit a transaction, and every message
+// is changed.
+func TestStoreFlagsLargeSet(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	s.EnsureAccount(ctx, "a@example.test", false)
+	in, _ := s.Inbox(ctx, "a@example.test")
+	const n = 30000
+	bodies := make([][]byte, n)
+	msgs := make([]NewMessage, n)
+	for i := range bodies {
+		bodies[i] = []byte("Subject: x\r\n\r\nx\r\n")
+	}
+	if err := s.AppendBatch(ctx, in.ID, bodies, msgs); err != nil {
+		t.Fatal(err)
+	}
+	uids, _ := s.UIDs(ctx, in.ID)
+	changed, err := s.StoreFlags(ctx, in.ID, uids, FlagsAdd, ParseFlags([]string{`\Seen`, "$big"}), nil)
+	if err != nil || len(changed) != n {
+		t.Fatalf("changed %d, %v", len(changed), err)
+	}
+	if m := mustMailbox(t, s, "a@example.test", "INBOX"); m.Unseen != 0 {
+		t.Fatalf("unseen %d", m.Unseen)
+	}
+	if p, err := s.Check(ctx); err != nil || len(p) != 0 {
+		t.Fatalf("check: %q %v", p, err)
+	}
+}
