@@ -34,7 +34,18 @@ type Config struct {
 	DNS       DNS              `toml:"dns"`
 	Spam      Spam             `toml:"spam"`
 	Audit     Audit            `toml:"audit"`
+	Search    Search           `toml:"search"`
 }
+
+// Search configures SEARCH BODY and TEXT.
+type Search struct {
+	// FullText keeps a full-text index (in data_dir/fts); off, SEARCH
+	// BODY and TEXT read the messages. Default on.
+	FullText *bool `toml:"full_text"`
+}
+
+// FullTextOn reports whether the full-text index is kept.
+func (s Search) FullTextOn() bool { return s.FullText == nil || *s.FullText }
 
 // Audit configures the audit log: what anyone other than the owner does
 // in someone else's mailboxes, kept in the store.

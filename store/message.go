@@ -190,7 +190,7 @@ func (tx *txn) addMessage(m *Mailbox, msg *Message, quota int64) error {
 	if err := tx.markUID(m.ID, msg.UID, true); err != nil {
 		return err
 	}
-	if err := tx.markFlags(m.ID, msg.UID, &msg.Flags); err != nil {
+	if err := tx.markFlags(m.ID, msg.UID, nil, &msg.Flags); err != nil {
 		return err
 	}
 	if err := tx.noteKeywords(m.ID, msg.Flags); err != nil {
@@ -249,7 +249,7 @@ func (tx *txn) removeMessage(id MailboxID, uid UID) (*Mailbox, error) {
 	if err := tx.markUID(id, uid, false); err != nil {
 		return nil, err
 	}
-	if err := tx.markFlags(id, uid, nil); err != nil {
+	if err := tx.markFlags(id, uid, &msg.Flags, nil); err != nil {
 		return nil, err
 	}
 	return m, tx.Delete(messageKey(id, uid))
@@ -410,6 +410,7 @@ func (s *Store) storeFlagsBatch(ctx context.Context, id MailboxID, uids []UID, o
 				m.Unseen--
 			}
 			m.HighestModSeq++
+			oldFlags := msg.Flags
 			msg.Flags = nf
 			old := msg.ModSeq
 			msg.ModSeq = m.HighestModSeq
@@ -422,7 +423,7 @@ func (s *Store) storeFlagsBatch(ctx context.Context, id MailboxID, uids []UID, o
 			if err := tx.noteKeywords(id, nf); err != nil {
 				return err
 			}
-			if err := tx.markFlags(id, uid, &nf); err != nil {
+			if err := tx.markFlags(id, uid, &oldFlags, &nf); err != nil {
 				return err
 			}
 			changed = append(changed, *msg)

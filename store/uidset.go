@@ -31,10 +31,10 @@ const (
 	setDeleted byte = 'd'
 )
 
-const blockUIDs = 4096 // UIDs per block: 512 bytes of bitmap at most
+const blockUIDs = 1024 // UIDs per block: 128 bytes of bitmap at most, rewritten by each change
 
 // metaUIDBlocks is set once every mailbox has its blocks and keyword list.
-var metaUIDBlocks = []byte{kindMeta, 'U'} // 'u' before the flag sets
+var metaUIDBlocks = []byte{kindMeta, 'V'} // 'u' before the flag sets, 'U' with 4,096-UID blocks
 
 func uidBlockPrefix(id MailboxID) []byte {
 	return binary.BigEndian.AppendUint64([]byte{kindUIDBlock}, uint64(id))
@@ -60,6 +60,7 @@ func keywordsKey(id MailboxID) []byte {
 // written by flush before it commits.
 type pendingIndex struct {
 	blocks   map[string][]byte // block key -> bitmap
+	dirty    map[string]bool   // the blocks a change touched
 	keywords map[MailboxID][]string
 	dirtyKW  map[MailboxID]bool
 }
@@ -87,14 +88,22 @@ func (tx *txn) markUID(id MailboxID, uid UID, present bool) error {
 	return tx.mark(uidBlockKey(id, uint32(uid)/blockUIDs), uid, present)
 }
 
-// markFlags puts uid in or out of the flag sets as its flags say (f nil:
-// out of all, the message is gone).
-func (tx *txn) markFlags(id MailboxID, uid UID, f *Flags) error {
+// markFlags moves uid in or out of the flag sets as its flags change
+// from old to new (nil: the message is not there), touching only the
+// sets whose membership changes.
+func (tx *txn) markFlags(id MailboxID, uid UID, old, new *Flags) error {
 	block := uint32(uid) / blockUIDs
-	if err := tx.mark(flagSetKey(id, setUnseen, block), uid, f != nil && f.Sys&FlagSeen == 0); err != nil {
-		return err
+	unseen := func(f *Flags) bool { return f != nil && f.Sys&FlagSeen == 0 }
+	deleted := func(f *Flags) bool { return f != nil && f.Sys&FlagDeleted != 0 }
+	if unseen(old) != unseen(new) {
+		if err := tx.mark(flagSetKey(id, setUnseen, block), uid, unseen(new)); err != nil {
+			return err
+		}
 	}
-	return tx.mark(flagSetKey(id, setDeleted, block), uid, f != nil && f.Sys&FlagDeleted != 0)
+	if deleted(old) != deleted(new) {
+		return tx.mark(flagSetKey(id, setDeleted, block), uid, deleted(new))
+	}
+	return nil
 }
 
 func (tx *txn) mark(key []byte, uid UID, present bool) error {
@@ -103,10 +112,17 @@ func (tx *txn) mark(key []byte, uid UID, present bool) error {
 		return err
 	}
 	i := uint32(uid) % blockUIDs
+	was := b[i/8]
 	if present {
 		b[i/8] |= 1 << (i % 8)
 	} else {
 		b[i/8] &^= 1 << (i % 8)
+	}
+	if b[i/8] != was {
+		if tx.idx.dirty == nil {
+			tx.idx.dirty = map[string]bool{}
+		}
+		tx.idx.dirty[string(key)] = true
 	}
 	return nil
 }
@@ -154,6 +170,9 @@ func (tx *txn) noteKeywords(id MailboxID, f Flags) error {
 // flushIndex writes the blocks and keyword lists the transaction changed.
 func (tx *txn) flushIndex() error {
 	for k, b := range tx.idx.blocks {
+		if !tx.idx.dirty[k] {
+			continue
+		}
 		last := len(b)
 		for last > 0 && b[last-1] == 0 {
 			last--
@@ -389,6 +408,11 @@ func (s *Store) buildUIDBlocks(ctx context.Context) error {
 		return err
 	}
 	start := time.Now()
+	// Blocks of an earlier size would be read at the wrong UIDs: they go
+	// before the new ones are written.
+	if err := s.db.DropPrefix([]byte{kindUIDBlock}, []byte{kindFlagSet}); err != nil {
+		return fmt.Errorf("build UID blocks: %w", err)
+	}
 	var values map[string][]byte
 	if err := s.view(func(tx *badger.Txn) error {
 		var err error

@@ -88,6 +88,16 @@ func TestOpenState(t *testing.T) {
 	s = openTest(t, Options{Dir: dir})
 	want("$a") // rebuilt from the records: the keywords in use
 
+	// Blocks of another size (a store written before the size changed)
+	// are replaced, not read at the wrong UIDs.
+	s.update(ctx, nil, func(tx *txn) error {
+		tx.Delete(metaUIDBlocks)
+		return tx.Set(uidBlockKey(in.ID, 999), []byte{0xff})
+	})
+	s.Close()
+	s = openTest(t, Options{Dir: dir})
+	want("$a")
+
 	// Damage is found and repaired.
 	s.update(ctx, nil, func(tx *txn) error {
 		tx.markUID(in.ID, 3, false)

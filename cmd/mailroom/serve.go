@@ -191,20 +191,25 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	}
 	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir), certs: certs, resolver: inbound.NewResolver(cfg.DNS.Resolver)}
 	s.sts = &mtasts.Fetcher{Resolver: s.resolver, Logger: log.With("component", "mta-sts")}
-	if s.index, err = fts.Open(filepath.Join(cfg.DataDir, "fts")); err != nil {
-		s.shutdown()
-		return nil, err
-	}
-	indexer = fts.NewIndexer(s.index, st, log.With("component", "fts"))
 	ictx, stopIndexer := context.WithCancel(context.Background())
-	s.wg.Go(func() { indexer.Run(ictx) })
 	s.stopIndexer = stopIndexer
+	if cfg.Search.FullTextOn() {
+		if s.index, err = fts.Open(filepath.Join(cfg.DataDir, "fts")); err != nil {
+			s.shutdown()
+			return nil, err
+		}
+		indexer = fts.NewIndexer(s.index, st, log.With("component", "fts"))
+		s.wg.Go(func() { indexer.Run(ictx) })
+	}
 	if err := ensureInboxes(ctx, st, dir); err != nil {
 		s.shutdown()
 		return nil, err
 	}
 	io := imapOptions(cfg)
-	io.Store, io.Registry, io.Directory, io.Logger, io.TLSConfig, io.Search = st, reg, s.dir, log, tlsConfig, indexer
+	io.Store, io.Registry, io.Directory, io.Logger, io.TLSConfig = st, reg, s.dir, log, tlsConfig
+	if indexer != nil {
+		io.Search = indexer
+	}
 	if learner := newJunkLearner(cfg, log); learner != nil {
 		io.OnJunk = learner.note
 		s.wg.Go(func() { learner.run(ictx) })
