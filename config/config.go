@@ -30,6 +30,7 @@ type Config struct {
 	Shares    []Share          `toml:"share"`
 	Outbound  Outbound         `toml:"outbound"`
 	Admin     Admin            `toml:"admin"`
+	Web       Web              `toml:"web"`
 }
 
 // Log configures the server's logs.
@@ -50,6 +51,10 @@ type Listeners struct {
 	Submission  Listener `toml:"submission"`
 	Submissions Listener `toml:"submissions"`
 	LMTP        Listener `toml:"lmtp"`
+	// HTTP and HTTPS serve client autoconfiguration, the MTA-STS policy
+	// and metrics (package web). Off by default.
+	HTTP  Listener `toml:"http"`
+	HTTPS Listener `toml:"https"`
 }
 
 // Listener is one listening socket.
@@ -232,6 +237,7 @@ func Defaults() Config {
 			Workers:      4,
 		},
 		Admin: Admin{Socket: "admin.sock"},
+		Web:   Web{MTASTSMode: "testing", MTASTSMaxAge: Duration(7 * 24 * time.Hour), Metrics: true},
 	}
 }
 

@@ -25,6 +25,7 @@ func (c *Config) Validate() error {
 	c.validatePostmasters(v)
 	c.validateShares(v, owners)
 	c.validateOutbound(v)
+	c.validateWeb(v)
 	return v.err()
 }
 
@@ -57,7 +58,7 @@ func (c *Config) validateBasics(v *validator) {
 
 // ListenerNames lists the listeners in a fixed order, with their config keys.
 func (c *Config) ListenerNames() []string {
-	return []string{"imap", "imaps", "smtp", "submission", "submissions", "lmtp"}
+	return []string{"imap", "imaps", "smtp", "submission", "submissions", "lmtp", "http", "https"}
 }
 
 // Listener returns the named listener.
@@ -75,6 +76,10 @@ func (c *Config) Listener(name string) Listener {
 		return c.Listeners.Submissions
 	case "lmtp":
 		return c.Listeners.LMTP
+	case "http":
+		return c.Listeners.HTTP
+	case "https":
+		return c.Listeners.HTTPS
 	}
 	return Listener{}
 }
@@ -130,7 +135,7 @@ func (c *Config) validateTLS(v *validator) {
 	checkFile(v, "tls.cert_file", t.CertFile)
 	checkFile(v, "tls.key_file", t.KeyFile)
 	if !t.Configured() {
-		for _, name := range []string{"imaps", "submissions"} {
+		for _, name := range []string{"imaps", "submissions", "https"} {
 			if c.Listener(name).Enabled() {
 				v.add("listeners."+name, "implicit TLS needs a certificate: set tls.cert_file and tls.key_file, tls.self_signed = true, or disable this listener")
 			}

@@ -24,6 +24,7 @@ import (
 	"mailroom/internal/trace"
 	"mailroom/smtpd"
 	"mailroom/store"
+	"mailroom/web"
 )
 
 func newLogger(cfg config.Log, level *slog.LevelVar) *slog.Logger {
@@ -134,6 +135,7 @@ type server struct {
 	imap  *imapd.Server
 	smtp  *smtpd.Server
 	certs *certSource // nil without TLS
+	web   *web.Server
 
 	queue        liveQueue
 	stopOutbound func() // stops the current outbound queue's workers and waits
@@ -188,6 +190,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	so := smtpOptions(cfg)
 	so.Store, so.Directory, so.Logger, so.TLSConfig, so.Queue = st, s.dir, log, tlsConfig, &s.queue
 	s.smtp = smtpd.New(so)
+	s.web = newWeb(s, cfg)
 	for _, name := range cfg.ListenerNames() {
 		l := cfg.Listener(name)
 		if !l.Enabled() {
@@ -211,6 +214,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeMX})
 			case "lmtp":
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeLMTP})
+			case "http":
+				return s.web.Serve(ln, nil)
+			case "https":
+				return s.web.Serve(ln, tlsConfig)
 			default: // submission, and submissions with implicit TLS
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeSubmission, InsecureAuth: l.AllowInsecureAuth, ImplicitTLS: name == "submissions"})
 			}
@@ -393,6 +400,7 @@ func (s *server) reload(cfg *config.Config, level *slog.LevelVar) error {
 	}
 	s.imap.SetOptions(imapOptions(cfg))
 	s.smtp.SetOptions(smtpOptions(cfg))
+	s.web.SetOptions(s.webOptions(cfg))
 	level.Set(parseLevel(cfg.Log.Level))
 	if len(restart) > 0 {
 		s.log.Warn("this change needs a restart; the running values stay until then", "settings", strings.Join(restart, ", "))
@@ -464,6 +472,9 @@ func (s *server) shutdown() error {
 	}
 	if s.imap != nil {
 		s.imap.Close()
+	}
+	if s.web != nil {
+		s.web.Shutdown(ctx)
 	}
 	if s.stopOutbound != nil {
 		s.stopOutbound() // a delivery in progress is abandoned and retried later
