@@ -61,6 +61,8 @@ type OutboundOptions struct {
 	Now func() time.Time
 	// Timeout bounds each remote SMTP exchange step.
 	Timeout time.Duration
+	// Observer is told each attempt's outcome (metrics); nil: nobody.
+	Observer Observer
 }
 
 // Outbound is the queue of mail for remote hosts and its workers.
@@ -363,6 +365,7 @@ func (o *Outbound) attempt(ctx context.Context, e *store.QueueEntry) error {
 				continue
 			}
 			r.LastError, r.Status = res.text, res.status
+			o.observe(res, expired, now.Sub(e.Created))
 			switch {
 			case res.ok:
 				r.State = store.RcptDelivered

@@ -78,6 +78,9 @@ type Options struct {
 	// are dropped as they come. 0 means no limit.
 	MaxReceiving int64
 	Sleep        func(ctx context.Context, d time.Duration)
+	// Observer is told of connections, logins and messages (metrics);
+	// nil: nobody.
+	Observer Observer
 }
 
 // ListenerOptions qualify one listener.
@@ -235,6 +238,7 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		log:  b.s.log.With("conn", id, "remote", c.Conn().RemoteAddr().String(), "listener", b.lopts.Mode.String()),
 	}
 	trace.Attach(c.Conn(), sess.log)
+	b.s.observer().Connection(b.lopts.Mode.String())
 	b.s.mu.Lock()
 	defer b.s.mu.Unlock()
 	if b.s.closing {

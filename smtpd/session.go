@@ -117,9 +117,11 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 				s.srv.throttle.Fail(name, from)
 			}
 			s.log.Warn("auth failed", "user", username, "err", err)
+			s.srv.observer().Login(s.mode.String(), false)
 			return errAuthFailed
 		}
 		s.srv.throttle.Succeed(name, from)
+		s.srv.observer().Login(s.mode.String(), true)
 		s.user = a
 		s.log = s.log.With("user", a.Address)
 		s.log.Info("auth")
@@ -147,6 +149,7 @@ func (s *session) Logout() error {
 }
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
+	defer func() { s.observeReply("mail", err) }()
 	s.Reset()
 	// A transaction begins only when MAIL is accepted: shutdown waits for
 	// transactions, not for refused commands.
@@ -226,7 +229,8 @@ func (s *session) checkSendAs(what, addr string) (*acl.Account, error) {
 	return owner, nil
 }
 
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
+	defer func() { s.observeReply("rcpt", err) }()
 	if s.mode == ModeSubmission && s.user == nil {
 		return errAuthRequired
 	}
@@ -271,7 +275,8 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
-func (s *session) Data(r io.Reader) error {
+func (s *session) Data(r io.Reader) (err error) {
+	defer s.startData()(&err)
 	r, release := s.reserve(r)
 	defer release()
 	head, msg, free, err := s.readMessage(r)
@@ -303,7 +308,8 @@ func (s *session) Data(r io.Reader) error {
 	return nil
 }
 
-func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) (err error) {
+	defer s.startData()(&err)
 	r, release := s.reserve(r)
 	defer release()
 	head, msg, free, err := s.readMessage(r)

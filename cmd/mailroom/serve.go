@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"reflect"
@@ -22,6 +23,7 @@ import (
 	"mailroom/config"
 	"mailroom/imapd"
 	"mailroom/internal/trace"
+	"mailroom/metrics"
 	"mailroom/smtpd"
 	"mailroom/store"
 	"mailroom/web"
@@ -137,6 +139,9 @@ type server struct {
 	certs *certSource // nil without TLS
 	web   *web.Server
 
+	metrics        *metrics.Metrics
+	metricsHandler http.Handler
+
 	queue        liveQueue
 	stopOutbound func() // stops the current outbound queue's workers and waits
 	admin        *adminServer
@@ -169,6 +174,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		return nil, err
 	}
 	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir), certs: certs}
+	s.metrics, s.metricsHandler = newMetrics(s)
 	if err := ensureInboxes(ctx, st, dir); err != nil {
 		s.shutdown()
 		return nil, err
@@ -189,8 +195,12 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	s.startOutbound(cfg, keys, relayCAs)
 	so := smtpOptions(cfg)
 	so.Store, so.Directory, so.Logger, so.TLSConfig, so.Queue = st, s.dir, log, tlsConfig, &s.queue
+	so.Observer = s.metrics
 	s.smtp = smtpd.New(so)
-	s.web = newWeb(s, cfg)
+	if s.web, err = newWeb(s, cfg); err != nil {
+		s.shutdown()
+		return nil, err
+	}
 	for _, name := range cfg.ListenerNames() {
 		l := cfg.Listener(name)
 		if !l.Enabled() {
@@ -200,6 +210,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		if err != nil {
 			s.shutdown()
 			return nil, fmt.Errorf("listeners.%s: %w", name, err)
+		}
+		if name == "imap" || name == "imaps" {
+			ln = countingListener{Listener: ln, count: func() { s.metrics.Connection(name) }}
 		}
 		if name == "imaps" {
 			ln = tls.NewListener(ln, tlsConfig)
@@ -290,7 +303,7 @@ func (s *server) startOutbound(cfg *config.Config, keys map[string]*smtpd.DKIMKe
 		Relay: cfg.Outbound.Relay, RelayUsername: cfg.Outbound.RelayUsername, RelayPassword: cfg.Outbound.RelayPassword,
 		RelayTLS: cfg.Outbound.RelayTLS, RelayRootCAs: relayCAs,
 		MaxAge: cfg.Outbound.MaxAge.D(), RetryInitial: cfg.Outbound.RetryInitial.D(), Workers: cfg.Outbound.Workers,
-		DKIM: keys,
+		DKIM: keys, Observer: s.metrics,
 	})
 	if s.stopOutbound != nil {
 		s.stopOutbound()
@@ -373,6 +386,10 @@ func (s *server) reload(cfg *config.Config, level *slog.LevelVar) error {
 		}
 	}
 	outboundChanged := !reflect.DeepEqual(cfg.Outbound, s.cfg.Outbound) || !reflect.DeepEqual(cfg.Domains, s.cfg.Domains)
+	webOpts, err := s.webOptions(keepRunning(s.cfg, cfg))
+	if err != nil {
+		return err
+	}
 	var keys map[string]*smtpd.DKIMKey
 	var relayCAs *x509.CertPool
 	if outboundChanged {
@@ -400,7 +417,7 @@ func (s *server) reload(cfg *config.Config, level *slog.LevelVar) error {
 	}
 	s.imap.SetOptions(imapOptions(cfg))
 	s.smtp.SetOptions(smtpOptions(cfg))
-	s.web.SetOptions(s.webOptions(cfg))
+	s.web.SetOptions(webOpts)
 	level.Set(parseLevel(cfg.Log.Level))
 	if len(restart) > 0 {
 		s.log.Warn("this change needs a restart; the running values stay until then", "settings", strings.Join(restart, ", "))

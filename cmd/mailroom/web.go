@@ -12,8 +12,8 @@ import (
 
 // webOptions returns what the HTTP(S) listeners serve, from the
 // configuration: clients are sent to the ports the server listens on.
-func (s *server) webOptions(cfg *config.Config) web.Options {
-	return web.Options{
+func (s *server) webOptions(cfg *config.Config) (web.Options, error) {
+	o := web.Options{
 		Logger:   s.log.With("component", "web"),
 		Hostname: hostname(cfg), Domains: domainNames(cfg),
 		IMAP:         endpoints(cfg, "imaps", "imap"),
@@ -21,6 +21,14 @@ func (s *server) webOptions(cfg *config.Config) web.Options {
 		MTASTSMode:   cfg.Web.MTASTSMode,
 		MTASTSMaxAge: cfg.Web.MTASTSMaxAge.D(),
 	}
+	if cfg.Web.Metrics {
+		auth, err := metricsAuth(cfg.Web)
+		if err != nil {
+			return o, err
+		}
+		o.Metrics, o.MetricsAuth = s.metricsHandler, auth
+	}
+	return o, nil
 }
 
 // endpoints lists the enabled listeners of the implicit-TLS name and the
@@ -41,8 +49,12 @@ func endpoints(cfg *config.Config, implicit, starttls string) []web.Endpoint {
 }
 
 // newWeb returns the HTTP(S) server of a starting server.
-func newWeb(s *server, cfg *config.Config) *web.Server {
-	return web.New(s.webOptions(cfg))
+func newWeb(s *server, cfg *config.Config) (*web.Server, error) {
+	o, err := s.webOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return web.New(o), nil
 }
 
 // printClientDNS prints the records that let clients and other servers
