@@ -93,6 +93,13 @@ func (s *server) serveAdmin(c net.Conn, log *slog.Logger) {
 					"identifier", req.Identifier, "op", req.Op, "rights", req.Rights)
 			}
 		}
+	case "backup":
+		var req backupRequest
+		if err = json.Unmarshal([]byte(arg), &req); err == nil {
+			c.SetDeadline(time.Time{}) // as long as the backup takes
+			data, err = writeBackup(context.Background(), s.store, req)
+			c.SetDeadline(time.Now().Add(time.Minute))
+		}
 	default:
 		err = fmt.Errorf("unknown admin command %q", cmd)
 	}
@@ -120,7 +127,11 @@ func adminCallArgs(ctx context.Context, path, cmd string, args, out any) error {
 		return fmt.Errorf("%w: %v", errNoSocket, err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Minute))
+	deadline := time.Now().Add(5 * time.Minute)
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d
+	}
+	c.SetDeadline(deadline)
 	line := cmd
 	if args != nil {
 		line += " " + marshalArgs(args)

@@ -33,6 +33,8 @@ commands:
   dns            print the MX, SPF, DKIM and DMARC records of a domain (-c FILE -domain D)
   acl            list, grant or revoke mailbox rights (acl list|grant|revoke ...; see 'mailroom acl')
   fsck           check every counter and reference count against the records (-c FILE, -data DIR, -repair)
+  backup         write a consistent backup while the server runs (-c FILE, -data DIR, -since N, FILE)
+  restore        create the data directory from a backup and incremental ones (-c FILE, -data DIR, FILE...)
 `
 
 func main() {
@@ -63,6 +65,10 @@ func main() {
 		err = cmdACL(ctx, args, os.Stdout)
 	case "fsck":
 		err = cmdFsck(ctx, args, os.Stdout)
+	case "backup":
+		err = cmdBackup(ctx, args, os.Stdout)
+	case "restore":
+		err = cmdRestore(ctx, args, os.Stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return
