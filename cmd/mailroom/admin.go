@@ -93,6 +93,14 @@ func (s *server) serveAdmin(c net.Conn, log *slog.Logger) {
 					"identifier", req.Identifier, "op", req.Op, "rights", req.Rights)
 			}
 		}
+	case "account":
+		var req accountRequest
+		if err = json.Unmarshal([]byte(arg), &req); err == nil {
+			data, err = runAccount(context.Background(), s.store, s.dir.Load(), req)
+			if err == nil && req.Op == "purge" {
+				log.Info("account purged by the operator", "account", req.Address)
+			}
+		}
 	case "backup":
 		var req backupRequest
 		if err = json.Unmarshal([]byte(arg), &req); err == nil {

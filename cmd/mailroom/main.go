@@ -33,6 +33,7 @@ commands:
   dns            print the MX, SPF, DKIM and DMARC records of a domain (-c FILE -domain D)
   acl            list, grant or revoke mailbox rights (acl list|grant|revoke ...; see 'mailroom acl')
   fsck           check every counter and reference count against the records (-c FILE, -data DIR, -repair)
+  account        list accounts, show one, purge one no longer configured (account list|show|purge; see 'mailroom account')
   backup         write a consistent backup while the server runs (-c FILE, -data DIR, -since N, FILE)
   restore        create the data directory from a backup and incremental ones (-c FILE, -data DIR, FILE...)
 `
@@ -65,6 +66,8 @@ func main() {
 		err = cmdACL(ctx, args, os.Stdout)
 	case "fsck":
 		err = cmdFsck(ctx, args, os.Stdout)
+	case "account":
+		err = cmdAccount(ctx, args, os.Stdin, os.Stdout)
 	case "backup":
 		err = cmdBackup(ctx, args, os.Stdout)
 	case "restore":
@@ -180,6 +183,8 @@ func cmdHashPassword(in *os.File, out, prompt io.Writer) error {
 type statsReport struct {
 	store.Stats
 	ConfiguredAccounts int `json:"configured_accounts"`
+	// PerAccount lists every account in the store or the configuration.
+	PerAccount []accountInfo `json:"per_account"`
 }
 
 func cmdStats(ctx context.Context, args []string, out io.Writer) error {
@@ -193,9 +198,13 @@ func cmdStats(ctx context.Context, args []string, out io.Writer) error {
 	}
 	var st store.Stats
 	// A running server holds the database; ask it through its socket.
+	var per []accountInfo
 	if sock := cfg.AdminSocket(); sock != "" {
 		if err := adminCall(ctx, sock, "stats", &st); err == nil {
-			return printStats(out, cfg, st)
+			if err := adminCallArgs(ctx, sock, "account", accountRequest{Op: "list"}, &per); err != nil {
+				return err
+			}
+			return printStats(out, cfg, st, per)
 		}
 	}
 	s, err := store.Open(ctx, store.Options{Dir: cfg.DataDir})
@@ -209,11 +218,19 @@ func cmdStats(ctx context.Context, args []string, out io.Writer) error {
 	if st, err = s.Stats(ctx); err != nil {
 		return err
 	}
-	return printStats(out, cfg, st)
+	dir, err := buildDirectory(cfg)
+	if err != nil {
+		return err
+	}
+	res, err := runAccount(ctx, s, dir, accountRequest{Op: "list"})
+	if err != nil {
+		return err
+	}
+	return printStats(out, cfg, st, res.([]accountInfo))
 }
 
-func printStats(out io.Writer, cfg *config.Config, st store.Stats) error {
-	r := statsReport{Stats: st, ConfiguredAccounts: len(cfg.Accounts)}
+func printStats(out io.Writer, cfg *config.Config, st store.Stats, per []accountInfo) error {
+	r := statsReport{Stats: st, ConfiguredAccounts: len(cfg.Accounts), PerAccount: per}
 	// "accounts" counts configured accounts; accounts with mail are in
 	// the store's own count.
 	r.Accounts = len(cfg.Accounts)
