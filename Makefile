@@ -42,7 +42,7 @@ deps:
 FUZZ_TARGETS := config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer smtpd:FuzzHeaderCheck smtpd:FuzzDKIMSignature \
 	imapd:FuzzFetchRoundTrip imapd:FuzzWireInput imapd/proto:FuzzDecode imapd/proto:FuzzMUTF7 \
 	imapd/proto:FuzzNumSet imapd/part:FuzzParse store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights \
-	internal/trace:FuzzTranscript web:FuzzAutodiscover
+	internal/trace:FuzzTranscript web:FuzzAutodiscover internal/mailfile:FuzzMbox
 
 # `make fuzz` runs every target for FUZZTIME of random inputs. Being
 # random, it is not part of CI: a find must not decide whether unrelated

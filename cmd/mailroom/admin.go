@@ -101,6 +101,19 @@ func (s *server) serveAdmin(c net.Conn, log *slog.Logger) {
 				log.Info("account purged by the operator", "account", req.Address)
 			}
 		}
+	case "import":
+		c.SetDeadline(time.Time{}) // progress lines have their own
+		ctx, cancel := context.WithCancel(context.Background())
+		data, err = s.importAdmin(ctx, c, arg)
+		cancel()
+		c.SetDeadline(time.Now().Add(time.Minute))
+	case "export":
+		var req exportRequest
+		if err = json.Unmarshal([]byte(arg), &req); err == nil {
+			c.SetDeadline(time.Time{})
+			data, err = runExport(context.Background(), s.store, req)
+			c.SetDeadline(time.Now().Add(time.Minute))
+		}
 	case "backup":
 		var req backupRequest
 		if err = json.Unmarshal([]byte(arg), &req); err == nil {

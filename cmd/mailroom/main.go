@@ -34,6 +34,8 @@ commands:
   acl            list, grant or revoke mailbox rights (acl list|grant|revoke ...; see 'mailroom acl')
   fsck           check every counter and reference count against the records (-c FILE, -data DIR, -repair)
   account        list accounts, show one, purge one no longer configured (account list|show|purge; see 'mailroom account')
+  import         copy a Maildir, mbox file or directory of mbox files into an account (ACCOUNT SOURCE)
+  export         write an account's mail as a Maildir or mbox files (ACCOUNT DIR [-format maildir|mbox])
   backup         write a consistent backup while the server runs (-c FILE, -data DIR, -since N, FILE)
   restore        create the data directory from a backup and incremental ones (-c FILE, -data DIR, FILE...)
 `
@@ -68,6 +70,10 @@ func main() {
 		err = cmdFsck(ctx, args, os.Stdout)
 	case "account":
 		err = cmdAccount(ctx, args, os.Stdin, os.Stdout)
+	case "import":
+		err = cmdImport(ctx, args, os.Stdout)
+	case "export":
+		err = cmdExport(ctx, args, os.Stdout)
 	case "backup":
 		err = cmdBackup(ctx, args, os.Stdout)
 	case "restore":

@@ -141,6 +141,7 @@ type server struct {
 
 	metrics        *metrics.Metrics
 	metricsHandler http.Handler
+	imports        sync.Map // account -> chan struct{}: one import at a time (import.go)
 
 	queue        liveQueue
 	stopOutbound func() // stops the current outbound queue's workers and waits
