@@ -82,6 +82,10 @@ row "20 MiB message over MX to 5 local recipients (5 in a row)" "$(memrow Inboun
 start=$($GO test -run '^$' -bench 'BenchmarkStartup' -benchtime 3x -timeout 20m ./store 2>/dev/null)
 row "Opening a data directory with 1,000,000 messages" "$(echo "$start" | sed -n 's/.* \([0-9.]*\) ms_to_open.*/\1 ms/p')"
 
+imp=$($GO test -run '^$' -bench 'BenchmarkImportMbox|BenchmarkIMAPAppend' -benchtime 1x ./cmd/mailroom 2>/dev/null)
+rate() { echo "$imp" | grep -E "$1-" | sed -n 's/.* \([0-9.]*\) msg\/s.*/\1/p'; }
+row "mailroom import of a 10,000-message mbox vs the same APPENDed one by one over IMAP" "$(rate ImportMbox) msg/s vs $(rate IMAPAppend) msg/s"
+
 {
 	echo "Mailroom benchmarks — $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), $($GO version | cut -d' ' -f3)"
 	echo

@@ -21,7 +21,7 @@ import (
 
 // opsConfig writes a configuration with IMAP, SMTP (MX), submission and
 // HTTP on ephemeral loopback ports and the accounts given.
-func opsConfig(t *testing.T, dir, hash, extra string, accounts ...string) string {
+func opsConfig(t testing.TB, dir, hash, extra string, accounts ...string) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, `data_dir = "data"

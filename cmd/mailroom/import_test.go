@@ -59,7 +59,7 @@ func genMaildir(t *testing.T, root string, folders map[string]int) {
 }
 
 // genMbox writes one mbox file of n messages, some with Status headers.
-func genMbox(t *testing.T, path, folder string, n int) {
+func genMbox(t testing.TB, path, folder string, n int) {
 	t.Helper()
 	os.MkdirAll(filepath.Dir(path), 0o700)
 	f, err := os.Create(path)
