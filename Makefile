@@ -23,7 +23,7 @@ bench:
 	GO=$(GO) ./scripts/bench.sh
 
 # Tools the end-to-end tests drive: mbsync (isync), swaks, Python with
-# Debian's dkimpy, systemd-analyze (the unit in deploy/). A test skips, saying so, when its tool is missing, or
+# Debian's dkimpy, systemd-analyze (the unit in deploy/), pebble (ACME). A test skips, saying so, when its tool is missing, or
 # fails under MAILROOM_REQUIRE_TOOLS=1 (set by .ci/run after make deps).
 deps:
 	@need=""; \
@@ -32,6 +32,7 @@ deps:
 	command -v python3 >/dev/null || need="$$need python3"; \
 	/usr/bin/python3 -c 'import dkim' 2>/dev/null || need="$$need python3-dkim"; \
 	command -v systemd-analyze >/dev/null || need="$$need systemd"; \
+	command -v pebble >/dev/null || need="$$need pebble"; \
 	if [ -n "$$need" ]; then \
 		echo "installing:$$need"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \

@@ -78,10 +78,12 @@ type TLS struct {
 	// SelfSigned generates a self-signed certificate for Hostname once and
 	// keeps it in the data directory. For development.
 	SelfSigned bool `toml:"self_signed"`
+	// ACME obtains and renews certificates (RFC 8555) instead.
+	ACME ACME `toml:"acme"`
 }
 
 // Configured reports whether any certificate source is set.
-func (t TLS) Configured() bool { return t.SelfSigned || t.CertFile != "" }
+func (t TLS) Configured() bool { return t.SelfSigned || t.CertFile != "" || t.ACME.Enabled() }
 
 // Limits bound what one client may ask of the server.
 type Limits struct {
@@ -297,6 +299,7 @@ func (c *Config) resolvePaths(dir string) {
 	abs(&c.TLS.CertFile)
 	abs(&c.TLS.KeyFile)
 	abs(&c.Outbound.RelayCAFile)
+	abs(&c.TLS.ACME.CAFile)
 	for i := range c.Domains {
 		abs(&c.Domains[i].DKIMKey)
 	}

@@ -26,6 +26,7 @@ func (c *Config) Validate() error {
 	c.validateShares(v, owners)
 	c.validateOutbound(v)
 	c.validateWeb(v)
+	c.validateACME(v)
 	return v.err()
 }
 

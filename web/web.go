@@ -38,7 +38,10 @@ type Options struct {
 	Metrics http.Handler
 	// MetricsAuth checks basic authentication for /metrics; nil: open.
 	MetricsAuth func(ctx context.Context, user, password string) bool
-	Logger      *slog.Logger
+	// HTTPChallenge, when set, wraps the router on plain HTTP listeners
+	// to answer an ACME CA's HTTP-01 challenges (autocert's HTTPHandler).
+	HTTPChallenge func(http.Handler) http.Handler
+	Logger        *slog.Logger
 }
 
 // Server serves the router on any number of listeners.
@@ -79,8 +82,16 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve answers on ln until Shutdown; with tlsConfig set, over TLS.
 func (s *Server) Serve(ln net.Listener, tlsConfig *tls.Config) error {
+	handler := s.handler
+	if tlsConfig == nil {
+		// The challenge wrapper of the options at Serve time: a reload
+		// does not turn ACME on or off (tls needs a restart).
+		if wrap := s.opts().HTTPChallenge; wrap != nil {
+			handler = wrap(handler)
+		}
+	}
 	hs := &http.Server{
-		Handler:           s.handler,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

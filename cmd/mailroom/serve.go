@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/crypto/acme/autocert"
+
 	"mailroom/acl"
 	"mailroom/config"
 	"mailroom/imapd"
@@ -136,7 +138,8 @@ type server struct {
 	dir   *acl.Live
 	imap  *imapd.Server
 	smtp  *smtpd.Server
-	certs *certSource // nil without TLS
+	certs *certSource // nil without TLS, or with ACME
+	acme  *autocert.Manager
 	web   *web.Server
 
 	metrics        *metrics.Metrics
@@ -163,7 +166,13 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	}
 	var tlsConfig *tls.Config
 	var certs *certSource
-	if cfg.TLS.Configured() {
+	var acmeMgr *autocert.Manager
+	switch {
+	case cfg.TLS.ACME.Enabled():
+		if tlsConfig, acmeMgr, err = newACME(cfg, log.With("component", "acme")); err != nil {
+			return nil, fmt.Errorf("tls.acme: %w", err)
+		}
+	case cfg.TLS.Configured():
 		if tlsConfig, certs, err = newTLS(cfg, log); err != nil {
 			return nil, fmt.Errorf("tls: %w", err)
 		}
@@ -174,7 +183,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	if err != nil {
 		return nil, err
 	}
-	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir), certs: certs}
+	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir), certs: certs, acme: acmeMgr}
 	s.metrics, s.metricsHandler = newMetrics(s)
 	if err := ensureInboxes(ctx, st, dir); err != nil {
 		s.shutdown()
@@ -231,7 +240,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 			case "http":
 				return s.web.Serve(ln, nil)
 			case "https":
-				return s.web.Serve(ln, tlsConfig)
+				return s.web.Serve(ln, httpsConfig(tlsConfig, acmeMgr != nil))
 			default: // submission, and submissions with implicit TLS
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeSubmission, InsecureAuth: l.AllowInsecureAuth, ImplicitTLS: name == "submissions"})
 			}
@@ -248,6 +257,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 			return nil, fmt.Errorf("admin socket: %w", err)
 		}
 		log.Info("listening", "listener", "admin", "addr", sock)
+	}
+	if acmeMgr != nil {
+		go prefetchACME(tlsConfig, hostname(cfg), log.With("component", "acme"))
 	}
 	log.Info("mailroom started", "data_dir", cfg.DataDir, "accounts", len(dir.Accounts()))
 	return s, nil
@@ -438,6 +450,7 @@ var restartSettings = []struct {
 	{"log.format", func(c *config.Config) any { return c.Log.Format }},
 	{"admin.socket", func(c *config.Config) any { return c.AdminSocket() }},
 	{"tls (turning it on or off)", func(c *config.Config) any { return c.TLS.Configured() }},
+	{"tls.acme", func(c *config.Config) any { return c.TLS.ACME }},
 	{"limits.message_size", func(c *config.Config) any { return c.Limits.MessageSize }},
 	{"limits.recipients", func(c *config.Config) any { return c.Limits.Recipients }},
 	{"limits.smtp_timeout", func(c *config.Config) any { return c.Limits.SMTPTimeout }},
@@ -471,6 +484,7 @@ func keepRunning(running, next *config.Config) *config.Config {
 	if running.TLS.Configured() != next.TLS.Configured() {
 		c.TLS = running.TLS
 	}
+	c.TLS.ACME = running.TLS.ACME
 	c.Limits.MessageSize, c.Limits.Recipients = running.Limits.MessageSize, running.Limits.Recipients
 	c.Limits.SMTPTimeout, c.Limits.MinFreeSpace = running.Limits.SMTPTimeout, running.Limits.MinFreeSpace
 	c.Limits.Receiving = running.Limits.Receiving

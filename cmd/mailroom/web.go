@@ -21,6 +21,9 @@ func (s *server) webOptions(cfg *config.Config) (web.Options, error) {
 		MTASTSMode:   cfg.Web.MTASTSMode,
 		MTASTSMaxAge: cfg.Web.MTASTSMaxAge.D(),
 	}
+	if s.acme != nil {
+		o.HTTPChallenge = s.acme.HTTPHandler
+	}
 	if cfg.Web.Metrics {
 		auth, err := metricsAuth(cfg.Web)
 		if err != nil {
