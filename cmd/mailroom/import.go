@@ -30,6 +30,8 @@ type importRequest struct {
 	Source  string `json:"source"` // absolute path
 	// Folder is the mailbox a single mbox file goes to (default INBOX).
 	Folder string `json:"folder,omitempty"`
+	// Password logs in to an imap:// or imaps:// source.
+	Password string `json:"password,omitempty"`
 }
 
 // importProgress is reported after each batch and at the end.
@@ -49,10 +51,16 @@ const (
 )
 
 // readSource lists the folders of an import source.
-func readSource(req importRequest, maxMessage int64) ([]mailfile.Folder, error) {
-	if strings.Contains(req.Source, "://") {
-		return nil, fmt.Errorf("%s: only Maildir and mbox sources are supported (IMAP import is not implemented yet)", req.Source)
+func readSource(req importRequest, maxMessage int64) ([]mailfile.Folder, func(), error) {
+	if strings.HasPrefix(req.Source, "imap://") || strings.HasPrefix(req.Source, "imaps://") {
+		return openIMAPSource(req.Source, req.Password, maxMessage)
 	}
+	folders, err := readFiles(req, maxMessage)
+	return folders, func() {}, err
+}
+
+// readFiles lists the folders of a Maildir or mbox source.
+func readFiles(req importRequest, maxMessage int64) ([]mailfile.Folder, error) {
 	fi, err := os.Stat(req.Source)
 	if err != nil {
 		return nil, err
@@ -85,10 +93,11 @@ func runImport(ctx context.Context, st *store.Store, dir *acl.Directory, req imp
 	if !ok || !strings.EqualFold(a.Address, req.Account) {
 		return p, fmt.Errorf("%s is not a configured account", req.Account)
 	}
-	folders, err := readSource(req, maxMessage)
+	folders, closeSource, err := readSource(req, maxMessage)
 	if err != nil {
 		return p, err
 	}
+	defer closeSource()
 	for _, f := range folders {
 		p.Total += len(f.Messages)
 	}
@@ -285,22 +294,32 @@ func cmdImport(ctx context.Context, args []string, out *os.File) error {
 	cfgPath := fs.String("c", "mailroom.toml", "configuration `file`")
 	dataDir := fs.String("data", "", "data `directory` (overrides data_dir)")
 	folder := fs.String("folder", "", "the `mailbox` a single mbox file goes to (default INBOX)")
+	passwordFile := fs.String("password-file", "", "for an IMAP source: read the password from this `file` (else it is asked for)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
 	if fs.NArg() != 2 {
 		fs.Usage()
-		return usageError{errors.New("usage: mailroom import [-c FILE] [-data DIR] [-folder NAME] ACCOUNT MAILDIR|MBOX|MBOXDIR")}
+		return usageError{errors.New("usage: mailroom import [-c FILE] [-data DIR] [-folder NAME] [-password-file FILE] ACCOUNT MAILDIR|MBOX|MBOXDIR|imap[s]://USER@HOST[:PORT]")}
 	}
-	source, err := filepath.Abs(fs.Arg(1))
-	if err != nil {
-		return err
+	source := fs.Arg(1)
+	var password string
+	if strings.Contains(source, "://") {
+		var err error
+		if password, err = sourcePassword(*passwordFile); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if source, err = filepath.Abs(source); err != nil {
+			return err
+		}
 	}
 	cfg, err := loadConfig(*cfgPath, *dataDir)
 	if err != nil {
 		return err
 	}
-	req := importRequest{Account: fs.Arg(0), Source: source, Folder: *folder}
+	req := importRequest{Account: fs.Arg(0), Source: source, Folder: *folder, Password: password}
 	rep := newProgressReporter(out)
 	var res importProgress
 	err = errNoSocket
@@ -335,4 +354,24 @@ func importLocal(ctx context.Context, cfg *config.Config, req importRequest, pro
 	return runImport(ctx, st, dir, req, int64(cfg.Limits.MessageSize),
 		func(msg string, args ...any) { fmt.Fprintln(os.Stderr, append([]any{msg}, args...)...) },
 		func(p importProgress) error { progress(p); return nil })
+}
+
+// sourcePassword reads an IMAP source's password from a file (its first
+// line) or, on a terminal, asks for it.
+func sourcePassword(file string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", err
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		return strings.TrimRight(line, "\r"), nil
+	}
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		return "", errors.New("the IMAP source's password: give -password-file when not on a terminal")
+	}
+	fmt.Fprint(os.Stderr, "Password of the IMAP source: ")
+	pw, err := term.ReadPassword(int(os.Stdin.Fd()))
+	fmt.Fprintln(os.Stderr)
+	return string(pw), err
 }
