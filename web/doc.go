@@ -11,6 +11,8 @@
 //     for the host mta-sts.<local domain>.
 //   - /metrics: the Prometheus exposition of the registry it is given,
 //     behind HTTP basic authentication when a check is given.
+//   - On plain HTTP, an ACME CA's HTTP-01 challenges when cmd/mailroom
+//     passes autocert's handler (Options.HTTPChallenge).
 //
 // Decisions:
 //   - Every document is generated from Options, which cmd/mailroom fills
