@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"net/http"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -138,7 +141,12 @@ metrics_password_hash = "`+hash+`"
 		t.Fatal("wrong password accepted")
 	}
 	sc.Close()
-	testutil.Dial(t, p.listenAddr(t, "imap"), 0).Close()
+	// An IMAP connection, counted once its greeting is read (accepted).
+	ic := testutil.Dial(t, p.listenAddr(t, "imap"), 10*time.Second)
+	if greeting, err := bufio.NewReader(ic).ReadString('\n'); err != nil || !strings.HasPrefix(greeting, "* OK") {
+		t.Fatalf("IMAP greeting %q: %v", greeting, err)
+	}
+	ic.Close()
 
 	after := scrape(t, base, "prom", "pw")
 	for _, c := range []struct {
