@@ -36,7 +36,7 @@ func TestAccountLifecycle(t *testing.T) {
 	stats := func() statsReport {
 		t.Helper()
 		var r statsReport
-		if err := json.Unmarshal([]byte(run(t, "stats", "-c", cfg)), &r); err != nil {
+		if err := json.Unmarshal([]byte(run(t, "stats", "-accounts", "-c", cfg)), &r); err != nil {
 			t.Fatal(err)
 		}
 		return r

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -27,7 +28,7 @@ commands:
   serve          run the server (-c FILE, -data DIR)
   check-config   validate the configuration (-c FILE)
   hash-password  read a password from stdin or a prompt and print its hash
-  stats          print what the data directory holds, as JSON (-c FILE, -data DIR)
+  stats          print what the data directory holds, as JSON (-c FILE, -data DIR, -accounts: per account too)
   queue          list the outbound queue and why each message waits (-c FILE, -data DIR)
   dkim-keygen    write a DKIM key and print its DNS record (-domain D -selector S [-type rsa|ed25519] [-out FILE])
   dns            print the MX, SPF, DKIM and DMARC records of a domain (-c FILE -domain D)
@@ -189,11 +190,18 @@ func cmdHashPassword(in *os.File, out, prompt io.Writer) error {
 type statsReport struct {
 	store.Stats
 	ConfiguredAccounts int `json:"configured_accounts"`
-	// PerAccount lists every account in the store or the configuration.
-	PerAccount []accountInfo `json:"per_account"`
+	// PerAccount lists every account in the store or the configuration
+	// (stats -accounts).
+	PerAccount []accountInfo `json:"per_account,omitempty"`
 }
 
 func cmdStats(ctx context.Context, args []string, out io.Writer) error {
+	// -accounts adds per_account; without it the output keeps its shape
+	// (an object of numbers) for the scripts that read it.
+	perAccount := false
+	if i := slices.Index(args, "-accounts"); i >= 0 {
+		perAccount, args = true, slices.Delete(slices.Clone(args), i, i+1)
+	}
 	path, dataDir, err := commonFlags("stats", args, true)
 	if err != nil {
 		return err
@@ -207,8 +215,10 @@ func cmdStats(ctx context.Context, args []string, out io.Writer) error {
 	var per []accountInfo
 	if sock := cfg.AdminSocket(); sock != "" {
 		if err := adminCall(ctx, sock, "stats", &st); err == nil {
-			if err := adminCallArgs(ctx, sock, "account", accountRequest{Op: "list"}, &per); err != nil {
-				return err
+			if perAccount {
+				if err := adminCallArgs(ctx, sock, "account", accountRequest{Op: "list"}, &per); err != nil {
+					return err
+				}
 			}
 			return printStats(out, cfg, st, per)
 		}
@@ -224,15 +234,18 @@ func cmdStats(ctx context.Context, args []string, out io.Writer) error {
 	if st, err = s.Stats(ctx); err != nil {
 		return err
 	}
-	dir, err := buildDirectory(cfg)
-	if err != nil {
-		return err
+	if perAccount {
+		dir, err := buildDirectory(cfg)
+		if err != nil {
+			return err
+		}
+		res, err := runAccount(ctx, s, dir, accountRequest{Op: "list"})
+		if err != nil {
+			return err
+		}
+		per = res.([]accountInfo)
 	}
-	res, err := runAccount(ctx, s, dir, accountRequest{Op: "list"})
-	if err != nil {
-		return err
-	}
-	return printStats(out, cfg, st, res.([]accountInfo))
+	return printStats(out, cfg, st, per)
 }
 
 func printStats(out io.Writer, cfg *config.Config, st store.Stats, per []accountInfo) error {
