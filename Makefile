@@ -43,7 +43,7 @@ deps:
 # in the tree is listed here.
 FUZZ_TARGETS := config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer smtpd:FuzzHeaderCheck smtpd:FuzzDKIMSignature \
 	imapd:FuzzFetchRoundTrip imapd:FuzzWireInput imapd/proto:FuzzDecode imapd/proto:FuzzMUTF7 \
-	imapd/proto:FuzzNumSet imapd/part:FuzzParse store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights \
+	imapd/proto:FuzzNumSet imapd/part:FuzzParse imapd/part:FuzzParseDate store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights \
 	internal/trace:FuzzTranscript web:FuzzAutodiscover internal/mailfile:FuzzMbox
 
 # `make fuzz` runs every target for FUZZTIME of random inputs. Being

@@ -48,6 +48,13 @@
 //     account). A reload (Live.Store) forgets every entry, and entries of
 //     an old directory could not match anyway, so a changed password stops
 //     working at once. A reconnecting client costs ~1 µs instead of ~30 ms.
+//   - Names are resolved here for every protocol (namespace.go): the
+//     "Other Users/" and "Shared/" namespaces, Locate (name to mailbox and
+//     rights; what the user may not look up does not exist), DisplayName,
+//     Reachable, SendAs (own address, alias, or "p" on the account's
+//     INBOX) and AccountRights (the operator's shares naming no mailbox:
+//     with "k", a grantee creates top-level folders in a team account).
+//     IMAP, SMTP submission and the commands ask; none repeats it.
 //   - Changing an ACL goes through Directory.SetRights (grant.go), from
 //     IMAP SETACL and from `mailroom acl grant` alike: one place decides
 //     replace/add/remove and gates anything new with CheckGrant and the

@@ -43,6 +43,10 @@ type Options struct {
 	// Sleep waits for a login delay; nil waits for real. Tests record it.
 	Sleep func(ctx context.Context, d time.Duration)
 
+	// Search, if set, is the full-text index SEARCH BODY and TEXT ask
+	// first (an *fts.Indexer).
+	Search engine.SearchIndex
+
 	// onSearchMessage, if set, is called with the command's context for
 	// each message SEARCH looks at (tests).
 	onSearchMessage func(ctx context.Context)
@@ -57,6 +61,12 @@ type ListenerOptions struct {
 // Registry fans the store's committed changes out to the sessions that
 // have a mailbox selected.
 type Registry = engine.Registry
+
+// DeriveBodyInfo computes what IMAP keeps with each new message body
+// (its header summary and ENVELOPE), for store.Options.Derive: whoever
+// opens the store to deliver or import mail sets it, so listing, sorting
+// and threading never parse a message again.
+func DeriveBodyInfo(body []byte) []store.Derived { return engine.DeriveBodyInfo(body) }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return engine.NewRegistry() }
@@ -81,7 +91,7 @@ func engineOptions(o Options) engine.Options {
 		MaxConnections: o.MaxConnections, MaxConnectionsPerIP: o.MaxConnectionsPerIP,
 		MaxSessionsPerAccount: o.MaxSessionsPerAccount,
 		AuthDelay:             o.AuthDelay, AuthDelayMax: o.AuthDelayMax, Sleep: o.Sleep,
-		OnSearchMessage: o.onSearchMessage,
+		OnSearchMessage: o.onSearchMessage, Search: o.Search,
 	}
 }
 

@@ -205,26 +205,14 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 // holds "p" (a delegate answering for info@). It returns that account.
 func (s *session) checkSendAs(what, addr string) (*acl.Account, error) {
 	dir := s.srv.opts.Directory.Load()
-	refuse := smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "%s <%s> is not an address of %s, and %s may not send as it", what, addr, s.user.Address, s.user.Address)
-	owner, ok := dir.Lookup(addr)
-	me, meOK := dir.Lookup(s.user.Address)
-	if !ok || !meOK {
-		return nil, refuse
-	}
-	if owner == me {
-		return owner, nil
-	}
-	inbox, err := s.srv.opts.Store.MailboxByName(context.Background(), owner.Address, store.Inbox)
-	if err != nil {
-		return nil, refuse
-	}
-	rights, err := dir.MailboxRights(context.Background(), s.srv.opts.Store, owner, me, inbox)
-	if err != nil {
+	me, _ := dir.Lookup(s.user.Address)
+	owner, err := dir.SendAs(context.Background(), s.srv.opts.Store, me, addr)
+	switch {
+	case errors.Is(err, acl.ErrNotPermitted):
+		return nil, smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "%s <%s> is not an address of %s, and %s may not send as it", what, addr, s.user.Address, s.user.Address)
+	case err != nil:
 		s.log.Error("send-as rights", "err", err)
 		return nil, errTempFailure
-	}
-	if !rights.Has(acl.RightPost) {
-		return nil, refuse
 	}
 	return owner, nil
 }

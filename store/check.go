@@ -165,6 +165,13 @@ func scan(ctx context.Context, tx *badger.Txn) ([]string, []fix, error) {
 			}
 		}
 
+		if err := checkModSeqIndex(ctx, tx, mailboxes, report, func(f fix) { fixes = append(fixes, f) }); err != nil {
+			return err
+		}
+		if err := checkUIDBlocks(ctx, tx, report, func(f fix) { fixes = append(fixes, f) }); err != nil {
+			return err
+		}
+
 		qit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindQueue}})
 		for qit.Rewind(); qit.Valid(); qit.Next() {
 			id := QueueID(binary.BigEndian.Uint64(qit.Item().Key()[1:]))

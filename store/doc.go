@@ -13,7 +13,8 @@
 //     SyncWrites before the call returns: a message is acknowledged only
 //     once it is durable.
 //   - A message is a record per mailbox (UID, flags, internal date in
-//     seconds, modseq, size, per-delivery header prefix) plus the number of
+//     seconds, modseq, size, per-delivery header prefix, and since record
+//     version 2 the save date: when it entered that mailbox) plus the number of
 //     a body stored once. Bodies are found by content through an index of
 //     their SHA-256 (kindHash), so each record carries a short varint
 //     rather than the 32-byte hash; this keeps fifty copies of a list post
@@ -52,6 +53,22 @@
 //   - Each mailbox record carries UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and
 //     the counters STATUS needs (messages, unseen, size), kept exact by the
 //     same transactions; Check recomputes them all.
+//   - A mod-sequence index (modseq.go) keeps one key per message at its
+//     current mod-sequence, moved by every flag change in the same
+//     transaction, and an expunge record (with its time) per expunged
+//     message: ChangedSince answers CONDSTORE's CHANGEDSINCE and QRESYNC's
+//     VANISHED with one range scan from the client's mod-sequence.
+//     Expunge records are kept ExpungeRetention (90 days by default; the
+//     background loop prunes them daily) and pruning raises the
+//     mailbox's floor, below which the history is reported incomplete.
+//     A store written before the index gets it at its next Open (its
+//     expunge history starts then); Check and Repair cover it.
+//   - Each mailbox's UIDs, the UIDs without \Seen and those with
+//     \Deleted are also kept as 4,096-UID bitmaps, and the keywords ever
+//     set in it as one list (uidset.go), written at commit by the
+//     transactions that change them: SELECT (OpenState), SEARCH on \Seen
+//     and \Deleted, SELECT's first unseen message and EXPUNGE
+//     (FlagState) read a few small values instead of every record.
 //   - UIDVALIDITY is the creation time in seconds but always larger than
 //     any handed out before, so a recreated name never reuses one.
 //   - Writers take per-mailbox locks (in ID order) around commit and

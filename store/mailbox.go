@@ -130,6 +130,11 @@ type CreateOptions struct {
 	// MaxMailboxes refuses the create (ErrTooMany) if the account would
 	// then have more; 0 means no limit.
 	MaxMailboxes int
+	// InheritACL gives each new mailbox its parent's ACL entries, in the
+	// same transaction (RFC 4314 §5.1.1's advice, as Cyrus does): what a
+	// delegate creates inside a shared mailbox stays visible to those who
+	// see the parent. A top-level mailbox has no parent to inherit from.
+	InheritACL bool
 }
 
 // CreateMailbox creates a mailbox and any missing superiors (RFC 9051
@@ -177,11 +182,42 @@ func (s *Store) CreateMailbox(ctx context.Context, account, name string, opts Cr
 			if err != nil {
 				return err
 			}
+			if sup := Superiors(n); opts.InheritACL && len(sup) > 0 {
+				if err := tx.inheritACL(account, sup[len(sup)-1], m.ID); err != nil {
+					return err
+				}
+			}
 			created = m
 		}
 		return nil
 	})
 	return created, err
+}
+
+// inheritACL copies the entries of account's mailbox parent to child.
+func (tx *txn) inheritACL(account, parent string, child MailboxID) error {
+	pid, ok, err := lookupName(tx.Txn, account, parent)
+	if err != nil || !ok {
+		return err
+	}
+	it := tx.NewIterator(badger.IteratorOptions{Prefix: aclPrefix(pid), PrefetchValues: true})
+	type entry struct{ key, value []byte }
+	var entries []entry
+	for it.Rewind(); it.Valid(); it.Next() {
+		v, err := it.Item().ValueCopy(nil)
+		if err != nil {
+			it.Close()
+			return err
+		}
+		entries = append(entries, entry{it.Item().KeyCopy(nil)[len(aclPrefix(pid)):], v})
+	}
+	it.Close()
+	for _, e := range entries {
+		if err := tx.Set(append(aclPrefix(child), e.key...), e.value); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Superiors returns "a", "a/b" for "a/b/c".
@@ -205,8 +241,10 @@ func countMailboxes(tx *badger.Txn, account string) (int, error) {
 	return n, nil
 }
 
-// EnsureAccount creates the account's INBOX if it has none and, for an
-// account that logs in (withSpecial), the special-use mailboxes it lacks.
+// EnsureAccount creates the account's INBOX if it has none and, with
+// withSpecial (an account that logs in, a team account), the special-use
+// mailboxes it lacks, subscribed: clients that show only subscribed
+// folders (Roundcube, Thunderbird, Outlook) show them.
 func (s *Store) EnsureAccount(ctx context.Context, account string, withSpecial bool) error {
 	return s.update(ctx, nil, func(tx *txn) error {
 		want := []struct{ name, use string }{{Inbox, ""}}
@@ -225,6 +263,11 @@ func (s *Store) EnsureAccount(ctx context.Context, account string, withSpecial b
 			}
 			if _, err := tx.create(account, w.name, w.use); err != nil {
 				return err
+			}
+			if withSpecial {
+				if err := tx.Set(nameKey(kindSub, account, w.name), nil); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -400,6 +443,12 @@ func (s *Store) purgeMailbox(ctx context.Context, id MailboxID) error {
 					if err := tx.Delete(k); err != nil {
 						return err
 					}
+				}
+				if err := tx.dropIndex(id); err != nil {
+					return err
+				}
+				if err := tx.dropUIDBlocks(id); err != nil {
+					return err
 				}
 				return tx.Delete(mailboxKey(id))
 			})

@@ -11,11 +11,16 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-const messageRecordV1 = 1
+// Message record versions: 2 adds the save date (RFC 8514) at the end;
+// version 1 records, written before, have none and are still read.
+const (
+	messageRecordV1 = 1
+	messageRecordV2 = 2
+)
 
 func (m *Message) encode() []byte {
 	e := enc{b: make([]byte, 0, 64+len(m.Prefix))}
-	e.byte1(messageRecordV1)
+	e.byte1(messageRecordV2)
 	e.byte1(byte(m.Flags.Sys))
 	e.uvarint(m.ModSeq)
 	e.varint(m.InternalDate.Unix()) // IMAP's INTERNALDATE has seconds
@@ -26,12 +31,18 @@ func (m *Message) encode() []byte {
 	for _, k := range m.Flags.Keywords {
 		e.str(k)
 	}
+	var saved int64
+	if !m.SaveDate.IsZero() {
+		saved = m.SaveDate.Unix()
+	}
+	e.varint(saved)
 	return e.b
 }
 
 func decodeMessage(uid UID, b []byte) (*Message, error) {
 	d := dec{b: b}
-	if v := d.byte1(); v != messageRecordV1 {
+	v := d.byte1()
+	if v != messageRecordV1 && v != messageRecordV2 {
 		return nil, fmt.Errorf("message %d: %w (version %d)", uid, errCorrupt, v)
 	}
 	m := &Message{UID: uid}
@@ -49,6 +60,11 @@ func decodeMessage(uid UID, b []byte) (*Message, error) {
 	}
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		m.Flags.Keywords = append(m.Flags.Keywords, d.str())
+	}
+	if v == messageRecordV2 {
+		if saved := d.varint(); saved != 0 {
+			m.SaveDate = time.Unix(saved, 0)
+		}
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("message %d: %w", uid, d.err)
@@ -156,6 +172,7 @@ func (tx *txn) addMessage(m *Mailbox, msg *Message, quota int64) error {
 		return fmt.Errorf("mailbox %q: UID space exhausted", m.Name)
 	}
 	msg.UID = m.UIDNext
+	msg.SaveDate = tx.s.now() // RFC 8514: when it came into this mailbox
 	m.UIDNext++
 	m.HighestModSeq++
 	msg.ModSeq = m.HighestModSeq
@@ -165,6 +182,18 @@ func (tx *txn) addMessage(m *Mailbox, msg *Message, quota int64) error {
 	}
 	m.Size += msg.Size
 	if err := tx.Set(messageKey(m.ID, msg.UID), msg.encode()); err != nil {
+		return err
+	}
+	if err := tx.indexMessage(m.ID, msg.UID, 0, msg.ModSeq); err != nil {
+		return err
+	}
+	if err := tx.markUID(m.ID, msg.UID, true); err != nil {
+		return err
+	}
+	if err := tx.markFlags(m.ID, msg.UID, &msg.Flags); err != nil {
+		return err
+	}
+	if err := tx.noteKeywords(m.ID, msg.Flags); err != nil {
 		return err
 	}
 	if err := tx.putMailbox(m); err != nil {
@@ -205,11 +234,22 @@ func (tx *txn) removeMessage(id MailboxID, uid UID) (*Mailbox, error) {
 		if err := tx.addUsage(m.Account, -msg.Size); err != nil {
 			return nil, err
 		}
+		if err := tx.indexExpunge(id, uid, msg.ModSeq, m.HighestModSeq); err != nil {
+			return nil, err
+		}
+	} else if err := tx.Delete(modseqKey(id, msg.ModSeq, uid)); err != nil {
+		return nil, err
 	}
 	if err := tx.putMailbox(m); err != nil {
 		return nil, err
 	}
 	if err := tx.unrefBody(msg.Body); err != nil {
+		return nil, err
+	}
+	if err := tx.markUID(id, uid, false); err != nil {
+		return nil, err
+	}
+	if err := tx.markFlags(id, uid, nil); err != nil {
 		return nil, err
 	}
 	return m, tx.Delete(messageKey(id, uid))
@@ -352,8 +392,18 @@ func (s *Store) StoreFlagsIf(ctx context.Context, id MailboxID, uids []UID, op F
 			}
 			m.HighestModSeq++
 			msg.Flags = nf
+			old := msg.ModSeq
 			msg.ModSeq = m.HighestModSeq
 			if err := tx.Set(messageKey(id, uid), msg.encode()); err != nil {
+				return err
+			}
+			if err := tx.indexMessage(id, uid, old, msg.ModSeq); err != nil {
+				return err
+			}
+			if err := tx.noteKeywords(id, nf); err != nil {
+				return err
+			}
+			if err := tx.markFlags(id, uid, &nf); err != nil {
 				return err
 			}
 			changed = append(changed, *msg)

@@ -35,6 +35,14 @@ type Options struct {
 	// kills the process (SIGBUS) instead of failing, so the reserve must
 	// cover what Badger writes besides the message itself. 0: no check.
 	MinFreeBytes int64
+	// Derive, if set, computes data kept with each new message body (as
+	// SetBodyInfo would), in the transaction that stores the body: what
+	// every reader would otherwise compute at first use (IMAP's header
+	// summary and ENVELOPE). It must be fast and must not call the store.
+	Derive func(body []byte) []Derived
+	// ExpungeRetention is how long a record of each expunge is kept for
+	// clients resynchronising (QRESYNC); 0 means DefaultExpungeRetention.
+	ExpungeRetention time.Duration
 }
 
 // Store is Mailroom's database. All methods are safe for concurrent use.
@@ -51,6 +59,9 @@ type Store struct {
 
 	gcStop chan struct{}
 	gcDone chan struct{}
+
+	expungeRetention time.Duration
+	derive           func(body []byte) []Derived
 
 	// bodyReads counts message contents read (BodyReads).
 	bodyReads atomic.Uint64
@@ -119,6 +130,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		gcDone:   make(chan struct{}),
 
 		chunkSize: bodyChunk,
+
+		expungeRetention: opts.ExpungeRetention,
+		derive:           opts.Derive,
+	}
+	if s.expungeRetention <= 0 {
+		s.expungeRetention = DefaultExpungeRetention
 	}
 	s.minFree.Store(opts.MinFreeBytes)
 	if s.now == nil {
@@ -131,6 +148,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := s.purgeDeleted(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("resume mailbox purge: %w", err)
+	}
+	if err := s.buildModSeqIndex(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.buildUIDBlocks(ctx); err != nil {
+		db.Close()
+		return nil, err
 	}
 	go s.gcLoop()
 	return s, nil
@@ -156,12 +181,21 @@ func (s *Store) gcLoop() {
 	defer close(s.gcDone)
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
+	var pruned time.Time
 	for {
 		select {
 		case <-s.gcStop:
 			return
 		case <-t.C:
 			s.RunGC()
+			if now := s.now(); now.Sub(pruned) >= 24*time.Hour {
+				pruned = now
+				if n, err := s.PruneExpunged(context.Background(), now.Add(-s.expungeRetention)); err != nil {
+					s.log.Warn("pruning expunge records", "err", err)
+				} else if n > 0 {
+					s.log.Info("pruned expunge records", "records", n)
+				}
+			}
 		}
 	}
 }
@@ -258,6 +292,7 @@ type txn struct {
 	s       *Store
 	origin  any
 	changes []Change
+	idx     pendingIndex // UID blocks and keyword lists, written at commit
 }
 
 // update runs fn in a write transaction holding the given mailboxes' locks,
@@ -276,6 +311,9 @@ func (s *Store) update(ctx context.Context, mailboxes []MailboxID, fn func(tx *t
 		}
 		tx := &txn{Txn: s.db.NewTransaction(true), s: s, origin: ctx.Value(originKey{})}
 		err := fn(tx)
+		if err == nil {
+			err = tx.flushIndex()
+		}
 		if err == nil {
 			err = tx.Commit()
 		}

@@ -195,6 +195,10 @@ type Message struct {
 	// Prefix holds this delivery's own header lines (Return-Path,
 	// Delivered-To, Received), kept out of the shared body.
 	Prefix []byte
+	// SaveDate is when the message came into this mailbox (delivery,
+	// APPEND, COPY or MOVE; RFC 8514); zero for messages stored before it
+	// was recorded.
+	SaveDate time.Time
 }
 
 // NewMessage is a message to append or deliver.

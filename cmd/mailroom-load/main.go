@@ -5,6 +5,11 @@
 //	mailroom-load smtp   -addr 127.0.0.1:2525 -rcpt alice@example.test -clients 16 -size 4096 -n 2000
 //	mailroom-load append -addr 127.0.0.1:1143 -user alice@example.test -pass password -n 1000
 //	mailroom-load idle   -addr 127.0.0.1:1143 -user alice@example.test -pass password -n 1000 -pid PID
+//	mailroom-load largebox -addr 127.0.0.1:1143 -user alice@example.test -pass password -n 100000 -clients 8 -size 1000
+//
+// largebox works against any IMAP server (a reference Dovecot too): it
+// fills INBOX to n messages and prints the median times of the commands
+// clients run on a large mailbox.
 package main
 
 import (
@@ -24,7 +29,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: mailroom-load smtp|append|idle [flags]")
+		fmt.Fprintln(os.Stderr, "usage: mailroom-load smtp|append|idle|largebox [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -51,6 +56,8 @@ func main() {
 		err = loadAppend(*addr, *user, *pass, *clients, *size, *n, deadline)
 	case "idle":
 		err = loadIdle(*addr, *user, *pass, *n, *pid, deadline)
+	case "largebox":
+		err = loadLargebox(*addr, *user, *pass, *clients, *size, *n, deadline)
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}

@@ -210,8 +210,9 @@ func TestServeDevConfig(t *testing.T) {
 			t.Errorf("stats lacks %q: %s", k, out)
 		}
 	}
-	// alice's INBOX and five special-use mailboxes; every other account's INBOX.
-	if st["accounts"] != 4 || st["mailboxes"] != 9 || st["messages"] != 1 {
+	// alice's and the team account's INBOX and five special-use
+	// mailboxes; every other account's INBOX.
+	if st["accounts"] != 4 || st["mailboxes"] != 14 || st["messages"] != 1 {
 		t.Errorf("stats = %s", out)
 	}
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -23,6 +24,7 @@ import (
 
 	"mailroom/acl"
 	"mailroom/config"
+	"mailroom/fts"
 	"mailroom/imapd"
 	"mailroom/internal/trace"
 	"mailroom/metrics"
@@ -152,6 +154,9 @@ type server struct {
 
 	listeners []net.Listener
 	wg        sync.WaitGroup
+
+	index       *fts.Index // the full-text index, in data_dir/fts
+	stopIndexer func()
 }
 
 // start opens the store, binds every listener and starts serving. Binding
@@ -178,19 +183,36 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		}
 	}
 	reg := imapd.NewRegistry()
-	st, err := store.Open(ctx, store.Options{Dir: cfg.DataDir, Logger: log.With("component", "store"), OnChange: reg.Publish,
-		MinFreeBytes: int64(cfg.Limits.MinFreeSpace)})
+	// The full-text index hears every committed change after the IMAP
+	// registry; it is set once the store is open, before anything runs.
+	var indexer *fts.Indexer
+	onChange := func(c store.Change) {
+		reg.Publish(c)
+		if indexer != nil {
+			indexer.Note(c)
+		}
+	}
+	st, err := store.Open(ctx, store.Options{Dir: cfg.DataDir, Logger: log.With("component", "store"), OnChange: onChange,
+		MinFreeBytes: int64(cfg.Limits.MinFreeSpace), Derive: imapd.DeriveBodyInfo})
 	if err != nil {
 		return nil, err
 	}
 	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir), certs: certs, acme: acmeMgr}
+	if s.index, err = fts.Open(filepath.Join(cfg.DataDir, "fts")); err != nil {
+		s.shutdown()
+		return nil, err
+	}
+	indexer = fts.NewIndexer(s.index, st, log.With("component", "fts"))
+	ictx, stopIndexer := context.WithCancel(context.Background())
+	s.wg.Go(func() { indexer.Run(ictx) })
+	s.stopIndexer = stopIndexer
 	s.metrics, s.metricsHandler = newMetrics(s)
 	if err := ensureInboxes(ctx, st, dir); err != nil {
 		s.shutdown()
 		return nil, err
 	}
 	io := imapOptions(cfg)
-	io.Store, io.Registry, io.Directory, io.Logger, io.TLSConfig = st, reg, s.dir, log, tlsConfig
+	io.Store, io.Registry, io.Directory, io.Logger, io.TLSConfig, io.Search = st, reg, s.dir, log, tlsConfig, indexer
 	s.imap = imapd.New(io)
 	keys, err := loadDKIMKeys(cfg, log)
 	if err != nil {
@@ -336,8 +358,10 @@ func (s *server) startOutbound(cfg *config.Config, keys map[string]*smtpd.DKIMKe
 // mail.
 func ensureInboxes(ctx context.Context, st *store.Store, dir *acl.Directory) error {
 	for _, a := range dir.Accounts() {
-		if _, err := st.Inbox(ctx, a.Address); err != nil {
-			return fmt.Errorf("INBOX of %s: %w", a.Address, err)
+		// A team account nobody logs in to is complete from the start:
+		// its members share its Sent, Drafts, Trash, Junk and Archive.
+		if err := st.EnsureAccount(ctx, a.Address, a.Team); err != nil {
+			return fmt.Errorf("mailboxes of %s: %w", a.Address, err)
 		}
 	}
 	return nil
@@ -511,12 +535,20 @@ func (s *server) shutdown() error {
 	if s.stopOutbound != nil {
 		s.stopOutbound() // a delivery in progress is abandoned and retried later
 	}
+	if s.stopIndexer != nil {
+		s.stopIndexer() // what is not indexed yet is indexed after the next start
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
 		s.log.Warn("listeners did not stop in 30s")
+	}
+	if s.index != nil {
+		if err := s.index.Close(); err != nil {
+			s.log.Warn("closing the full-text index", "err", err)
+		}
 	}
 	return s.store.Close()
 }

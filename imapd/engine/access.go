@@ -29,72 +29,34 @@ func (c *conn) me(dir *acl.Directory) *acl.Account {
 	return nil
 }
 
-// displayName is the session's name for owner's mailbox name.
-func displayName(me, owner *acl.Account, name string) string {
-	switch {
-	case owner == me:
-		return name
-	case owner.Team:
-		return sharedPrefix + owner.Address + "/" + name
-	}
-	return otherPrefix + owner.Address + "/" + name
-}
-
-// splitName maps a client's mailbox name to its owner and the owner's
-// name for it. A name in another namespace that names no account, or only
-// the account's node, is ErrNoMailbox.
-func splitName(dir *acl.Directory, me *acl.Account, name string) (*acl.Account, string, error) {
-	for _, prefix := range []string{otherPrefix, sharedPrefix} {
-		rest, ok := strings.CutPrefix(name, prefix)
-		if !ok {
-			continue
-		}
-		addr, mbox, _ := strings.Cut(rest, "/")
-		owner, ok := dir.Lookup(addr)
-		if !ok || owner == me || owner.Team != (prefix == sharedPrefix) || mbox == "" || !reachable(me, owner) {
-			return nil, "", store.ErrNoMailbox
-		}
-		return owner, mbox, nil
-	}
-	return me, name, nil
-}
-
-// reachable reports whether owner could share anything with me: an
-// account that never could answers as one that does not exist, so nobody
-// learns which accounts exist (hardening issue, point 21).
-func reachable(me, owner *acl.Account) bool {
-	return owner == me || owner.Plan.Share && owner.SharesGroupWith(me)
-}
+// displayName is the session's name for owner's mailbox name (acl
+// decides names for every protocol).
+func displayName(me, owner *acl.Account, name string) string { return acl.DisplayName(me, owner, name) }
 
 // rightsOn evaluates the user's rights on owner's mailbox m.
 func (c *conn) rightsOn(dir *acl.Directory, me, owner *acl.Account, m *store.Mailbox) (acl.Rights, error) {
 	return dir.MailboxRights(c.ctx, c.srv.opts.Store, owner, me, m)
 }
 
-// locate resolves a client's mailbox name. A mailbox the user may not
-// look up answers exactly as one that does not exist (RFC 4314 §4).
+// locate resolves a client's mailbox name through acl. A mailbox the
+// user may not look up answers exactly as one that does not exist (RFC
+// 4314 §4).
 func (c *conn) locate(name string) (*place, error) {
 	dir := c.srv.opts.Directory.Load()
 	me := c.me(dir)
 	if me == nil {
 		return nil, store.ErrNoMailbox
 	}
-	owner, oname, err := splitName(dir, me, name)
+	p, err := dir.Locate(c.ctx, c.srv.opts.Store, me, name)
 	if err != nil {
 		return nil, err
 	}
-	m, err := c.srv.opts.Store.MailboxByName(c.ctx, owner.Address, oname)
-	if err != nil {
-		return nil, err
-	}
-	rights, err := c.rightsOn(dir, me, owner, m)
-	if err != nil {
-		return nil, err
-	}
-	if !rights.Has(acl.RightLookup) {
-		return nil, store.ErrNoMailbox
-	}
-	return &place{owner: owner, name: m.Name, display: displayName(me, owner, m.Name), mailbox: m, rights: rights}, nil
+	return fromACL(p), nil
+}
+
+// fromACL is acl's answer as the engine's place.
+func fromACL(p *acl.Place) *place {
+	return &place{owner: p.Owner, name: p.Name, display: p.Display, mailbox: p.Mailbox, rights: p.Rights}
 }
 
 // locateArg reads a mailbox name argument, locates the mailbox and

@@ -3,6 +3,7 @@ package engine
 import (
 	"strings"
 
+	"mailroom/acl"
 	"mailroom/imapd/proto"
 	"mailroom/store"
 )
@@ -43,6 +44,8 @@ func lookup(name string) (command, bool) {
 		return command{states: authenticated, run: cmdEnable}, true
 	case "NAMESPACE":
 		return command{states: authed, run: cmdNamespace}, true
+	case "NOTIFY":
+		return command{states: authed, run: cmdNotify}, true
 	case "UNAUTHENTICATE":
 		return command{states: authed, run: cmdUnauthenticate}, true
 	case "SELECT":
@@ -114,6 +117,8 @@ func lookup(name string) (command, bool) {
 		return command{states: selected, run: cmdSort, keepNumbers: true}, true
 	case "UID SORT":
 		return command{states: selected, run: cmdUIDSort}, true
+	case "CANCELUPDATE":
+		return command{states: selected, run: cmdCancelUpdate}, true
 	case "THREAD":
 		return command{states: selected, run: cmdThread, keepNumbers: true}, true
 	case "UID THREAD":
@@ -136,7 +141,7 @@ func lookup(name string) (command, bool) {
 func (c *conn) capabilities() []string {
 	caps := []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MOVE", "ESEARCH", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "LIST-MYRIGHTS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN",
-		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "SORT", "SORT=DISPLAY", "ESORT", "MULTIAPPEND", "CATENATE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN", "PREVIEW"}
+		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "CONTEXT=SEARCH", "CONTEXT=SORT", "NOTIFY", "OBJECTID", "SAVEDATE", "SORT", "SORT=DISPLAY", "ESORT", "MULTIAPPEND", "CATENATE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN", "PREVIEW"}
 	if c.srv.opts.AppendLimit > 0 {
 		caps = append(caps, "APPENDLIMIT="+formatUint(uint64(c.srv.opts.AppendLimit)))
 	}
@@ -236,6 +241,13 @@ func cmdEnable(c *conn, cmd *proto.Command) error {
 				}
 				enabled = append(enabled, "CONDSTORE")
 			}
+		case "QRESYNC":
+			if !c.qresync {
+				if err := c.enableQresync(); err != nil {
+					return err
+				}
+				enabled = append(enabled, "QRESYNC")
+			}
 		case "IMAP4REV2":
 			if !c.rev2 {
 				c.rev2, c.utf8, c.enc.UTF8 = true, true, true
@@ -259,8 +271,8 @@ func cmdEnable(c *conn, cmd *proto.Command) error {
 // Namespace prefixes (RFC 2342): other people's mailboxes and team
 // accounts' mailboxes.
 const (
-	otherPrefix  = "Other Users/"
-	sharedPrefix = "Shared/"
+	otherPrefix  = acl.OtherPrefix
+	sharedPrefix = acl.SharedPrefix
 )
 
 func cmdNamespace(c *conn, cmd *proto.Command) error {

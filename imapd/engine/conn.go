@@ -62,13 +62,16 @@ type conn struct {
 
 	state       state
 	account     *acl.Account
-	sel         *view       // the selected mailbox
-	selRights   acl.Rights  // the rights on it, as of the last check
-	searchRes   []store.UID // SEARCH RETURN (SAVE), RFC 5182
-	secure      bool        // TLS, implicit or after STARTTLS
-	utf8        bool        // ENABLE UTF8=ACCEPT (or IMAP4rev2)
-	rev2        bool        // ENABLE IMAP4rev2: no \Recent, ESEARCH for SEARCH
-	condstore   bool        // RFC 7162 enabled: MODSEQ with every FLAGS
+	sel         *view            // the selected mailbox
+	selRights   acl.Rights       // the rights on it, as of the last check
+	searchRes   []store.UID      // SEARCH RETURN (SAVE), RFC 5182
+	secure      bool             // TLS, implicit or after STARTTLS
+	utf8        bool             // ENABLE UTF8=ACCEPT (or IMAP4rev2)
+	rev2        bool             // ENABLE IMAP4rev2: no \Recent, ESEARCH for SEARCH
+	condstore   bool             // RFC 7162 enabled: MODSEQ with every FLAGS
+	qresync     bool             // ENABLE QRESYNC: VANISHED instead of EXPUNGE
+	contexts    []*searchContext // SEARCH/SORT RETURN (UPDATE), RFC 5267
+	notify      *notifySpec      // NOTIFY SET, RFC 5465
 	start       time.Time
 	commands    int    // commands read so far
 	appendBytes int64  // message bytes of the APPEND being read
@@ -145,6 +148,7 @@ func (c *conn) serve() {
 	}
 	for c.state != loggedOut {
 		c.setReadDeadline()
+		c.waitForCommand()
 		cmd, err := c.dec.ReadCommand()
 		if err != nil {
 			if !c.readFailed(err) {
@@ -213,6 +217,7 @@ func (c *conn) setReadDeadline() {
 // close ends the session and the connection.
 func (c *conn) close() {
 	c.cancel()
+	c.stopNotify()
 	c.enc.Flush()
 	if c.sel != nil {
 		c.deselect()

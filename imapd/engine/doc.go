@@ -27,12 +27,33 @@
 //     more (UID list, keywords, \Recent), current through Publish, up to
 //     256 mailboxes and 2 M UIDs, least recently used out first: a
 //     repeated SELECT reads nothing from the store.
+//   - CREATE gives a new mailbox its parent's ACL (store InheritACL, RFC
+//     4314 §5.1.1); a top-level one in someone else's account needs "k"
+//     from an account-wide grant (acl.AccountRights).
 //   - Extensions beyond the base: QUOTA (one root per account with a plan
 //     quota, the owner's shown to delegates, SETQUOTA refused), CONDSTORE
 //     (enabled by ENABLE, SELECT (CONDSTORE) or the first command that
 //     uses it; UNCHANGEDSINCE is checked in the store's transaction; a
 //     queued flag update is dropped once the client was told a newer
-//     state, so MODSEQ never goes back), SORT/SORT=DISPLAY/ESORT (ties in
+//     state, so MODSEQ never goes back), QRESYNC (SELECT's QRESYNC
+//     parameter, UID FETCH (CHANGEDSINCE n VANISHED) and CHANGEDSINCE are
+//     answered from the store's mod-sequence index, not a scan; live
+//     expunges become VANISHED; with the expunge history pruned, every
+//     absent UID the client knew is reported), CONTEXT=SEARCH and
+//     CONTEXT=SORT (RETURN (UPDATE) keeps up to 16 contexts a session,
+//     re-matching only the messages a change touched; a SORT context is
+//     sorted again and tells positions, removals last first; PARTIAL
+//     with RFC 9394's negative ranges), NOTIFY (watched mailboxes are
+//     resolved at NOTIFY SET among those the user may look up; the
+//     Registry hands every change to the session's watcher; STATUS is
+//     told after commands, in IDLE and between commands, where a
+//     goroutine waits for the client's next bytes; rights are checked per
+//     notification; no MailboxName/SubscriptionChange events), OBJECTID
+//     (objectid.go: MAILBOXID from the never-reused mailbox ID, EMAILID
+//     from the stored body and the delivery prefix, THREADID NIL),
+//     SAVEDATE (the store records when a message entered its mailbox;
+//     NIL in FETCH for older records, whose internal date SEARCH uses),
+//     SORT/SORT=DISPLAY/ESORT (ties in
 //     mailbox order; a group's name sorts as its address), THREAD
 //     (ORDEREDSUBJECT and REFERENCES per RFC 5256), MULTIAPPEND (one
 //     store transaction; the messages of one APPEND share a byte budget

@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,12 @@ type testServer struct {
 
 	mu     sync.Mutex
 	sleeps []time.Duration
+	// derive turns on the store's delivery-time derived data
+	// (DeriveBodyInfo); off, tests see the lazy path.
+	derive atomic.Bool
+	// onChange, if set, hears every committed change after the registry
+	// (a full-text indexer).
+	onChange atomic.Pointer[func(store.Change)]
 }
 
 func newTestServer(t testing.TB, tweak ...func(*Options)) *testServer {
@@ -47,11 +54,24 @@ func newTestServer(t testing.TB, tweak ...func(*Options)) *testServer {
 		t.Fatal(err)
 	}
 	reg := NewRegistry()
-	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir(), OnChange: reg.Publish})
+	ts := &testServer{}
+	derive := func(body []byte) []store.Derived {
+		if ts.derive.Load() {
+			return DeriveBodyInfo(body)
+		}
+		return nil
+	}
+	publish := func(c store.Change) {
+		reg.Publish(c)
+		if f := ts.onChange.Load(); f != nil {
+			(*f)(c)
+		}
+	}
+	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir(), OnChange: publish, Derive: derive})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{st: st}
+	ts.st = st
 	opts := Options{
 		Store: st, Registry: reg, Directory: acl.NewLive(dir), Logger: slog.New(slog.DiscardHandler),
 		TLSConfig: testutil.TLSConfig(t), AppendLimit: 1 << 20,

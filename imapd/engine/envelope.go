@@ -48,12 +48,13 @@ func ownEnvelope(m *store.Message) bool {
 	return false
 }
 
-// encodeEnvelope returns the wire form of content's ENVELOPE.
-func (c *conn) encodeEnvelope(content []byte) []byte {
+// encodeEnvelope returns the wire form of content's ENVELOPE, with or
+// without UTF8=ACCEPT.
+func encodeEnvelope(content []byte, utf8 bool) []byte {
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
 	e := proto.NewEncoder(w)
-	e.UTF8 = c.utf8
+	e.UTF8 = utf8
 	part.WriteEnvelope(e, part.EnvelopeOf(part.ParseHeader(content, 0, part.HeaderEnd(content, 0))))
 	e.Flush()
 	return buf.Bytes()
@@ -94,7 +95,7 @@ func (c *conn) recordsWithEnvelopes(uids []store.UID, fn func(*store.Message, []
 				if err != nil {
 					continue // expunged meanwhile
 				}
-				env = c.encodeEnvelope(content)
+				env = encodeEnvelope(content, c.utf8)
 				if !own {
 					fresh[m.Body], kept[m.Body] = env, env
 				}

@@ -93,7 +93,7 @@ func macro(names ...string) []fetchItem {
 func parseFetchItem(s string) (fetchItem, error) {
 	up := strings.ToUpper(s)
 	switch up {
-	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", "BODYSTRUCTURE", "MODSEQ", "PREVIEW":
+	case "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", "BODYSTRUCTURE", "MODSEQ", "PREVIEW", "EMAILID", "THREADID", "SAVEDATE":
 		return fetchItem{name: up, echo: up}, nil
 	case "RFC822":
 		return fetchItem{name: "RFC822", echo: up}, nil
@@ -368,18 +368,13 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 		return err
 	}
 	// RFC 7162 §3.1.4: (CHANGEDSINCE n) fetches only what changed after
-	// n, with MODSEQ.
+	// n, with MODSEQ; §3.2.6: UID FETCH's VANISHED adds what was expunged.
 	var changedSince *uint64
+	var vanished bool
 	if len(cmd.Args) == 3 {
-		mods := cmd.Args[2]
-		if mods.Kind != proto.List || len(mods.List) != 2 || !mods.List[0].IsAtom("CHANGEDSINCE") {
-			return syntax("Unknown FETCH modifier")
+		if changedSince, vanished, err = c.parseFetchModifiers(cmd.Args[2], uid); err != nil {
+			return err
 		}
-		n, ok := mods.List[1].Number64()
-		if !ok {
-			return syntax("CHANGEDSINCE takes a mod-sequence")
-		}
-		changedSince = &n
 		if !slices.ContainsFunc(items, func(it fetchItem) bool { return it.name == "MODSEQ" }) {
 			items = append(items, fetchItem{name: "MODSEQ", echo: "MODSEQ"})
 		}
@@ -396,6 +391,11 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 	p, err := c.selectedPlace()
 	if err != nil {
 		return err
+	}
+	if changedSince != nil {
+		if uids, err = c.changedOnly(cmd.Args[0], uids, *changedSince, vanished); err != nil {
+			return err
+		}
 	}
 	needContent, setSeen := false, false
 	for _, it := range items {
@@ -490,6 +490,18 @@ func (c *conn) writeFetch(m *store.Message, content []byte, items []fetchItem, f
 		case "MODSEQ":
 			e.Raw("MODSEQ (").Number(m.ModSeq).Raw(")")
 			wroteModSeq = true
+		case "EMAILID":
+			e.Raw("EMAILID (").Raw(emailID(m)).Raw(")")
+		case "THREADID":
+			e.Raw("THREADID NIL")
+		case "SAVEDATE":
+			// RFC 8514: NIL for messages stored before save dates were.
+			e.Raw("SAVEDATE ")
+			if m.SaveDate.IsZero() {
+				e.Raw("NIL")
+			} else {
+				e.String(m.SaveDate.Format("02-Jan-2006 15:04:05 -0700"))
+			}
 		case "INTERNALDATE":
 			e.Raw("INTERNALDATE ").String(m.InternalDate.Format("02-Jan-2006 15:04:05 -0700"))
 		case "RFC822.SIZE":

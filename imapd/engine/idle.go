@@ -47,6 +47,7 @@ func cmdIdle(c *conn, cmd *proto.Command) error {
 		}
 		select {
 		case <-wake:
+		case <-c.notifyWake():
 		case err := <-done:
 			switch {
 			case err == nil:

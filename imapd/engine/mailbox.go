@@ -15,7 +15,7 @@ func checkStatusItems(items []string) error {
 	}
 	for _, it := range items {
 		switch it {
-		case "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "HIGHESTMODSEQ", "DELETED":
+		case "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "HIGHESTMODSEQ", "DELETED", "MAILBOXID":
 		default:
 			return syntax("Unknown STATUS item " + it)
 		}
@@ -72,6 +72,8 @@ func (c *conn) writeStatus(name string, m *store.Mailbox, items []string) {
 			c.enc.Number(uint64(m.Size))
 		case "HIGHESTMODSEQ":
 			c.enc.Number(max(m.HighestModSeq, 1))
+		case "MAILBOXID":
+			c.enc.Raw("(").Raw(mailboxID(m.ID)).Raw(")")
 		case "DELETED":
 			// IMAP4rev2 (RFC 9051 §6.3.11): counted from the records; no
 			// counter is kept for it.
@@ -123,7 +125,7 @@ func cmdCreate(c *conn, cmd *proto.Command) error {
 	if me == nil {
 		return store.ErrNoMailbox
 	}
-	owner, oname, err := splitName(dir, me, name)
+	owner, oname, err := dir.SplitName(me, name)
 	if err != nil {
 		return err
 	}
@@ -132,8 +134,11 @@ func cmdCreate(c *conn, cmd *proto.Command) error {
 			return err
 		}
 	}
-	_, err = c.srv.opts.Store.CreateMailbox(c.ctx, owner.Address, oname, store.CreateOptions{SpecialUse: use, MaxMailboxes: c.srv.limits.Load().maxMailboxes})
-	return err
+	m, err := c.srv.opts.Store.CreateMailbox(c.ctx, owner.Address, oname, store.CreateOptions{SpecialUse: use, MaxMailboxes: c.srv.limits.Load().maxMailboxes, InheritACL: true})
+	if err != nil {
+		return err
+	}
+	return ok("MAILBOXID ("+mailboxID(m.ID)+")", "CREATE completed") // RFC 8474 §4.1
 }
 
 // needOnParent checks a right on the parent of owner's mailbox oname (RFC
@@ -142,7 +147,12 @@ func cmdCreate(c *conn, cmd *proto.Command) error {
 func (c *conn) needOnParent(dir *acl.Directory, me, owner *acl.Account, oname string, want acl.Rights, what string) error {
 	sup := store.Superiors(oname)
 	if len(sup) == 0 {
-		return no("NOPERM", "Only the owner can create top-level mailboxes there")
+		// A top-level mailbox: the account-wide grant decides (a
+		// [[share]] naming no mailbox).
+		if !dir.AccountRights(owner, me).Has(want) {
+			return no("NOPERM", "Only the owner, or someone granted the whole account, can create top-level mailboxes there")
+		}
+		return nil
 	}
 	p, err := c.locate(displayName(me, owner, sup[len(sup)-1]))
 	if err != nil {
@@ -179,7 +189,7 @@ func cmdRename(c *conn, cmd *proto.Command) error {
 	}
 	dir := c.srv.opts.Directory.Load()
 	me := c.me(dir)
-	owner, newName, err := splitName(dir, me, strings.TrimSuffix(to, "/"))
+	owner, newName, err := dir.SplitName(me, strings.TrimSuffix(to, "/"))
 	if err != nil || owner != p.owner {
 		return no("CANNOT", "A mailbox can only be renamed within its owner's mailboxes")
 	}

@@ -68,7 +68,7 @@ func cmdGetQuota(c *conn, cmd *proto.Command) error {
 	owner := me
 	if root != "" {
 		owner, ok = dir.Lookup(root)
-		if !ok || me == nil || !reachable(me, owner) {
+		if !ok || me == nil || !acl.Reachable(me, owner) {
 			owner = nil
 		}
 	}

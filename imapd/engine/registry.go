@@ -25,6 +25,8 @@ type Registry struct {
 	// process): a message above it is recent. Only mailboxes that got mail
 	// or were selected since start have one; at most one entry each.
 	floors map[store.MailboxID]store.UID
+	// watchers are the sessions' NOTIFY watchers: they see every change.
+	watchers map[*watcher]struct{}
 }
 
 // Bounds of the idle mailboxes kept: UIDs in all (4 bytes each) and
@@ -46,7 +48,7 @@ type shared struct {
 
 	mu       sync.Mutex
 	uids     []store.UID // the mailbox's messages as of the last published change
-	keywords []string    // sorted: every keyword set on some message
+	keywords []string    // sorted: every keyword set on some message (now or before)
 	// recent is the highest UID whose \Recent some session has claimed
 	// (RFC 3501 §2.3.2: a message is recent in exactly one session).
 	// Kept in memory: after a restart only new mail is recent.
@@ -68,17 +70,14 @@ func (r *Registry) open(ctx context.Context, st *store.Store, id store.MailboxID
 		sh.refs++
 		return sh, nil
 	}
-	sh := &shared{id: id, refs: 1, views: map[*view]struct{}{}}
-	err := st.Messages(ctx, id, 1, 0, func(m *store.Message) error {
-		sh.uids = append(sh.uids, m.UID)
-		for _, k := range m.Flags.Keywords {
-			sh.addKeywordLocked(k)
-		}
-		return nil
-	})
+	// The UIDs and keywords come from the store's UID blocks and keyword
+	// list, not from the message records: a few small values even for a
+	// large mailbox. The keywords are those ever set in the mailbox.
+	state, err := st.OpenState(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	sh := &shared{id: id, refs: 1, views: map[*view]struct{}{}, uids: state.UIDs, keywords: state.Keywords}
 	if floor, ok := r.floors[id]; ok {
 		sh.recent = floor
 	} else if n := len(sh.uids); n > 0 {
@@ -136,6 +135,16 @@ func (r *Registry) evictLocked(sh *shared) {
 	sh.mu.Unlock()
 }
 
+// Forget drops the kept state of mailbox id if nobody has it selected,
+// as a restart would: the next SELECT reads it from the store again.
+func (r *Registry) Forget(id store.MailboxID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if sh := r.boxes[id]; sh != nil && sh.refs == 0 {
+		r.evictLocked(sh)
+	}
+}
+
 // recentCount returns how many messages of mailbox id are \Recent for
 // the next session to select it (STATUS RECENT).
 func (r *Registry) recentCount(ctx context.Context, st *store.Store, id store.MailboxID) (uint32, error) {
@@ -171,6 +180,9 @@ func (sh *shared) addKeywordLocked(k string) bool {
 // calls it in commit order per mailbox.
 func (r *Registry) Publish(c store.Change) {
 	r.mu.Lock()
+	for w := range r.watchers {
+		w.note(c)
+	}
 	sh := r.boxes[c.Mailbox]
 	if sh != nil && sh.refs == 0 && c.Kind == store.ChangeDeleted {
 		// An idle entry of a deleted mailbox is forgotten.

@@ -1,18 +1,14 @@
 package engine
 
 import (
-	"bytes"
 	"math"
-	"mime"
-	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/emersion/go-message/charset"
-
 	"mailroom/acl"
+	"mailroom/fts"
 	"mailroom/imapd/part"
 	"mailroom/imapd/proto"
 	"mailroom/store"
@@ -40,7 +36,9 @@ type searchArgs struct {
 	modseq bool // a MODSEQ key was used
 	// RETURN options (ESEARCH, RFC 4731; SEARCHRES, RFC 5182); nil: a
 	// plain SEARCH response.
-	ret []string
+	ret     []string
+	update  bool          // RETURN (UPDATE): keep a search context (RFC 5267)
+	partial *partialRange // RETURN (PARTIAL a:b)
 }
 
 // parseSearch reads [RETURN (…)] [CHARSET name] keys.
@@ -50,19 +48,11 @@ func (c *conn) parseSearch(args []proto.Value, uid bool) (*searchArgs, error) {
 		if len(args) < 2 || args[1].Kind != proto.List {
 			return nil, syntax("RETURN needs a list of options")
 		}
-		sa.ret = []string{}
-		for _, v := range args[1].List {
-			o := v.Upper()
-			switch o {
-			case "MIN", "MAX", "ALL", "COUNT", "SAVE":
-				sa.ret = append(sa.ret, o)
-			default:
-				return nil, syntax("Unknown SEARCH return option")
-			}
+		ro, err := parseReturn(args[1].List, true)
+		if err != nil {
+			return nil, err
 		}
-		if len(sa.ret) == 0 {
-			sa.ret = []string{"ALL"}
-		}
+		sa.ret, sa.update, sa.partial = ro.ret, ro.update, ro.partial
 		args = args[2:]
 	}
 	if len(args) > 0 && args[0].IsAtom("CHARSET") {
@@ -194,6 +184,12 @@ func (p *searchParser) key(depth int) (*key, error) {
 		return &key{op: "ALL"}, nil
 	case "NEW", "OLD", "RECENT":
 		return &key{op: name}, nil
+	case "EMAILID", "THREADID":
+		s, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		return &key{op: name, str: s}, nil
 	case "KEYWORD", "UNKEYWORD":
 		s, err := p.str()
 		if err != nil {
@@ -220,7 +216,9 @@ func (p *searchParser) key(depth int) (*key, error) {
 			return nil, err
 		}
 		return &key{op: "HEADER", str: f, str2: strings.ToLower(s)}, nil
-	case "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE":
+	case "SAVEDATESUPPORTED":
+		return &key{op: "ALL"}, nil // every mailbox keeps save dates (RFC 8514)
+	case "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE":
 		d, err := p.date()
 		if err != nil {
 			return nil, err
@@ -294,12 +292,27 @@ func (p *searchParser) key(depth int) (*key, error) {
 
 // needsContent reports whether matching k reads message content.
 func (k *key) needsContent() bool {
-	switch k.op {
-	case "BCC", "CC", "FROM", "TO", "SUBJECT", "BODY", "TEXT", "HEADER", "SENTBEFORE", "SENTON", "SENTSINCE":
+	switch {
+	case k.op == "BODY", k.op == "TEXT", k.op == "HEADER" && !part.SummaryField(k.str):
 		return true
 	}
 	for _, s := range k.sub {
 		if s.needsContent() {
+			return true
+		}
+	}
+	return false
+}
+
+// needsHeader reports whether matching k reads header fields the
+// summary holds (and no content beyond them).
+func (k *key) needsHeader() bool {
+	switch k.op {
+	case "BCC", "CC", "FROM", "TO", "SUBJECT", "HEADER", "SENTBEFORE", "SENTON", "SENTSINCE":
+		return true
+	}
+	for _, s := range k.sub {
+		if s.needsHeader() {
 			return true
 		}
 	}
@@ -324,11 +337,15 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 	var hits []store.UID
 	var maxModSeq uint64
 	var modseqs []uint64 // of each hit, for ESEARCH's MODSEQ
-	err = c.eachMatch(sa, false, func(m *store.Message, _ *candidate) {
-		hits = append(hits, m.UID)
-		modseqs = append(modseqs, m.ModSeq)
-		maxModSeq = max(maxModSeq, m.ModSeq)
-	})
+	if !sa.modseq && flagOnly(sa.root) {
+		hits, err = c.searchByFlags(sa.root)
+	} else {
+		err = c.eachMatch(sa, false, c.sel.uids, func(m *store.Message, _ *candidate) {
+			hits = append(hits, m.UID)
+			modseqs = append(modseqs, m.ModSeq)
+			maxModSeq = max(maxModSeq, m.ModSeq)
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -354,7 +371,7 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 	}
 	if slices.Contains(sa.ret, "SAVE") {
 		c.searchRes = hits
-		if len(sa.ret) == 1 {
+		if len(sa.ret) == 1 && sa.partial == nil && !sa.update {
 			return nil
 		}
 	}
@@ -378,6 +395,13 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 			c.enc.Raw(" ALL ").Raw(compactSet(nums))
 		}
 	}
+	if sa.partial != nil {
+		nums := make([]uint32, len(hits))
+		for i, h := range hits {
+			nums[i] = uint32(num(h))
+		}
+		c.writePartial(sa.partial, nums)
+	}
 	if sa.modseq && len(hits) > 0 {
 		// RFC 4731 §3.2 with RFC 7162: the highest mod-sequence of the
 		// messages the response reports (only MIN and MAX's when those
@@ -397,14 +421,82 @@ func (c *conn) search(cmd *proto.Command, uid bool) error {
 		}
 	}
 	c.enc.CRLF()
+	if sa.update && !c.addContext(&searchContext{tag: cmd.Tag, uid: uid, sa: sa, result: hits}) {
+		return ok("NOUPDATE "+strconv.Quote(cmd.Tag), "SEARCH completed; too many searches kept up to date")
+	}
 	return nil
+}
+
+// flagOnly reports whether k is answered by the store's flag sets: ALL,
+// \Seen and \Deleted and their negations, together.
+func flagOnly(k *key) bool {
+	switch k.op {
+	case "ALL":
+		return true
+	case "FLAG":
+		return k.flags == store.FlagSeen || k.flags == store.FlagDeleted
+	case "NOT":
+		return k.sub[0].op == "FLAG" && flagOnly(k.sub[0])
+	case "AND":
+		for _, s := range k.sub {
+			if !flagOnly(s) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// searchByFlags answers a flagOnly search from the flag sets, without
+// reading a record: the messages of the view the store still has, in or
+// out of each set.
+func (c *conn) searchByFlags(k *key) ([]store.UID, error) {
+	fs, err := c.srv.opts.Store.FlagState(c.ctx, c.sel.id)
+	if err != nil {
+		return nil, err
+	}
+	in := func(set []store.UID, u store.UID) bool { _, f := slices.BinarySearch(set, u); return f }
+	var test func(k *key, u store.UID) bool
+	test = func(k *key, u store.UID) bool {
+		switch k.op {
+		case "FLAG":
+			if k.flags == store.FlagSeen {
+				return !in(fs.Unseen, u)
+			}
+			return in(fs.Deleted, u)
+		case "NOT":
+			return !test(k.sub[0], u)
+		case "AND":
+			for _, s := range k.sub {
+				if !test(s, u) {
+					return false
+				}
+			}
+		}
+		return true // ALL
+	}
+	var hits []store.UID
+	for _, u := range c.sel.uids {
+		if in(fs.UIDs, u) && test(k, u) {
+			hits = append(hits, u)
+		}
+	}
+	return hits, nil
+}
+
+// matchUIDs returns those of uids (ascending, in the view) that match sa.
+func (c *conn) matchUIDs(sa *searchArgs, uids []store.UID) ([]store.UID, error) {
+	var out []store.UID
+	err := c.eachMatch(sa, false, uids, func(m *store.Message, _ *candidate) { out = append(out, m.UID) })
+	return out, err
 }
 
 // eachMatch calls fn for each message of the selected mailbox that
 // matches sa, in mailbox order, after checking the user may read it
 // (SEARCH, SORT, THREAD). header asks for the content even when the
 // search keys do not need it; fn may read it through the candidate.
-func (c *conn) eachMatch(sa *searchArgs, header bool, fn func(*store.Message, *candidate)) error {
+func (c *conn) eachMatch(sa *searchArgs, header bool, uids []store.UID, fn func(*store.Message, *candidate)) error {
 	p, err := c.selectedPlace()
 	if err != nil {
 		return err
@@ -412,6 +504,7 @@ func (c *conn) eachMatch(sa *searchArgs, header bool, fn func(*store.Message, *c
 	if err := need(p, acl.RightRead, "read messages"); err != nil {
 		return err
 	}
+	uids = c.indexed(sa.root, uids)
 	each := func(m *store.Message, b []byte) error {
 		if h := c.srv.opts.OnSearchMessage; h != nil {
 			h(c.ctx)
@@ -424,10 +517,64 @@ func (c *conn) eachMatch(sa *searchArgs, header bool, fn func(*store.Message, *c
 		}
 		return nil
 	}
-	if header || sa.root.needsContent() {
-		return c.recordsWithContent(c.sel.uids, each)
+	switch {
+	case sa.root.needsContent():
+		return c.recordsWithContent(uids, each)
+	case header || sa.root.needsHeader():
+		return c.recordsWithSummaries(uids, func(m *store.Message, mh *msgHeader) error {
+			if hook := c.srv.opts.OnSearchMessage; hook != nil {
+				hook(c.ctx)
+			}
+			if err := c.ctx.Err(); err != nil {
+				return err
+			}
+			if cand := (&candidate{c: c, m: m, mh: mh}); cand.match(sa.root) {
+				fn(m, cand)
+			}
+			return nil
+		})
 	}
-	return c.records(c.sel.uids, func(m *store.Message) error { return each(m, nil) })
+	return c.records(uids, func(m *store.Message) error { return each(m, nil) })
+}
+
+// indexed narrows the messages a search reads through the full-text
+// index, when the keys are ANDed and one is BODY or TEXT with words: the
+// messages the index has that may hold them, plus every message above
+// its watermark (not indexed yet). Each is still matched in full, so the
+// index never adds a wrong result; a string found only inside a longer
+// word is missed, as with Dovecot's full-text search.
+func (c *conn) indexed(root *key, uids []store.UID) []store.UID {
+	ix := c.srv.opts.Search
+	if ix == nil || root.op != "AND" || len(uids) == 0 {
+		return uids
+	}
+	var words []string
+	for _, k := range root.sub {
+		if k.op == "BODY" || k.op == "TEXT" {
+			words = append(words, fts.Words(k.str)...)
+		}
+	}
+	if len(words) == 0 {
+		return uids
+	}
+	cand, watermark, ok, err := ix.Candidates(c.ctx, c.sel.id, words)
+	if err != nil {
+		c.log.Warn("full-text index", "err", err)
+	}
+	if watermark < uids[len(uids)-1] {
+		ix.Touch(c.sel.id)
+	}
+	if err != nil || !ok {
+		return uids
+	}
+	slices.Sort(cand)
+	out := make([]store.UID, 0, len(cand))
+	for _, u := range uids {
+		if _, found := slices.BinarySearch(cand, u); found || u > watermark {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // searchOnly parses the charset and search keys of SORT and THREAD, which
@@ -470,6 +617,7 @@ type candidate struct {
 	root    *part.Part
 	text    string // lower-cased decoded body text, once computed
 	hasText bool
+	mh      *msgHeader // the summary fields, when the content is not read
 }
 
 func (cd *candidate) tree() *part.Part {
@@ -477,6 +625,23 @@ func (cd *candidate) tree() *part.Part {
 		cd.root = part.Parse(cd.content)
 	}
 	return cd.root
+}
+
+// header is the message's header: its summary fields when only those
+// were read.
+func (cd *candidate) header() part.Header {
+	if cd.mh != nil {
+		return cd.mh.Header()
+	}
+	return cd.tree().Header
+}
+
+// get returns the message's first header field named name, unfolded.
+func (cd *candidate) get(name string) (string, bool) {
+	if cd.mh != nil {
+		return cd.mh.Get(name)
+	}
+	return cd.tree().Header.Get(name)
 }
 
 func (cd *candidate) match(k *key) bool {
@@ -510,23 +675,29 @@ func (cd *candidate) match(k *key) bool {
 		return found
 	case "MODSEQ":
 		return m.ModSeq >= uint64(k.num)
+	case "EMAILID":
+		return emailID(m) == k.str
+	case "THREADID":
+		return false // no threads are tracked
 	case "LARGER":
 		return m.Size > k.num
 	case "SMALLER":
 		return m.Size < k.num
 	case "BEFORE", "ON", "SINCE":
 		return compareDate(k.op, dateOnly(m.InternalDate), k.date)
+	case "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE":
+		return compareDate(strings.TrimPrefix(k.op, "SAVED"), dateOnly(saveDate(m)), k.date)
 	case "OLDER":
 		return m.InternalDate.Before(k.date)
 	case "YOUNGER":
 		return !m.InternalDate.Before(k.date)
 	case "SENTBEFORE", "SENTON", "SENTSINCE":
-		v, ok := cd.tree().Header.Get("Date")
+		v, ok := cd.get("Date")
 		if !ok {
 			return false
 		}
-		t, err := mail.ParseDate(v)
-		if err != nil {
+		t, ok := part.ParseDate(v)
+		if !ok {
 			return false
 		}
 		return compareDate(strings.TrimPrefix(k.op, "SENT"), dateOnly(t), k.date)
@@ -534,7 +705,7 @@ func (cd *candidate) match(k *key) bool {
 		return cd.headerContains("Subject", k.str)
 	case "HEADER":
 		if k.str2 == "" {
-			_, ok := cd.tree().Header.Get(k.str)
+			_, ok := cd.get(k.str)
 			return ok
 		}
 		return cd.headerContains(k.str, k.str2)
@@ -564,20 +735,11 @@ func compareDate(op string, t, d time.Time) bool {
 }
 
 // decodeWords decodes RFC 2047 encoded words; on failure the raw text.
-func decodeWords(s string) string {
-	if !strings.Contains(s, "=?") {
-		return s
-	}
-	dec := &mime.WordDecoder{CharsetReader: charset.Reader}
-	if d, err := dec.DecodeHeader(s); err == nil {
-		return d
-	}
-	return s
-}
+func decodeWords(s string) string { return part.DecodeWords(s) }
 
 // headerContains matches every field named name, raw and decoded.
 func (cd *candidate) headerContains(name, want string) bool {
-	for _, f := range cd.tree().Header {
+	for _, f := range cd.header() {
 		if !strings.EqualFold(f.Name, name) {
 			continue
 		}
@@ -596,7 +758,7 @@ func (cd *candidate) addressContains(name, want string) bool {
 	if cd.headerContains(name, want) {
 		return true
 	}
-	v, ok := cd.tree().Header.Get(name)
+	v, ok := cd.get(name)
 	if !ok {
 		return false
 	}
@@ -627,27 +789,6 @@ func (cd *candidate) bodyText() string {
 		return cd.text
 	}
 	cd.hasText = true
-	var b bytes.Buffer
-	var walk func(p *part.Part)
-	walk = func(p *part.Part) {
-		switch {
-		case len(p.Children) > 0:
-			for _, ch := range p.Children {
-				walk(ch)
-			}
-		case p.Message != nil:
-			walk(p.Message)
-		case p.Type == "text" || p.Type == "message":
-			b.Write(part.Text(cd.content, p))
-			b.WriteByte('\n')
-		}
-	}
-	root := cd.tree()
-	if len(root.Children) == 0 && root.Message == nil && root.Type != "text" {
-		b.Write(cd.content[root.BodyStart:root.End])
-	} else {
-		walk(root)
-	}
-	cd.text = strings.ToLower(b.String())
+	cd.text = strings.ToLower(string(part.BodyText(cd.content, cd.tree())))
 	return cd.text
 }

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"slices"
 	"strconv"
 
@@ -23,16 +22,21 @@ func cmdExamine(c *conn, cmd *proto.Command) error { return c.selectMailbox(cmd,
 func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 	if c.sel != nil {
 		c.deselect()
+		// RFC 7162 §3.2.11 (and RFC 9051): the previous mailbox's
+		// responses end here.
+		c.enc.Raw("* OK [CLOSED] Previous mailbox closed").CRLF()
 	}
 	if len(cmd.Args) != 1 && len(cmd.Args) != 2 {
 		return syntax(cmd.Name + " takes a mailbox name and optional parameters")
 	}
+	var resync *qresyncParams
 	if len(cmd.Args) == 2 {
-		params := cmd.Args[1]
-		if params.Kind != proto.List || len(params.List) != 1 || !params.List[0].IsAtom("CONDSTORE") {
-			return syntax("Unknown " + cmd.Name + " parameters")
+		condstore, q, err := c.parseSelectParams(cmd.Name, cmd.Args[1])
+		if err != nil {
+			return err
 		}
-		c.condstore = true // RFC 7162 §3.1.8
+		c.condstore = c.condstore || condstore || q != nil // RFC 7162 §3.1.8
+		resync = q
 	}
 	p, err := c.locateArg(cmd.Args[0], acl.RightRead, "read messages")
 	if err != nil {
@@ -72,8 +76,14 @@ func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 		next = v.uids[n-1] + 1
 	}
 	c.enc.Raw("* OK [UIDNEXT ").Number(uint64(next)).Raw("] Predicted next UID").CRLF()
+	c.enc.Raw("* OK [MAILBOXID (").Raw(mailboxID(m.ID)).Raw(")] Mailbox ID").CRLF()
 	if c.condstore {
 		c.enc.Raw("* OK [HIGHESTMODSEQ ").Number(max(m.HighestModSeq, 1)).Raw("] Highest").CRLF()
+	}
+	if resync != nil {
+		if err := c.resync(v, m, resync); err != nil {
+			return err
+		}
 	}
 	if readOnly {
 		return ok("READ-ONLY", cmd.Name+" completed")
@@ -123,28 +133,23 @@ func (c *conn) writeFlags(v *view) {
 }
 
 // firstUnseen returns the number of the view's first message without
-// \Seen (0: none). It reads records up to that message.
+// \Seen (0: none), from the store's flag sets.
 func (c *conn) firstUnseen(v *view) (uint32, error) {
-	if len(v.uids) == 0 {
-		return 0, nil
-	}
-	var found store.UID
-	errFound := errors.New("found")
-	err := c.srv.opts.Store.Messages(c.ctx, v.id, v.uids[0], 0, func(m *store.Message) error {
-		if m.Flags.Sys&store.FlagSeen == 0 {
-			found = m.UID
-			return errFound
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errFound) {
+	fs, err := c.srv.opts.Store.FlagState(c.ctx, v.id)
+	if err != nil {
 		return 0, err
 	}
-	return v.seq(found), nil
+	for _, u := range fs.Unseen {
+		if seq := v.seq(u); seq > 0 {
+			return seq, nil
+		}
+	}
+	return 0, nil
 }
 
 // deselect leaves the selected state.
 func (c *conn) deselect() {
+	c.dropContexts()
 	c.sel.close()
 	c.srv.opts.Registry.release(c.sel.sh)
 	c.sel, c.selRights = nil, 0
@@ -182,25 +187,25 @@ func cmdUnselect(c *conn, cmd *proto.Command) error {
 }
 
 // deletedUIDs returns the UIDs of the view's messages flagged \Deleted,
-// limited to within when it is not nil.
+// limited to within when it is not nil, from the store's flag sets.
 func (c *conn) deletedUIDs(v *view, within []store.UID) ([]store.UID, error) {
-	var out []store.UID
-	if len(v.uids) == 0 {
-		return nil, nil
+	fs, err := c.srv.opts.Store.FlagState(c.ctx, v.id)
+	if err != nil {
+		return nil, err
 	}
-	err := c.srv.opts.Store.Messages(c.ctx, v.id, v.uids[0], 0, func(m *store.Message) error {
-		if m.Flags.Sys&store.FlagDeleted == 0 {
-			return nil
+	var out []store.UID
+	for _, u := range fs.Deleted {
+		if v.seq(u) == 0 {
+			continue
 		}
 		if within != nil {
-			if _, found := slices.BinarySearch(within, m.UID); !found {
-				return nil
+			if _, found := slices.BinarySearch(within, u); !found {
+				continue
 			}
 		}
-		out = append(out, m.UID)
-		return nil
-	})
-	return out, err
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 // errWithdrawn answers commands on a selected mailbox the user may no
@@ -242,16 +247,27 @@ func (c *conn) selectedPlace() (*place, error) {
 // changed. A mailbox deleted, or no longer readable by this user, ends
 // the session with BYE: nothing more of it reaches the client.
 func (c *conn) announce(allowExpunge bool) {
+	defer c.announceNotify()
 	v := c.sel
 	if v == nil {
 		return
 	}
+	if c.notify != nil && c.notify.selected&(evNew|evExpunge) == 0 {
+		return // NOTIFY without SELECTED: the selected mailbox's events wait
+	}
 	expunged, newUIDs, flags, newKeywords, deleted := v.pending(allowExpunge)
+	if c.notify != nil && c.notify.selected&evFlags == 0 {
+		flags = nil // NOTIFY SELECTED without FlagChange
+	}
 	if deleted {
 		c.bye("", "The selected mailbox was deleted")
 		return
 	}
-	if len(expunged) == 0 && len(newUIDs) == 0 && len(flags) == 0 && !newKeywords {
+	var own []store.UID
+	if len(c.contexts) > 0 {
+		own = v.takeTouched()
+	}
+	if len(expunged) == 0 && len(newUIDs) == 0 && len(flags) == 0 && !newKeywords && len(own) == 0 {
 		return
 	}
 	if _, err := c.selectedPlace(); err != nil {
@@ -262,6 +278,10 @@ func (c *conn) announce(allowExpunge bool) {
 		c.sel.withdraw()
 		return
 	}
+	if len(c.contexts) > 0 && len(expunged) > 0 {
+		c.contextsExpunged(expunged)
+	}
+	var vanished []store.UID
 	for _, u := range expunged {
 		seq := v.seq(u) // numbers shift down after each EXPUNGE sent
 		if seq == 0 {
@@ -269,7 +289,15 @@ func (c *conn) announce(allowExpunge bool) {
 		}
 		v.uids = slices.Delete(v.uids, int(seq-1), int(seq))
 		delete(v.recent, u)
+		if c.qresync {
+			vanished = append(vanished, u)
+			continue
+		}
 		c.enc.Raw("* ").Number(uint64(seq)).Raw(" EXPUNGE").CRLF()
+	}
+	if len(vanished) > 0 {
+		// RFC 7162 §3.2.10: once QRESYNC is enabled, UIDs in one response.
+		c.enc.Raw("* VANISHED ").Raw(uidsString(vanished)).CRLF()
 	}
 	if newKeywords {
 		c.writeFlags(v)
@@ -280,6 +308,11 @@ func (c *conn) announce(allowExpunge bool) {
 		c.enc.Raw("* ").Number(uint64(len(v.uids))).Raw(" EXISTS").CRLF()
 		if !c.rev2 {
 			c.enc.Raw("* ").Number(uint64(len(v.recent))).Raw(" RECENT").CRLF()
+		}
+		if c.notify != nil && len(c.notify.selFetch) > 0 {
+			if err := c.fetchNew(newUIDs, c.notify.selFetch); err != nil {
+				c.log.Warn("notify fetch", "err", err)
+			}
 		}
 	}
 	if len(flags) > 0 {
@@ -298,6 +331,18 @@ func (c *conn) announce(allowExpunge bool) {
 			c.writeFlagList(flags[u].Flags, v.recent[u])
 			c.writeModSeq(flags[u].ModSeq)
 			c.enc.Raw(")").CRLF()
+		}
+	}
+	if len(c.contexts) > 0 {
+		touched := slices.Clone(own)
+		touched = append(touched, newUIDs...)
+		for u := range flags {
+			touched = append(touched, u)
+		}
+		slices.Sort(touched)
+		touched = slices.DeleteFunc(slices.Compact(touched), func(u store.UID) bool { return v.seq(u) == 0 || v.isExpunged(u) })
+		if err := c.contextsTouched(touched); err != nil {
+			c.log.Warn("search context update", "err", err)
 		}
 	}
 }

@@ -44,6 +44,17 @@ type Options struct {
 	// OnKept, if set, is called after the keeper wrote derived data
 	// (tests).
 	OnKept func()
+	// Search, if set, is the full-text index SEARCH BODY and TEXT ask
+	// first (fts.Indexer); nil: every message is read.
+	Search SearchIndex
+}
+
+// SearchIndex is a full-text index as SEARCH uses it: the messages of a
+// mailbox that may hold all the words (up to its watermark, beyond which
+// it knows nothing yet), and a way to ask it to catch up.
+type SearchIndex interface {
+	Candidates(ctx context.Context, mailbox store.MailboxID, words []string) (uids []store.UID, watermark store.UID, ok bool, err error)
+	Touch(mailbox store.MailboxID)
 }
 
 // ListenerOptions are per listener.

@@ -2,8 +2,8 @@ package engine
 
 import (
 	"cmp"
-	"net/mail"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,7 +28,7 @@ type sortItem struct {
 	arrival time.Time
 	date    time.Time
 	size    int64
-	strs    map[string]string
+	strs    []string // each criterion's string key, by position
 }
 
 func cmdSort(c *conn, cmd *proto.Command) error    { return c.sort(cmd, false) }
@@ -37,22 +37,14 @@ func cmdUIDSort(c *conn, cmd *proto.Command) error { return c.sort(cmd, true) }
 // sort is SORT and UID SORT: SORT (criteria) charset search-keys.
 func (c *conn) sort(cmd *proto.Command, uid bool) error {
 	// ESORT (RFC 5267): SORT RETURN (options) (criteria) ...
-	var ret []string
+	var ro *returnOptions
 	if len(cmd.Args) > 0 && cmd.Args[0].IsAtom("RETURN") {
 		if len(cmd.Args) < 2 || cmd.Args[1].Kind != proto.List {
 			return syntax("RETURN needs a list of options")
 		}
-		ret = []string{}
-		for _, v := range cmd.Args[1].List {
-			switch o := v.Upper(); o {
-			case "MIN", "MAX", "ALL", "COUNT":
-				ret = append(ret, o)
-			default:
-				return syntax("Unknown SORT return option")
-			}
-		}
-		if len(ret) == 0 {
-			ret = []string{"ALL"}
+		var err error
+		if ro, err = parseReturn(cmd.Args[1].List, false); err != nil {
+			return err
 		}
 		cmd.Args = cmd.Args[2:]
 	}
@@ -80,60 +72,21 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 	if err != nil {
 		return err
 	}
-	needHeader := slices.ContainsFunc(crit, func(k sortCriterion) bool { return k.key != "ARRIVAL" && k.key != "SIZE" })
-	var items []sortItem
-	err = c.eachMatch(sa, needHeader, func(m *store.Message, cand *candidate) {
-		it := sortItem{uid: m.UID, arrival: m.InternalDate, size: m.Size, date: m.InternalDate}
-		if needHeader {
-			it.strs = sortStrings(cand.tree().Header, crit)
-			if d, ok := cand.tree().Header.Get("Date"); ok {
-				if t, err := mail.ParseDate(d); err == nil {
-					it.date = t
-				}
-			}
-		}
-		items = append(items, it)
-	})
+	uids, err := c.sortedUIDs(sa, crit)
 	if err != nil {
 		return err
 	}
-	slices.SortStableFunc(items, func(a, b sortItem) int {
-		for _, k := range crit {
-			var r int
-			switch k.key {
-			case "ARRIVAL":
-				r = a.arrival.Compare(b.arrival)
-			case "DATE":
-				r = a.date.Compare(b.date)
-			case "SIZE":
-				r = cmp.Compare(a.size, b.size)
-			default:
-				r = strings.Compare(a.strs[k.key], b.strs[k.key])
-			}
-			if k.reverse {
-				r = -r
-			}
-			if r != 0 {
-				return r
-			}
-		}
-		return cmp.Compare(a.uid, b.uid)
-	})
-	nums := make([]uint32, len(items))
-	for i, it := range items {
-		if uid {
-			nums[i] = uint32(it.uid)
-		} else {
-			nums[i] = c.sel.seq(it.uid)
-		}
+	nums := make([]uint32, len(uids))
+	for i, u := range uids {
+		nums[i] = c.num(uid, u)
 	}
-	if ret != nil {
+	if ro != nil {
 		// MIN and MAX are the first and last in sort order; ALL keeps it.
 		c.enc.Raw(`* ESEARCH (TAG "`).Raw(cmd.Tag).Raw(`")`)
 		if uid {
 			c.enc.Raw(" UID")
 		}
-		for _, o := range ret {
+		for _, o := range ro.ret {
 			switch {
 			case o == "MIN" && len(nums) > 0:
 				c.enc.Raw(" MIN ").Number(uint64(nums[0]))
@@ -145,7 +98,13 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 				c.enc.Raw(" ALL ").Raw(compactSet(nums))
 			}
 		}
+		if ro.partial != nil {
+			c.writePartial(ro.partial, nums)
+		}
 		c.enc.CRLF()
+		if ro.update && !c.addContext(&searchContext{tag: cmd.Tag, uid: uid, sa: sa, sort: crit, result: uids}) {
+			return ok("NOUPDATE "+strconv.Quote(cmd.Tag), "SORT completed; too many searches kept up to date")
+		}
 		return nil
 	}
 	c.enc.Raw("* SORT")
@@ -156,12 +115,65 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 	return nil
 }
 
+// sortedUIDs returns the UIDs of the messages matching sa in the order
+// crit gives, ties in mailbox order.
+func (c *conn) sortedUIDs(sa *searchArgs, crit []sortCriterion) ([]store.UID, error) {
+	needHeader := slices.ContainsFunc(crit, func(k sortCriterion) bool { return k.key != "ARRIVAL" && k.key != "SIZE" })
+	needDate := slices.ContainsFunc(crit, func(k sortCriterion) bool { return k.key == "DATE" })
+	needStrings := slices.ContainsFunc(crit, func(k sortCriterion) bool { return k.key != "ARRIVAL" && k.key != "SIZE" && k.key != "DATE" })
+	items := make([]sortItem, 0, len(c.sel.uids))
+	err := c.eachMatch(sa, needHeader, c.sel.uids, func(m *store.Message, cand *candidate) {
+		it := sortItem{uid: m.UID, arrival: m.InternalDate, size: m.Size, date: m.InternalDate}
+		if needStrings {
+			it.strs = sortStrings(cand.get, crit)
+		}
+		if needDate {
+			if d, ok := cand.get("Date"); ok {
+				if t, ok := part.ParseDate(d); ok {
+					it.date = t
+				}
+			}
+		}
+		items = append(items, it)
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(items, func(a, b sortItem) int {
+		for i, k := range crit {
+			var r int
+			switch k.key {
+			case "ARRIVAL":
+				r = a.arrival.Compare(b.arrival)
+			case "DATE":
+				r = a.date.Compare(b.date)
+			case "SIZE":
+				r = cmp.Compare(a.size, b.size)
+			default:
+				r = strings.Compare(a.strs[i], b.strs[i])
+			}
+			if k.reverse {
+				r = -r
+			}
+			if r != 0 {
+				return r
+			}
+		}
+		return cmp.Compare(a.uid, b.uid)
+	})
+	uids := make([]store.UID, len(items))
+	for i, it := range items {
+		uids[i] = it.uid
+	}
+	return uids, nil
+}
+
 // sortStrings computes the string keys the criteria need, in upper case
-// (i;ascii-casemap).
-func sortStrings(h part.Header, crit []sortCriterion) map[string]string {
-	out := map[string]string{}
+// (i;ascii-casemap), by the criteria's positions.
+func sortStrings(get func(string) (string, bool), crit []sortCriterion) []string {
+	out := make([]string, len(crit))
 	first := func(field string) (part.Address, bool) {
-		v, ok := h.Get(field)
+		v, ok := get(field)
 		if !ok {
 			return part.Address{}, false
 		}
@@ -174,11 +186,11 @@ func sortStrings(h part.Header, crit []sortCriterion) map[string]string {
 		}
 		return part.Address{}, false
 	}
-	for _, k := range crit {
+	for i, k := range crit {
 		switch k.key {
 		case "FROM", "TO", "CC":
-			if a, ok := first(strings.ToLower(k.key[:1]) + strings.ToLower(k.key[1:])); ok && a.Mailbox != part.MissingMailbox {
-				out[k.key] = strings.ToUpper(a.Mailbox)
+			if a, ok := first(k.key); ok && a.Mailbox != part.MissingMailbox {
+				out[i] = strings.ToUpper(a.Mailbox)
 			}
 		case "DISPLAYFROM", "DISPLAYTO":
 			// RFC 5957: the display name, decoded, else the address.
@@ -191,11 +203,11 @@ func sortStrings(h part.Header, crit []sortCriterion) map[string]string {
 				default:
 					name = a.Mailbox + "@" + a.Host
 				}
-				out[k.key] = strings.ToUpper(name)
+				out[i] = strings.ToUpper(name)
 			}
 		case "SUBJECT":
-			s, _ := h.Get("Subject")
-			out[k.key] = strings.ToUpper(baseSubject(s))
+			s, _ := get("Subject")
+			out[i] = strings.ToUpper(baseSubject(s))
 		}
 	}
 	return out

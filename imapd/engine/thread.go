@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -46,8 +45,8 @@ func (c *conn) thread(cmd *proto.Command, uid bool) error {
 		return err
 	}
 	var msgs []*threadMsg
-	err = c.eachMatch(sa, true, func(m *store.Message, cand *candidate) {
-		msgs = append(msgs, threadInfo(m, cand.tree().Header))
+	err = c.eachMatch(sa, true, c.sel.uids, func(m *store.Message, cand *candidate) {
+		msgs = append(msgs, threadInfo(m, cand.get))
 	})
 	if err != nil {
 		return err
@@ -66,23 +65,23 @@ func (c *conn) thread(cmd *proto.Command, uid bool) error {
 	return nil
 }
 
-func threadInfo(m *store.Message, h part.Header) *threadMsg {
+func threadInfo(m *store.Message, get func(string) (string, bool)) *threadMsg {
 	t := &threadMsg{uid: m.UID, date: m.InternalDate}
-	if d, ok := h.Get("Date"); ok {
-		if pd, err := mail.ParseDate(d); err == nil {
+	if d, ok := get("Date"); ok {
+		if pd, ok := part.ParseDate(d); ok {
 			t.date = pd
 		}
 	}
-	subj, _ := h.Get("Subject")
+	subj, _ := get("Subject")
 	base := baseSubject(subj)
 	t.subject = strings.ToUpper(base)
 	t.isReply = strings.ToUpper(strings.Join(strings.Fields(decodeWords(subj)), " ")) != t.subject
-	if ids := msgIDs(h, "Message-ID"); len(ids) > 0 {
+	if ids := msgIDs(get, "Message-ID"); len(ids) > 0 {
 		t.messageID = ids[0]
 	}
-	t.refs = msgIDs(h, "References")
+	t.refs = msgIDs(get, "References")
 	if len(t.refs) == 0 {
-		if irt := msgIDs(h, "In-Reply-To"); len(irt) > 0 {
+		if irt := msgIDs(get, "In-Reply-To"); len(irt) > 0 {
 			t.refs = irt[:1]
 		}
 	}
@@ -90,8 +89,8 @@ func threadInfo(m *store.Message, h part.Header) *threadMsg {
 }
 
 // msgIDs returns the <…> message ids in a field, in order.
-func msgIDs(h part.Header, field string) []string {
-	v, ok := h.Get(field)
+func msgIDs(get func(string) (string, bool), field string) []string {
+	v, ok := get(field)
 	if !ok {
 		return nil
 	}

@@ -33,6 +33,11 @@ type view struct {
 	flags       map[store.UID]store.Message // flag changes not yet announced (flags, modseq)
 	newKeywords bool                        // FLAGS must be sent again
 	deleted     bool                        // the mailbox is gone
+	// track makes the view also note the UIDs whose flags the session
+	// changed itself (in touched): its search contexts (RFC 5267 UPDATE)
+	// must see those too.
+	track   bool
+	touched map[store.UID]bool
 }
 
 // newView selects mailbox sh for a session: the view starts from the
@@ -70,7 +75,7 @@ func (v *view) withdraw() {
 	v.withdrawn = true
 	v.close()
 	v.mu.Lock()
-	v.newUIDs, v.expunged, v.flags, v.newKeywords = nil, nil, nil, false
+	v.newUIDs, v.expunged, v.flags, v.newKeywords, v.touched = nil, nil, nil, false, nil
 	v.mu.Unlock()
 }
 
@@ -96,7 +101,17 @@ func (v *view) queue(c store.Change, newKeyword bool) {
 		}
 	case store.ChangeFlags:
 		if own {
-			break // the session answers its own STORE
+			// The session answers its own STORE; its search contexts
+			// still need to know.
+			if v.track {
+				if v.touched == nil {
+					v.touched = map[store.UID]bool{}
+				}
+				for _, m := range c.Messages {
+					v.touched[m.UID] = true
+				}
+			}
+			break
 		}
 		for _, m := range c.Messages {
 			if v.flags == nil {
@@ -117,6 +132,7 @@ func (v *view) queue(c store.Change, newKeyword bool) {
 				v.expunged[u] = true
 			}
 			delete(v.flags, u)
+			delete(v.touched, u)
 		}
 	case store.ChangeDeleted:
 		v.deleted = true
@@ -153,6 +169,30 @@ func (v *view) pending(allowExpunge bool) (expunged []store.UID, newUIDs []store
 	flags, v.flags = v.flags, nil
 	newKeywords, v.newKeywords = v.newKeywords, false
 	return expunged, newUIDs, flags, newKeywords, v.deleted
+}
+
+// takeTouched returns, once, the UIDs whose flags the session changed
+// itself since it last asked (with track on).
+func (v *view) takeTouched() []store.UID {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make([]store.UID, 0, len(v.touched))
+	for u := range v.touched {
+		out = append(out, u)
+	}
+	v.touched = nil
+	slices.Sort(out)
+	return out
+}
+
+// setTrack turns the noting of the session's own flag changes on or off.
+func (v *view) setTrack(on bool) {
+	v.mu.Lock()
+	v.track = on
+	if !on {
+		v.touched = nil
+	}
+	v.mu.Unlock()
 }
 
 // supersede drops a pending flag change of uid that the client has just

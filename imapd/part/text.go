@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"html"
 	"io"
+	"mime"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -187,4 +188,44 @@ func foldSpace(b []byte, n int) string {
 		count++
 	}
 	return out.String()
+}
+
+// BodyText is a message's text as SEARCH BODY and the full-text index
+// read it: every text part with its transfer encoding removed and its
+// charset converted to UTF-8, one after another; a message that is not
+// text at all gives its raw body.
+func BodyText(b []byte, root *Part) []byte {
+	var out bytes.Buffer
+	var walk func(p *Part)
+	walk = func(p *Part) {
+		switch {
+		case len(p.Children) > 0:
+			for _, ch := range p.Children {
+				walk(ch)
+			}
+		case p.Message != nil:
+			walk(p.Message)
+		case p.Type == "text" || p.Type == "message":
+			out.Write(Text(b, p))
+			out.WriteByte('\n')
+		}
+	}
+	if len(root.Children) == 0 && root.Message == nil && root.Type != "text" {
+		return b[root.BodyStart:root.End]
+	}
+	walk(root)
+	return out.Bytes()
+}
+
+// DecodeWords decodes RFC 2047 encoded words in any charset go-message
+// knows; on failure the raw text.
+func DecodeWords(s string) string {
+	if !strings.Contains(s, "=?") {
+		return s
+	}
+	dec := &mime.WordDecoder{CharsetReader: charset.Reader}
+	if d, err := dec.DecodeHeader(s); err == nil {
+		return d
+	}
+	return s
 }

@@ -1,0 +1,136 @@
+package acl
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"mailroom/store"
+)
+
+// Namespaces (RFC 2342) as every protocol names mailboxes: a user's own
+// mailboxes by their names, another person's under "Other Users/<address>/",
+// a team account's under "Shared/<address>/". IMAP, SMTP send-as, the
+// `mailroom` commands and ManageSieve resolve names and decide access
+// here; none re-implements it.
+const (
+	OtherPrefix  = "Other Users/"
+	SharedPrefix = "Shared/"
+)
+
+// MailboxStore is what resolving names needs from the store.
+type MailboxStore interface {
+	ACLStore
+	MailboxByName(ctx context.Context, account, name string) (*store.Mailbox, error)
+}
+
+// Place is a mailbox as one user sees it: whose it is, the owner's name
+// for it, the user's name for it and the rights the user holds there.
+type Place struct {
+	Owner   *Account
+	Name    string
+	Display string
+	Mailbox *store.Mailbox
+	Rights  Rights
+}
+
+// DisplayName is me's name for owner's mailbox name.
+func DisplayName(me, owner *Account, name string) string {
+	switch {
+	case owner == me:
+		return name
+	case owner.Team:
+		return SharedPrefix + owner.Address + "/" + name
+	}
+	return OtherPrefix + owner.Address + "/" + name
+}
+
+// Reachable reports whether owner could share anything with me: an
+// account that never could answers as one that does not exist, so nobody
+// learns which accounts exist.
+func Reachable(me, owner *Account) bool {
+	return owner == me || owner.Plan.Share && owner.SharesGroupWith(me)
+}
+
+// SplitName maps me's mailbox name to its owner and the owner's name for
+// it. A name in another namespace that names no reachable account, or
+// only the account's node, is store.ErrNoMailbox.
+func (d *Directory) SplitName(me *Account, name string) (*Account, string, error) {
+	for _, prefix := range []string{OtherPrefix, SharedPrefix} {
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok {
+			continue
+		}
+		addr, mbox, _ := strings.Cut(rest, "/")
+		owner, ok := d.Lookup(addr)
+		if !ok || owner == me || owner.Team != (prefix == SharedPrefix) || mbox == "" || !Reachable(me, owner) {
+			return nil, "", store.ErrNoMailbox
+		}
+		return owner, mbox, nil
+	}
+	return me, name, nil
+}
+
+// Locate resolves me's mailbox name to the mailbox and me's rights there.
+// A mailbox me may not look up ("l") answers exactly as one that does not
+// exist (RFC 4314 §4).
+func (d *Directory) Locate(ctx context.Context, st MailboxStore, me *Account, name string) (*Place, error) {
+	owner, oname, err := d.SplitName(me, name)
+	if err != nil {
+		return nil, err
+	}
+	m, err := st.MailboxByName(ctx, owner.Address, oname)
+	if err != nil {
+		return nil, err
+	}
+	return d.PlaceOf(ctx, st, me, owner, m)
+}
+
+// PlaceOf is Locate for a mailbox already found (by ID: a selected one,
+// perhaps renamed since).
+func (d *Directory) PlaceOf(ctx context.Context, st MailboxStore, me, owner *Account, m *store.Mailbox) (*Place, error) {
+	rights, err := d.MailboxRights(ctx, st, owner, me, m)
+	if err != nil {
+		return nil, err
+	}
+	if !rights.Has(RightLookup) {
+		return nil, store.ErrNoMailbox
+	}
+	return &Place{Owner: owner, Name: m.Name, Display: DisplayName(me, owner, m.Name), Mailbox: m, Rights: rights}, nil
+}
+
+// ErrNotPermitted is a send-as refusal.
+var ErrNotPermitted = errors.New("not permitted")
+
+// SendAs decides whether me may send as addr: their own address or an
+// alias, or an account on whose INBOX me holds "p" (a delegate answering
+// for info@). It returns the account addr belongs to; ErrNotPermitted
+// when me may not, another error when the decision could not be made.
+func (d *Directory) SendAs(ctx context.Context, st MailboxStore, me *Account, addr string) (*Account, error) {
+	owner, ok := d.Lookup(addr)
+	if !ok || me == nil {
+		return nil, ErrNotPermitted
+	}
+	if owner == me {
+		return owner, nil
+	}
+	inbox, err := st.MailboxByName(ctx, owner.Address, store.Inbox)
+	if err != nil {
+		return nil, ErrNotPermitted
+	}
+	rights, err := d.MailboxRights(ctx, st, owner, me, inbox)
+	if err != nil {
+		return nil, err
+	}
+	if !rights.Has(RightPost) {
+		return nil, ErrNotPermitted
+	}
+	return owner, nil
+}
+
+// AccountRights is what user holds on owner's account as a whole: the
+// operator's shares that name no mailbox. With "k" there, user may create
+// top-level mailboxes in it (a team's Orders or Archive).
+func (d *Directory) AccountRights(owner, user *Account) Rights {
+	return d.Rights(owner, user, "", nil)
+}

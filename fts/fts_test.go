@@ -1,0 +1,114 @@
+package fts
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"mailroom/store"
+)
+
+// TestIndexer: messages are indexed from the store's changes in the
+// background; words and word starts are found per mailbox; expunged
+// messages and deleted mailboxes leave the index; the watermark tells how
+// far it is complete; a reopened index keeps it all.
+func TestIndexer(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var ix *Indexer
+	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(dir, "data"), OnChange: func(c store.Change) {
+		if ix != nil {
+			ix.Note(c)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	idx, err := Open(filepath.Join(dir, "fts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix = NewIndexer(idx, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	indexed := make(chan struct{}, 100)
+	ix.OnIndexed = func() { indexed <- struct{}{} }
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { ix.Run(runCtx); close(done) }()
+
+	st.EnsureAccount(ctx, "a@example.test", true)
+	in, _ := st.Inbox(ctx, "a@example.test")
+	arch, _ := st.MailboxByName(ctx, "a@example.test", "Archive")
+	for _, m := range []string{
+		"Subject: Quarterly budget\r\n\r\nThe xylophone arrives Monday.\r\n",
+		"Subject: =?utf-8?q?R=C3=A9union?=\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=E9 au lait\r\n",
+		"Subject: lunch\r\n\r\nnothing here\r\n",
+	} {
+		if _, err := st.Append(ctx, in.ID, []byte(m), store.NewMessage{}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Append(ctx, arch.ID, []byte("Subject: budget too\r\n\r\nxylophone\r\n"), store.NewMessage{}, 0)
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for !cond() {
+			select {
+			case <-indexed:
+			case <-deadline:
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	wm := func(id store.MailboxID) store.UID { u, _ := idx.Watermark(id); return u }
+	waitFor("INBOX indexed", func() bool { return wm(in.ID) == 3 && wm(arch.ID) == 1 })
+
+	for _, tc := range []struct {
+		words string
+		want  []store.UID
+	}{
+		{"xylophone", []store.UID{1}},
+		{"XYLO", []store.UID{1}},          // the start of a word
+		{"ylophone", nil},                 // inside a word: not found
+		{"café", []store.UID{2}},          // decoded from quoted-printable Latin-1
+		{"réunion", []store.UID{2}},       // from the encoded subject
+		{"budget monday", []store.UID{1}}, // every word
+		{"budget lunch", nil},
+	} {
+		got, _, ok, err := idx.Candidates(ctx, in.ID, Words(tc.words))
+		slices.Sort(got)
+		if err != nil || !ok || !slices.Equal(got, tc.want) {
+			t.Errorf("Candidates(%q) = %v %v %v, want %v", tc.words, got, ok, err, tc.want)
+		}
+	}
+	if _, _, ok, _ := idx.Candidates(ctx, in.ID, Words("!!")); ok {
+		t.Error("no words should not be a lookup")
+	}
+
+	// Expunge and mailbox deletion leave the index.
+	st.StoreFlags(ctx, in.ID, []store.UID{1}, store.FlagsAdd, store.Flags{Sys: store.FlagDeleted}, nil)
+	st.Expunge(ctx, in.ID, nil)
+	st.DeleteMailbox(ctx, "a@example.test", "Archive")
+	waitFor("removals", func() bool {
+		a, _, _, _ := idx.Candidates(ctx, in.ID, Words("xylophone"))
+		b, _, _, _ := idx.Candidates(ctx, arch.ID, Words("xylophone"))
+		return len(a) == 0 && len(b) == 0 && wm(arch.ID) == 0
+	})
+	stop()
+	<-done
+
+	// Reopened, the index has what it had.
+	idx.Close()
+	idx, err = Open(filepath.Join(dir, "fts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	if got, wmk, ok, _ := idx.Candidates(ctx, in.ID, Words("café")); !ok || wmk != 3 || !slices.Equal(got, []store.UID{2}) {
+		t.Errorf("after reopening: %v %d %v", got, wmk, ok)
+	}
+}

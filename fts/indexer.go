@@ -1,0 +1,224 @@
+package fts
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"mailroom/imapd/part"
+	"mailroom/store"
+)
+
+// batchSize is how many messages go into the index per batch.
+const batchSize = 500
+
+// Indexer keeps the index current from the store's committed changes:
+// Note (wired to store.Options.OnChange beside the IMAP registry) only
+// records what changed, without blocking; Run indexes in the background,
+// so delivery never waits for it. New messages are indexed from each
+// mailbox's watermark up; expunged ones and deleted mailboxes are
+// removed. Messages stored before the index existed are indexed when a
+// search first asks for their mailbox (Touch).
+type Indexer struct {
+	idx *Index
+	st  *store.Store
+	log *slog.Logger
+
+	mu       sync.Mutex
+	dirty    map[store.MailboxID]bool
+	expunged map[store.MailboxID][]store.UID
+	gone     []store.MailboxID
+	wake     chan struct{}
+	// OnIndexed, if set, is called after each piece of work is committed
+	// (tests wait on it).
+	OnIndexed func()
+}
+
+// NewIndexer returns an indexer writing to idx from st.
+func NewIndexer(idx *Index, st *store.Store, log *slog.Logger) *Indexer {
+	return &Indexer{idx: idx, st: st, log: log, dirty: map[store.MailboxID]bool{}, expunged: map[store.MailboxID][]store.UID{}, wake: make(chan struct{}, 1)}
+}
+
+// Note records a committed change; it never blocks.
+func (ix *Indexer) Note(c store.Change) {
+	ix.mu.Lock()
+	switch c.Kind {
+	case store.ChangeAppend:
+		ix.dirty[c.Mailbox] = true
+	case store.ChangeExpunge:
+		ix.expunged[c.Mailbox] = append(ix.expunged[c.Mailbox], c.UIDs...)
+	case store.ChangeDeleted:
+		ix.gone = append(ix.gone, c.Mailbox)
+		delete(ix.dirty, c.Mailbox)
+		delete(ix.expunged, c.Mailbox)
+	default:
+		ix.mu.Unlock()
+		return
+	}
+	ix.mu.Unlock()
+	ix.signal()
+}
+
+// Touch asks for a mailbox to be brought up to date (a search found its
+// watermark behind).
+func (ix *Indexer) Touch(mailbox store.MailboxID) {
+	ix.mu.Lock()
+	ix.dirty[mailbox] = true
+	ix.mu.Unlock()
+	ix.signal()
+}
+
+func (ix *Indexer) signal() {
+	select {
+	case ix.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run indexes until ctx ends.
+func (ix *Indexer) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ix.wake:
+		}
+		for ctx.Err() == nil && ix.step(ctx) {
+			if ix.OnIndexed != nil {
+				ix.OnIndexed()
+			}
+		}
+	}
+}
+
+// step does one piece of work and reports whether there may be more.
+func (ix *Indexer) step(ctx context.Context) bool {
+	ix.mu.Lock()
+	gone, expunged := ix.gone, ix.expunged
+	ix.gone, ix.expunged = nil, map[store.MailboxID][]store.UID{}
+	var next store.MailboxID
+	found := false
+	for id := range ix.dirty {
+		next, found = id, true
+		delete(ix.dirty, id)
+		break
+	}
+	ix.mu.Unlock()
+	for _, id := range gone {
+		if err := ix.idx.dropMailbox(ctx, id); err != nil {
+			ix.log.Warn("full-text index: dropping a mailbox", "mailbox", id, "err", err)
+		}
+	}
+	if len(expunged) > 0 {
+		b := ix.idx.idx.NewBatch()
+		for id, uids := range expunged {
+			for _, u := range uids {
+				b.Delete(docID(id, u))
+			}
+		}
+		if err := ix.idx.idx.Batch(b); err != nil {
+			ix.log.Warn("full-text index: removing expunged messages", "err", err)
+		}
+	}
+	if !found {
+		return len(gone) > 0 || len(expunged) > 0
+	}
+	more, err := ix.indexFrom(ctx, next)
+	if err != nil {
+		if ctx.Err() == nil {
+			ix.log.Warn("full-text index", "mailbox", next, "err", err)
+		}
+		return true
+	}
+	if more {
+		ix.Touch(next) // the rest in the next step, other mailboxes between
+	}
+	return true
+}
+
+// indexFrom indexes up to batchSize messages of mailbox above its
+// watermark, moving the watermark in the same batch.
+func (ix *Indexer) indexFrom(ctx context.Context, mailbox store.MailboxID) (more bool, err error) {
+	wm, err := ix.idx.Watermark(mailbox)
+	if err != nil {
+		return false, err
+	}
+	b := ix.idx.idx.NewBatch()
+	n := 0
+	last := wm
+	errFull := context.Canceled // any sentinel: stops the scan
+	err = ix.st.MessagesWithContent(ctx, mailbox, wm+1, 0, func(m *store.Message, content []byte) error {
+		if n == batchSize {
+			more = true
+			return errFull
+		}
+		if err := b.Index(docID(mailbox, m.UID), doc{M: mailboxTerm(mailbox), T: Text(content)}); err != nil {
+			return err
+		}
+		last, n = m.UID, n+1
+		return nil
+	})
+	if err != nil && err != errFull {
+		return false, err
+	}
+	if n == 0 {
+		return false, nil
+	}
+	b.SetInternal(watermarkKey(mailbox), []byte(strconv.FormatUint(uint64(last), 10)))
+	if err := ix.idx.idx.Batch(b); err != nil {
+		return false, err
+	}
+	return more, nil
+}
+
+// Text is what is indexed of a message: its header fields decoded
+// (addresses, subject) and the text of its text parts.
+func Text(content []byte) string {
+	root := part.Parse(content)
+	var b strings.Builder
+	for _, f := range root.Header {
+		switch strings.ToLower(f.Name) {
+		case "from", "to", "cc", "bcc", "subject", "reply-to", "sender":
+			b.WriteString(part.DecodeWords(part.Unfold(f.Value)))
+			b.WriteByte('\n')
+		}
+	}
+	b.Write(part.BodyText(content, root))
+	return b.String()
+}
+
+// dropMailbox removes every document of a deleted mailbox.
+func (x *Index) dropMailbox(ctx context.Context, mailbox store.MailboxID) error {
+	for {
+		uids, _, _, err := x.all(ctx, mailbox)
+		if err != nil || len(uids) == 0 {
+			if err == nil {
+				x.idx.DeleteInternal(watermarkKey(mailbox))
+			}
+			return err
+		}
+		b := x.idx.NewBatch()
+		for _, u := range uids {
+			b.Delete(docID(mailbox, u))
+		}
+		if err := x.idx.Batch(b); err != nil {
+			return err
+		}
+	}
+}
+
+// all returns up to batchSize UIDs indexed for mailbox.
+func (x *Index) all(ctx context.Context, mailbox store.MailboxID) ([]store.UID, store.UID, bool, error) {
+	uids, wm, _, err := x.candidates(ctx, mailbox, nil, batchSize)
+	slices.Sort(uids)
+	return uids, wm, true, err
+}
+
+// Candidates asks the index (see Index.Candidates); with Touch it makes
+// the Indexer what the IMAP engine's SEARCH asks.
+func (ix *Indexer) Candidates(ctx context.Context, mailbox store.MailboxID, words []string) ([]store.UID, store.UID, bool, error) {
+	return ix.idx.Candidates(ctx, mailbox, words)
+}
