@@ -23,14 +23,16 @@ bench:
 	GO=$(GO) ./scripts/bench.sh
 
 # Tools the end-to-end tests drive: mbsync (isync), swaks, Python with
-# Debian's dkimpy, systemd-analyze (the unit in deploy/), pebble (ACME). A test skips, saying so, when its tool is missing, or
+# Debian's dkimpy, rspamd, systemd-analyze (the unit in deploy/), pebble (ACME). A test skips, saying so, when its tool is missing, or
 # fails under MAILROOM_REQUIRE_TOOLS=1 (set by .ci/run after make deps).
 deps:
 	@need=""; \
 	command -v mbsync >/dev/null || need="$$need isync"; \
 	command -v swaks >/dev/null || need="$$need swaks"; \
+	command -v sieve-connect >/dev/null || need="$$need sieve-connect"; \
 	command -v python3 >/dev/null || need="$$need python3"; \
 	/usr/bin/python3 -c 'import dkim' 2>/dev/null || need="$$need python3-dkim"; \
+	command -v rspamd >/dev/null || need="$$need rspamd"; \
 	command -v systemd-analyze >/dev/null || need="$$need systemd"; \
 	command -v pebble >/dev/null || need="$$need pebble"; \
 	if [ -n "$$need" ]; then \
@@ -43,8 +45,12 @@ deps:
 # in the tree is listed here.
 FUZZ_TARGETS := config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer smtpd:FuzzHeaderCheck smtpd:FuzzDKIMSignature \
 	imapd:FuzzFetchRoundTrip imapd:FuzzWireInput imapd/proto:FuzzDecode imapd/proto:FuzzMUTF7 \
-	imapd/proto:FuzzNumSet imapd/part:FuzzParse imapd/part:FuzzParseDate store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights \
-	internal/trace:FuzzTranscript web:FuzzAutodiscover internal/mailfile:FuzzMbox
+	imapd/proto:FuzzNumSet imapd/part:FuzzParse imapd/part:FuzzParseDate store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights acl:FuzzSCRAM \
+	internal/trace:FuzzTranscript internal/inflate:FuzzInflate inbound:FuzzSPFRecord inbound:FuzzStripAuthResults mtasts:FuzzParsePolicy \
+	web:FuzzAutodiscover internal/mailfile:FuzzMbox
+
+# Sieve and ManageSieve.
+FUZZ_TARGETS += sieve:FuzzParse managesieve:FuzzDecode
 
 # `make fuzz` runs every target for FUZZTIME of random inputs. Being
 # random, it is not part of CI: a find must not decide whether unrelated

@@ -2,6 +2,7 @@ package acl
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"runtime"
@@ -34,6 +35,7 @@ type Plan struct {
 type AccountSpec struct {
 	Address      string
 	PasswordHash string // empty: cannot log in
+	SCRAMSHA256  string // empty: no SCRAM-SHA-256 login (scram.go)
 	Plan         string
 	Groups       []string
 	Aliases      []string
@@ -49,7 +51,8 @@ type Account struct {
 	Groups  []string // sorted
 	Team    bool
 
-	hash hasher // nil: cannot log in
+	hash  hasher     // nil: cannot log in
+	scram *SCRAMKeys // nil: no SCRAM-SHA-256
 }
 
 // CanLogin reports whether the account has a password.
@@ -87,6 +90,10 @@ type Share struct {
 	Mailbox string // empty: every mailbox of Owner
 	Grantee string // address, group:NAME, anyone; "-" prefix negates
 	Rights  string
+	// Send is how a grantee's mail as Owner's address shows: "as" (or
+	// empty: nothing names the member) or "on-behalf" (a Sender: field
+	// names the member, as Exchange's send-on-behalf does).
+	Send string
 }
 
 // NewDirectory builds a directory. It checks what it relies on (unique
@@ -120,6 +127,13 @@ func NewDirectory(specs []AccountSpec, plans []Plan, groups []string, shares []S
 			if a.hash, err = parseHash(s.PasswordHash); err != nil {
 				return nil, fmt.Errorf("account %s: %w", addr, err)
 			}
+		}
+		if s.SCRAMSHA256 != "" {
+			k, err := ParseSCRAMCredential(s.SCRAMSHA256)
+			if err != nil {
+				return nil, fmt.Errorf("account %s: %w", addr, err)
+			}
+			a.scram = &k
 		}
 		for _, g := range a.Groups {
 			if !d.groups[g] {
@@ -207,6 +221,8 @@ type Live struct {
 	p     atomic.Pointer[Directory]
 	gate  *hashGate
 	cache *credCache
+	// scramSecret makes the SCRAM salts of unknown names (scram.go).
+	scramSecret [32]byte
 }
 
 // LiveOptions tune the login checks of a Live; zero values take the
@@ -243,6 +259,7 @@ func NewLiveWith(d *Directory, o LiveOptions) *Live {
 		o.Now = time.Now
 	}
 	l := &Live{gate: newHashGate(o.MaxHashes), cache: newCredCache(o.CredentialTTL, o.CredentialCache, o.Now)}
+	rand.Read(l.scramSecret[:])
 	l.p.Store(d)
 	return l
 }

@@ -14,6 +14,14 @@
 // hashing work whether or not the account exists (ErrAuthFailed in every
 // case), so timing does not reveal which addresses are real.
 //
+// SCRAM-SHA-256 (scram.go, RFC 7677/5802): an account may carry a second
+// credential, "SCRAM-SHA-256$iterations:salt$StoredKey:ServerKey", from
+// which no password can be read back and which SCRAMServer checks a
+// client's proof against; names without one get made-up keys derived
+// from a per-process secret, stable across reloads, so the salt sent
+// does not tell which accounts exist. SASLprep is not applied: passwords
+// are used as the UTF-8 the client sends, as clients do for ASCII.
+//
 // Rights (RFC 4314 §2.1): l r s w i p k x t e a, with the obsolete c and d
 // mapped as §2.1.1 says. The owner holds every right on its own mailboxes.
 // Grants are limited to members of a group the owner belongs to, and to
@@ -53,7 +61,9 @@
 //     rights; what the user may not look up does not exist), DisplayName,
 //     Reachable, SendAs (own address, alias, or "p" on the account's
 //     INBOX) and AccountRights (the operator's shares naming no mailbox:
-//     with "k", a grantee creates top-level folders in a team account).
+//     with "k", a grantee creates top-level folders in a team account)
+//     and SendOnBehalf (a share's send = "on-behalf": a member's mail as
+//     the owner carries Sender: member).
 //     IMAP, SMTP submission and the commands ask; none repeats it.
 //   - Changing an ACL goes through Directory.SetRights (grant.go), from
 //     IMAP SETACL and from `mailroom acl grant` alike: one place decides

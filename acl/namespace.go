@@ -134,3 +134,18 @@ func (d *Directory) SendAs(ctx context.Context, st MailboxStore, me *Account, ad
 func (d *Directory) AccountRights(owner, user *Account) Rights {
 	return d.Rights(owner, user, "", nil)
 }
+
+// SendOnBehalf reports whether mail user sends as owner's address names
+// user in a Sender: field: an operator share of owner's that identifies
+// user says send = "on-behalf".
+func (d *Directory) SendOnBehalf(owner, user *Account) bool {
+	if owner == nil || user == nil || owner == user {
+		return false
+	}
+	for _, s := range d.shares {
+		if Fold(s.Owner) == Fold(owner.Address) && s.Send == "on-behalf" && !strings.HasPrefix(s.Grantee, "-") && d.identifies(owner, user, s.Grantee) {
+			return true
+		}
+	}
+	return false
+}

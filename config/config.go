@@ -28,9 +28,54 @@ type Config struct {
 	Groups    map[string]Group `toml:"groups"`
 	Accounts  []Account        `toml:"accounts"`
 	Shares    []Share          `toml:"share"`
+	Sieve     Sieve            `toml:"sieve"`
 	Outbound  Outbound         `toml:"outbound"`
 	Admin     Admin            `toml:"admin"`
 	Web       Web              `toml:"web"`
+	DNS       DNS              `toml:"dns"`
+	Spam      Spam             `toml:"spam"`
+	Audit     Audit            `toml:"audit"`
+}
+
+// Audit configures the audit log: what anyone other than the owner does
+// in someone else's mailboxes, kept in the store.
+type Audit struct {
+	// Retention is how long records are kept ("180d", the default; "0s"
+	// means the default).
+	Retention Duration `toml:"retention"`
+	// Reads also records the reading of message content (off by default:
+	// it is most of what a delegate does).
+	Reads bool `toml:"reads"`
+}
+
+// DNS configures name resolution: MX and address lookups of the outbound
+// queue, and SPF, DKIM, DMARC and DNSBL lookups of the inbound checks.
+type DNS struct {
+	// Resolver is host:port of the DNS server asked for everything (a
+	// local validating resolver such as unbound); empty means the
+	// system's (/etc/resolv.conf).
+	Resolver string `toml:"resolver"`
+}
+
+// Spam configures spam filtering of mail from outside (MX and LMTP).
+type Spam struct {
+	// Rspamd is the base URL of rspamd's normal worker, e.g.
+	// "http://127.0.0.1:11333"; empty means no rspamd.
+	Rspamd string `toml:"rspamd"`
+	// OnError says what happens when rspamd cannot be asked: "accept"
+	// (the default: the message is delivered unscanned and the failure
+	// logged) or "tempfail" (451 4.7.1, the sender retries).
+	OnError string `toml:"on_error"`
+	// DNSBL zones are asked about the connecting address; a listed client
+	// is refused (554 5.7.1).
+	DNSBL []string `toml:"dnsbl"`
+	// Learn is the base URL of rspamd's controller (its /learnspam and
+	// /learnham), e.g. "http://127.0.0.1:11334": a message a user moves
+	// into \Junk is learnt as spam, one moved out as ham. Empty: no
+	// learning.
+	Learn string `toml:"learn"`
+	// LearnPassword is the controller's password, if it has one.
+	LearnPassword string `toml:"learn_password"`
 }
 
 // Log configures the server's logs.
@@ -50,6 +95,7 @@ type Listeners struct {
 	SMTP        Listener `toml:"smtp"`
 	Submission  Listener `toml:"submission"`
 	Submissions Listener `toml:"submissions"`
+	ManageSieve Listener `toml:"managesieve"`
 	LMTP        Listener `toml:"lmtp"`
 	// HTTP and HTTPS serve client autoconfiguration, the MTA-STS policy
 	// and metrics (package web). Off by default.
@@ -127,6 +173,11 @@ type Domain struct {
 	DKIMGenerate bool `toml:"dkim_generate"`
 	// Postmaster is the account that receives postmaster@<name>.
 	Postmaster string `toml:"postmaster"`
+	// UnauthenticatedFrom is what happens to mail from outside whose
+	// From is in this domain and that neither passes DKIM for it nor SPF
+	// for an aligned envelope domain: "reject" (the default, 550 5.7.1),
+	// "junk" (delivered to \Junk) or "accept" (DMARC alone decides).
+	UnauthenticatedFrom string `toml:"unauthenticated_from"`
 }
 
 // Plan is a subscription plan.
@@ -150,10 +201,14 @@ type Account struct {
 	Address string `toml:"address"`
 	// PasswordHash is a bcrypt or argon2id hash (mailroom hash-password).
 	// Empty: the account cannot log in.
-	PasswordHash string   `toml:"password_hash"`
-	Plan         string   `toml:"plan"`
-	Groups       []string `toml:"groups"`
-	Aliases      []string `toml:"aliases"`
+	PasswordHash string `toml:"password_hash"`
+	// SCRAMSHA256 is a SCRAM-SHA-256 credential (mailroom hash-password
+	// -scram) for IMAP AUTHENTICATE SCRAM-SHA-256. Empty: not offered to
+	// this account.
+	SCRAMSHA256 string   `toml:"scram_sha256"`
+	Plan        string   `toml:"plan"`
+	Groups      []string `toml:"groups"`
+	Aliases     []string `toml:"aliases"`
 	// Team shows the account's mailboxes under Shared/ rather than
 	// Other Users/.
 	Team bool `toml:"team"`
@@ -169,6 +224,10 @@ type Share struct {
 	Grantee string `toml:"grantee"`
 	// Rights is an RFC 4314 rights string.
 	Rights string `toml:"rights"`
+	// Send is how a grantee's mail as Owner shows: "as" (the default:
+	// nothing outside names the member) or "on-behalf" (a Sender: field
+	// names the member).
+	Send string `toml:"send"`
 }
 
 // Outbound configures delivery to remote hosts.
@@ -232,6 +291,7 @@ func Defaults() Config {
 			DefaultPlan: {Share: true},
 		},
 		Groups: map[string]Group{},
+		Sieve:  defaultSieve(),
 		Outbound: Outbound{
 			RelayTLS:     "starttls",
 			MaxAge:       Duration(5 * 24 * time.Hour),
@@ -240,6 +300,7 @@ func Defaults() Config {
 		},
 		Admin: Admin{Socket: "admin.sock"},
 		Web:   Web{MTASTSMode: "testing", MTASTSMaxAge: Duration(7 * 24 * time.Hour), Metrics: true},
+		Spam:  Spam{OnError: "accept"},
 	}
 }
 
@@ -300,6 +361,7 @@ func (c *Config) resolvePaths(dir string) {
 	abs(&c.TLS.KeyFile)
 	abs(&c.Outbound.RelayCAFile)
 	abs(&c.TLS.ACME.CAFile)
+	abs(&c.Sieve.Global)
 	for i := range c.Domains {
 		abs(&c.Domains[i].DKIMKey)
 	}

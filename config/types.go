@@ -87,9 +87,18 @@ func (d *Duration) UnmarshalTOML(v any) error {
 	if !ok {
 		return fmt.Errorf("duration must be a string with a unit like \"30m\", not %v", v)
 	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		// Days, which Go's durations lack: "180d".
+		n, err := strconv.ParseUint(days, 10, 16)
+		if err != nil {
+			return fmt.Errorf("invalid duration %q (want e.g. \"30m\", \"5s\" or \"180d\")", s)
+		}
+		*d = Duration(time.Duration(n) * 24 * time.Hour)
+		return nil
+	}
 	p, err := time.ParseDuration(s)
 	if err != nil || p < 0 {
-		return fmt.Errorf("invalid duration %q (want e.g. \"30m\" or \"5s\")", s)
+		return fmt.Errorf("invalid duration %q (want e.g. \"30m\", \"5s\" or \"180d\")", s)
 	}
 	*d = Duration(p)
 	return nil

@@ -24,9 +24,11 @@ func (c *Config) Validate() error {
 	owners := c.validateAccounts(v, domains)
 	c.validatePostmasters(v)
 	c.validateShares(v, owners)
+	c.validateSieve(v)
 	c.validateOutbound(v)
 	c.validateWeb(v)
 	c.validateACME(v)
+	c.validateTrust(v)
 	return v.err()
 }
 
@@ -59,7 +61,7 @@ func (c *Config) validateBasics(v *validator) {
 
 // ListenerNames lists the listeners in a fixed order, with their config keys.
 func (c *Config) ListenerNames() []string {
-	return []string{"imap", "imaps", "smtp", "submission", "submissions", "lmtp", "http", "https"}
+	return []string{"imap", "imaps", "smtp", "submission", "submissions", "lmtp", "managesieve", "http", "https"}
 }
 
 // Listener returns the named listener.
@@ -75,6 +77,8 @@ func (c *Config) Listener(name string) Listener {
 		return c.Listeners.Submission
 	case "submissions":
 		return c.Listeners.Submissions
+	case "managesieve":
+		return c.Listeners.ManageSieve
 	case "lmtp":
 		return c.Listeners.LMTP
 	case "http":
@@ -260,6 +264,9 @@ func (c *Config) validateAccounts(v *validator, domains map[string]bool) map[str
 			!(len(h) == 60 && (strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$") || strings.HasPrefix(h, "$2y$"))) {
 			v.add(key+".password_hash", "not a bcrypt or argon2id hash (make one with: mailroom hash-password)")
 		}
+		if h := a.SCRAMSHA256; h != "" && !strings.HasPrefix(h, "SCRAM-SHA-256$") {
+			v.add(key+".scram_sha256", "not a SCRAM-SHA-256 credential (make one with: mailroom hash-password -scram)")
+		}
 		plan := a.Plan
 		if plan == "" {
 			plan = DefaultPlan
@@ -306,6 +313,11 @@ func (c *Config) validateShares(v *validator, owners map[string]owner) {
 		}
 		if s.Rights == "" {
 			v.add(key+".rights", "must be set, e.g. \"lrswipkxte\"")
+		}
+		switch s.Send {
+		case "", "as", "on-behalf":
+		default:
+			v.add(key+".send", "unknown value %q (want as or on-behalf)", s.Send)
 		}
 		for _, r := range s.Rights {
 			if !strings.ContainsRune("lrswipkxtea", r) {

@@ -46,6 +46,13 @@ type Options struct {
 	// Search, if set, is the full-text index SEARCH BODY and TEXT ask
 	// first (an *fts.Indexer).
 	Search engine.SearchIndex
+	// OnJunk, if set, hears of messages users move into or out of \Junk
+	// (rspamd learning); it must not block.
+	OnJunk func(content []byte, spam bool)
+	// Audit, if set, hears of what users do in others' mailboxes; it must
+	// not block. AuditReads adds the reading of content.
+	Audit      func(store.AuditRecord)
+	AuditReads bool
 
 	// onSearchMessage, if set, is called with the command's context for
 	// each message SEARCH looks at (tests).
@@ -91,7 +98,7 @@ func engineOptions(o Options) engine.Options {
 		MaxConnections: o.MaxConnections, MaxConnectionsPerIP: o.MaxConnectionsPerIP,
 		MaxSessionsPerAccount: o.MaxSessionsPerAccount,
 		AuthDelay:             o.AuthDelay, AuthDelayMax: o.AuthDelayMax, Sleep: o.Sleep,
-		OnSearchMessage: o.onSearchMessage, Search: o.Search,
+		OnSearchMessage: o.onSearchMessage, Search: o.Search, OnJunk: o.OnJunk, Audit: o.Audit, AuditReads: o.AuditReads,
 	}
 }
 

@@ -93,6 +93,10 @@ memrow() { echo "$mem" | grep -E "$1-" | awk '{for (i = 2; i <= NF; i++) { if ($
 row "20 MiB message submitted to 2 local + 3 remote recipients, DKIM-signed (5 in a row)" "$(memrow SubmissionMemory)"
 row "20 MiB message over MX to 5 local recipients (5 in a row)" "$(memrow InboundMemory)"
 
+sv=$($GO test -run '^$' -bench 'BenchmarkSieveDelivery' -benchtime 3s ./smtpd 2>/dev/null)
+svrate() { echo "$sv" | grep -E "$1-" | awk '{for (i = 2; i <= NF; i++) if ($i == "msgs/s") printf "%.0f", $(i-1)}'; }
+row "MX delivery, 4 KB, 1 client: no Sieve script vs a 20-rule one" "$(svrate noscript) vs $(svrate 20rules) msgs/s"
+
 start=$($GO test -run '^$' -bench 'BenchmarkStartup' -benchtime 3x -timeout 20m ./store 2>/dev/null)
 row "Opening a data directory with 1,000,000 messages" "$(echo "$start" | sed -n 's/.* \([0-9.]*\) ms_to_open.*/\1 ms/p')"
 

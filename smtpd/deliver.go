@@ -31,18 +31,22 @@ func (s *session) deliverLocal(head, msg []byte, status smtp.StatusCollector) er
 	now := s.srv.opts.Now()
 	ds := make([]store.Delivery, 0, len(accts))
 	var err error
+	f := s.newFilter() // Sieve (sieve.go)
 	for i, a := range accts {
 		var inbox *store.Mailbox
-		if inbox, err = st.Inbox(ctx, a.Address); err != nil {
+		if inbox, err = s.deliveryMailbox(ctx, a.Address); err != nil {
 			break
 		}
-		ds = append(ds, store.Delivery{Mailbox: inbox.ID, NewMessage: store.NewMessage{
+		ds = append(ds, f.filter(ctx, a, rcpts[i], store.Delivery{Mailbox: inbox.ID, NewMessage: store.NewMessage{
 			InternalDate: now,
 			Prefix:       append(s.deliveryHeaders(rcpts[i], a.Address), head...),
-		}})
+		}}, msg)...)
+	}
+	if err == nil && len(ds) > 0 {
+		_, err = st.Deliver(ctx, msg, ds)
 	}
 	if err == nil {
-		_, err = st.Deliver(ctx, msg, ds)
+		err = f.commit(ctx)
 	}
 	if err != nil {
 		s.log.Error("delivery failed", "from", s.from, "rcpts", rcpts, "err", err)
@@ -55,23 +59,25 @@ func (s *session) deliverLocal(head, msg []byte, status smtp.StatusCollector) er
 			err = errTempFailure
 		}
 	} else {
-		s.log.Info("delivered", "from", s.from, "rcpts", rcpts, "size", len(head)+len(msg))
+		s.log.Info("delivered", append([]any{"from", s.from, "rcpts", rcpts, "size", len(head) + len(msg)}, s.trustLog()...)...)
 	}
 	if status != nil {
-		for _, r := range s.rcpts {
-			status.SetStatus(r, err)
+		for j, r := range s.rcpts {
+			status.SetStatus(r, f.status(s.local[j], err))
 		}
 	}
-	return err
+	return f.result(accts, err, status != nil)
 }
 
 // deliveryHeaders are the header lines kept with one recipient's copy:
-// Return-Path and Delivered-To always, and the Received line on inbound
+// Return-Path and Delivered-To always, the inbound checks' fields
+// (Authentication-Results, spam) and the Received line on inbound
 // listeners, which names that recipient.
 func (s *session) deliveryHeaders(rcpt, account string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Return-Path: <%s>\r\n", s.from)
 	fmt.Fprintf(&b, "Delivered-To: %s\r\n", account)
+	b.Write(s.trustHeader())
 	if s.mode != ModeSubmission {
 		b.WriteString(s.received(rcpt))
 	}
@@ -148,6 +154,14 @@ func (s *session) prepareSubmission(msg []byte) (head, body []byte, err error) {
 	}
 	if !o.messageID {
 		fmt.Fprintf(&add, "Message-ID: <%s@%s>\r\n", randomID(16), s.srv.opts.Hostname)
+	}
+	if s.sentAs != nil && len(o.sender) == 0 {
+		// A share with send = "on-behalf": the member is named as the
+		// Sender (RFC 5322 §3.6.2), as Exchange's send-on-behalf does.
+		dir := s.srv.opts.Directory.Load()
+		if me, ok := dir.Lookup(s.user.Address); ok && dir.SendOnBehalf(s.sentAs, me) {
+			fmt.Fprintf(&add, "Sender: <%s>\r\n", me.Address)
+		}
 	}
 	return []byte(add.String()), msg, nil
 }
@@ -267,7 +281,10 @@ func (s *session) fileSentCopy(head, msg []byte) {
 		}
 	}
 	if err == nil {
-		_, err = st.Append(ctx, sent.ID, msg, store.NewMessage{Flags: store.Flags{Sys: store.FlagSeen}, InternalDate: s.srv.opts.Now(), Prefix: head}, 0)
+		// The team's copy names the member who sent it (the team-workflows
+		// issue's attribution); nothing outside sees this field.
+		prefix := append([]byte("X-Mailroom-Sent-By: "+s.user.Address+"\r\n"), head...)
+		_, err = st.Append(ctx, sent.ID, msg, store.NewMessage{Flags: store.Flags{Sys: store.FlagSeen}, InternalDate: s.srv.opts.Now(), Prefix: prefix}, 0)
 	}
 	if err != nil {
 		s.log.Error("filing the sent copy", "account", owner, "err", err)

@@ -36,8 +36,11 @@
 // Mail from outside (MX, LMTP) with more than one From or Sender is
 // refused with 550 5.6.0; its header is read leniently, both as received
 // and with bare CRs and LFs as line ends, and a second field found by
-// either reading refuses it. It is otherwise stored as received. (Whether
-// the one From is true is the inbound-trust checks' business.)
+// either reading refuses it. Then Options.Inbound (package inbound) checks
+// SPF, DKIM, DMARC and spam (inbound.go): its verdict refuses the message
+// (5xx, 4xx), or picks INBOX or \Junk and adds Authentication-Results to
+// each copy's prefix; Authentication-Results claiming our host name are
+// cut out of the received bytes. It is otherwise stored as received.
 //
 // Message size: limits.message_size is one inclusive limit for DATA,
 // BDAT and a declared SIZE= (552 5.3.4 above it). The session enforces
@@ -108,8 +111,37 @@
 // required TLS cannot be established nothing at all is sent: the entry
 // waits with the reason (status 4.7.10) shown by "mailroom queue", and
 // bounces only after max_age. Delivery to MX hosts keeps opportunistic
-// STARTTLS without verification (as MX hosts do without DANE or MTA-STS).
+// STARTTLS without verification (as MX hosts do without DANE or MTA-STS),
+// unless DANE (package dane: validated TLSA records of the MX host) or an
+// MTA-STS policy in enforce mode (package mtasts: only the MX hosts it
+// names, with a certificate verified for their name) require TLS
+// (tlspolicy.go); then nothing goes without it and the entry waits
+// (4.7.10).
 //
 // LMTP answers per recipient (RFC 2033); the listener is meant for a
 // trusted MTA on loopback or a unix socket.
+//
+// Sieve (sieve.go) runs in deliverLocal per recipient before the commit
+// and turns that recipient's one INBOX delivery into the deliveries its
+// script asks for, all still in the transaction's one store.Deliver;
+// vacation replies, redirects, duplicate marks and error notices wait in
+// a list run only after the commit. docs/architecture.md, "Sieve", has
+// the decisions.
+//
+// DSN (RFC 3461) and REQUIRETLS (RFC 8689), dsn.go, dsnsession.go:
+//   - EHLO offers DSN and, over TLS, REQUIRETLS. MAIL's RET and ENVID and
+//     each RCPT's NOTIFY and ORCPT are queued with the message (store
+//     queue record v3) through EnvelopeQueue.
+//   - Reports: a failure is reported unless the recipient's NOTIFY leaves
+//     FAILURE out (or says NEVER); NOTIFY=SUCCESS gets "delivered" for a
+//     local recipient at once, and "relayed" when the next host does not
+//     take DSN parameters; one that does gets them passed on and reports
+//     itself. RET=FULL returns the message, else its header; ENVID and
+//     ORCPT are quoted. DELAY reports are not sent (RFC 3461 leaves them
+//     optional).
+//   - REQUIRETLS mail is delivered only over TLS whose certificate
+//     verifies (DANE or MTA-STS where they apply, else PKIX for the MX
+//     name) to a host that offers REQUIRETLS, with the flag passed on; no
+//     host offering it is a 5.7.30 bounce; a certificate that does not
+//     verify makes it wait. Local delivery needs nothing more.
 package smtpd

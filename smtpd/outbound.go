@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"mailroom/acl"
+	"mailroom/dane"
 	"mailroom/store"
 )
 
@@ -61,6 +63,14 @@ type OutboundOptions struct {
 	Now func() time.Time
 	// Timeout bounds each remote SMTP exchange step.
 	Timeout time.Duration
+	// MTASTS finds a recipient domain's MTA-STS policy (RFC 8461); nil
+	// means none is looked up. MXRootCAs verify MX certificates where a
+	// policy requires it; nil means the system's roots.
+	MTASTS    STSPolicies
+	MXRootCAs *x509.CertPool
+	// DANE looks up validated TLSA records of MX hosts (RFC 7672); nil
+	// means DANE is not used.
+	DANE *dane.Resolver
 	// Observer is told each attempt's outcome (metrics); nil: nobody.
 	Observer Observer
 }
@@ -135,6 +145,17 @@ var _ Queue = (*Outbound)(nil)
 // head are kept beside msg (store.EnqueuePrefixed), so that msg is not
 // copied and, when local recipients got it too, it is stored once.
 func (o *Outbound) Enqueue(ctx context.Context, from string, rcpts []string, head, msg []byte) error {
+	env := &store.QueueEntry{From: from}
+	for _, r := range rcpts {
+		env.Rcpts = append(env.Rcpts, store.QueueRcpt{Addr: r})
+	}
+	return o.EnqueueEntry(ctx, env, head, msg)
+}
+
+// EnqueueEntry is Enqueue with the envelope's DSN and REQUIRETLS
+// parameters (EnvelopeQueue).
+func (o *Outbound) EnqueueEntry(ctx context.Context, env *store.QueueEntry, head, msg []byte) error {
+	from := env.From
 	var prefix []byte
 	if at := strings.LastIndexByte(from, '@'); at >= 0 {
 		if key := o.opts.DKIM[strings.ToLower(from[at+1:])]; key != nil {
@@ -147,11 +168,11 @@ func (o *Outbound) Enqueue(ctx context.Context, from string, rcpts []string, hea
 			}
 		}
 	}
-	e, err := o.opts.Store.EnqueuePrefixed(ctx, from, rcpts, append(prefix, head...), msg)
+	e, err := o.opts.Store.EnqueueEntry(ctx, env, append(prefix, head...), msg)
 	if err != nil {
 		return err
 	}
-	o.log.Info("queued", "id", e.ID, "from", from, "rcpts", rcpts, "size", e.Size)
+	o.log.Info("queued", "id", e.ID, "from", from, "rcpts", e.Pending(), "size", e.Size, "requiretls", e.RequireTLS)
 	o.poke()
 	return nil
 }
@@ -329,6 +350,9 @@ type result struct {
 	ok     bool // delivered
 	status string
 	text   string
+	// relayed: delivered to a host that does not take DSN parameters, so
+	// reports stop there (a NOTIFY=SUCCESS gets a "relayed" report).
+	relayed bool
 }
 
 // attempt tries the pending recipients of one entry, saves their outcome,
@@ -348,10 +372,11 @@ func (o *Outbound) attempt(ctx context.Context, e *store.QueueEntry) error {
 		return err
 	}
 	now := o.opts.Now()
+	var relayed []dsnAction // NOTIFY=SUCCESS recipients handed to a host without DSN
 	if pending := e.Pending(); len(pending) > 0 {
 		results := map[string]result{}
 		for _, group := range o.groups(pending) {
-			for rcpt, r := range o.deliverGroup(ctx, group, e.From, msg) {
+			for rcpt, r := range o.deliverGroup(ctx, group, e, msg) {
 				results[rcpt] = r
 			}
 		}
@@ -368,8 +393,11 @@ func (o *Outbound) attempt(ctx context.Context, e *store.QueueEntry) error {
 			o.observe(res, expired, now.Sub(e.Created))
 			switch {
 			case res.ok:
-				r.State = store.RcptDelivered
+				r.State, r.Relayed = store.RcptDelivered, res.relayed
 				o.log.Info("delivered", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text)
+				if res.relayed && r.Notify.Wants(store.NotifySuccess) {
+					relayed = append(relayed, dsnAction{rcpt: *r, action: "relayed"})
+				}
 			case res.perm:
 				r.State = store.RcptBounceDue
 				o.log.Warn("bounced", "id", e.ID, "from", e.From, "rcpt", r.Addr, "reply", res.text)
@@ -394,6 +422,9 @@ func (o *Outbound) attempt(ctx context.Context, e *store.QueueEntry) error {
 	// hosts have the message, and forgetting that would send it again.
 	if err := o.opts.Store.UpdateQueueEntry(context.WithoutCancel(ctx), e); err != nil {
 		return fmt.Errorf("save delivery results: %w", err)
+	}
+	if err := o.report(ctx, e, relayed, msg); err != nil {
+		o.log.Warn("success report not sent", "id", e.ID, "err", err) // the delivery itself stands
 	}
 	if len(due) == 0 {
 		return nil
@@ -478,7 +509,8 @@ func (o *Outbound) hosts(ctx context.Context, domain string) ([]string, *result)
 }
 
 // deliverGroup sends msg to recipients that share a destination.
-func (o *Outbound) deliverGroup(ctx context.Context, rcpts []string, from string, msg []byte) map[string]result {
+func (o *Outbound) deliverGroup(ctx context.Context, rcpts []string, e *store.QueueEntry, msg []byte) map[string]result {
+	from := e.From
 	all := func(r result) map[string]result {
 		out := map[string]result{}
 		for _, rc := range rcpts {
@@ -491,18 +523,57 @@ func (o *Outbound) deliverGroup(ctx context.Context, rcpts []string, from string
 	if failure != nil {
 		return all(*failure)
 	}
+	hosts, tp, failure := o.transportPolicy(ctx, domain, hosts)
+	if failure != nil {
+		return all(*failure)
+	}
 	last := result{status: "4.4.1", text: "no host answered"}
+	if e.RequireTLS && o.opts.Relay != "" && o.opts.RelayTLS == RelayTLSNone {
+		return all(result{perm: true, status: "5.7.30", text: "REQUIRETLS: the relay is reached without TLS"})
+	}
+	noRequireTLS := 0
 	for _, addr := range hosts {
-		out, err := o.session(ctx, addr, rcpts, from, msg)
+		required, err := tp.tlsFor(ctx, o, addr)
+		if err != nil {
+			last = result{status: "4.4.3", text: fmt.Sprintf("%s: %v", addr, err)}
+			continue
+		}
+		if e.RequireTLS && required == nil && o.opts.Relay == "" {
+			// RFC 8689 §4.2.1: without DANE or MTA-STS, the MX host's
+			// certificate must still verify for its name.
+			host, _, _ := net.SplitHostPort(addr)
+			required = &requiredTLS{cfg: &tls.Config{ServerName: host, RootCAs: o.opts.MXRootCAs, MinVersion: tls.VersionTLS12}, why: "REQUIRETLS"}
+		}
+		out, err := o.session(ctx, addr, rcpts, from, msg, required, envelopeOf(e, rcpts))
+		if errors.Is(err, errNoRequireTLS) {
+			noRequireTLS++
+		}
 		if err == nil {
 			return out
 		}
 		last = result{status: "4.4.1", text: fmt.Sprintf("%s: %v", addr, err)}
 		var tlsErr *tlsRequiredError
-		if errors.As(err, &tlsErr) {
+		var reqErr *requiredTLSError
+		if errors.As(err, &tlsErr) || errors.As(err, &reqErr) {
 			last = result{status: "4.7.10", text: err.Error()}
 		}
 		o.log.Info("remote host failed", "host", addr, "err", err)
 	}
+	if noRequireTLS > 0 && noRequireTLS == len(hosts) {
+		// RFC 8689 §5: no host would take it with REQUIRETLS.
+		return all(result{perm: true, status: "5.7.30", text: "REQUIRETLS support required: " + last.text})
+	}
 	return all(last)
+}
+
+// envelopeOf is e's DSN parameters for a group of its recipients, as the
+// SMTP client passes them on to a host that takes them.
+func envelopeOf(e *store.QueueEntry, rcpts []string) *store.QueueEntry {
+	env := &store.QueueEntry{Ret: e.Ret, EnvID: e.EnvID, RequireTLS: e.RequireTLS}
+	for _, r := range e.Rcpts {
+		if slices.Contains(rcpts, r.Addr) {
+			env.Rcpts = append(env.Rcpts, r)
+		}
+	}
+	return env
 }

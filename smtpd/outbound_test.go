@@ -41,11 +41,13 @@ type fakeMX struct {
 }
 
 type fakeMsg struct {
-	from  string
-	rcpts []string
-	data  string
-	tls   bool
-	user  string
+	from     string
+	rcpts    []string
+	data     string
+	tls      bool
+	user     string
+	mailOpts smtp.MailOptions   // as received (DSN, REQUIRETLS)
+	rcptOpts []smtp.RcptOptions // parallel to rcpts
 }
 
 type fakeSession struct {
@@ -78,21 +80,28 @@ func (s *fakeSession) Auth(string) (sasl.Server, error) {
 	}), nil
 }
 
-func (s *fakeSession) Mail(from string, _ *smtp.MailOptions) error {
+func (s *fakeSession) Mail(from string, opts *smtp.MailOptions) error {
 	if s.mx.auth != "" && s.msg.user == "" {
 		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "auth first"}
 	}
 	s.msg.from = from
+	if opts != nil {
+		s.msg.mailOpts = *opts
+	}
 	return nil
 }
 
-func (s *fakeSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (s *fakeSession) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if s.mx.rcpt != nil {
 		if err := s.mx.rcpt(to); err != nil {
 			return err
 		}
 	}
 	s.msg.rcpts = append(s.msg.rcpts, to)
+	if opts == nil {
+		opts = &smtp.RcptOptions{}
+	}
+	s.msg.rcptOpts = append(s.msg.rcptOpts, *opts)
 	return nil
 }
 

@@ -8,7 +8,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"mailroom/store"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -17,9 +19,18 @@ import (
 
 // session runs one SMTP transaction with addr. A connection-level error
 // (refused, timeout, TLS, greeting) is returned so the next host is tried.
-func (o *Outbound) session(ctx context.Context, addr string, rcpts []string, from string, msg []byte) (map[string]result, error) {
+// With required TLS (DANE, MTA-STS; see transportPolicy) the host must
+// offer STARTTLS and pass that configuration's verification.
+func (o *Outbound) session(ctx context.Context, addr string, rcpts []string, from string, msg []byte, required *requiredTLS, env *store.QueueEntry) (map[string]result, error) {
 	host, _, _ := net.SplitHostPort(addr)
-	c, rc, err := o.connect(ctx, addr, host)
+	var c *smtp.Client
+	var rc *remoteConn
+	var err error
+	if required != nil {
+		c, rc, err = o.connectVerified(ctx, addr, required)
+	} else {
+		c, rc, err = o.connect(ctx, addr, host)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +58,17 @@ func (o *Outbound) session(ctx context.Context, addr string, rcpts []string, fro
 		}
 		return result{status: "4.4.2", text: fmt.Sprintf("%s: %v", host, err)}
 	}
-	if err := c.Mail(from, nil); err != nil {
+	// RFC 8689: REQUIRETLS mail goes only to a host that takes it on.
+	if ok, _ := c.Extension("REQUIRETLS"); env.RequireTLS && !ok {
+		c.Quit()
+		return nil, fmt.Errorf("%s: %w", addr, errNoRequireTLS)
+	}
+	// RFC 3461 §5.2: the DSN parameters go on to a host that takes them
+	// (go-smtp's client leaves them out for one that does not, and then
+	// reports stop here: "relayed").
+	dsn, _ := c.Extension("DSN")
+	mopts := &smtp.MailOptions{RequireTLS: env.RequireTLS, Return: smtp.DSNReturn(env.Ret), EnvelopeID: env.EnvID}
+	if err := c.Mail(from, mopts); err != nil {
 		r := reply(err)
 		for _, rc := range rcpts {
 			out[rc] = r
@@ -56,7 +77,7 @@ func (o *Outbound) session(ctx context.Context, addr string, rcpts []string, fro
 	}
 	var accepted []string
 	for _, rc := range rcpts {
-		if err := c.Rcpt(rc, nil); err != nil {
+		if err := c.Rcpt(rc, rcptOptions(env, rc)); err != nil {
 			out[rc] = reply(err)
 			continue
 		}
@@ -77,7 +98,7 @@ func (o *Outbound) session(ctx context.Context, addr string, rcpts []string, fro
 		}
 	}
 	dataErr = err
-	r := result{ok: true, status: "2.0.0", text: host + " accepted the message"}
+	r := result{ok: true, status: "2.0.0", text: host + " accepted the message", relayed: !dsn}
 	if dataErr != nil {
 		r = reply(dataErr)
 	}
@@ -177,6 +198,8 @@ func (o *Outbound) client(conn net.Conn) (*smtp.Client, error) {
 // To an MX, STARTTLS is used when offered, and certificates are not
 // verified: this is opportunistic TLS, as between MX hosts, where failing
 // on a self-signed certificate would only push the mail to plaintext.
+// A host that DANE or an MTA-STS policy covers gets connectVerified
+// instead (tlspolicy.go).
 func (o *Outbound) connect(ctx context.Context, addr, host string) (*smtp.Client, *remoteConn, error) {
 	if o.opts.Relay != "" {
 		return o.connectRelay(ctx, addr, host)
@@ -256,4 +279,36 @@ func (o *Outbound) connectRelay(ctx context.Context, addr, host string) (*smtp.C
 		// unverified certificate: nothing goes to the relay in plaintext.
 		return nil, nil, &tlsRequiredError{addr: addr, err: err}
 	}
+}
+
+// errNoRequireTLS is a host that does not offer REQUIRETLS, for mail that
+// requires it.
+var errNoRequireTLS = errors.New("no REQUIRETLS offered")
+
+// rcptOptions is a recipient's DSN parameters for the next host.
+func rcptOptions(env *store.QueueEntry, addr string) *smtp.RcptOptions {
+	for _, r := range env.Rcpts {
+		if r.Addr != addr {
+			continue
+		}
+		opts := &smtp.RcptOptions{}
+		switch {
+		case r.Notify&store.NotifyNever != 0:
+			opts.Notify = []smtp.DSNNotify{smtp.DSNNotifyNever}
+		case r.Notify != 0:
+			for _, n := range []struct {
+				bit store.Notify
+				v   smtp.DSNNotify
+			}{{store.NotifySuccess, smtp.DSNNotifySuccess}, {store.NotifyFailure, smtp.DSNNotifyFailure}, {store.NotifyDelay, smtp.DSNNotifyDelayed}} {
+				if r.Notify&n.bit != 0 {
+					opts.Notify = append(opts.Notify, n.v)
+				}
+			}
+		}
+		if typ, orig, ok := strings.Cut(r.ORcpt, ";"); ok && strings.EqualFold(typ, "rfc822") {
+			opts.OriginalRecipientType, opts.OriginalRecipient = smtp.DSNAddressTypeRFC822, orig
+		}
+		return opts
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
+	"mailroom/inbound"
 	"mailroom/internal/liblog"
 	"mailroom/internal/netlimit"
 	"mailroom/internal/trace"
@@ -64,6 +65,11 @@ type Options struct {
 	Timeout time.Duration
 	// Queue takes submitted mail for remote recipients; nil refuses it.
 	Queue Queue
+	// Audit, if set, hears of mail a user sends as another account (the
+	// audit log); it must not block.
+	Audit func(store.AuditRecord)
+	// Sieve configures filtering at local delivery (sieve.go).
+	Sieve SieveOptions
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// MaxConnections and MaxConnectionsPerIP bound concurrent connections
@@ -78,6 +84,9 @@ type Options struct {
 	// are dropped as they come. 0 means no limit.
 	MaxReceiving int64
 	Sleep        func(ctx context.Context, d time.Duration)
+	// Inbound runs the checks on mail from outside (MX, LMTP): SPF, DKIM,
+	// DMARC, spam. nil accepts it unchecked.
+	Inbound *inbound.Checker
 	// Observer is told of connections, logins and messages (metrics);
 	// nil: nobody.
 	Observer Observer
@@ -109,6 +118,10 @@ type Server struct {
 	conns     *netlimit.Conns
 	throttle  *netlimit.Throttle
 	receiving *budget // nil: no limit
+
+	sieveCache scriptCache
+	srs        srsKey
+	sieveLive  atomic.Pointer[SieveOptions] // set by SetOptions (sieve.go)
 }
 
 // New returns a server; Serve starts listeners.
@@ -154,6 +167,7 @@ func (s *Server) SetOptions(o Options) {
 	}
 	s.domains.Store(&domains)
 	s.conns.SetLimits(o.MaxConnections, o.MaxConnectionsPerIP)
+	s.sieveLive.Store(&o.Sieve)
 }
 
 // Serve accepts connections on ln until Shutdown.
@@ -173,6 +187,8 @@ func (s *Server) Serve(ln net.Listener, lopts ListenerOptions) error {
 	srv.WriteTimeout = s.opts.Timeout
 	srv.ErrorLog = liblog.New(s.log)
 	srv.EnableSMTPUTF8 = true
+	srv.EnableDSN = true        // RFC 3461: NOTIFY, ORCPT, RET, ENVID kept and honoured (dsn.go)
+	srv.EnableREQUIRETLS = true // RFC 8689: over TLS only; the queue delivers such mail only over verified TLS
 	s.mu.Lock()
 	s.servers = append(s.servers, srv)
 	s.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailroom/acl"
+	"mailroom/inbound"
 	"mailroom/store"
 )
 
@@ -42,6 +43,17 @@ type session struct {
 
 	// sizeHint is the size MAIL announced (SIZE=), 0 if none.
 	sizeHint int
+
+	// trust is the inbound checks' verdict on the message (see
+	// checkTrust); nil when there are none.
+	trust *inbound.Verdict
+
+	// env carries the transaction's DSN (RFC 3461) and REQUIRETLS (RFC
+	// 8689) parameters: Ret, EnvID and RequireTLS from MAIL, each
+	// recipient's NOTIFY and ORCPT from RCPT (remote ones in env.Rcpts,
+	// parallel to remote; local ones in localDSN, parallel to local).
+	env      store.QueueEntry
+	localDSN []store.QueueRcpt
 }
 
 // closeWhenIdle closes the connection now if no transaction is under way,
@@ -86,7 +98,10 @@ var (
 	errAuthRequired = smtpErr(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required")
 	errAuthFailed   = smtpErr(535, smtp.EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
 	errTempFailure  = smtpErr(451, smtp.EnhancedCode{4, 3, 0}, "Temporary server error, please try again later")
-	errTooLarge     = smtpErr(552, smtp.EnhancedCode{5, 3, 4}, "Message exceeds the maximum message size")
+	// errRequireTLSUnsupported: REQUIRETLS mail this server cannot queue
+	// with its requirement (RFC 8689 §5: 5.7.30).
+	errRequireTLSUnsupported = smtpErr(550, smtp.EnhancedCode{5, 7, 30}, "REQUIRETLS support required, and this server cannot relay it")
+	errTooLarge              = smtpErr(552, smtp.EnhancedCode{5, 3, 4}, "Message exceeds the maximum message size")
 )
 
 func (s *session) AuthMechanisms() []string {
@@ -137,7 +152,8 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (s *session) Reset() {
-	s.from, s.local, s.rcpts, s.remote, s.sentAs = "", nil, nil, nil, nil
+	s.from, s.local, s.rcpts, s.remote, s.sentAs, s.trust = "", nil, nil, nil, nil, nil
+	s.env, s.localDSN = store.QueueEntry{}, nil
 	s.setInTx(false)
 }
 
@@ -181,6 +197,15 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	if s.mode == ModeSubmission && s.user == nil {
 		return errAuthRequired
 	}
+	if opts != nil {
+		if opts.RequireTLS {
+			// RFC 8689 §4.1: only over TLS.
+			if _, tls := s.conn.TLSConnectionState(); !tls {
+				return smtpErr(530, smtp.EnhancedCode{5, 7, 10}, "REQUIRETLS needs a TLS connection")
+			}
+		}
+		s.env.Ret, s.env.EnvID, s.env.RequireTLS = string(opts.Return), opts.EnvelopeID, opts.RequireTLS
+	}
 	if from == "" {
 		if s.mode == ModeSubmission {
 			return smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "The null sender is not allowed on submission")
@@ -217,7 +242,31 @@ func (s *session) checkSendAs(what, addr string) (*acl.Account, error) {
 	return owner, nil
 }
 
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
+// dsnRcpt is a recipient with its DSN parameters (RFC 3461 §4).
+func dsnRcpt(addr string, opts *smtp.RcptOptions) store.QueueRcpt {
+	r := store.QueueRcpt{Addr: addr}
+	if opts == nil {
+		return r
+	}
+	for _, n := range opts.Notify {
+		switch n {
+		case smtp.DSNNotifyNever:
+			r.Notify |= store.NotifyNever
+		case smtp.DSNNotifySuccess:
+			r.Notify |= store.NotifySuccess
+		case smtp.DSNNotifyFailure:
+			r.Notify |= store.NotifyFailure
+		case smtp.DSNNotifyDelayed:
+			r.Notify |= store.NotifyDelay
+		}
+	}
+	if opts.OriginalRecipient != "" {
+		r.ORcpt = strings.ToLower(string(opts.OriginalRecipientType)) + ";" + opts.OriginalRecipient
+	}
+	return r
+}
+
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
 	defer func() { s.observeReply("rcpt", err) }()
 	if s.mode == ModeSubmission && s.user == nil {
 		return errAuthRequired
@@ -240,6 +289,12 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
 			return smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "This server does not deliver to remote addresses")
 		}
 		s.remote = append(s.remote, a.String())
+		s.env.Rcpts = append(s.env.Rcpts, dsnRcpt(a.String(), opts))
+		return nil
+	}
+	if fwd, ok := s.srsRcpt(a); ok { // a bounce of mail a Sieve script redirected (srs.go)
+		s.remote = append(s.remote, fwd)
+		s.env.Rcpts = append(s.env.Rcpts, store.QueueRcpt{Addr: fwd})
 		return nil
 	}
 	acct, ok := s.srv.opts.Directory.Load().Lookup(a.String())
@@ -260,6 +315,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
 	}
 	s.local = append(s.local, acct)
 	s.rcpts = append(s.rcpts, a.String())
+	s.localDSN = append(s.localDSN, dsnRcpt(a.String(), opts))
 	return nil
 }
 
@@ -275,8 +331,9 @@ func (s *session) Data(r io.Reader) (err error) {
 	if err := s.deliverLocal(head, msg, nil); err != nil {
 		return err
 	}
+	s.reportLocalSuccess(head, msg)
 	if len(s.remote) > 0 {
-		if err := s.srv.opts.Queue.Enqueue(context.Background(), s.from, s.remote, head, msg); err != nil {
+		if err := s.enqueue(head, msg); err != nil {
 			s.log.Error("enqueue", "err", err)
 			// Local copies are committed; a retry would duplicate them,
 			// but losing the remote ones is worse.
@@ -292,6 +349,10 @@ func (s *session) Data(r io.Reader) (err error) {
 	}
 	if s.sentAs != nil {
 		s.fileSentCopy(head, msg)
+		if audit := s.srv.opts.Audit; audit != nil {
+			audit(store.AuditRecord{Time: s.srv.opts.Now(), Account: s.sentAs.Address, Actor: s.user.Address, Action: "send-as",
+				Detail: fmt.Sprintf("to %s", strings.Join(append(slices.Clone(s.rcpts), s.remote...), ", "))})
+		}
 	}
 	return nil
 }
@@ -342,7 +403,8 @@ func (s *session) readMessage(r io.Reader) (head, msg []byte, free func(), err e
 	if err := checkInbound(msg); err != nil {
 		return nil, nil, free, err
 	}
-	return nil, msg, free, nil
+	msg, err = s.checkTrust(msg)
+	return nil, msg, free, err
 }
 
 // remoteIP is the client's address for Received headers.

@@ -590,8 +590,14 @@ func TestSendAsTeamAddress(t *testing.T) {
 		}
 		return nil
 	})
-	if !strings.HasSuffix(copyText, reply) {
-		t.Errorf("sent copy: %q", copyText)
+	if !strings.HasSuffix(copyText, reply) || !strings.HasPrefix(copyText, "X-Mailroom-Sent-By: bob@example.test\r\n") {
+		t.Errorf("sent copy (names bob first, then the message): %q", copyText)
+	}
+	// The copy alice received does not name bob.
+	for _, m := range inboxContents(t, env.st, "alice@example.test") {
+		if strings.Contains(m, "X-Mailroom-Sent-By") {
+			t.Errorf("the recipient's copy names the member: %q", m)
+		}
 	}
 	// carol is not in staff: refused, naming the address.
 	err = testutil.SendMail(login("carol@other.test"), "info@example.test", []string{"alice@example.test"}, reply)

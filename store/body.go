@@ -202,7 +202,7 @@ func (tx *txn) refContent(hash [32]byte, body []byte, n int, split bool) (BodyID
 		}
 		// A dangling index entry (fsck reports these): store anew.
 	}
-	next, err := tx.nextCounter(metaNextBody, 1)
+	next, err := tx.s.bodyIDs.Next()
 	if err != nil {
 		return 0, err
 	}

@@ -69,6 +69,9 @@
 //     transactions that change them: SELECT (OpenState), SEARCH on \Seen
 //     and \Deleted, SELECT's first unseen message and EXPUNGE
 //     (FlagState) read a few small values instead of every record.
+//   - The audit log (audit.go) keeps records keyed by time: what users did
+//     in others' mailboxes, written in batches off the actions' paths,
+//     pruned daily after AuditRetention (180 days by default).
 //   - UIDVALIDITY is the creation time in seconds but always larger than
 //     any handed out before, so a recreated name never reuses one.
 //   - Writers take per-mailbox locks (in ID order) around commit and
@@ -92,6 +95,11 @@
 // (ErrHasChildren, as §6.3.5 allows), RENAME moves inferiors and
 // subscriptions along, and renaming INBOX moves its messages to the new
 // name and leaves an empty INBOX.
+//
+// Annotations (metadata.go, IMAP METADATA) are keyed by mailbox id (0:
+// the server) and user ("" for shared ones), with a per-account usage
+// record kept in the same transactions; a mailbox's purge removes them in
+// batches, and renaming INBOX copies them to the renamed mailbox.
 //
 // Derived data (BodyInfo, kindInfo|body|tag) is kept with a body by the
 // protocol layers (imapd keeps each body's encoded ENVELOPE there); it is

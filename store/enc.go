@@ -28,7 +28,12 @@ var (
 	metaNextMailbox = []byte{kindMeta, 'm'}
 	metaUIDValidity = []byte{kindMeta, 'v'}
 	metaNextQueue   = []byte{kindMeta, 'q'}
-	metaNextBody    = []byte{kindMeta, 'b'}
+	metaNextBody    = []byte{kindMeta, 'b'} // the last body ID, before bodySequence
+	// bodySequence hands out body IDs outside transactions (a Badger
+	// Sequence): a counter read and written by every transaction that
+	// stores a new body made concurrent deliveries to different
+	// mailboxes conflict, over and over under load.
+	bodySequence = []byte{kindMeta, 'B'}
 )
 
 func accountKey(kind byte, account string) []byte {

@@ -432,6 +432,9 @@ func (s *Store) purgeMailbox(ctx context.Context, id MailboxID) error {
 			return err
 		}
 		if len(uids) == 0 {
+			if err := s.purgeMetadata(ctx, id); err != nil {
+				return err
+			}
 			return s.update(ctx, []MailboxID{id}, func(tx *txn) error {
 				it := tx.NewIterator(badger.IteratorOptions{Prefix: aclPrefix(id)})
 				var keys [][]byte
@@ -595,22 +598,69 @@ func (s *Store) RenameMailbox(ctx context.Context, account, from, to string) err
 			// The old INBOX lives on under the new name with its messages
 			// and UIDVALIDITY; sessions that had it selected see it go.
 			tx.publish(Change{Mailbox: moved[0].ID, Kind: ChangeDeleted})
-			_, err := tx.create(account, Inbox, "")
-			return err
+			inbox, err := tx.create(account, Inbox, "")
+			if err != nil {
+				return err
+			}
+			return tx.copyMetadata(moved[0].ID, inbox.ID)
 		}
 		return nil
 	})
 }
 
 func (tx *txn) moveSubscription(account, from, to string) error {
-	_, ok, err := getValue(tx.Txn, nameKey(kindSub, account, from))
+	v, ok, err := getValue(tx.Txn, nameKey(kindSub, account, from))
 	if err != nil || !ok {
 		return err
 	}
 	if err := tx.Delete(nameKey(kindSub, account, from)); err != nil {
 		return err
 	}
-	return tx.Set(nameKey(kindSub, account, to), nil)
+	return tx.Set(nameKey(kindSub, account, to), v)
+}
+
+// unsubscribed is the value of a subscription key the user removed: kept
+// so that a mailbox shared with them later is not subscribed again
+// (AutoSubscribe).
+var unsubscribed = []byte{'u'}
+
+// AutoSubscribe subscribes the account to each name it has neither
+// subscribed nor unsubscribed before: mailboxes shared with a user show
+// in clients that list only subscribed folders, unless the user said
+// otherwise. It returns how many it added.
+func (s *Store) AutoSubscribe(ctx context.Context, account string, names []string) (int, error) {
+	// Usually every name has its key already: look before writing.
+	missing := false
+	if err := s.view(func(tx *badger.Txn) error {
+		for _, n := range names {
+			_, ok, err := getValue(tx, nameKey(kindSub, account, n))
+			if err != nil || !ok {
+				missing = true
+				return err
+			}
+		}
+		return nil
+	}); err != nil || !missing {
+		return 0, err
+	}
+	var added int
+	err := s.update(ctx, nil, func(tx *txn) error {
+		added = 0
+		for _, n := range names {
+			_, ok, err := getValue(tx.Txn, nameKey(kindSub, account, n))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if err := tx.Set(nameKey(kindSub, account, n), nil); err != nil {
+					return err
+				}
+				added++
+			}
+		}
+		return nil
+	})
+	return added, err
 }
 
 // Subscribe adds a name to the account's subscriptions. The mailbox need
@@ -632,7 +682,7 @@ func (s *Store) Unsubscribe(ctx context.Context, account, name string) error {
 		return err
 	}
 	return s.update(ctx, nil, func(tx *txn) error {
-		return tx.Delete(nameKey(kindSub, account, name))
+		return tx.Set(nameKey(kindSub, account, name), unsubscribed)
 	})
 }
 
@@ -644,6 +694,9 @@ func (s *Store) Subscriptions(ctx context.Context, account string) ([]string, er
 		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
+			if it.Item().ValueSize() > 0 {
+				continue // unsubscribed by the user
+			}
 			out = append(out, string(it.Item().Key()[len(prefix):]))
 		}
 		return nil

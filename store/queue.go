@@ -49,6 +49,26 @@ func (s RcptState) String() string {
 	return fmt.Sprintf("state %d", uint8(s))
 }
 
+// Notify is a recipient's DSN NOTIFY parameter (RFC 3461 §4.1); zero
+// means the client gave none (failures are reported, as by default).
+type Notify uint8
+
+const (
+	NotifySuccess Notify = 1 << iota
+	NotifyFailure
+	NotifyDelay
+	NotifyNever
+)
+
+// Wants reports whether the sender asked to hear of what (a failure
+// when nothing was asked).
+func (n Notify) Wants(what Notify) bool {
+	if n == 0 {
+		return what == NotifyFailure
+	}
+	return n&NotifyNever == 0 && n&what != 0
+}
+
 // QueueRcpt is one recipient of a queued message.
 type QueueRcpt struct {
 	Addr  string
@@ -58,6 +78,13 @@ type QueueRcpt struct {
 	LastError string
 	// Status is the enhanced status code of the failure, e.g. "5.1.1".
 	Status string
+	// Notify and ORcpt are the DSN parameters the submitter gave for the
+	// recipient (RFC 3461): which reports to send, and the original
+	// recipient to name in them ("rfc822;addr"). Relayed says the
+	// recipient was handed to a host that does not pass DSNs on.
+	Notify  Notify
+	ORcpt   string
+	Relayed bool
 }
 
 // QueueEntry is a queued message.
@@ -76,6 +103,13 @@ type QueueEntry struct {
 	Prefix []byte
 	// Bounced is set once the sender has been told of the failures.
 	Bounced bool
+	// Ret and EnvID are the submitter's DSN parameters (RFC 3461): "HDRS"
+	// returns only the header in a report, "FULL" the whole message; the
+	// envelope ID is quoted in every report. RequireTLS (RFC 8689): the
+	// message goes only over verified TLS to hosts that take REQUIRETLS.
+	Ret        string
+	EnvID      string
+	RequireTLS bool
 }
 
 // Pending returns the recipients still to be delivered.
@@ -111,15 +145,17 @@ func (e *QueueEntry) Done() bool {
 	return true
 }
 
-// Queue record versions: v2 adds the prefix at the end.
+// Queue record versions: v2 adds the prefix at the end, v3 the DSN and
+// REQUIRETLS parameters after it.
 const (
 	queueRecordV1 = 1
 	queueRecordV2 = 2
+	queueRecordV3 = 3
 )
 
 func (e *QueueEntry) encode() []byte {
 	var x enc
-	x.byte1(queueRecordV2)
+	x.byte1(queueRecordV3)
 	x.str(e.From)
 	x.varint(e.Created.UnixNano())
 	x.varint(e.Next.UnixNano())
@@ -139,13 +175,29 @@ func (e *QueueEntry) encode() []byte {
 		x.str(r.Status)
 	}
 	x.bytes(e.Prefix)
+	x.str(e.Ret)
+	x.str(e.EnvID)
+	if e.RequireTLS {
+		x.byte1(1)
+	} else {
+		x.byte1(0)
+	}
+	for _, r := range e.Rcpts {
+		x.byte1(byte(r.Notify))
+		x.str(r.ORcpt)
+		if r.Relayed {
+			x.byte1(1)
+		} else {
+			x.byte1(0)
+		}
+	}
 	return x.b
 }
 
 func decodeQueueEntry(id QueueID, b []byte) (*QueueEntry, error) {
 	d := dec{b: b}
 	v := d.byte1()
-	if v != queueRecordV1 && v != queueRecordV2 {
+	if v != queueRecordV1 && v != queueRecordV2 && v != queueRecordV3 {
 		return nil, fmt.Errorf("queue entry %d: %w (version %d)", id, errCorrupt, v)
 	}
 	e := &QueueEntry{ID: id}
@@ -172,6 +224,17 @@ func decodeQueueEntry(id QueueID, b []byte) (*QueueEntry, error) {
 			e.Prefix = append([]byte(nil), p...)
 		}
 	}
+	if v >= queueRecordV3 && d.err == nil {
+		e.Ret, e.EnvID, e.RequireTLS = d.str(), d.str(), d.byte1() == 1
+		for i := range e.Rcpts {
+			if d.err != nil {
+				break
+			}
+			e.Rcpts[i].Notify = Notify(d.byte1())
+			e.Rcpts[i].ORcpt = d.str()
+			e.Rcpts[i].Relayed = d.byte1() == 1
+		}
+	}
 	if d.err != nil {
 		return nil, fmt.Errorf("queue entry %d: %w", id, d.err)
 	}
@@ -192,6 +255,17 @@ func (s *Store) Enqueue(ctx context.Context, from string, rcpts []string, msg []
 // a body of its own: when it was just delivered to local recipients too,
 // it is stored once.
 func (s *Store) EnqueuePrefixed(ctx context.Context, from string, rcpts []string, prefix, msg []byte) (*QueueEntry, error) {
+	tmpl := QueueEntry{From: from}
+	for _, r := range rcpts {
+		tmpl.Rcpts = append(tmpl.Rcpts, QueueRcpt{Addr: r})
+	}
+	return s.EnqueueEntry(ctx, &tmpl, prefix, msg)
+}
+
+// EnqueueEntry is EnqueuePrefixed with the envelope given as an entry:
+// From, the recipients with their DSN parameters, Ret, EnvID and
+// RequireTLS are taken from tmpl; the rest is set here.
+func (s *Store) EnqueueEntry(ctx context.Context, tmpl *QueueEntry, prefix, msg []byte) (*QueueEntry, error) {
 	if len(msg) > maxBodySize || len(prefix) > 1<<20 {
 		return nil, ErrTooLarge
 	}
@@ -210,9 +284,10 @@ func (s *Store) EnqueuePrefixed(ctx context.Context, from string, rcpts []string
 		if err != nil {
 			return err
 		}
-		e = &QueueEntry{ID: QueueID(id), From: from, Created: now, Next: now, Size: int64(len(prefix) + len(msg)), Body: body, Prefix: prefix}
-		for _, r := range rcpts {
-			e.Rcpts = append(e.Rcpts, QueueRcpt{Addr: r})
+		e = &QueueEntry{ID: QueueID(id), From: tmpl.From, Created: now, Next: now, Size: int64(len(prefix) + len(msg)), Body: body, Prefix: prefix,
+			Ret: tmpl.Ret, EnvID: tmpl.EnvID, RequireTLS: tmpl.RequireTLS}
+		for _, r := range tmpl.Rcpts {
+			e.Rcpts = append(e.Rcpts, QueueRcpt{Addr: r.Addr, Notify: r.Notify, ORcpt: r.ORcpt})
 		}
 		return tx.Set(queueKey(e.ID), e.encode())
 	})

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"slices"
 	"testing"
 )
 
@@ -49,17 +50,26 @@ func TestEnqueuePrefixedSharesBody(t *testing.T) {
 func FuzzDecodeQueueEntry(f *testing.F) {
 	e := &QueueEntry{ID: 7, From: "a@example.test", Attempts: 2, Size: 100, Body: 3, Prefix: []byte("DKIM-Signature: x\r\n"),
 		Rcpts: []QueueRcpt{{Addr: "b@remote.test", State: RcptBounceDue, LastError: "550 no", Status: "5.1.1"}, {Addr: "c@remote.test"}}}
-	v2 := e.encode()
+	v3 := e.encode()
+	f.Add(v3)
+	// The same entry in the older versions: v2 ends after the prefix, v1
+	// before it.
+	tail := 2 + 1 + len(e.Rcpts)*3 // Ret, EnvID, RequireTLS; per recipient Notify, ORcpt, Relayed
+	v2 := append([]byte{queueRecordV2}, v3[1:len(v3)-tail]...)
 	f.Add(v2)
 	f.Add(append([]byte{queueRecordV1}, v2[1:len(v2)-len(e.Prefix)-1]...))
 	f.Add([]byte{queueRecordV2})
+	e.Ret, e.EnvID, e.RequireTLS = "HDRS", "env-1", true
+	e.Rcpts[0].Notify, e.Rcpts[0].ORcpt = NotifySuccess|NotifyFailure, "rfc822;b@remote.test"
+	f.Add(e.encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, err := decodeQueueEntry(1, b)
 		if err != nil {
 			return
 		}
 		again, err := decodeQueueEntry(1, d.encode())
-		if err != nil || again.From != d.From || len(again.Rcpts) != len(d.Rcpts) || !bytes.Equal(again.Prefix, d.Prefix) {
+		if err != nil || again.From != d.From || len(again.Rcpts) != len(d.Rcpts) || !bytes.Equal(again.Prefix, d.Prefix) ||
+			again.Ret != d.Ret || again.EnvID != d.EnvID || again.RequireTLS != d.RequireTLS || !slices.Equal(again.Rcpts, d.Rcpts) {
 			t.Fatalf("round trip: %+v, %v; want %+v", again, err, d)
 		}
 	})

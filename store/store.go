@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -40,6 +42,9 @@ type Options struct {
 	// every reader would otherwise compute at first use (IMAP's header
 	// summary and ENVELOPE). It must be fast and must not call the store.
 	Derive func(body []byte) []Derived
+	// AuditRetention is how long audit records are kept; 0 means
+	// DefaultAuditRetention.
+	AuditRetention time.Duration
 	// ExpungeRetention is how long a record of each expunge is kept for
 	// clients resynchronising (QRESYNC); 0 means DefaultExpungeRetention.
 	ExpungeRetention time.Duration
@@ -61,7 +66,9 @@ type Store struct {
 	gcDone chan struct{}
 
 	expungeRetention time.Duration
+	auditRetention   time.Duration
 	derive           func(body []byte) []Derived
+	bodyIDs          *badger.Sequence
 
 	// bodyReads counts message contents read (BodyReads).
 	bodyReads atomic.Uint64
@@ -137,6 +144,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if s.expungeRetention <= 0 {
 		s.expungeRetention = DefaultExpungeRetention
 	}
+	if s.auditRetention = opts.AuditRetention; s.auditRetention <= 0 {
+		s.auditRetention = DefaultAuditRetention
+	}
 	s.minFree.Store(opts.MinFreeBytes)
 	if s.now == nil {
 		s.now = time.Now
@@ -153,12 +163,43 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if s.bodyIDs, err = openBodySequence(db); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.buildUIDBlocks(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	go s.gcLoop()
 	return s, nil
+}
+
+// openBodySequence starts the body ID sequence after the last ID the
+// older counter handed out (a store written before the sequence).
+func openBodySequence(db *badger.DB) (*badger.Sequence, error) {
+	err := db.Update(func(tx *badger.Txn) error {
+		if _, ok, err := getValue(tx, bodySequence); err != nil || ok {
+			return err
+		}
+		v, _, err := getValue(tx, metaNextBody)
+		if err != nil {
+			return err
+		}
+		var last uint64
+		if len(v) == 8 {
+			last = binary.BigEndian.Uint64(v)
+		}
+		return tx.Set(bodySequence, binary.BigEndian.AppendUint64(nil, last+1))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("body sequence: %w", err)
+	}
+	seq, err := db.GetSequence(bodySequence, 100)
+	if err != nil {
+		return nil, fmt.Errorf("body sequence: %w", err)
+	}
+	return seq, nil
 }
 
 // Close waits for operations in progress and background work to finish,
@@ -173,6 +214,9 @@ func (s *Store) Close() error {
 	s.gate.Unlock()
 	close(s.gcStop)
 	<-s.gcDone
+	if s.bodyIDs != nil {
+		s.bodyIDs.Release() // the unused rest of the lease is not lost
+	}
 	return s.db.Close()
 }
 
@@ -194,6 +238,11 @@ func (s *Store) gcLoop() {
 					s.log.Warn("pruning expunge records", "err", err)
 				} else if n > 0 {
 					s.log.Info("pruned expunge records", "records", n)
+				}
+				if n, err := s.PruneAudit(context.Background(), now.Add(-s.auditRetention)); err != nil {
+					s.log.Warn("pruning the audit log", "err", err)
+				} else if n > 0 {
+					s.log.Info("pruned the audit log", "records", n)
 				}
 			}
 		}
@@ -319,6 +368,13 @@ func (s *Store) update(ctx context.Context, mailboxes []MailboxID, fn func(tx *t
 		}
 		tx.Discard()
 		if errors.Is(err, badger.ErrConflict) && attempt < 100 {
+			// Another transaction changed what this one read (an
+			// account's usage, a shared body's reference count): retry,
+			// after a short random pause once it keeps happening, so
+			// writers that keep colliding stop doing it in step.
+			if attempt >= 2 {
+				time.Sleep(time.Duration(rand.Int64N(int64(min(attempt, 20)) * int64(100*time.Microsecond))))
+			}
 			continue
 		}
 		if errors.Is(err, badger.ErrTxnTooBig) {

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -106,5 +108,59 @@ func TestOpenState(t *testing.T) {
 	}
 	if p, err := s.Check(ctx); err != nil || len(p) != 0 {
 		t.Fatalf("check after delete: %q %v", p, err)
+	}
+}
+
+// TestConcurrentAppendsToManyMailboxes: writers to different mailboxes
+// run at once (their locks differ); storing new bodies must not make them
+// collide on a shared counter until they give up (body IDs come from a
+// sequence outside the transactions), and IDs stay unique across a reopen.
+func TestConcurrentAppendsToManyMailboxes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 16 {
+		account := fmt.Sprintf("u%d@example.test", w)
+		s.EnsureAccount(ctx, account, false)
+		in, _ := s.Inbox(ctx, account)
+		wg.Go(func() {
+			for i := range 60 {
+				if _, err := s.Append(ctx, in.ID, fmt.Appendf(nil, "Subject: %d/%d\r\n\r\nx\r\n", w, i), NewMessage{}, 0); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("append: %v", err)
+	}
+	s.Close()
+	s = openTest(t, Options{Dir: dir})
+	in, _ := s.Inbox(ctx, "u0@example.test")
+	if _, err := s.Append(ctx, in.ID, []byte("Subject: after\r\n\r\nnew\r\n"), NewMessage{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Check(ctx); err != nil || len(p) != 0 {
+		t.Fatalf("check: %q %v", p, err)
+	}
+	seen := map[BodyID]bool{}
+	for w := range 16 {
+		in, _ := s.Inbox(ctx, fmt.Sprintf("u%d@example.test", w))
+		s.Messages(ctx, in.ID, 1, 0, func(m *Message) error {
+			if seen[m.Body] {
+				t.Errorf("body %d used twice", m.Body)
+			}
+			seen[m.Body] = true
+			return nil
+		})
 	}
 }

@@ -84,6 +84,24 @@ func (s *server) serveAdmin(c net.Conn, log *slog.Logger) {
 		if err = json.Unmarshal([]byte(arg), &req); err == nil {
 			data, err = runFsck(context.Background(), s.store, req.Repair)
 		}
+	case "sieve":
+		var req sieveRequest
+		if err = json.Unmarshal([]byte(arg), &req); err == nil {
+			data, err = runSieve(context.Background(), s.store, s.dir.Load(), req)
+			if err == nil && req.Op != "list" && req.Op != "get" {
+				log.Info("sieve changed by the operator", "account", req.Account, "op", req.Op, "name", req.Name)
+			}
+		}
+	case "audit":
+		var req auditRequest
+		if err = json.Unmarshal([]byte(arg), &req); err == nil {
+			if s.audit != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				s.audit.sync(ctx)
+				cancel()
+			}
+			data, err = readAudit(context.Background(), s.store, req)
+		}
 	case "acl":
 		var req aclRequest
 		if err = json.Unmarshal([]byte(arg), &req); err == nil {

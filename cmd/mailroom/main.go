@@ -27,18 +27,20 @@ const usage = `usage: mailroom <command> [flags]
 commands:
   serve          run the server (-c FILE, -data DIR)
   check-config   validate the configuration (-c FILE)
-  hash-password  read a password from stdin or a prompt and print its hash
+  hash-password  read a password from stdin or a prompt and print its hash (-scram: also a SCRAM-SHA-256 credential, as config lines)
   stats          print what the data directory holds, as JSON (-c FILE, -data DIR, -accounts: per account too)
   queue          list the outbound queue and why each message waits (-c FILE, -data DIR)
   dkim-keygen    write a DKIM key and print its DNS record (-domain D -selector S [-type rsa|ed25519] [-out FILE])
   dns            print the MX, SPF, DKIM and DMARC records of a domain (-c FILE -domain D)
   acl            list, grant or revoke mailbox rights (acl list|grant|revoke ...; see 'mailroom acl')
+  sieve          check a Sieve script, or list, get, put, activate an account's (see 'mailroom sieve')
   fsck           check every counter and reference count against the records (-c FILE, -data DIR, -repair)
   account        list accounts, show one, purge one no longer configured (account list|show|purge; see 'mailroom account')
   import         copy a Maildir, mbox file or directory of mbox files into an account (ACCOUNT SOURCE)
   export         write an account's mail as a Maildir or mbox files (ACCOUNT DIR [-format maildir|mbox])
   backup         write a consistent backup while the server runs (-c FILE, -data DIR, -since N, FILE)
   restore        create the data directory from a backup and incremental ones (-c FILE, -data DIR, FILE...)
+  audit          what others did in people's mailboxes (-c FILE [-account A] [-user U] [-since 24h|DATE] [-json])
 `
 
 func main() {
@@ -56,7 +58,7 @@ func main() {
 	case "check-config":
 		err = cmdCheckConfig(args, os.Stdout)
 	case "hash-password":
-		err = cmdHashPassword(os.Stdin, os.Stdout, os.Stderr)
+		err = cmdHashPassword(args, os.Stdin, os.Stdout, os.Stderr)
 	case "stats":
 		err = cmdStats(ctx, args, os.Stdout)
 	case "queue":
@@ -65,6 +67,8 @@ func main() {
 		err = cmdDKIMKeygen(args, os.Stdout)
 	case "dns":
 		err = cmdDNS(args, os.Stdout)
+	case "sieve":
+		err = cmdSieve(ctx, args, os.Stdin, os.Stdout)
 	case "acl":
 		err = cmdACL(ctx, args, os.Stdout)
 	case "fsck":
@@ -79,6 +83,8 @@ func main() {
 		err = cmdBackup(ctx, args, os.Stdout)
 	case "restore":
 		err = cmdRestore(ctx, args, os.Stdout)
+	case "audit":
+		err = cmdAudit(ctx, args, os.Stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return
@@ -149,7 +155,12 @@ func cmdCheckConfig(args []string, out io.Writer) error {
 	return nil
 }
 
-func cmdHashPassword(in *os.File, out, prompt io.Writer) error {
+func cmdHashPassword(args []string, in *os.File, out, prompt io.Writer) error {
+	fs := flag.NewFlagSet("hash-password", flag.ContinueOnError)
+	scram := fs.Bool("scram", false, "also print a SCRAM-SHA-256 credential; both as config lines")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	var pw string
 	if term.IsTerminal(int(in.Fd())) {
 		fmt.Fprint(prompt, "Password: ")
@@ -182,7 +193,15 @@ func cmdHashPassword(in *os.File, out, prompt io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(out, h)
+	if !*scram {
+		fmt.Fprintln(out, h)
+		return nil
+	}
+	sc, err := acl.NewSCRAMCredential(pw, acl.SCRAMIterations)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "password_hash = %q\nscram_sha256 = %q\n", h, sc)
 	return nil
 }
 

@@ -49,7 +49,9 @@ password_hash = %[1]q
 [[accounts]]
 address = "carol@other.test"
 password_hash = %[1]q
-`, h)
+[dns]
+resolver = %[2]q
+`, h, testutil.NewDNS(t).Addr)
 	path := filepath.Join(dir, "mailroom.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -24,10 +24,13 @@ import (
 
 	"mailroom/acl"
 	"mailroom/config"
+	"mailroom/dane"
 	"mailroom/fts"
 	"mailroom/imapd"
+	"mailroom/inbound"
 	"mailroom/internal/trace"
 	"mailroom/metrics"
+	"mailroom/mtasts"
 	"mailroom/smtpd"
 	"mailroom/store"
 	"mailroom/web"
@@ -82,13 +85,13 @@ func buildDirectory(cfg *config.Config) (*acl.Directory, error) {
 		aliases := append(slices.Clone(a.Aliases), postmasterOf[a.Address]...)
 		slices.Sort(aliases[len(a.Aliases):])
 		specs = append(specs, acl.AccountSpec{
-			Address: a.Address, PasswordHash: a.PasswordHash, Plan: plan,
+			Address: a.Address, PasswordHash: a.PasswordHash, SCRAMSHA256: a.SCRAMSHA256, Plan: plan,
 			Groups: a.Groups, Aliases: aliases, Team: a.Team,
 		})
 	}
 	var shares []acl.Share
 	for _, s := range cfg.Shares {
-		shares = append(shares, acl.Share{Owner: s.Owner, Mailbox: s.Mailbox, Grantee: s.Grantee, Rights: s.Rights})
+		shares = append(shares, acl.Share{Owner: s.Owner, Mailbox: s.Mailbox, Grantee: s.Grantee, Rights: s.Rights, Send: s.Send})
 	}
 	return acl.NewDirectory(specs, plans, groups, shares)
 }
@@ -140,6 +143,7 @@ type server struct {
 	dir   *acl.Live
 	imap  *imapd.Server
 	smtp  *smtpd.Server
+	sieve *sieveServer
 	certs *certSource // nil without TLS, or with ACME
 	acme  *autocert.Manager
 	web   *web.Server
@@ -147,6 +151,10 @@ type server struct {
 	metrics        *metrics.Metrics
 	metricsHandler http.Handler
 	imports        sync.Map // account -> chan struct{}: one import at a time (import.go)
+
+	resolver inbound.FullResolver // [dns] resolver: every lookup of the server
+	checker  *inbound.Checker     // inbound trust checks (SPF, DKIM, DMARC, spam)
+	sts      *mtasts.Fetcher      // MTA-STS policies of recipient domains, cached across reloads
 
 	queue        liveQueue
 	stopOutbound func() // stops the current outbound queue's workers and waits
@@ -157,6 +165,7 @@ type server struct {
 
 	index       *fts.Index // the full-text index, in data_dir/fts
 	stopIndexer func()
+	audit       *auditWriter
 }
 
 // start opens the store, binds every listener and starts serving. Binding
@@ -193,11 +202,12 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		}
 	}
 	st, err := store.Open(ctx, store.Options{Dir: cfg.DataDir, Logger: log.With("component", "store"), OnChange: onChange,
-		MinFreeBytes: int64(cfg.Limits.MinFreeSpace), Derive: imapd.DeriveBodyInfo})
+		MinFreeBytes: int64(cfg.Limits.MinFreeSpace), Derive: imapd.DeriveBodyInfo, AuditRetention: cfg.Audit.Retention.D()})
 	if err != nil {
 		return nil, err
 	}
-	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir), certs: certs, acme: acmeMgr}
+	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir), certs: certs, acme: acmeMgr, resolver: inbound.NewResolver(cfg.DNS.Resolver)}
+	s.sts = &mtasts.Fetcher{Resolver: s.resolver, Logger: log.With("component", "mta-sts")}
 	if s.index, err = fts.Open(filepath.Join(cfg.DataDir, "fts")); err != nil {
 		s.shutdown()
 		return nil, err
@@ -213,7 +223,16 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	}
 	io := imapOptions(cfg)
 	io.Store, io.Registry, io.Directory, io.Logger, io.TLSConfig, io.Search = st, reg, s.dir, log, tlsConfig, indexer
+	if learner := newJunkLearner(cfg, log); learner != nil {
+		io.OnJunk = learner.note
+		s.wg.Go(func() { learner.run(ictx) })
+	}
+	audit := newAuditWriter(st, log)
+	s.audit = audit
+	s.wg.Go(func() { audit.run(ictx) })
+	io.Audit, io.AuditReads = audit.note, cfg.Audit.Reads
 	s.imap = imapd.New(io)
+	s.sieve = newManageSieve(cfg, st, s.dir, log, tlsConfig)
 	keys, err := loadDKIMKeys(cfg, log)
 	if err != nil {
 		s.shutdown()
@@ -226,7 +245,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	}
 	s.startOutbound(cfg, keys, relayCAs)
 	so := smtpOptions(cfg)
-	so.Store, so.Directory, so.Logger, so.TLSConfig, so.Queue = st, s.dir, log, tlsConfig, &s.queue
+	so.Store, so.Directory, so.Logger, so.TLSConfig, so.Queue, so.Audit = st, s.dir, log, tlsConfig, &s.queue, audit.note
+	s.checker = newChecker(cfg, s.resolver, log)
+	so.Inbound = s.checker
 	so.Observer = s.metrics
 	s.smtp = smtpd.New(so)
 	if s.web, err = newWeb(s, cfg); err != nil {
@@ -255,6 +276,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 			switch name {
 			case "imap", "imaps":
 				return s.imap.Serve(ln, imapd.ListenerOptions{InsecureAuth: l.AllowInsecureAuth})
+			case "managesieve":
+				return serveManageSieve(s.sieve, ln, l.AllowInsecureAuth)
 			case "smtp":
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeMX})
 			case "lmtp":
@@ -308,6 +331,7 @@ func smtpOptions(cfg *config.Config) smtpd.Options {
 		MaxMessageBytes: int64(l.MessageSize), MaxRecipients: l.Recipients, Timeout: l.SMTPTimeout.D(),
 		MaxReceiving:   int64(l.Receiving),
 		MaxConnections: l.Connections, MaxConnectionsPerIP: l.ConnectionsPerIP,
+		Sieve: sieveOptions(cfg),
 	}
 }
 
@@ -329,6 +353,11 @@ func (q *liveQueue) Enqueue(ctx context.Context, from string, rcpts []string, he
 	return q.p.Load().Enqueue(ctx, from, rcpts, head, msg)
 }
 
+// EnqueueEntry keeps the DSN and REQUIRETLS parameters (smtpd.EnvelopeQueue).
+func (q *liveQueue) EnqueueEntry(ctx context.Context, env *store.QueueEntry, head, msg []byte) error {
+	return q.p.Load().EnqueueEntry(ctx, env, head, msg)
+}
+
 // startOutbound starts an outbound queue for cfg and makes it current,
 // after stopping the previous one (its deliveries in progress are
 // abandoned and retried by the new one: the queue lives in the store).
@@ -338,7 +367,8 @@ func (s *server) startOutbound(cfg *config.Config, keys map[string]*smtpd.DKIMKe
 		Relay: cfg.Outbound.Relay, RelayUsername: cfg.Outbound.RelayUsername, RelayPassword: cfg.Outbound.RelayPassword,
 		RelayTLS: cfg.Outbound.RelayTLS, RelayRootCAs: relayCAs,
 		MaxAge: cfg.Outbound.MaxAge.D(), RetryInitial: cfg.Outbound.RetryInitial.D(), Workers: cfg.Outbound.Workers,
-		DKIM: keys, Observer: s.metrics,
+		DKIM: keys, Resolver: s.resolver, MTASTS: s.sts, DANE: &dane.Resolver{Addr: cfg.DNS.Resolver},
+		Observer: s.metrics,
 	})
 	if s.stopOutbound != nil {
 		s.stopOutbound()
@@ -455,6 +485,7 @@ func (s *server) reload(cfg *config.Config, level *slog.LevelVar) error {
 	s.imap.SetOptions(imapOptions(cfg))
 	s.smtp.SetOptions(smtpOptions(cfg))
 	s.web.SetOptions(webOpts)
+	s.checker.SetLocalDomains(fromPolicies(cfg))
 	level.Set(parseLevel(cfg.Log.Level))
 	if len(restart) > 0 {
 		s.log.Warn("this change needs a restart; the running values stay until then", "settings", strings.Join(restart, ", "))
@@ -480,6 +511,8 @@ var restartSettings = []struct {
 	{"limits.smtp_timeout", func(c *config.Config) any { return c.Limits.SMTPTimeout }},
 	{"limits.min_free_space", func(c *config.Config) any { return c.Limits.MinFreeSpace }},
 	{"limits.receiving", func(c *config.Config) any { return c.Limits.Receiving }},
+	{"dns.resolver", func(c *config.Config) any { return c.DNS.Resolver }},
+	{"spam", func(c *config.Config) any { return fmt.Sprint(c.Spam) }},
 }
 
 // restartOnly names the settings that differ between the running
@@ -512,6 +545,7 @@ func keepRunning(running, next *config.Config) *config.Config {
 	c.Limits.MessageSize, c.Limits.Recipients = running.Limits.MessageSize, running.Limits.Recipients
 	c.Limits.SMTPTimeout, c.Limits.MinFreeSpace = running.Limits.SMTPTimeout, running.Limits.MinFreeSpace
 	c.Limits.Receiving = running.Limits.Receiving
+	c.DNS, c.Spam = running.DNS, running.Spam
 	return &c
 }
 
@@ -525,6 +559,9 @@ func (s *server) shutdown() error {
 	defer cancel()
 	if s.smtp != nil {
 		s.smtp.Shutdown(ctx) // lets a DATA in progress finish
+	}
+	if s.sieve != nil {
+		s.sieve.Close()
 	}
 	if s.imap != nil {
 		s.imap.Close()

@@ -105,7 +105,9 @@ password_hash = %q
 [outbound]
 relay = %q
 relay_tls = "none" # the test smarthost has no TLS
-`, h, h, relay)
+[dns]
+resolver = %q # the inbound checks' lookups: a fake, no test touches the internet
+`, h, h, relay, testutil.NewDNS(t).Addr)
 	path := filepath.Join(dir, "mailroom.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

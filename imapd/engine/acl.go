@@ -2,9 +2,11 @@ package engine
 
 import (
 	"strings"
+	"time"
 
 	"mailroom/acl"
 	"mailroom/imapd/proto"
+	"mailroom/store"
 )
 
 // The RFC 4314 ACL commands. Each needs "a" on the mailbox but MYRIGHTS,
@@ -101,6 +103,7 @@ func cmdSetACL(c *conn, cmd *proto.Command) error {
 		return err
 	}
 	c.log.Info("acl changed", "mailbox", p.display, "owner", p.owner.Address, "identifier", id, "rights", next.String())
+	c.audit(p, "setacl", id+" "+next.String())
 	return nil
 }
 
@@ -120,6 +123,7 @@ func cmdDeleteACL(c *conn, cmd *proto.Command) error {
 		return err
 	}
 	c.log.Info("acl changed", "mailbox", p.display, "owner", p.owner.Address, "identifier", id, "rights", "")
+	c.audit(p, "deleteacl", id)
 	return nil
 }
 
@@ -193,6 +197,31 @@ func cmdMyRights(c *conn, cmd *proto.Command) error {
 	}
 	c.enc.Raw("* MYRIGHTS ")
 	c.mailboxName(name)
-	c.enc.SP().String(p.rights.String()).CRLF()
+	c.enc.SP().String(c.shownRights(p.owner.Address, p.rights).String()).CRLF()
 	return nil
+}
+
+// shownRights is what MYRIGHTS says: an owner whose plan cannot share is
+// not told "a", so clients (Roundcube's Sharing tab) do not offer a
+// dialog where every grant would be refused. GETACL still answers them
+// with what the operator granted.
+func (c *conn) shownRights(owner string, r acl.Rights) acl.Rights {
+	if me := c.me(c.srv.opts.Directory.Load()); me != nil && acl.Fold(owner) == acl.Fold(me.Address) && !me.Plan.Share {
+		return r &^ acl.RightAdmin
+	}
+	return r
+}
+
+// audit tells the audit log (Options.Audit) what the user did in p, when
+// p is someone else's mailbox.
+func (c *conn) audit(p *place, action, detail string) {
+	if c.srv.opts.Audit == nil || p == nil || p.owner == nil || acl.Fold(p.owner.Address) == acl.Fold(c.account.Address) {
+		return
+	}
+	c.srv.opts.Audit(store.AuditRecord{Time: time.Now(), Account: p.owner.Address, Actor: c.account.Address, Action: action, Mailbox: p.name, Detail: detail})
+}
+
+// auditUIDs is a UID list for an audit record.
+func auditUIDs(uids []store.UID) string {
+	return "UID " + uidsString(uids)
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"net"
 	"strings"
 	"time"
 
@@ -26,6 +27,8 @@ func cmdStartTLS(c *conn, cmd *proto.Command) error {
 		return syntax("STARTTLS takes no arguments")
 	case c.secure:
 		return bad("", "TLS is already active")
+	case c.compressed():
+		return bad("", "STARTTLS after COMPRESS is not supported") // TLS must be below compression (RFC 4978 §3)
 	case c.srv.opts.TLSConfig == nil:
 		return no("", "TLS is not available")
 	}
@@ -77,7 +80,7 @@ func cmdAuthenticate(c *conn, cmd *proto.Command) error {
 		return syntax("AUTHENTICATE takes a mechanism and an optional initial response")
 	}
 	mech := cmd.Args[0].Upper()
-	if mech != "PLAIN" && mech != "LOGIN" {
+	if mech != "PLAIN" && mech != "LOGIN" && mech != scramMech {
 		return no("CANNOT", "Unsupported authentication mechanism")
 	}
 	if !c.passwordsAllowed() {
@@ -91,9 +94,12 @@ func cmdAuthenticate(c *conn, cmd *proto.Command) error {
 		return loginErr
 	}
 	var srv sasl.Server
-	if mech == "LOGIN" {
+	switch mech {
+	case scramMech:
+		srv = c.scramServer(&tried, &loginErr)
+	case "LOGIN":
 		srv = &loginServer{check: check}
-	} else {
+	default:
 		srv = sasl.NewPlainServer(func(identity, user, pass string) error {
 			if identity != "" && !strings.EqualFold(identity, user) {
 				tried = true
@@ -199,6 +205,14 @@ func (c *conn) login(user, pass string) error {
 		}
 		return err
 	}
+	return c.admit(a, name, from)
+}
+
+// admit moves the connection to the authenticated state once a's
+// credentials checked (login, SCRAM): the throttle forgets the failures,
+// the session is counted.
+func (c *conn) admit(a *acl.Account, name string, from net.Addr) error {
+	s := c.srv
 	s.throttle.Succeed(name, from)
 	if !s.sessions.acquire(a.Address, s.limits.Load().maxSessions) {
 		c.log.Warn("login refused: too many sessions", "user", a.Address)

@@ -90,6 +90,14 @@ func lookup(name string) (command, bool) {
 		return command{states: authed, run: cmdListRights}, true
 	case "MYRIGHTS":
 		return command{states: authed, run: cmdMyRights}, true
+	// RFC 4978.
+	case "COMPRESS":
+		return command{states: authed, run: cmdCompress}, true
+	// RFC 5464.
+	case "GETMETADATA":
+		return command{states: authed, run: cmdGetMetadata}, true
+	case "SETMETADATA":
+		return command{states: authed, run: cmdSetMetadata}, true
 	// Selected (§6.4).
 	case "CHECK":
 		return command{states: selected, run: cmdNoop}, true
@@ -141,16 +149,20 @@ func lookup(name string) (command, bool) {
 func (c *conn) capabilities() []string {
 	caps := []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MOVE", "ESEARCH", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "LIST-MYRIGHTS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN",
-		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "CONTEXT=SEARCH", "CONTEXT=SORT", "NOTIFY", "OBJECTID", "SAVEDATE", "SORT", "SORT=DISPLAY", "ESORT", "MULTIAPPEND", "CATENATE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN", "PREVIEW"}
+		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "CONTEXT=SEARCH", "CONTEXT=SORT", "NOTIFY", "OBJECTID", "SAVEDATE", "SORT", "SORT=DISPLAY", "ESORT", "MULTIAPPEND", "CATENATE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN", "PREVIEW",
+		"METADATA", "METADATA-SERVER"}
 	if c.srv.opts.AppendLimit > 0 {
 		caps = append(caps, "APPENDLIMIT="+formatUint(uint64(c.srv.opts.AppendLimit)))
+	}
+	if c.state != notAuthenticated && !c.compressed() {
+		caps = append(caps, "COMPRESS=DEFLATE")
 	}
 	if c.state == notAuthenticated {
 		if !c.secure && c.srv.opts.TLSConfig != nil {
 			caps = append(caps, "STARTTLS")
 		}
 		if c.passwordsAllowed() {
-			caps = append(caps, "AUTH=PLAIN", "AUTH=LOGIN")
+			caps = append(caps, "AUTH=PLAIN", "AUTH=LOGIN", "AUTH="+scramMech)
 		} else {
 			caps = append(caps, "LOGINDISABLED")
 		}

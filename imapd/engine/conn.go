@@ -136,9 +136,13 @@ func (c *conn) serve() {
 			c.bye("SERVERBUG", "Internal server error")
 		}
 	}()
+	// The socket as accepted: its deadline reaches the layers STARTTLS and
+	// COMPRESS put above it, and c.nc, which they replace, is the
+	// connection goroutine's alone.
+	nc := c.nc
 	stop := context.AfterFunc(c.srv.ctx, func() {
 		c.shutdown.Store(true)
-		c.nc.SetReadDeadline(time.Now())
+		nc.SetReadDeadline(time.Now())
 	})
 	defer stop()
 	c.log.Debug("connected")
@@ -252,6 +256,9 @@ func (c *conn) begin(tag, name string) error {
 // APPEND may be as large as APPENDLIMIT; every other literal stays within
 // the decoder's own limit.
 func (c *conn) literal(p proto.Pending) (bool, error) {
+	if err := metadataLiteral(p); err != nil {
+		return false, err
+	}
 	catenateText := p.Name == "APPEND" && p.Depth == 1 && len(p.Args) >= 2 && p.Args[len(p.Args)-1].IsAtom("CATENATE")
 	if p.Name == "APPEND" && p.Depth == 0 && len(p.Args) >= 1 || catenateText {
 		if limit := c.srv.opts.AppendLimit; limit > 0 && p.Size > limit {

@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
+	"mailroom/imapd/part"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -113,6 +116,14 @@ func (c *conn) copyMove(cmd *proto.Command, uid, move bool) error {
 	if len(cp.Source) == 0 {
 		return nil
 	}
+	c.learnJunk(src.mailbox, dp.mailbox, cp.Dest)
+	if move {
+		c.audit(src, "move-out", auditUIDs(cp.Source)+" to "+dp.display)
+		c.audit(dp, "move-in", auditUIDs(cp.Dest)+" from "+src.display)
+	} else {
+		c.audit(src, "copy-out", auditUIDs(cp.Source)+" to "+dp.display)
+		c.audit(dp, "copy-in", auditUIDs(cp.Dest)+" from "+src.display)
+	}
 	if move {
 		// COPYUID goes in an untagged OK before the EXPUNGEs (RFC 6851
 		// §4.3), which announce sends after this command.
@@ -161,7 +172,10 @@ func (c *conn) expunge(only []store.UID) error {
 	if err != nil || len(uids) == 0 {
 		return err
 	}
-	_, err = c.srv.opts.Store.Expunge(c.ctx, c.sel.id, uids)
+	done, err := c.srv.opts.Store.Expunge(c.ctx, c.sel.id, uids)
+	if len(done) > 0 {
+		c.audit(p, "expunge", auditUIDs(done))
+	}
 	return err
 }
 
@@ -231,6 +245,11 @@ func cmdAppend(c *conn, cmd *proto.Command) error {
 	if last := args[len(args)-1]; len(bodies) == 0 || last.Kind != proto.Literal && last.Kind != proto.List {
 		return syntax("Each message must be a literal or CATENATE, and one must end the command")
 	}
+	if len(bodies) == 1 && dp.mailbox.SpecialUse == store.SpecialSent {
+		if uid, found := c.alreadySent(dp.mailbox, bodies[0]); found {
+			return ok("APPENDUID "+formatUint(dp.mailbox.UIDValidity)+" "+formatUint(uid), "APPEND completed (the server had filed this message already)")
+		}
+	}
 	ds, err := c.srv.opts.Store.AppendMany(c.ctx, dp.mailbox.ID, bodies, msgs, dp.owner.Plan.Quota)
 	if err != nil {
 		return err
@@ -239,5 +258,76 @@ func cmdAppend(c *conn, cmd *proto.Command) error {
 	for i, d := range ds {
 		uids[i] = uint32(d.UID)
 	}
+	c.audit(dp, "append", "UID "+compactSet(uids))
 	return ok("APPENDUID "+formatUint(ds[0].UIDValidity)+" "+compactSet(uids), "APPEND completed")
+}
+
+// learnJunk reports messages a user put into a \Junk mailbox as spam,
+// and those taken out of one (not into Trash) as not spam, to the
+// server's spam filter (Options.OnJunk), after the command's change is
+// committed. The filter's training never holds the command up: OnJunk
+// must not block.
+func (c *conn) learnJunk(from, to *store.Mailbox, uids []store.UID) {
+	learn := c.srv.opts.OnJunk
+	if learn == nil || from.SpecialUse == to.SpecialUse {
+		return
+	}
+	var spam bool
+	switch {
+	case to.SpecialUse == store.SpecialJunk:
+		spam = true
+	case from.SpecialUse == store.SpecialJunk && to.SpecialUse != store.SpecialTrash:
+		spam = false
+	default:
+		return
+	}
+	err := c.srv.opts.Store.MessagesByUID(c.ctx, to.ID, uids, true, func(_ *store.Message, content []byte) error {
+		learn(slices.Clone(content), spam)
+		return nil
+	})
+	if err != nil {
+		c.log.Warn("reading messages for the spam filter", "err", err)
+	}
+}
+
+// sentWindow is how long after the server filed a sent copy a client's
+// own APPEND of the same message to that Sent mailbox is taken as the same
+// message.
+const sentWindow = 10 * time.Minute
+
+// alreadySent finds, among the last messages put into a Sent mailbox in
+// the last sentWindow, one with msg's Message-ID: mail sent as a team
+// address is filed in the team's Sent by the server (X-Mailroom-Sent-By),
+// and a client that saves its own copy there as well must not make a
+// second one. It answers with that message's UID.
+func (c *conn) alreadySent(box *store.Mailbox, msg []byte) (store.UID, bool) {
+	id, ok := part.SummaryGet(part.Summarize(msg), "Message-ID")
+	if !ok || strings.TrimSpace(id) == "" {
+		return 0, false
+	}
+	st := c.srv.opts.Store
+	since := time.Now().Add(-sentWindow)
+	var found store.UID
+	top := box.UIDNext
+	from := store.UID(1)
+	if top > 50 {
+		from = top - 50 // the last fifty at most
+	}
+	_ = st.Messages(c.ctx, box.ID, from, 0, func(m *store.Message) error {
+		if m.SaveDate.Before(since) {
+			return nil
+		}
+		if !bytes.Contains(m.Prefix, []byte("X-Mailroom-Sent-By:")) {
+			return nil
+		}
+		content, err := st.Content(c.ctx, m)
+		if err != nil {
+			return nil
+		}
+		if got, ok := part.SummaryGet(part.Summarize(content), "Message-ID"); ok && strings.TrimSpace(got) == strings.TrimSpace(id) {
+			found = m.UID
+		}
+		return nil
+	})
+	return found, found != 0
 }

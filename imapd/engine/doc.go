@@ -21,8 +21,14 @@
 //   - STARTTLS throws away plain text pipelined behind it.
 //   - Login failures all answer NO [AUTHENTICATIONFAILED] with the same
 //     text; the throttle (internal/netlimit) delays the next attempt.
-//   - AUTHENTICATE offers PLAIN only (go-sasl's server); LOGIN covers
-//     clients that want the legacy mechanism.
+//   - AUTHENTICATE offers PLAIN (go-sasl's server), LOGIN for clients
+//     that want the legacy mechanism, and SCRAM-SHA-256 (RFC 7677, no
+//     channel binding so no -PLUS; acl.SCRAMServer, scram.go) for
+//     accounts with a scram_sha256 credential: the login throttle's delay
+//     comes before the salt is sent, a wrong proof or a malformed message
+//     after the user is named counts as a failed login, and an unknown
+//     user or one without a credential gets a stable made-up salt and the
+//     same NO [AUTHENTICATIONFAILED].
 //   - The registry keeps the state of mailboxes nobody has selected any
 //     more (UID list, keywords, \Recent), current through Publish, up to
 //     256 mailboxes and 2 M UIDs, least recently used out first: a
@@ -59,6 +65,23 @@
 //     store transaction; the messages of one APPEND share a byte budget
 //     checked before their literals are read), CATENATE (URL parts must
 //     name a message the user may read; the destination is checked first).
+//   - METADATA/METADATA-SERVER (RFC 5464, metadata.go): server ("") and
+//     mailbox entries, /private per user and /shared per mailbox, in the
+//     store by mailbox id (RENAME keeps them, DELETE purges them); "l"
+//     and one of "rswip" to read or set, "w" too for a mailbox's /shared
+//     entries, shared server entries read-only; values up to 16 KiB
+//     (a larger literal is refused before it is sent), 1000 entries and
+//     1 MiB per account; /shared/vendor/mailroom/seen is reserved
+//     ("shared" or "private", set with "a"); no unsolicited METADATA.
+//   - COMPRESS=DEFLATE (RFC 4978, compress.go): once authenticated, once
+//     per connection (then NO [COMPRESSIONACTIVE]), above TLS (STARTTLS
+//     after it is refused). A flate writer (~1.2 MB) is taken from the
+//     server's pool for each response batch and given back at its flush
+//     (a sync flush: proto.Encoder.Sync), so an idle compressed
+//     connection costs only its inflater (~45 KB: internal/inflate,
+//     which, unlike compress/flate, returns each block as it ends, so
+//     clients using zlib's partial flush, isync, are answered); each
+//     batch starts with an empty dictionary.
 //   - IMAP4rev1 \Recent is kept in memory; ENABLE IMAP4rev2 drops it and
 //     makes SEARCH answer ESEARCH.
 //   - Each body's encoded ENVELOPE is kept with it (store.BodyInfo) once a

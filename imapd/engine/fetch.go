@@ -441,6 +441,9 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 	if err != nil {
 		return err
 	}
+	if needContent && c.srv.opts.AuditReads && found > 0 {
+		c.audit(p, "read", auditUIDs(uids))
+	}
 	if len(seen) > 0 {
 		ctx := store.WithOrigin(c.ctx, c.sel)
 		if _, err := c.srv.opts.Store.StoreFlags(ctx, c.sel.id, seen, store.FlagsAdd, store.Flags{Sys: store.FlagSeen}, nil); err != nil {

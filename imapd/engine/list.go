@@ -146,6 +146,9 @@ func cmdLsub(c *conn, cmd *proto.Command) error {
 			return err
 		}
 	}
+	if err := c.subscribeShared(nil); err != nil {
+		return err
+	}
 	subs, err := c.srv.opts.Store.Subscriptions(c.ctx, c.account.Address)
 	if err != nil {
 		return err
@@ -177,6 +180,9 @@ func cmdLsub(c *conn, cmd *proto.Command) error {
 func (c *conn) list(verb, ref string, patterns []string, o listOptions) error {
 	entries, err := c.visibleMailboxes()
 	if err != nil {
+		return err
+	}
+	if err := c.subscribeShared(entries); err != nil {
 		return err
 	}
 	subs, err := c.srv.opts.Store.Subscriptions(c.ctx, c.account.Address)
@@ -285,7 +291,7 @@ func (c *conn) writeListEntry(verb string, e *listEntry, o listOptions, childInf
 	if o.myRights && e.mailbox != nil && !e.node {
 		c.enc.Raw("* MYRIGHTS ")
 		c.mailboxName(e.name)
-		c.enc.SP().String(e.rights.String()).CRLF()
+		c.enc.SP().String(c.shownRights(e.mailbox.Account, e.rights).String()).CRLF()
 	}
 }
 
@@ -356,4 +362,30 @@ func matchPattern(name, pattern string) bool {
 		prev, cur = cur, prev
 	}
 	return prev[len(name)]
+}
+
+// subscribeShared subscribes the user to the mailboxes others share with
+// them (a SETACL, a [[share]], a group they joined) that they have
+// neither subscribed nor unsubscribed before, so clients that show only
+// subscribed folders show them: a team account's folders for every
+// member. entries is visibleMailboxes' answer, or nil to compute it.
+func (c *conn) subscribeShared(entries map[string]*listEntry) error {
+	if entries == nil {
+		var err error
+		if entries, err = c.visibleMailboxes(); err != nil {
+			return err
+		}
+	}
+	var names []string
+	for name, e := range entries {
+		if e.mailbox != nil && !e.node && acl.Fold(e.mailbox.Account) != acl.Fold(c.account.Address) {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	_, err := c.srv.opts.Store.AutoSubscribe(c.ctx, c.account.Address, names)
+	return err
 }

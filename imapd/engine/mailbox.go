@@ -138,6 +138,7 @@ func cmdCreate(c *conn, cmd *proto.Command) error {
 	if err != nil {
 		return err
 	}
+	c.audit(&place{owner: owner, name: m.Name}, "create", "")
 	return ok("MAILBOXID ("+mailboxID(m.ID)+")", "CREATE completed") // RFC 8474 §4.1
 }
 
@@ -170,7 +171,11 @@ func cmdDelete(c *conn, cmd *proto.Command) error {
 	if err != nil {
 		return err
 	}
-	return c.srv.opts.Store.DeleteMailbox(c.ctx, p.owner.Address, p.name)
+	if err := c.srv.opts.Store.DeleteMailbox(c.ctx, p.owner.Address, p.name); err != nil {
+		return err
+	}
+	c.audit(p, "delete", "")
+	return nil
 }
 
 // cmdRename needs "x" on the mailbox and, in another user's namespace,
@@ -198,7 +203,11 @@ func cmdRename(c *conn, cmd *proto.Command) error {
 			return err
 		}
 	}
-	return c.srv.opts.Store.RenameMailbox(c.ctx, owner.Address, p.name, newName)
+	if err := c.srv.opts.Store.RenameMailbox(c.ctx, owner.Address, p.name, newName); err != nil {
+		return err
+	}
+	c.audit(p, "rename", "to "+newName)
+	return nil
 }
 
 // cmdSubscribe needs the mailbox to be visible; UNSUBSCRIBE does not (a

@@ -55,6 +55,50 @@ type shared struct {
 	recent  store.UID
 	views   map[*view]struct{}
 	deleted bool
+	// dates caches the sent date (from the Date field, else the internal
+	// date) of messages a SORT (DATE) has seen, ascending by UID: a
+	// mailbox sorted by date again reads nothing. Dates never change;
+	// entries of expunged messages are dropped with them.
+	dates []uidDate
+}
+
+// uidDate is one message's sort date, in Unix seconds.
+type uidDate struct {
+	uid  store.UID
+	date int64
+}
+
+// cachedDates returns the dates of uids (ascending) the cache has, and
+// the UIDs it lacks.
+func (sh *shared) cachedDates(uids []store.UID) (map[store.UID]int64, []store.UID) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	have := make(map[store.UID]int64, len(uids))
+	var missing []store.UID
+	j := 0
+	for _, u := range uids {
+		for j < len(sh.dates) && sh.dates[j].uid < u {
+			j++
+		}
+		if j < len(sh.dates) && sh.dates[j].uid == u {
+			have[u] = sh.dates[j].date
+		} else {
+			missing = append(missing, u)
+		}
+	}
+	return have, missing
+}
+
+// cacheDates adds dates to the cache.
+func (sh *shared) cacheDates(add []uidDate) {
+	if len(add) == 0 {
+		return
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.dates = append(sh.dates, add...)
+	slices.SortFunc(sh.dates, func(a, b uidDate) int { return int(int64(a.uid) - int64(b.uid)) })
+	sh.dates = slices.CompactFunc(sh.dates, func(a, b uidDate) bool { return a.uid == b.uid })
 }
 
 // open returns the shared state of mailbox id, loading it if no session
@@ -111,7 +155,7 @@ func (r *Registry) idleUIDsLocked() int {
 	n := 0
 	for _, sh := range r.idle {
 		sh.mu.Lock()
-		n += len(sh.uids)
+		n += len(sh.uids) + 3*len(sh.dates) // a cached date takes about three UIDs' room
 		sh.mu.Unlock()
 	}
 	return n
@@ -225,6 +269,12 @@ func (r *Registry) Publish(c store.Change) {
 			}
 		}
 	case store.ChangeExpunge:
+		if len(sh.dates) > 0 {
+			sh.dates = slices.DeleteFunc(sh.dates, func(d uidDate) bool {
+				_, found := slices.BinarySearch(c.UIDs, d.uid)
+				return found
+			})
+		}
 		sh.uids = slices.DeleteFunc(sh.uids, func(u store.UID) bool {
 			_, found := slices.BinarySearch(c.UIDs, u)
 			return found

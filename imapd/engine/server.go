@@ -47,6 +47,15 @@ type Options struct {
 	// Search, if set, is the full-text index SEARCH BODY and TEXT ask
 	// first (fts.Indexer); nil: every message is read.
 	Search SearchIndex
+	// OnJunk, if set, hears of each message a user moves or copies into
+	// a \Junk mailbox (spam) or out of one, not into Trash (not spam),
+	// with its content, to train the spam filter. It must not block.
+	OnJunk func(content []byte, spam bool)
+	// Audit, if set, hears of every action someone takes in a mailbox
+	// that is not theirs (the audit log); it must not block. AuditReads
+	// adds the reading of message content to what is told.
+	Audit      func(store.AuditRecord)
+	AuditReads bool
 }
 
 // SearchIndex is a full-text index as SEARCH uses it: the messages of a
@@ -76,6 +85,8 @@ type Server struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	deflaters sync.Pool // *flate.Writer between COMPRESS batches (compress.go)
 
 	keeping chan keepRequest // to keeper
 	keepWG  sync.WaitGroup

@@ -118,6 +118,9 @@ func (c *conn) sort(cmd *proto.Command, uid bool) error {
 // sortedUIDs returns the UIDs of the messages matching sa in the order
 // crit gives, ties in mailbox order.
 func (c *conn) sortedUIDs(sa *searchArgs, crit []sortCriterion) ([]store.UID, error) {
+	if len(crit) == 1 && crit[0].key == "DATE" && flagOnly(sa.root) && !sa.modseq {
+		return c.sortByDate(sa, crit[0].reverse)
+	}
 	needHeader := slices.ContainsFunc(crit, func(k sortCriterion) bool { return k.key != "ARRIVAL" && k.key != "SIZE" })
 	needDate := slices.ContainsFunc(crit, func(k sortCriterion) bool { return k.key == "DATE" })
 	needStrings := slices.ContainsFunc(crit, func(k sortCriterion) bool { return k.key != "ARRIVAL" && k.key != "SIZE" && k.key != "DATE" })
@@ -296,4 +299,63 @@ func cutBlob(s string) (blob, rest string, ok bool) {
 		return "", s, false
 	}
 	return s[:end+2], strings.TrimLeft(s[end+2:], " "), true
+}
+
+// sortByDate is SORT (DATE) of a search the flag sets answer (ALL, \Seen,
+// \Deleted): dates come from the mailbox's date cache, and only messages
+// it lacks are read (their summaries), so sorting a large mailbox by date
+// again reads nothing.
+func (c *conn) sortByDate(sa *searchArgs, reverse bool) ([]store.UID, error) {
+	uids := c.sel.uids
+	if sa.root.op != "ALL" && !(sa.root.op == "AND" && len(sa.root.sub) == 1 && sa.root.sub[0].op == "ALL") {
+		var err error
+		if uids, err = c.searchByFlags(sa.root); err != nil {
+			return nil, err
+		}
+	} else {
+		// Only what the store still has: an expunge not yet told to this
+		// session leaves its UID in the view.
+		fs, err := c.srv.opts.Store.FlagState(c.ctx, c.sel.id)
+		if err != nil {
+			return nil, err
+		}
+		uids = slices.DeleteFunc(slices.Clone(uids), func(u store.UID) bool { _, f := slices.BinarySearch(fs.UIDs, u); return !f })
+	}
+	sh := c.sel.sh
+	dates, missing := sh.cachedDates(uids)
+	if len(missing) > 0 {
+		var fresh []uidDate
+		err := c.recordsWithSummaries(missing, func(m *store.Message, mh *msgHeader) error {
+			d := m.InternalDate
+			if v, ok := mh.Get("Date"); ok {
+				if t, ok := part.ParseDate(v); ok {
+					d = t
+				}
+			}
+			dates[m.UID] = d.Unix()
+			fresh = append(fresh, uidDate{m.UID, d.Unix()})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sh.cacheDates(fresh)
+	}
+	out := make([]store.UID, 0, len(uids))
+	for _, u := range uids {
+		if _, ok := dates[u]; ok {
+			out = append(out, u)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b store.UID) int {
+		r := cmp.Compare(dates[a], dates[b])
+		if reverse {
+			r = -r
+		}
+		if r != 0 {
+			return r
+		}
+		return cmp.Compare(a, b)
+	})
+	return out, nil
 }

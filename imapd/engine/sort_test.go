@@ -58,3 +58,47 @@ func TestSort(t *testing.T) {
 		t.Errorf("unknown criterion: %q", l)
 	}
 }
+
+// TestSortDateCache: SORT (DATE) of a whole mailbox, or of \Seen and
+// \Deleted searches, comes from the mailbox's date cache and agrees with
+// the general sort (DATE then UID order, which SIZE keys do not change
+// here), also after new mail and an expunge.
+func TestSortDateCache(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	var msgs []string
+	for i := range 30 {
+		date := "Mon, 1 Jan 2024 10:00:00 +0000" // ties
+		if i%4 != 0 {
+			date = "Tue, " + itoa(2+i*7%20) + " Jan 2024 0" + itoa(i%10) + ":00:00 +0100"
+		}
+		msgs = append(msgs, "Date: "+date+"\r\nSubject: s\r\n\r\nx\r\n")
+	}
+	msgs = append(msgs, "Subject: no date\r\n\r\nx\r\n")
+	appendMsgs(t, a, msgs...)
+	a.send("s SELECT INBOX\r\nf STORE 3:9 +FLAGS.SILENT (\\Seen)\r\n")
+	a.expect("s", "OK")
+	a.expect("f", "OK")
+	compare := func(round string) {
+		t.Helper()
+		for _, q := range []string{"(DATE) UTF-8 ALL", "(REVERSE DATE) UTF-8 ALL", "(DATE) UTF-8 UNSEEN", "(REVERSE DATE) UTF-8 SEEN UNDELETED"} {
+			slow := strings.Replace(q, "DATE)", "DATE SIZE)", 1)
+			a.send("q1 SORT " + q + "\r\nq2 SORT " + slow + "\r\n")
+			fast, general := a.expect("q1", "OK"), a.expect("q2", "OK")
+			if fast[0] != general[0] {
+				t.Errorf("%s SORT %s: cache %q, general %q", round, q, fast[0], general[0])
+			}
+		}
+	}
+	compare("first")
+	compare("cached")
+	appendMsgs(t, a, "Date: Sun, 31 Dec 2023 00:00:00 +0000\r\n\r\nearliest\r\n")
+	a.send("x STORE 2,5 +FLAGS.SILENT (\\Deleted)\r\ne EXPUNGE\r\n")
+	a.expect("x", "OK")
+	a.expect("e", "OK")
+	compare("after changes")
+	a.send("q SORT (DATE) UTF-8 ALL\r\n")
+	if l := a.expect("q", "OK"); !strings.HasPrefix(l[0], "* SORT 30 ") {
+		t.Errorf("the earliest message first: %q", l[0])
+	}
+}

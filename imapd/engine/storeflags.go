@@ -88,6 +88,13 @@ func (c *conn) storeFlags(cmd *proto.Command, uid bool) error {
 	if err != nil {
 		return err
 	}
+	if len(changed) > 0 {
+		uids := make([]store.UID, len(changed))
+		for i, m := range changed {
+			uids[i] = m.UID
+		}
+		c.audit(p, "store", action+" ("+strings.Join(names, " ")+") "+auditUIDs(uids))
+	}
 	// A keyword new to the mailbox goes into FLAGS before any FETCH shows
 	// it (the registry noted it when the change was published).
 	if c.sel.takeNewKeywords() {

@@ -21,6 +21,9 @@ type Encoder struct {
 	// UTF8 is set once the client has enabled UTF8=ACCEPT (RFC 6855):
 	// quoted strings may then carry UTF-8.
 	UTF8 bool
+	// Sync, if set, is called by Flush once the buffer is written out: a
+	// layer below it that holds data back (COMPRESS) sends it then.
+	Sync func() error
 	err  error
 }
 
@@ -34,6 +37,9 @@ func (e *Encoder) Err() error { return e.err }
 func (e *Encoder) Flush() error {
 	if e.err == nil {
 		e.err = e.w.Flush()
+	}
+	if e.err == nil && e.Sync != nil {
+		e.err = e.Sync()
 	}
 	return e.err
 }
