@@ -29,6 +29,7 @@ type Plan struct {
 	Share       bool  // may grant others access
 	MaxGrantees int   // 0: unlimited
 	Quota       int64 // bytes; 0: unlimited
+	MaxMessages int64 // messages; 0: unlimited
 }
 
 // AccountSpec declares an account, as the operator wrote it.

@@ -189,6 +189,9 @@ type Plan struct {
 	MaxGrantees int `toml:"max_grantees"`
 	// Quota bounds the bytes an account's mailboxes hold; 0 means no limit.
 	Quota Size `toml:"quota"`
+	// Messages bounds the messages an account's mailboxes hold (IMAP
+	// QUOTA's MESSAGE resource); 0 means no limit.
+	Messages int64 `toml:"messages"`
 }
 
 // Group is an organisation boundary: rights are granted only within groups.

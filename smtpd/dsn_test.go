@@ -240,3 +240,23 @@ func TestSendOnBehalf(t *testing.T) {
 		}
 	}
 }
+
+// TestMessageQuotaAtRcpt: an account at its plan's message limit is
+// refused at RCPT with 452 4.2.2 (the sender retries).
+func TestMessageQuotaAtRcpt(t *testing.T) {
+	env := newEnv(t, 1<<20)
+	dir, err := acl.NewDirectory([]acl.AccountSpec{{Address: "alice@example.test", Plan: "one"}},
+		[]acl.Plan{{Name: "one", MaxMessages: 1}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.dir.Store(dir)
+	msg := "From: x@remote.test\r\nSubject: q\r\n\r\nx\r\n"
+	if err := testutil.SendMail(dial(t, env.mx), "x@remote.test", []string{"alice@example.test"}, msg); err != nil {
+		t.Fatal(err)
+	}
+	err = testutil.SendMail(dial(t, env.mx), "x@remote.test", []string{"alice@example.test"}, msg)
+	if code(err) != "452 4.2.2" {
+		t.Errorf("over the message quota: %v", err)
+	}
+}

@@ -313,6 +313,17 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
 			return smtpErr(452, smtp.EnhancedCode{4, 2, 2}, "Mailbox of <%s> is full", to)
 		}
 	}
+	if q := acct.Plan.MaxMessages; q > 0 {
+		n, err := s.srv.opts.Store.MessageCount(context.Background(), acct.Address)
+		if err != nil {
+			s.log.Error("quota check", "err", err)
+			return errTempFailure
+		}
+		if n >= q {
+			s.log.Info("mailbox full (messages)", "rcpt", acct.Address)
+			return smtpErr(452, smtp.EnhancedCode{4, 2, 2}, "Mailbox of <%s> is full", to)
+		}
+	}
 	s.local = append(s.local, acct)
 	s.rcpts = append(s.rcpts, a.String())
 	s.localDSN = append(s.localDSN, dsnRcpt(a.String(), opts))

@@ -305,3 +305,29 @@ func TestManyChunksSplitTransactions(t *testing.T) {
 		t.Fatalf("check: %q %v", p, err)
 	}
 }
+
+// TestWriteContent: a message written piece by piece is byte for byte
+// what Content returns, for a raw body, a chunked one and one with parts
+// stored apart.
+func TestWriteContent(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	s.chunkSize = 1000 // chunk small bodies
+	ctx := context.Background()
+	s.EnsureAccount(ctx, "a@example.test", false)
+	in := mustMailbox(t, s, "a@example.test", "INBOX")
+	big := strings.Repeat("chunked body line\r\n", 400)
+	att := strings.Repeat("QUFBQUFBQUFB", 2000)
+	parts := "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + att + "\r\n--b--\r\n"
+	for i, body := range []string{"Subject: small\r\n\r\nx\r\n", "Subject: big\r\n\r\n" + big, parts} {
+		if _, err := s.Append(ctx, in.ID, []byte(body), NewMessage{Prefix: []byte("X-Prefix: 1\r\n")}, 0); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := s.Message(ctx, in.ID, UID(i+1))
+		want, _ := s.Content(ctx, m)
+		var got bytes.Buffer
+		if err := s.WriteContent(ctx, m, &got); err != nil || !bytes.Equal(got.Bytes(), want) || int64(got.Len()) != m.Size {
+			t.Errorf("message %d: %v, %d bytes, want %d", i+1, err, got.Len(), len(want))
+		}
+	}
+}

@@ -701,3 +701,17 @@ func (s *Store) AppendBatch(ctx context.Context, id MailboxID, bodies [][]byte, 
 		})
 	})
 }
+
+// MessageCount returns how many messages the account's mailboxes hold
+// (the MESSAGE quota resource), from their counters.
+func (s *Store) MessageCount(ctx context.Context, account string) (int64, error) {
+	boxes, err := s.Mailboxes(ctx, account)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, m := range boxes {
+		n += int64(m.Messages)
+	}
+	return n, nil
+}

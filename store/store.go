@@ -70,8 +70,10 @@ type Store struct {
 	derive           func(body []byte) []Derived
 	bodyIDs          *badger.Sequence
 
-	// bodyReads counts message contents read (BodyReads).
+	// bodyReads counts message contents read (BodyReads), streamed those
+	// WriteContent wrote (Streamed).
 	bodyReads atomic.Uint64
+	streamed  atomic.Uint64
 
 	// chunkSize is the size of body chunks, bodyChunk; tests set it
 	// smaller to reach Badger's transaction limits with little data.

@@ -92,6 +92,14 @@ func (s *server) serveAdmin(c net.Conn, log *slog.Logger) {
 				log.Info("sieve changed by the operator", "account", req.Account, "op", req.Op, "name", req.Name)
 			}
 		}
+	case "mailbox":
+		var req mailboxRequest
+		if err = json.Unmarshal([]byte(arg), &req); err == nil {
+			data, err = runMailbox(context.Background(), s.store, s.dir.Load(), req)
+			if err == nil && req.Op != "list" {
+				log.Info("mailbox changed by the operator", "account", req.Account, "op", req.Op, "name", req.Name, "to", req.To)
+			}
+		}
 	case "audit":
 		var req auditRequest
 		if err = json.Unmarshal([]byte(arg), &req); err == nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -77,5 +78,56 @@ func TestAuditCommand(t *testing.T) {
 	p.stop(t)
 	if after := read(); len(after) != 3 {
 		t.Errorf("from the data directory: %+v", after)
+	}
+}
+
+// TestMailboxCommand: an operator shapes a team account's folders with
+// `mailroom mailbox`, through the running server and on the data
+// directory; a new folder inherits its parent's rights.
+func TestMailboxCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := sieveConfig(t, dir, "127.0.0.1:9")
+	run := func(args ...string) (string, error) {
+		out, err := exec.Command(binary, append([]string{"mailbox"}, append(args[:1], append([]string{"-c", cfg}, args[1:]...)...)...)...).CombinedOutput()
+		return string(out), err
+	}
+	p := startServe(t, "-c", cfg)
+	p.waitFor(t, 0, "mailroom started")
+	for _, args := range [][]string{
+		{"create", "info@example.test", "Orders"},
+		{"create", "-special", `\Flagged`, "info@example.test", "Important"},
+		{"rename", "info@example.test", "Orders", "Orders 2026"},
+	} {
+		if out, err := run(args...); err != nil || strings.TrimSpace(out) != "ok" {
+			t.Fatalf("%v: %v %s", args, err, out)
+		}
+	}
+	if _, i := p.waitFor(t, 0, `mailbox changed by the operator.*op=rename`); i < 0 {
+		t.Fatal("not done by the running server")
+	}
+	// bob sees the new folder (the account-wide share applies to it).
+	c, err := imapclient.DialInsecure(p.listenAddr(t, "imap"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login("bob@example.test", "password").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("Shared/info@example.test/Orders 2026", nil).Wait(); err != nil {
+		t.Errorf("bob cannot select the new folder: %v", err)
+	}
+	c.Logout().Wait()
+	c.Close()
+	if out, err := run("delete", "bob@example.test", "Nope"); err == nil {
+		t.Errorf("delete of a missing mailbox: %s", out)
+	}
+	p.stop(t)
+	out, err := run("list", "info@example.test")
+	if err != nil || !regexp.MustCompile(`(?m)^Orders 2026 `).MatchString(out) || !regexp.MustCompile(`(?m)^Important +\\Flagged `).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^Sent +\\Sent `).MatchString(out) {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if out, err := run("list", "nobody@example.test"); err == nil {
+		t.Errorf("list of an unknown account: %s", out)
 	}
 }

@@ -40,6 +40,7 @@ commands:
   export         write an account's mail as a Maildir or mbox files (ACCOUNT DIR [-format maildir|mbox])
   backup         write a consistent backup while the server runs (-c FILE, -data DIR, -since N, FILE)
   restore        create the data directory from a backup and incremental ones (-c FILE, -data DIR, FILE...)
+  mailbox        list, create, rename or delete an account's mailboxes (see 'mailroom mailbox')
   audit          what others did in people's mailboxes (-c FILE [-account A] [-user U] [-since 24h|DATE] [-json])
 `
 
@@ -85,6 +86,8 @@ func main() {
 		err = cmdRestore(ctx, args, os.Stdout)
 	case "audit":
 		err = cmdAudit(ctx, args, os.Stdout)
+	case "mailbox":
+		err = cmdMailbox(ctx, args, os.Stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return

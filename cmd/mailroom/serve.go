@@ -65,7 +65,7 @@ func buildDirectory(cfg *config.Config) (*acl.Directory, error) {
 	var plans []acl.Plan
 	for _, name := range cfg.PlanNames() {
 		p := cfg.Plans[name]
-		plans = append(plans, acl.Plan{Name: name, Share: p.Share, MaxGrantees: p.MaxGrantees, Quota: int64(p.Quota)})
+		plans = append(plans, acl.Plan{Name: name, Share: p.Share, MaxGrantees: p.MaxGrantees, Quota: int64(p.Quota), MaxMessages: p.Messages})
 	}
 	var groups []string
 	for g := range cfg.Groups {

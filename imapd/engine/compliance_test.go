@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"mailroom/acl"
 	"mailroom/store"
 )
 
@@ -497,4 +498,30 @@ func TestPreview(t *testing.T) {
 	if l := a.expect("p5", "OK"); !strings.Contains(l[0], " PREVIEW") {
 		t.Errorf("no PREVIEW in %q", l[0])
 	}
+}
+
+// TestMessageQuota: a plan's message limit is QUOTA's MESSAGE resource,
+// shown with STORAGE, and APPEND and COPY past it are refused with
+// [OVERQUOTA].
+func TestMessageQuota(t *testing.T) {
+	h, _ := acl.HashPassword("password")
+	dir, err := acl.NewDirectory([]acl.AccountSpec{
+		{Address: "alice@example.test", PasswordHash: h, Plan: "small"},
+	}, []acl.Plan{{Name: "small", Quota: 1 << 20, MaxMessages: 2}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, func(o *Options) { o.Directory = acl.NewLive(dir) })
+	a := login(t, ts, "alice@example.test")
+	appendMsgs(t, a, "Subject: 1\r\n\r\nx\r\n", "Subject: 2\r\n\r\nx\r\n")
+	a.send("q GETQUOTA \"\"\r\n")
+	if l := a.expect("q", "OK"); !has(l, `* QUOTA "" (STORAGE 1 1024 MESSAGE 2 2)`) {
+		t.Errorf("GETQUOTA: %q", l)
+	}
+	a.send("a APPEND INBOX {14+}\r\nSubject: 3\r\n\r\n\r\ns SELECT INBOX\r\nc COPY 1 Archive\r\n")
+	a.expect("a", "NO [OVERQUOTA]")
+	a.expect("s", "OK")
+	a.expect("c", "NO [OVERQUOTA]")
+	a.send("m MOVE 1 Archive\r\n") // a move within the account adds nothing
+	a.expect("m", "OK")
 }

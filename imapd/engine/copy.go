@@ -92,6 +92,11 @@ func (c *conn) copyMove(cmd *proto.Command, uid, move bool) error {
 		return nil
 	}
 	st := c.srv.opts.Store
+	if !move || acl.Fold(dp.owner.Address) != acl.Fold(src.owner.Address) {
+		if err := c.checkMessageQuota(dp.owner, len(uids)); err != nil {
+			return err
+		}
+	}
 	var cp *store.Copied
 	switch {
 	case move && dp.mailbox.ID == c.sel.id:
@@ -249,6 +254,9 @@ func cmdAppend(c *conn, cmd *proto.Command) error {
 		if uid, found := c.alreadySent(dp.mailbox, bodies[0]); found {
 			return ok("APPENDUID "+formatUint(dp.mailbox.UIDValidity)+" "+formatUint(uid), "APPEND completed (the server had filed this message already)")
 		}
+	}
+	if err := c.checkMessageQuota(dp.owner, len(bodies)); err != nil {
+		return err
 	}
 	ds, err := c.srv.opts.Store.AppendMany(c.ctx, dp.mailbox.ID, bodies, msgs, dp.owner.Plan.Quota)
 	if err != nil {

@@ -33,6 +33,11 @@
 //     more (UID list, keywords, \Recent), current through Publish, up to
 //     256 mailboxes and 2 M UIDs, least recently used out first: a
 //     repeated SELECT reads nothing from the store.
+//   - A FETCH of whole messages (BODY[], RFC822) writes those over 1 MiB
+//     from the store piece by piece (store.WriteContent: the layout in one
+//     short transaction, each 256 KiB chunk in one of its own, copied out
+//     before it is written), so a large message is never held whole and no
+//     transaction waits on the client; smaller ones are read in batches.
 //   - CREATE gives a new mailbox its parent's ACL (store InheritACL, RFC
 //     4314 §5.1.1); a top-level one in someone else's account needs "k"
 //     from an account-wide grant (acl.AccountRights).

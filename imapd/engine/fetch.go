@@ -3,6 +3,8 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -320,8 +322,24 @@ const (
 
 var errBatchFull = errors.New("batch full")
 
+// streamMin is the size from which a whole message FETCH asks for is
+// written from the store piece by piece (store.WriteContent) instead of
+// being read whole first.
+const streamMin = 1 << 20
+
+// whole reports whether the item is a whole message, without partial.
+func (it fetchItem) whole() bool {
+	return it.name == "RFC822" || it.name == "BODY[]" && !it.partial && it.section.Spec == "" && len(it.section.Path) == 0
+}
+
 // recordsWithContent is records for commands that need message content.
 func (c *conn) recordsWithContent(uids []store.UID, fn func(*store.Message, []byte) error) error {
+	return c.recordsWithContentUpTo(uids, math.MaxInt64, fn)
+}
+
+// recordsWithContentUpTo is recordsWithContent that gives messages over
+// max bytes with nil content (the caller streams them).
+func (c *conn) recordsWithContentUpTo(uids []store.UID, max int64, fn func(*store.Message, []byte) error) error {
 	type item struct {
 		m *store.Message
 		b []byte
@@ -330,7 +348,7 @@ func (c *conn) recordsWithContent(uids []store.UID, fn func(*store.Message, []by
 		chunk := uids[:min(len(uids), contentBatch)]
 		var batch []item
 		size := 0
-		err := c.srv.opts.Store.MessagesByUID(c.ctx, c.sel.id, chunk, true, func(m *store.Message, b []byte) error {
+		err := c.srv.opts.Store.MessagesByUIDUpTo(c.ctx, c.sel.id, chunk, max, func(m *store.Message, b []byte) error {
 			batch = append(batch, item{m, bytes.Clone(b)})
 			if size += len(b); size >= contentBatchBytes {
 				return errBatchFull
@@ -433,6 +451,10 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 			defer func() { c.envelope = nil }()
 			return each(m, nil)
 		})
+	case needContent && !slices.ContainsFunc(items, func(it fetchItem) bool { return it.content() && !it.whole() }):
+		// Only whole messages: large ones are streamed from the store,
+		// not held (streamMin).
+		err = c.recordsWithContentUpTo(uids, streamMin, each)
 	case needContent:
 		err = c.recordsWithContent(uids, each)
 	default:
@@ -523,8 +545,17 @@ func (c *conn) writeFetch(m *store.Message, content []byte, items []fetchItem, f
 			part.WriteBodyStructure(e, content, tree(), it.name == "BODYSTRUCTURE")
 		case "RFC822":
 			e.Raw("RFC822 ")
+			if content == nil {
+				c.streamContent(m)
+				continue
+			}
 			writeSection(e, content)
 		case "RFC822.HEADER", "RFC822.TEXT", "BODY[]":
+			if content == nil && it.whole() {
+				e.Raw(it.echo).SP()
+				c.streamContent(m)
+				continue
+			}
 			b, _ := part.Extract(content, tree(), it.section)
 			e.Raw(it.echo).SP()
 			writeSection(e, partial(b, it))
@@ -603,4 +634,26 @@ func writeSection(e *proto.Encoder, b []byte) {
 		b = bytes.ReplaceAll(b, []byte{0}, []byte{0x80})
 	}
 	e.Literal(b)
+}
+
+// streamContent writes a message as a literal from the store, piece by
+// piece (store.WriteContent), with NULs made 0x80 as writeSection does. A
+// failure part way (the message expunged, the client gone) cannot be told
+// inside a literal: the connection ends.
+func (c *conn) streamContent(m *store.Message) {
+	c.enc.Raw("{").Number(uint64(m.Size)).Raw("}\r\n")
+	if err := c.srv.opts.Store.WriteContent(c.ctx, m, nulFilter{c.bw}); err != nil {
+		c.log.Warn("streaming a message", "uid", m.UID, "err", err)
+		c.nc.Close()
+	}
+}
+
+// nulFilter writes through to w with every NUL byte made 0x80.
+type nulFilter struct{ w io.Writer }
+
+func (f nulFilter) Write(p []byte) (int, error) {
+	if bytes.IndexByte(p, 0) < 0 {
+		return f.w.Write(p)
+	}
+	return f.w.Write(bytes.ReplaceAll(p, []byte{0}, []byte{0x80}))
 }

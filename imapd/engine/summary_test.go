@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +110,46 @@ func TestSearchByFlagSets(t *testing.T) {
 	a.send("q3 SEARCH UNSEEN UNDELETED\r\n")
 	if l := a.expect("q3", "OK"); l[0] != "* SEARCH 7 8 9 10 11 12" {
 		t.Errorf("UNSEEN UNDELETED: %q", l)
+	}
+}
+
+// TestFetchStreamsLargeMessages: a whole large message is written from
+// the store piece by piece, byte for byte what was stored (a NUL made
+// 0x80 as for any literal), with the same literal framing as a small one.
+func TestFetchStreamsLargeMessages(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	ctx := context.Background()
+	inbox, _ := ts.st.Inbox(ctx, "alice@example.test")
+	body := []byte("Subject: big\r\n\r\n" + strings.Repeat("0123456789abcdef\r\n", 200000) + "NUL:\x00.\r\n")
+	if _, err := ts.st.Append(ctx, inbox.ID, body, store.NewMessage{Prefix: []byte("X-Prefix: p\r\n")}, 0); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]byte("X-Prefix: p\r\n"), body...)
+	want[len(want)-4] = 0x80
+	a.send("s SELECT INBOX\r\n")
+	a.expect("s", "OK")
+	before := ts.st.Streamed()
+	for _, item := range []string{"BODY.PEEK[]", "RFC822"} {
+		a.send("f FETCH 1 (" + item + ")\r\n")
+		head := a.line()
+		echo := strings.TrimSuffix(item, ".PEEK[]")
+		if echo != "RFC822" {
+			echo = "BODY[]"
+		}
+		if want := "* 1 FETCH (" + echo + " {" + itoa(len(want)) + "}"; head != want {
+			t.Fatalf("%s: %q, want %q", item, head, want)
+		}
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(a.br, got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: content differs", item)
+		}
+		a.expect("f", "OK")
+	}
+	if n := ts.st.Streamed() - before; n != 2 {
+		t.Errorf("%d of 2 fetches streamed", n)
 	}
 }
