@@ -23,7 +23,7 @@ bench:
 	GO=$(GO) ./scripts/bench.sh
 
 # Tools the end-to-end tests drive: mbsync (isync), swaks, Python with
-# Debian's dkimpy, rspamd. A test skips, saying so, when its tool is missing, or
+# Debian's dkimpy, rspamd, systemd-analyze (the unit in deploy/), pebble (ACME). A test skips, saying so, when its tool is missing, or
 # fails under MAILROOM_REQUIRE_TOOLS=1 (set by .ci/run after make deps).
 deps:
 	@need=""; \
@@ -33,6 +33,8 @@ deps:
 	command -v python3 >/dev/null || need="$$need python3"; \
 	/usr/bin/python3 -c 'import dkim' 2>/dev/null || need="$$need python3-dkim"; \
 	command -v rspamd >/dev/null || need="$$need rspamd"; \
+	command -v systemd-analyze >/dev/null || need="$$need systemd"; \
+	command -v pebble >/dev/null || need="$$need pebble"; \
 	if [ -n "$$need" ]; then \
 		echo "installing:$$need"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -44,7 +46,8 @@ deps:
 FUZZ_TARGETS := config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer smtpd:FuzzHeaderCheck smtpd:FuzzDKIMSignature \
 	imapd:FuzzFetchRoundTrip imapd:FuzzWireInput imapd/proto:FuzzDecode imapd/proto:FuzzMUTF7 \
 	imapd/proto:FuzzNumSet imapd/part:FuzzParse imapd/part:FuzzParseDate store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights acl:FuzzSCRAM \
-	internal/trace:FuzzTranscript internal/inflate:FuzzInflate inbound:FuzzSPFRecord inbound:FuzzStripAuthResults mtasts:FuzzParsePolicy
+	internal/trace:FuzzTranscript internal/inflate:FuzzInflate inbound:FuzzSPFRecord inbound:FuzzStripAuthResults mtasts:FuzzParsePolicy \
+	web:FuzzAutodiscover internal/mailfile:FuzzMbox
 
 # Sieve and ManageSieve.
 FUZZ_TARGETS += sieve:FuzzParse managesieve:FuzzDecode

@@ -31,6 +31,7 @@ type Config struct {
 	Sieve     Sieve            `toml:"sieve"`
 	Outbound  Outbound         `toml:"outbound"`
 	Admin     Admin            `toml:"admin"`
+	Web       Web              `toml:"web"`
 	DNS       DNS              `toml:"dns"`
 	Spam      Spam             `toml:"spam"`
 	Audit     Audit            `toml:"audit"`
@@ -107,6 +108,10 @@ type Listeners struct {
 	Submissions Listener `toml:"submissions"`
 	ManageSieve Listener `toml:"managesieve"`
 	LMTP        Listener `toml:"lmtp"`
+	// HTTP and HTTPS serve client autoconfiguration, the MTA-STS policy
+	// and metrics (package web). Off by default.
+	HTTP  Listener `toml:"http"`
+	HTTPS Listener `toml:"https"`
 }
 
 // Listener is one listening socket.
@@ -130,10 +135,12 @@ type TLS struct {
 	// SelfSigned generates a self-signed certificate for Hostname once and
 	// keeps it in the data directory. For development.
 	SelfSigned bool `toml:"self_signed"`
+	// ACME obtains and renews certificates (RFC 8555) instead.
+	ACME ACME `toml:"acme"`
 }
 
 // Configured reports whether any certificate source is set.
-func (t TLS) Configured() bool { return t.SelfSigned || t.CertFile != "" }
+func (t TLS) Configured() bool { return t.SelfSigned || t.CertFile != "" || t.ACME.Enabled() }
 
 // Limits bound what one client may ask of the server.
 type Limits struct {
@@ -306,6 +313,7 @@ func Defaults() Config {
 			Workers:      4,
 		},
 		Admin: Admin{Socket: "admin.sock"},
+		Web:   Web{MTASTSMode: "testing", MTASTSMaxAge: Duration(7 * 24 * time.Hour), Metrics: true},
 		Spam:  Spam{OnError: "accept"},
 	}
 }
@@ -366,6 +374,7 @@ func (c *Config) resolvePaths(dir string) {
 	abs(&c.TLS.CertFile)
 	abs(&c.TLS.KeyFile)
 	abs(&c.Outbound.RelayCAFile)
+	abs(&c.TLS.ACME.CAFile)
 	abs(&c.Sieve.Global)
 	for i := range c.Domains {
 		abs(&c.Domains[i].DKIMKey)

@@ -26,6 +26,8 @@ func (c *Config) Validate() error {
 	c.validateShares(v, owners)
 	c.validateSieve(v)
 	c.validateOutbound(v)
+	c.validateWeb(v)
+	c.validateACME(v)
 	c.validateTrust(v)
 	return v.err()
 }
@@ -59,7 +61,7 @@ func (c *Config) validateBasics(v *validator) {
 
 // ListenerNames lists the listeners in a fixed order, with their config keys.
 func (c *Config) ListenerNames() []string {
-	return []string{"imap", "imaps", "smtp", "submission", "submissions", "lmtp", "managesieve"}
+	return []string{"imap", "imaps", "smtp", "submission", "submissions", "lmtp", "managesieve", "http", "https"}
 }
 
 // Listener returns the named listener.
@@ -79,6 +81,10 @@ func (c *Config) Listener(name string) Listener {
 		return c.Listeners.ManageSieve
 	case "lmtp":
 		return c.Listeners.LMTP
+	case "http":
+		return c.Listeners.HTTP
+	case "https":
+		return c.Listeners.HTTPS
 	}
 	return Listener{}
 }
@@ -134,7 +140,7 @@ func (c *Config) validateTLS(v *validator) {
 	checkFile(v, "tls.cert_file", t.CertFile)
 	checkFile(v, "tls.key_file", t.KeyFile)
 	if !t.Configured() {
-		for _, name := range []string{"imaps", "submissions"} {
+		for _, name := range []string{"imaps", "submissions", "https"} {
 			if c.Listener(name).Enabled() {
 				v.add("listeners."+name, "implicit TLS needs a certificate: set tls.cert_file and tls.key_file, tls.self_signed = true, or disable this listener")
 			}

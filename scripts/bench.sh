@@ -100,6 +100,9 @@ row "MX delivery, 4 KB, 1 client: no Sieve script vs a 20-rule one" "$(svrate no
 start=$($GO test -run '^$' -bench 'BenchmarkStartup' -benchtime 3x -timeout 20m ./store 2>/dev/null)
 row "Opening a data directory with 1,000,000 messages" "$(echo "$start" | sed -n 's/.* \([0-9.]*\) ms_to_open.*/\1 ms/p')"
 
+imp=$($GO test -run '^$' -bench 'BenchmarkImportMbox|BenchmarkIMAPAppend' -benchtime 1x ./cmd/mailroom 2>/dev/null)
+rate() { echo "$imp" | grep -E "$1-" | sed -n 's/.* \([0-9.]*\) msg\/s.*/\1/p'; }
+row "mailroom import of a 10,000-message mbox vs the same APPENDed one by one over IMAP" "$(rate ImportMbox) msg/s vs $(rate IMAPAppend) msg/s"
 # Side by side with Dovecot, when the reference peers are at hand.
 if [ -n "${PEERS:-}" ]; then
 	kill $pid 2>/dev/null; wait $pid 2>/dev/null || true

@@ -71,6 +71,8 @@ type OutboundOptions struct {
 	// DANE looks up validated TLSA records of MX hosts (RFC 7672); nil
 	// means DANE is not used.
 	DANE *dane.Resolver
+	// Observer is told each attempt's outcome (metrics); nil: nobody.
+	Observer Observer
 }
 
 // Outbound is the queue of mail for remote hosts and its workers.
@@ -388,6 +390,7 @@ func (o *Outbound) attempt(ctx context.Context, e *store.QueueEntry) error {
 				continue
 			}
 			r.LastError, r.Status = res.text, res.status
+			o.observe(res, expired, now.Sub(e.Created))
 			switch {
 			case res.ok:
 				r.State, r.Relayed = store.RcptDelivered, res.relayed

@@ -87,6 +87,9 @@ type Options struct {
 	// Inbound runs the checks on mail from outside (MX, LMTP): SPF, DKIM,
 	// DMARC, spam. nil accepts it unchecked.
 	Inbound *inbound.Checker
+	// Observer is told of connections, logins and messages (metrics);
+	// nil: nobody.
+	Observer Observer
 }
 
 // ListenerOptions qualify one listener.
@@ -251,6 +254,7 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		log:  b.s.log.With("conn", id, "remote", c.Conn().RemoteAddr().String(), "listener", b.lopts.Mode.String()),
 	}
 	trace.Attach(c.Conn(), sess.log)
+	b.s.observer().Connection(b.lopts.Mode.String())
 	b.s.mu.Lock()
 	defer b.s.mu.Unlock()
 	if b.s.closing {

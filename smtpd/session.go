@@ -132,9 +132,11 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 				s.srv.throttle.Fail(name, from)
 			}
 			s.log.Warn("auth failed", "user", username, "err", err)
+			s.srv.observer().Login(s.mode.String(), false)
 			return errAuthFailed
 		}
 		s.srv.throttle.Succeed(name, from)
+		s.srv.observer().Login(s.mode.String(), true)
 		s.user = a
 		s.log = s.log.With("user", a.Address)
 		s.log.Info("auth")
@@ -163,6 +165,7 @@ func (s *session) Logout() error {
 }
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
+	defer func() { s.observeReply("mail", err) }()
 	s.Reset()
 	// A transaction begins only when MAIL is accepted: shutdown waits for
 	// transactions, not for refused commands.
@@ -263,7 +266,8 @@ func dsnRcpt(addr string, opts *smtp.RcptOptions) store.QueueRcpt {
 	return r
 }
 
-func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
+	defer func() { s.observeReply("rcpt", err) }()
 	if s.mode == ModeSubmission && s.user == nil {
 		return errAuthRequired
 	}
@@ -326,7 +330,8 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	return nil
 }
 
-func (s *session) Data(r io.Reader) error {
+func (s *session) Data(r io.Reader) (err error) {
+	defer s.startData()(&err)
 	r, release := s.reserve(r)
 	defer release()
 	head, msg, free, err := s.readMessage(r)
@@ -363,7 +368,8 @@ func (s *session) Data(r io.Reader) error {
 	return nil
 }
 
-func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) (err error) {
+	defer s.startData()(&err)
 	r, release := s.reserve(r)
 	defer release()
 	head, msg, free, err := s.readMessage(r)

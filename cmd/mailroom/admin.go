@@ -119,6 +119,34 @@ func (s *server) serveAdmin(c net.Conn, log *slog.Logger) {
 					"identifier", req.Identifier, "op", req.Op, "rights", req.Rights)
 			}
 		}
+	case "account":
+		var req accountRequest
+		if err = json.Unmarshal([]byte(arg), &req); err == nil {
+			data, err = runAccount(context.Background(), s.store, s.dir.Load(), req)
+			if err == nil && req.Op == "purge" {
+				log.Info("account purged by the operator", "account", req.Address)
+			}
+		}
+	case "import":
+		c.SetDeadline(time.Time{}) // progress lines have their own
+		ctx, cancel := context.WithCancel(context.Background())
+		data, err = s.importAdmin(ctx, c, arg)
+		cancel()
+		c.SetDeadline(time.Now().Add(time.Minute))
+	case "export":
+		var req exportRequest
+		if err = json.Unmarshal([]byte(arg), &req); err == nil {
+			c.SetDeadline(time.Time{})
+			data, err = runExport(context.Background(), s.store, req)
+			c.SetDeadline(time.Now().Add(time.Minute))
+		}
+	case "backup":
+		var req backupRequest
+		if err = json.Unmarshal([]byte(arg), &req); err == nil {
+			c.SetDeadline(time.Time{}) // as long as the backup takes
+			data, err = writeBackup(context.Background(), s.store, req)
+			c.SetDeadline(time.Now().Add(time.Minute))
+		}
 	default:
 		err = fmt.Errorf("unknown admin command %q", cmd)
 	}
@@ -146,7 +174,11 @@ func adminCallArgs(ctx context.Context, path, cmd string, args, out any) error {
 		return fmt.Errorf("%w: %v", errNoSocket, err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Minute))
+	deadline := time.Now().Add(5 * time.Minute)
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d
+	}
+	c.SetDeadline(deadline)
 	line := cmd
 	if args != nil {
 		line += " " + marshalArgs(args)

@@ -150,6 +150,7 @@ func cmdDNS(args []string, out io.Writer) error {
 		fmt.Fprintf(out, "; DMARC reports go to postmaster@%s, which is delivered to %s\n", name, pm)
 	}
 	fmt.Fprintf(out, "_dmarc.%s. IN TXT \"v=DMARC1; p=quarantine; rua=mailto:postmaster@%s\"\n", name, name)
+	printClientDNS(out, cfg, name, host)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -27,13 +28,18 @@ commands:
   serve          run the server (-c FILE, -data DIR)
   check-config   validate the configuration (-c FILE)
   hash-password  read a password from stdin or a prompt and print its hash (-scram: also a SCRAM-SHA-256 credential, as config lines)
-  stats          print what the data directory holds, as JSON (-c FILE, -data DIR)
+  stats          print what the data directory holds, as JSON (-c FILE, -data DIR, -accounts: per account too)
   queue          list the outbound queue and why each message waits (-c FILE, -data DIR)
   dkim-keygen    write a DKIM key and print its DNS record (-domain D -selector S [-type rsa|ed25519] [-out FILE])
   dns            print the MX, SPF, DKIM and DMARC records of a domain (-c FILE -domain D)
   acl            list, grant or revoke mailbox rights (acl list|grant|revoke ...; see 'mailroom acl')
   sieve          check a Sieve script, or list, get, put, activate an account's (see 'mailroom sieve')
   fsck           check every counter and reference count against the records (-c FILE, -data DIR, -repair)
+  account        list accounts, show one, purge one no longer configured (account list|show|purge; see 'mailroom account')
+  import         copy a Maildir, mbox file or directory of mbox files into an account (ACCOUNT SOURCE)
+  export         write an account's mail as a Maildir or mbox files (ACCOUNT DIR [-format maildir|mbox])
+  backup         write a consistent backup while the server runs (-c FILE, -data DIR, -since N, FILE)
+  restore        create the data directory from a backup and incremental ones (-c FILE, -data DIR, FILE...)
   mailbox        list, create, rename or delete an account's mailboxes (see 'mailroom mailbox')
   audit          what others did in people's mailboxes (-c FILE [-account A] [-user U] [-since 24h|DATE] [-json])
 `
@@ -68,6 +74,16 @@ func main() {
 		err = cmdACL(ctx, args, os.Stdout)
 	case "fsck":
 		err = cmdFsck(ctx, args, os.Stdout)
+	case "account":
+		err = cmdAccount(ctx, args, os.Stdin, os.Stdout)
+	case "import":
+		err = cmdImport(ctx, args, os.Stdout)
+	case "export":
+		err = cmdExport(ctx, args, os.Stdout)
+	case "backup":
+		err = cmdBackup(ctx, args, os.Stdout)
+	case "restore":
+		err = cmdRestore(ctx, args, os.Stdout)
 	case "audit":
 		err = cmdAudit(ctx, args, os.Stdout)
 	case "mailbox":
@@ -196,9 +212,18 @@ func cmdHashPassword(args []string, in *os.File, out, prompt io.Writer) error {
 type statsReport struct {
 	store.Stats
 	ConfiguredAccounts int `json:"configured_accounts"`
+	// PerAccount lists every account in the store or the configuration
+	// (stats -accounts).
+	PerAccount []accountInfo `json:"per_account,omitempty"`
 }
 
 func cmdStats(ctx context.Context, args []string, out io.Writer) error {
+	// -accounts adds per_account; without it the output keeps its shape
+	// (an object of numbers) for the scripts that read it.
+	perAccount := false
+	if i := slices.Index(args, "-accounts"); i >= 0 {
+		perAccount, args = true, slices.Delete(slices.Clone(args), i, i+1)
+	}
 	path, dataDir, err := commonFlags("stats", args, true)
 	if err != nil {
 		return err
@@ -209,9 +234,15 @@ func cmdStats(ctx context.Context, args []string, out io.Writer) error {
 	}
 	var st store.Stats
 	// A running server holds the database; ask it through its socket.
+	var per []accountInfo
 	if sock := cfg.AdminSocket(); sock != "" {
 		if err := adminCall(ctx, sock, "stats", &st); err == nil {
-			return printStats(out, cfg, st)
+			if perAccount {
+				if err := adminCallArgs(ctx, sock, "account", accountRequest{Op: "list"}, &per); err != nil {
+					return err
+				}
+			}
+			return printStats(out, cfg, st, per)
 		}
 	}
 	s, err := store.Open(ctx, store.Options{Dir: cfg.DataDir})
@@ -225,11 +256,22 @@ func cmdStats(ctx context.Context, args []string, out io.Writer) error {
 	if st, err = s.Stats(ctx); err != nil {
 		return err
 	}
-	return printStats(out, cfg, st)
+	if perAccount {
+		dir, err := buildDirectory(cfg)
+		if err != nil {
+			return err
+		}
+		res, err := runAccount(ctx, s, dir, accountRequest{Op: "list"})
+		if err != nil {
+			return err
+		}
+		per = res.([]accountInfo)
+	}
+	return printStats(out, cfg, st, per)
 }
 
-func printStats(out io.Writer, cfg *config.Config, st store.Stats) error {
-	r := statsReport{Stats: st, ConfiguredAccounts: len(cfg.Accounts)}
+func printStats(out io.Writer, cfg *config.Config, st store.Stats, per []accountInfo) error {
+	r := statsReport{Stats: st, ConfiguredAccounts: len(cfg.Accounts), PerAccount: per}
 	// "accounts" counts configured accounts; accounts with mail are in
 	// the store's own count.
 	r.Accounts = len(cfg.Accounts)

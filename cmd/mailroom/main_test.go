@@ -141,7 +141,7 @@ func TestServeDevConfig(t *testing.T) {
 	p := startServe(t, "-c", "../../testdata/dev.toml", "-data", data)
 	p.waitFor(t, 0, "mailroom started")
 	for l, want := range map[string]string{"imap": "127.0.0.1:1143", "imaps": "127.0.0.1:1993", "smtp": "127.0.0.1:2525",
-		"submission": "127.0.0.1:1587", "submissions": "127.0.0.1:1465"} {
+		"submission": "127.0.0.1:1587", "submissions": "127.0.0.1:1465", "http": "127.0.0.1:8080", "https": "127.0.0.1:8443"} {
 		if got := p.listenAddr(t, l); got != want {
 			t.Errorf("%s listens on %s, want %s", l, got, want)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/crypto/acme/autocert"
+
 	"mailroom/acl"
 	"mailroom/config"
 	"mailroom/dane"
@@ -26,9 +29,11 @@ import (
 	"mailroom/imapd"
 	"mailroom/inbound"
 	"mailroom/internal/trace"
+	"mailroom/metrics"
 	"mailroom/mtasts"
 	"mailroom/smtpd"
 	"mailroom/store"
+	"mailroom/web"
 )
 
 func newLogger(cfg config.Log, level *slog.LevelVar) *slog.Logger {
@@ -139,7 +144,13 @@ type server struct {
 	imap  *imapd.Server
 	smtp  *smtpd.Server
 	sieve *sieveServer
-	certs *certSource // nil without TLS
+	certs *certSource // nil without TLS, or with ACME
+	acme  *autocert.Manager
+	web   *web.Server
+
+	metrics        *metrics.Metrics
+	metricsHandler http.Handler
+	imports        sync.Map // account -> chan struct{}: one import at a time (import.go)
 
 	resolver inbound.FullResolver // [dns] resolver: every lookup of the server
 	checker  *inbound.Checker     // inbound trust checks (SPF, DKIM, DMARC, spam)
@@ -169,7 +180,13 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	}
 	var tlsConfig *tls.Config
 	var certs *certSource
-	if cfg.TLS.Configured() {
+	var acmeMgr *autocert.Manager
+	switch {
+	case cfg.TLS.ACME.Enabled():
+		if tlsConfig, acmeMgr, err = newACME(cfg, log.With("component", "acme")); err != nil {
+			return nil, fmt.Errorf("tls.acme: %w", err)
+		}
+	case cfg.TLS.Configured():
 		if tlsConfig, certs, err = newTLS(cfg, log); err != nil {
 			return nil, fmt.Errorf("tls: %w", err)
 		}
@@ -189,7 +206,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	if err != nil {
 		return nil, err
 	}
-	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir), certs: certs, resolver: inbound.NewResolver(cfg.DNS.Resolver)}
+	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir), certs: certs, acme: acmeMgr, resolver: inbound.NewResolver(cfg.DNS.Resolver)}
 	s.sts = &mtasts.Fetcher{Resolver: s.resolver, Logger: log.With("component", "mta-sts")}
 	ictx, stopIndexer := context.WithCancel(context.Background())
 	s.stopIndexer = stopIndexer
@@ -201,6 +218,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		indexer = fts.NewIndexer(s.index, st, log.With("component", "fts"))
 		s.wg.Go(func() { indexer.Run(ictx) })
 	}
+	s.metrics, s.metricsHandler = newMetrics(s)
 	if err := ensureInboxes(ctx, st, dir); err != nil {
 		s.shutdown()
 		return nil, err
@@ -235,7 +253,12 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	so.Store, so.Directory, so.Logger, so.TLSConfig, so.Queue, so.Audit = st, s.dir, log, tlsConfig, &s.queue, audit.note
 	s.checker = newChecker(cfg, s.resolver, log)
 	so.Inbound = s.checker
+	so.Observer = s.metrics
 	s.smtp = smtpd.New(so)
+	if s.web, err = newWeb(s, cfg); err != nil {
+		s.shutdown()
+		return nil, err
+	}
 	for _, name := range cfg.ListenerNames() {
 		l := cfg.Listener(name)
 		if !l.Enabled() {
@@ -245,6 +268,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		if err != nil {
 			s.shutdown()
 			return nil, fmt.Errorf("listeners.%s: %w", name, err)
+		}
+		if name == "imap" || name == "imaps" {
+			ln = countingListener{Listener: ln, count: func() { s.metrics.Connection(name) }}
 		}
 		if name == "imaps" {
 			ln = tls.NewListener(ln, tlsConfig)
@@ -261,6 +287,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeMX})
 			case "lmtp":
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeLMTP})
+			case "http":
+				return s.web.Serve(ln, nil)
+			case "https":
+				return s.web.Serve(ln, httpsConfig(tlsConfig, acmeMgr != nil))
 			default: // submission, and submissions with implicit TLS
 				return s.smtp.Serve(ln, smtpd.ListenerOptions{Mode: smtpd.ModeSubmission, InsecureAuth: l.AllowInsecureAuth, ImplicitTLS: name == "submissions"})
 			}
@@ -277,6 +307,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 			return nil, fmt.Errorf("admin socket: %w", err)
 		}
 		log.Info("listening", "listener", "admin", "addr", sock)
+	}
+	if acmeMgr != nil {
+		go prefetchACME(tlsConfig, hostname(cfg), log.With("component", "acme"))
 	}
 	log.Info("mailroom started", "data_dir", cfg.DataDir, "accounts", len(dir.Accounts()))
 	return s, nil
@@ -340,6 +373,7 @@ func (s *server) startOutbound(cfg *config.Config, keys map[string]*smtpd.DKIMKe
 		RelayTLS: cfg.Outbound.RelayTLS, RelayRootCAs: relayCAs,
 		MaxAge: cfg.Outbound.MaxAge.D(), RetryInitial: cfg.Outbound.RetryInitial.D(), Workers: cfg.Outbound.Workers,
 		DKIM: keys, Resolver: s.resolver, MTASTS: s.sts, DANE: &dane.Resolver{Addr: cfg.DNS.Resolver},
+		Observer: s.metrics,
 	})
 	if s.stopOutbound != nil {
 		s.stopOutbound()
@@ -424,6 +458,10 @@ func (s *server) reload(cfg *config.Config, level *slog.LevelVar) error {
 		}
 	}
 	outboundChanged := !reflect.DeepEqual(cfg.Outbound, s.cfg.Outbound) || !reflect.DeepEqual(cfg.Domains, s.cfg.Domains)
+	webOpts, err := s.webOptions(keepRunning(s.cfg, cfg))
+	if err != nil {
+		return err
+	}
 	var keys map[string]*smtpd.DKIMKey
 	var relayCAs *x509.CertPool
 	if outboundChanged {
@@ -451,6 +489,7 @@ func (s *server) reload(cfg *config.Config, level *slog.LevelVar) error {
 	}
 	s.imap.SetOptions(imapOptions(cfg))
 	s.smtp.SetOptions(smtpOptions(cfg))
+	s.web.SetOptions(webOpts)
 	s.checker.SetLocalDomains(fromPolicies(cfg))
 	level.Set(parseLevel(cfg.Log.Level))
 	if len(restart) > 0 {
@@ -471,6 +510,7 @@ var restartSettings = []struct {
 	{"log.format", func(c *config.Config) any { return c.Log.Format }},
 	{"admin.socket", func(c *config.Config) any { return c.AdminSocket() }},
 	{"tls (turning it on or off)", func(c *config.Config) any { return c.TLS.Configured() }},
+	{"tls.acme", func(c *config.Config) any { return c.TLS.ACME }},
 	{"limits.message_size", func(c *config.Config) any { return c.Limits.MessageSize }},
 	{"limits.recipients", func(c *config.Config) any { return c.Limits.Recipients }},
 	{"limits.smtp_timeout", func(c *config.Config) any { return c.Limits.SMTPTimeout }},
@@ -506,6 +546,7 @@ func keepRunning(running, next *config.Config) *config.Config {
 	if running.TLS.Configured() != next.TLS.Configured() {
 		c.TLS = running.TLS
 	}
+	c.TLS.ACME = running.TLS.ACME
 	c.Limits.MessageSize, c.Limits.Recipients = running.Limits.MessageSize, running.Limits.Recipients
 	c.Limits.SMTPTimeout, c.Limits.MinFreeSpace = running.Limits.SMTPTimeout, running.Limits.MinFreeSpace
 	c.Limits.Receiving = running.Limits.Receiving
@@ -529,6 +570,9 @@ func (s *server) shutdown() error {
 	}
 	if s.imap != nil {
 		s.imap.Close()
+	}
+	if s.web != nil {
+		s.web.Shutdown(ctx)
 	}
 	if s.stopOutbound != nil {
 		s.stopOutbound() // a delivery in progress is abandoned and retried later
