@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
 
 	"mailroom/imapd/part"
 	"mailroom/store"
@@ -14,6 +17,9 @@ import (
 
 // batchSize is how many messages go into the index per batch.
 const batchSize = 500
+
+// DefaultSettle is how long the indexer lets changes gather.
+const DefaultSettle = 250 * time.Millisecond
 
 // Indexer keeps the index current from the store's committed changes:
 // Note (wired to store.Options.OnChange beside the IMAP registry) only
@@ -35,11 +41,15 @@ type Indexer struct {
 	// OnIndexed, if set, is called after each piece of work is committed
 	// (tests wait on it).
 	OnIndexed func()
+	// Settle is how long Run waits after a change before indexing
+	// (NewIndexer: DefaultSettle). Searches never wait for it: what is
+	// above a mailbox's watermark is searched in the store.
+	Settle time.Duration
 }
 
 // NewIndexer returns an indexer writing to idx from st.
 func NewIndexer(idx *Index, st *store.Store, log *slog.Logger) *Indexer {
-	return &Indexer{idx: idx, st: st, log: log, dirty: map[store.MailboxID]bool{}, expunged: map[store.MailboxID][]store.UID{}, wake: make(chan struct{}, 1)}
+	return &Indexer{idx: idx, st: st, log: log, Settle: DefaultSettle, dirty: map[store.MailboxID]bool{}, expunged: map[store.MailboxID][]store.UID{}, wake: make(chan struct{}, 1)}
 }
 
 // Note records a committed change; it never blocks.
@@ -78,13 +88,26 @@ func (ix *Indexer) signal() {
 	}
 }
 
-// Run indexes until ctx ends.
+// Run indexes until ctx ends. After a change it waits Settle for more
+// to arrive, so a burst of deliveries becomes one index batch rather than
+// one per message (each batch is a segment bleve writes and merges).
 func (ix *Indexer) Run(ctx context.Context) {
+	settle := time.NewTimer(0)
+	<-settle.C
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ix.wake:
+		}
+		if ix.Settle > 0 {
+			settle.Reset(ix.Settle)
+			select {
+			case <-ctx.Done():
+				settle.Stop()
+				return
+			case <-settle.C:
+			}
 		}
 		for ctx.Err() == nil && ix.step(ctx) {
 			if ix.OnIndexed != nil {
@@ -94,64 +117,66 @@ func (ix *Indexer) Run(ctx context.Context) {
 	}
 }
 
-// step does one piece of work and reports whether there may be more.
+// step does one batch of work and reports whether there may be more.
 func (ix *Indexer) step(ctx context.Context) bool {
 	ix.mu.Lock()
 	gone, expunged := ix.gone, ix.expunged
 	ix.gone, ix.expunged = nil, map[store.MailboxID][]store.UID{}
-	var next store.MailboxID
-	found := false
+	dirty := make([]store.MailboxID, 0, len(ix.dirty))
 	for id := range ix.dirty {
-		next, found = id, true
-		delete(ix.dirty, id)
-		break
+		dirty = append(dirty, id)
 	}
+	clear(ix.dirty)
 	ix.mu.Unlock()
 	for _, id := range gone {
 		if err := ix.idx.dropMailbox(ctx, id); err != nil {
 			ix.log.Warn("full-text index: dropping a mailbox", "mailbox", id, "err", err)
 		}
 	}
-	if len(expunged) > 0 {
-		b := ix.idx.idx.NewBatch()
-		for id, uids := range expunged {
-			for _, u := range uids {
-				b.Delete(docID(id, u))
+	b := ix.idx.idx.NewBatch()
+	for id, uids := range expunged {
+		for _, u := range uids {
+			b.Delete(docID(id, u))
+		}
+	}
+	n := 0
+	for _, id := range dirty {
+		if n >= batchSize || ctx.Err() != nil {
+			ix.Touch(id) // the next batch
+			continue
+		}
+		k, more, err := ix.indexFrom(ctx, b, id, batchSize-n)
+		n += k
+		if err != nil {
+			if ctx.Err() == nil {
+				ix.log.Warn("full-text index", "mailbox", id, "err", err)
 			}
+			continue
 		}
-		if err := ix.idx.idx.Batch(b); err != nil {
-			ix.log.Warn("full-text index: removing expunged messages", "err", err)
+		if more {
+			ix.Touch(id) // the rest in the next batch, other mailboxes between
 		}
 	}
-	if !found {
-		return len(gone) > 0 || len(expunged) > 0
+	if b.Size() == 0 { // index and internal operations
+		return len(gone) > 0
 	}
-	more, err := ix.indexFrom(ctx, next)
-	if err != nil {
-		if ctx.Err() == nil {
-			ix.log.Warn("full-text index", "mailbox", next, "err", err)
-		}
-		return true
-	}
-	if more {
-		ix.Touch(next) // the rest in the next step, other mailboxes between
+	if err := ix.idx.idx.Batch(b); err != nil {
+		ix.log.Warn("full-text index", "err", err)
 	}
 	return true
 }
 
-// indexFrom indexes up to batchSize messages of mailbox above its
-// watermark, moving the watermark in the same batch.
-func (ix *Indexer) indexFrom(ctx context.Context, mailbox store.MailboxID) (more bool, err error) {
+// indexFrom adds up to limit messages of mailbox above its watermark to
+// b, moving the watermark in the same batch, and says how many.
+func (ix *Indexer) indexFrom(ctx context.Context, b *bleve.Batch, mailbox store.MailboxID, limit int) (n int, more bool, err error) {
 	wm, err := ix.idx.Watermark(mailbox)
 	if err != nil {
-		return false, err
+		return 0, false, err
 	}
-	b := ix.idx.idx.NewBatch()
-	n := 0
 	last := wm
 	errFull := context.Canceled // any sentinel: stops the scan
 	err = ix.st.MessagesWithContent(ctx, mailbox, wm+1, 0, func(m *store.Message, content []byte) error {
-		if n == batchSize {
+		if n == limit {
 			more = true
 			return errFull
 		}
@@ -162,16 +187,12 @@ func (ix *Indexer) indexFrom(ctx context.Context, mailbox store.MailboxID) (more
 		return nil
 	})
 	if err != nil && err != errFull {
-		return false, err
+		return n, false, err
 	}
-	if n == 0 {
-		return false, nil
+	if n > 0 {
+		b.SetInternal(watermarkKey(mailbox), []byte(strconv.FormatUint(uint64(last), 10)))
 	}
-	b.SetInternal(watermarkKey(mailbox), []byte(strconv.FormatUint(uint64(last), 10)))
-	if err := ix.idx.idx.Batch(b); err != nil {
-		return false, err
-	}
-	return more, nil
+	return n, more, nil
 }
 
 // Text is what is indexed of a message: its header fields decoded
