@@ -53,6 +53,8 @@ type Options struct {
 	// not block. AuditReads adds the reading of content.
 	Audit      func(store.AuditRecord)
 	AuditReads bool
+	// OnLogin, if set, hears of each credential check and its result.
+	OnLogin func(ok bool)
 
 	// onSearchMessage, if set, is called with the command's context for
 	// each message SEARCH looks at (tests).
@@ -98,7 +100,7 @@ func engineOptions(o Options) engine.Options {
 		MaxConnections: o.MaxConnections, MaxConnectionsPerIP: o.MaxConnectionsPerIP,
 		MaxSessionsPerAccount: o.MaxSessionsPerAccount,
 		AuthDelay:             o.AuthDelay, AuthDelayMax: o.AuthDelayMax, Sleep: o.Sleep,
-		OnSearchMessage: o.onSearchMessage, Search: o.Search, OnJunk: o.OnJunk, Audit: o.Audit, AuditReads: o.AuditReads,
+		OnSearchMessage: o.onSearchMessage, Search: o.Search, OnJunk: o.OnJunk, Audit: o.Audit, AuditReads: o.AuditReads, OnLogin: o.OnLogin,
 	}
 }
 

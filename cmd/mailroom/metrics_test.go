@@ -141,10 +141,30 @@ metrics_password_hash = "`+hash+`"
 		t.Fatal("wrong password accepted")
 	}
 	sc.Close()
-	// An IMAP connection, counted once its greeting is read (accepted).
+	// An IMAP connection, counted once its greeting is read (accepted),
+	// with a failed and a successful login.
 	ic := testutil.Dial(t, p.listenAddr(t, "imap"), 10*time.Second)
-	if greeting, err := bufio.NewReader(ic).ReadString('\n'); err != nil || !strings.HasPrefix(greeting, "* OK") {
+	ir := bufio.NewReader(ic)
+	if greeting, err := ir.ReadString('\n'); err != nil || !strings.HasPrefix(greeting, "* OK") {
 		t.Fatalf("IMAP greeting %q: %v", greeting, err)
+	}
+	for _, l := range []struct{ cmd, want string }{
+		{"a LOGIN dave@example.test wrong\r\n", "a NO"},
+		{"b LOGIN dave@example.test pw\r\n", "b OK"},
+	} {
+		ic.Write([]byte(l.cmd))
+		for {
+			line, err := ir.ReadString('\n')
+			if err != nil {
+				t.Fatalf("%s: %v", l.cmd, err)
+			}
+			if line[0] != '*' {
+				if !strings.HasPrefix(line, l.want) {
+					t.Fatalf("%s: %q", l.cmd, line)
+				}
+				break
+			}
+		}
 	}
 	ic.Close()
 
@@ -161,6 +181,8 @@ metrics_password_hash = "`+hash+`"
 		{"mailroom_logins_total", map[string]string{"protocol": "submission", "result": "failed"}, 1},
 		{"mailroom_connections_total", map[string]string{"protocol": "mx"}, 1},
 		{"mailroom_connections_total", map[string]string{"protocol": "imap"}, 1},
+		{"mailroom_logins_total", map[string]string{"protocol": "imap", "result": "failed"}, 1},
+		{"mailroom_logins_total", map[string]string{"protocol": "imap", "result": "ok"}, 1},
 		{"mailroom_queue_length", nil, 0},
 		{"mailroom_store_state_up", nil, 1},
 	} {

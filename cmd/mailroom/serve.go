@@ -236,6 +236,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	s.audit = audit
 	s.wg.Go(func() { audit.run(ictx) })
 	io.Audit, io.AuditReads = audit.note, cfg.Audit.Reads
+	io.OnLogin = func(ok bool) { s.metrics.Login("imap", ok) }
 	s.imap = imapd.New(io)
 	s.sieve = newManageSieve(cfg, st, s.dir, log, tlsConfig)
 	keys, err := loadDKIMKeys(cfg, log)

@@ -200,6 +200,7 @@ func (c *conn) login(user, pass string) error {
 	if err != nil {
 		if errors.Is(err, acl.ErrAuthFailed) {
 			s.throttle.Fail(name, from)
+			s.noteLogin(false)
 			c.log.Warn("login failed", "user", user)
 			return errLoginFailed
 		}
@@ -214,6 +215,7 @@ func (c *conn) login(user, pass string) error {
 func (c *conn) admit(a *acl.Account, name string, from net.Addr) error {
 	s := c.srv
 	s.throttle.Succeed(name, from)
+	s.noteLogin(true)
 	if !s.sessions.acquire(a.Address, s.limits.Load().maxSessions) {
 		c.log.Warn("login refused: too many sessions", "user", a.Address)
 		return no("LIMIT", "Too many sessions for this account")
@@ -228,6 +230,13 @@ func (c *conn) admit(a *acl.Account, name string, from net.Addr) error {
 	trace.Attach(c.rw, c.log)
 	c.log.Info("login")
 	return nil
+}
+
+// noteLogin tells Options.OnLogin of a credential check.
+func (s *Server) noteLogin(ok bool) {
+	if s.opts.OnLogin != nil {
+		s.opts.OnLogin(ok)
+	}
 }
 
 // loggedIn is the OK of a successful login, with the capabilities that

@@ -49,6 +49,7 @@ func (c *conn) scramServer(tried *bool, loginErr *error) *scramAdapter {
 			return
 		}
 		s.throttle.Fail(name, from)
+		s.noteLogin(false)
 		c.log.Warn("login failed", "user", name, "mechanism", scramMech)
 		*loginErr = errLoginFailed
 	}

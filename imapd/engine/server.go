@@ -56,6 +56,10 @@ type Options struct {
 	// adds the reading of message content to what is told.
 	Audit      func(store.AuditRecord)
 	AuditReads bool
+	// OnLogin, if set, hears of each login attempt that checked
+	// credentials (LOGIN, AUTHENTICATE), whether they were right (the
+	// metrics); it must not block.
+	OnLogin func(ok bool)
 }
 
 // SearchIndex is a full-text index as SEARCH uses it: the messages of a
