@@ -102,3 +102,80 @@ func (d *Directory) SetRights(ctx context.Context, st ACLStore, owner *Account, 
 	}
 	return next, st.SetACL(ctx, mailbox, identifier, next.String())
 }
+
+// VisibleStore is what Visible reads.
+type VisibleStore interface {
+	Mailboxes(ctx context.Context, account string) ([]*store.Mailbox, error)
+	SharedMailboxes(ctx context.Context) ([]store.SharedMailbox, error)
+}
+
+// VisibleMailbox is a mailbox user may look up, with user's rights on it.
+type VisibleMailbox struct {
+	Owner   *Account
+	Mailbox *store.Mailbox
+	Rights  Rights
+}
+
+// Visible returns every mailbox user may look up (RightLookup): their
+// own, and other accounts' through stored ACL entries or the operator's
+// shares, in the same terms as MailboxRights. Accounts no share names
+// are not listed one by one: only their mailboxes with ACL entries can
+// grant anything, and those are read in one pass (a LIST in a
+// 50-account organisation read all 50 accounts' mailboxes and ACLs).
+func (d *Directory) Visible(ctx context.Context, st VisibleStore, user *Account) ([]VisibleMailbox, error) {
+	if user == nil {
+		return nil, nil
+	}
+	own, err := st.Mailboxes(ctx, user.Address)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]VisibleMailbox, 0, len(own))
+	for _, m := range own {
+		out = append(out, VisibleMailbox{Owner: user, Mailbox: m, Rights: AllRights})
+	}
+	shared, err := st.SharedMailboxes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	acls := make(map[store.MailboxID][]store.ACLEntry, len(shared))
+	byOwner := map[string][]*store.Mailbox{}
+	for _, sm := range shared {
+		acls[sm.Mailbox.ID] = sm.ACL
+		o := Fold(sm.Mailbox.Account)
+		byOwner[o] = append(byOwner[o], sm.Mailbox)
+	}
+	for _, owner := range d.Accounts() {
+		if owner == user || Fold(owner.Address) == Fold(user.Address) || !owner.Plan.Share || !owner.SharesGroupWith(user) {
+			continue
+		}
+		boxes := byOwner[Fold(owner.Address)]
+		if d.sharesOf(owner) {
+			if boxes, err = st.Mailboxes(ctx, owner.Address); err != nil {
+				return nil, err
+			}
+		}
+		for _, m := range boxes {
+			stored := acls[m.ID]
+			entries := make([]Entry, 0, len(stored))
+			for _, e := range stored {
+				entries = append(entries, NewEntry(e.Identifier, e.Rights))
+			}
+			if r := d.Rights(owner, user, m.Name, entries); r.Has(RightLookup) {
+				out = append(out, VisibleMailbox{Owner: owner, Mailbox: m, Rights: r})
+			}
+		}
+	}
+	return out, nil
+}
+
+// sharesOf reports whether the operator's shares grant anything on
+// owner's mailboxes.
+func (d *Directory) sharesOf(owner *Account) bool {
+	for _, s := range d.shares {
+		if Fold(s.Owner) == Fold(owner.Address) {
+			return true
+		}
+	}
+	return false
+}

@@ -19,7 +19,7 @@ import (
 const batchSize = 500
 
 // DefaultSettle is how long the indexer lets changes gather.
-const DefaultSettle = 250 * time.Millisecond
+const DefaultSettle = time.Second
 
 // Indexer keeps the index current from the store's committed changes:
 // Note (wired to store.Options.OnChange beside the IMAP registry) only

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
@@ -55,6 +56,58 @@ func (s *Store) ACL(ctx context.Context, id MailboxID) ([]ACLEntry, error) {
 					return d.err
 				}
 				out = append(out, e)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SharedMailbox is a mailbox with the entries of its ACL.
+type SharedMailbox struct {
+	Mailbox *Mailbox
+	ACL     []ACLEntry
+}
+
+// SharedMailboxes returns every mailbox that has ACL entries, with them,
+// read in one snapshot: what a LIST needs of other people's accounts,
+// without listing every account's mailboxes.
+func (s *Store) SharedMailboxes(ctx context.Context) ([]SharedMailbox, error) {
+	var out []SharedMailbox
+	err := s.view(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindACL}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			k := it.Item().Key()
+			if len(k) < 9 {
+				continue // reported by Check
+			}
+			id := MailboxID(binary.BigEndian.Uint64(k[1:9]))
+			if n := len(out); n == 0 || out[n-1].Mailbox.ID != id {
+				m, err := getMailbox(tx, id)
+				if errors.Is(err, ErrNoMailbox) {
+					continue // entries of a mailbox being deleted
+				}
+				if err != nil {
+					return err
+				}
+				out = append(out, SharedMailbox{Mailbox: m})
+			}
+			err := it.Item().Value(func(v []byte) error {
+				d := dec{b: v}
+				e := ACLEntry{Identifier: d.str(), Rights: d.str()}
+				if d.err != nil {
+					return d.err
+				}
+				last := &out[len(out)-1]
+				last.ACL = append(last.ACL, e)
 				return nil
 			})
 			if err != nil {

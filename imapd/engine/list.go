@@ -305,29 +305,17 @@ func (c *conn) visibleMailboxes() (map[string]*listEntry, error) {
 	if me == nil {
 		return entries, nil
 	}
-	for _, owner := range dir.Accounts() {
-		if owner != me && (!owner.Plan.Share || !owner.SharesGroupWith(me)) {
-			continue
-		}
-		boxes, err := c.srv.opts.Store.Mailboxes(c.ctx, owner.Address)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range boxes {
-			rights, err := c.rightsOn(dir, me, owner, m)
-			if err != nil {
-				return nil, err
-			}
-			if !rights.Has(acl.RightLookup) {
-				continue
-			}
-			name := displayName(me, owner, m.Name)
-			entries[name] = &listEntry{name: name, mailbox: m, rights: rights}
-			if owner != me {
-				for _, sup := range store.Superiors(name) {
-					if entries[sup] == nil && strings.Count(sup, "/") <= 1 {
-						entries[sup] = &listEntry{name: sup, node: true}
-					}
+	visible, err := dir.Visible(c.ctx, c.srv.opts.Store, me)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range visible {
+		name := displayName(me, v.Owner, v.Mailbox.Name)
+		entries[name] = &listEntry{name: name, mailbox: v.Mailbox, rights: v.Rights}
+		if v.Owner != me {
+			for _, sup := range store.Superiors(name) {
+				if entries[sup] == nil && strings.Count(sup, "/") <= 1 {
+					entries[sup] = &listEntry{name: sup, node: true}
 				}
 			}
 		}

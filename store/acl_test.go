@@ -1,0 +1,46 @@
+package store
+
+import (
+	"context"
+	"testing"
+)
+
+func TestSharedMailboxes(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{Dir: t.TempDir()})
+	a, b := "alice@example.test", "bob@example.test"
+	for _, acct := range []string{a, b} {
+		if err := s.EnsureAccount(ctx, acct, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orders, err := s.CreateMailbox(ctx, a, "Orders", CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := s.CreateMailbox(ctx, b, "Gone", CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateMailbox(ctx, b, "Private", CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []struct {
+		id     MailboxID
+		who, r string
+	}{{orders.ID, "bob@example.test", "lr"}, {orders.ID, "carol@example.test", "lrs"}, {gone.ID, "alice@example.test", "lr"}} {
+		if err := s.SetACL(ctx, e.id, e.who, e.r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteMailbox(ctx, b, "Gone"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SharedMailboxes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Mailbox.ID != orders.ID || got[0].Mailbox.Account != a || len(got[0].ACL) != 2 {
+		t.Fatalf("shared mailboxes: %+v", got)
+	}
+}
