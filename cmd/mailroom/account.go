@@ -123,31 +123,17 @@ func runAccount(ctx context.Context, st *store.Store, dir *acl.Directory, req ac
 // callAccount sends req to a running server, or carries it out on the
 // data directory when none answers.
 func callAccount(ctx context.Context, cfg *config.Config, req accountRequest, out any) error {
-	err := errNoSocket
-	if sock := cfg.AdminSocket(); sock != "" {
-		err = adminCallArgs(ctx, sock, "account", req, out)
-	}
-	if !errors.Is(err, errNoSocket) {
+	var raw json.RawMessage
+	if err := callOrRun(ctx, cfg, "account", req, &raw, func(ctx context.Context, st *store.Store, dir *acl.Directory) (json.RawMessage, error) {
+		res, err := runAccount(ctx, st, dir, req)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(res)
+	}); err != nil {
 		return err
 	}
-	dir, err := buildDirectory(cfg)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, store.Options{Dir: cfg.DataDir})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	res, err := runAccount(ctx, st, dir, req)
-	if err != nil {
-		return err
-	}
-	b, err := json.Marshal(res)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, out)
+	return json.Unmarshal(raw, out)
 }
 
 func cmdAccount(ctx context.Context, args []string, in *os.File, out io.Writer) error {

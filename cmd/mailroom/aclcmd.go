@@ -135,24 +135,9 @@ func cmdACL(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	var rows []aclRow
-	err = errNoSocket
-	if sock := cfg.AdminSocket(); sock != "" {
-		err = adminCallArgs(ctx, sock, "acl", req, &rows)
-	}
-	if errors.Is(err, errNoSocket) {
-		// No server answers: do it here, on the data directory.
-		dir, derr := buildDirectory(cfg)
-		if derr != nil {
-			return derr
-		}
-		st, serr := store.Open(ctx, store.Options{Dir: cfg.DataDir})
-		if serr != nil {
-			return serr
-		}
-		defer st.Close()
-		rows, err = runACL(ctx, st, dir, req)
-	}
-	if err != nil {
+	if err := callOrRun(ctx, cfg, "acl", req, &rows, func(ctx context.Context, st *store.Store, dir *acl.Directory) ([]aclRow, error) {
+		return runACL(ctx, st, dir, req)
+	}); err != nil {
 		return err
 	}
 	if op != "list" {

@@ -12,6 +12,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"mailroom/acl"
+	"mailroom/config"
+	"mailroom/store"
 )
 
 // The admin socket lets admin commands reach a running server instead of
@@ -194,4 +198,30 @@ func adminCallArgs(ctx context.Context, path, cmd string, args, out any) error {
 		return errors.New(resp.Error)
 	}
 	return json.Unmarshal(resp.Data, out)
+}
+
+// callOrRun asks a running server to carry out admin command cmd with
+// args, its answer decoded into *out; when no server answers (no admin
+// socket), it opens the data directory and runs local there itself, as
+// the server would. Every operator command that works both ways goes
+// through here.
+func callOrRun[T any](ctx context.Context, cfg *config.Config, cmd string, args any, out *T, local func(context.Context, *store.Store, *acl.Directory) (T, error)) error {
+	err := errNoSocket
+	if sock := cfg.AdminSocket(); sock != "" {
+		err = adminCallArgs(ctx, sock, cmd, args, out)
+	}
+	if !errors.Is(err, errNoSocket) {
+		return err
+	}
+	dir, err := buildDirectory(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, store.Options{Dir: cfg.DataDir})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	*out, err = local(ctx, st, dir)
+	return err
 }

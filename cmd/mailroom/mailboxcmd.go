@@ -102,23 +102,9 @@ func cmdMailbox(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	var rows []mailboxRow
-	err = errNoSocket
-	if sock := cfg.AdminSocket(); sock != "" {
-		err = adminCallArgs(ctx, sock, "mailbox", req, &rows)
-	}
-	if errors.Is(err, errNoSocket) {
-		dir, derr := buildDirectory(cfg)
-		if derr != nil {
-			return derr
-		}
-		st, serr := store.Open(ctx, store.Options{Dir: cfg.DataDir})
-		if serr != nil {
-			return serr
-		}
-		defer st.Close()
-		rows, err = runMailbox(ctx, st, dir, req)
-	}
-	if err != nil {
+	if err := callOrRun(ctx, cfg, "mailbox", req, &rows, func(ctx context.Context, st *store.Store, dir *acl.Directory) ([]mailboxRow, error) {
+		return runMailbox(ctx, st, dir, req)
+	}); err != nil {
 		return err
 	}
 	if op != "list" {

@@ -127,23 +127,9 @@ func cmdSieve(ctx context.Context, args []string, in io.Reader, out io.Writer) e
 		return err
 	}
 	var reply *sieveReply
-	err = errNoSocket
-	if sock := cfg.AdminSocket(); sock != "" {
-		err = adminCallArgs(ctx, sock, "sieve", req, &reply)
-	}
-	if errors.Is(err, errNoSocket) {
-		dir, derr := buildDirectory(cfg)
-		if derr != nil {
-			return derr
-		}
-		st, serr := store.Open(ctx, store.Options{Dir: cfg.DataDir})
-		if serr != nil {
-			return serr
-		}
-		defer st.Close()
-		reply, err = runSieve(ctx, st, dir, req)
-	}
-	if err != nil {
+	if err := callOrRun(ctx, cfg, "sieve", req, &reply, func(ctx context.Context, st *store.Store, dir *acl.Directory) (*sieveReply, error) {
+		return runSieve(ctx, st, dir, req)
+	}); err != nil {
 		return err
 	}
 	switch op {
