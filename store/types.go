@@ -215,8 +215,10 @@ type Change struct {
 	ModSeq  uint64
 	Kind    ChangeKind
 	// Messages: appended messages (ChangeAppend) or their new flags
-	// (ChangeFlags).
+	// (ChangeFlags; ChangeSeen: as User sees them).
 	Messages []Message
+	// User: whose private \Seen changed (ChangeSeen), lower case.
+	User string
 	// UIDs: expunged messages (ChangeExpunge), ascending.
 	UIDs []UID
 	// Origin is the value the writer attached with WithOrigin, if any.
@@ -232,6 +234,9 @@ const (
 	ChangeExpunge
 	// ChangeDeleted: the mailbox was deleted (or INBOX renamed away).
 	ChangeDeleted
+	// ChangeSeen: User's private \Seen of Messages changed (seen.go);
+	// nobody else's view of them did.
+	ChangeSeen
 )
 
 // NormalizeName returns the canonical form of a mailbox name: "INBOX" in
