@@ -149,3 +149,49 @@ func (d *Directory) SendOnBehalf(owner, user *Account) bool {
 	}
 	return false
 }
+
+// How \Seen is kept on a mailbox others read.
+const (
+	// SeenShared: one \Seen for everyone, in the message (a team inbox).
+	SeenShared = "shared"
+	// SeenPrivate: each user other than the owner keeps their own
+	// \Seen; the message's is the owner's (an assistant reading the
+	// manager's mail).
+	SeenPrivate = "private"
+)
+
+// SeenMode is how \Seen is kept on owner's mailbox named mailbox:
+// explicit, the mailbox's own setting (METADATA or mailroom acl seen), if
+// it is SeenShared or SeenPrivate; else the seen of an operator share of
+// that mailbox, else of one of the whole account; else SeenShared for a
+// team account and SeenPrivate for a person's.
+func (d *Directory) SeenMode(owner *Account, mailbox, explicit string) string {
+	if explicit == SeenShared || explicit == SeenPrivate {
+		return explicit
+	}
+	account := ""
+	for _, s := range d.shares {
+		if Fold(s.Owner) != Fold(owner.Address) || s.Seen == "" {
+			continue
+		}
+		if s.Mailbox == mailbox {
+			return s.Seen
+		}
+		if s.Mailbox == "" && account == "" {
+			account = s.Seen
+		}
+	}
+	if account != "" {
+		return account
+	}
+	if owner.Team {
+		return SeenShared
+	}
+	return SeenPrivate
+}
+
+// PrivateSeen reports whether user keeps their own \Seen on owner's
+// mailbox whose mode is mode (SeenMode): never the owner.
+func PrivateSeen(owner, user *Account, mode string) bool {
+	return mode == SeenPrivate && owner != nil && user != nil && Fold(owner.Address) != Fold(user.Address)
+}
