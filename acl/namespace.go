@@ -152,6 +152,10 @@ func (d *Directory) SendOnBehalf(owner, user *Account) bool {
 
 // How \Seen is kept on a mailbox others read.
 const (
+	// SeenEntry is the mailbox's own setting, a METADATA entry (RFC
+	// 5464) holding SeenShared or SeenPrivate; absent, the configuration
+	// decides.
+	SeenEntry = "/shared/vendor/mailroom/seen"
 	// SeenShared: one \Seen for everyone, in the message (a team inbox).
 	SeenShared = "shared"
 	// SeenPrivate: each user other than the owner keeps their own
@@ -169,6 +173,18 @@ func (d *Directory) SeenMode(owner *Account, mailbox, explicit string) string {
 	if explicit == SeenShared || explicit == SeenPrivate {
 		return explicit
 	}
+	if mode := d.ConfiguredSeen(owner, mailbox); mode != "" {
+		return mode
+	}
+	if owner.Team {
+		return SeenShared
+	}
+	return SeenPrivate
+}
+
+// ConfiguredSeen is the seen of an operator share of owner's mailbox,
+// else of one of owner's whole account; "" when no share says.
+func (d *Directory) ConfiguredSeen(owner *Account, mailbox string) string {
 	account := ""
 	for _, s := range d.shares {
 		if Fold(s.Owner) != Fold(owner.Address) || s.Seen == "" {
@@ -181,13 +197,7 @@ func (d *Directory) SeenMode(owner *Account, mailbox, explicit string) string {
 			account = s.Seen
 		}
 	}
-	if account != "" {
-		return account
-	}
-	if owner.Team {
-		return SeenShared
-	}
-	return SeenPrivate
+	return account
 }
 
 // PrivateSeen reports whether user keeps their own \Seen on owner's

@@ -3,6 +3,8 @@ package imapd
 import (
 	"context"
 	"fmt"
+	"net"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"mailroom/internal/testutil"
 	"mailroom/store"
 )
 
@@ -264,5 +267,25 @@ func eventsUntil(t *testing.T, w *watcher, want string) []string {
 		case <-deadline:
 			t.Fatalf("events %q, want %q among them", got, want)
 		}
+	}
+}
+
+// TestPythonPrivateSeen runs testdata/e2e/seen_e2e.py: the assistant
+// scenario and a team mailbox's shared \Seen with imaplib.
+func TestPythonPrivateSeen(t *testing.T) {
+	t.Parallel()
+	python := testutil.NeedPython(t)
+	ts := newTestServer(t)
+	ts.dir.Store(teamDirectory(t))
+	if err := ts.st.EnsureAccount(context.Background(), "info@example.test", false); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(ts.plain)
+	out, err := exec.Command(python, "../testdata/e2e/seen_e2e.py", host, port).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Fatalf("imaplib: %v\n%s", err, out)
+	}
+	if p, err := ts.st.Check(context.Background()); err != nil || len(p) > 0 {
+		t.Errorf("store check: %v %v", p, err)
 	}
 }

@@ -33,7 +33,7 @@ const (
 // configuration decides. The owner or a holder of "a" sets it.
 const (
 	mailroomVendor = "vendor/mailroom"
-	seenEntry      = "/shared/vendor/mailroom/seen"
+	seenEntry      = acl.SeenEntry
 )
 
 // metadataLiteral refuses, before it is sent, a SETMETADATA literal that
