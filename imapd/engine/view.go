@@ -28,7 +28,11 @@ type view struct {
 	// mu), instead of the message records' (the owner's).
 	seenUser string
 	seen     seenSet
-	told     map[string]bool // the keywords the client was told in FLAGS
+	// loading: the user's \Seen is being read; backlog keeps the
+	// ChangeSeen messages published meanwhile (under mu).
+	loading bool
+	backlog []store.Message
+	told    map[string]bool // the keywords the client was told in FLAGS
 
 	mu sync.Mutex
 	// wake is signalled (without blocking) after every queued change, for
@@ -49,22 +53,16 @@ type view struct {
 // newView selects mailbox sh for a session: the view starts from the
 // shared UID list, claiming \Recent for messages no session has claimed
 // unless the session only examines. With seenUser set, loadSeen reads
-// that user's private \Seen; it runs while changes to the mailbox wait,
-// so none is missed between the read and the view's registration.
+// that user's private \Seen after the view is registered (no lock is
+// held while the store is read); the user's \Seen changes published
+// meanwhile are applied again on top of what it read, in their order, so
+// none is missed and none goes back.
 func newView(sh *shared, id store.MailboxID, display string, readOnly bool, seenUser string, loadSeen func() ([]store.UID, error)) (*view, error) {
 	v := &view{sh: sh, id: id, display: display, readOnly: readOnly, wake: make(chan struct{}, 1), recent: map[store.UID]bool{}, seenUser: seenUser}
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	if seenUser != "" {
-		uids, err := loadSeen()
-		if err != nil {
-			return nil, err
-		}
-		v.seen = seenSet{}
-		for _, u := range uids {
-			v.seen.set(u, true)
-		}
+		v.seen, v.loading = seenSet{}, true
 	}
+	sh.mu.Lock()
 	v.uids = slices.Clone(sh.uids)
 	// Messages no session has claimed are recent here; EXAMINE shows them
 	// so without claiming them (RFC 3501 §6.3.2).
@@ -75,6 +73,29 @@ func newView(sh *shared, id store.MailboxID, display string, readOnly bool, seen
 		sh.recent = max(sh.recent, sh.uids[n-1])
 	}
 	sh.views[v] = struct{}{}
+	sh.mu.Unlock()
+	if seenUser == "" {
+		return v, nil
+	}
+	uids, err := loadSeen()
+	if err != nil {
+		v.close()
+		return nil, err
+	}
+	seen := seenSet{}
+	for _, u := range uids {
+		seen.set(u, true)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, m := range v.backlog {
+		seen.set(m.UID, m.Flags.Sys&store.FlagSeen != 0)
+	}
+	v.seen, v.backlog, v.loading = seen, nil, false
+	for u, m := range v.flags {
+		v.overlayLocked(&m.Flags, u)
+		v.flags[u] = m
+	}
 	return v, nil
 }
 
@@ -123,6 +144,9 @@ func (v *view) queue(c store.Change, newKeyword bool) {
 	case store.ChangeSeen:
 		for _, m := range c.Messages {
 			v.seen.set(m.UID, m.Flags.Sys&store.FlagSeen != 0)
+		}
+		if v.loading {
+			v.backlog = append(v.backlog, c.Messages...)
 		}
 		fallthrough
 	case store.ChangeFlags:
