@@ -66,7 +66,8 @@
 //     the owner carries Sender: member) and SeenMode (how \Seen is kept
 //     on a mailbox: its own setting, the SeenEntry METADATA entry, else a
 //     share's seen for that mailbox, else one for the whole account, else
-//     shared for a team account and private for a person's; PrivateSeen:
+//     shared for a team account or one without a password and private
+//     for a person's; PrivateSeen:
 //     never for the owner).
 //     IMAP, SMTP submission and the commands ask; none repeats it.
 //   - Changing an ACL goes through Directory.SetRights (grant.go), from

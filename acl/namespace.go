@@ -168,7 +168,8 @@ const (
 // explicit, the mailbox's own setting (METADATA or mailroom acl seen), if
 // it is SeenShared or SeenPrivate; else the seen of an operator share of
 // that mailbox, else of one of the whole account; else SeenShared for a
-// team account and SeenPrivate for a person's.
+// team account (team = true, or one nobody logs in to) and SeenPrivate
+// for a person's.
 func (d *Directory) SeenMode(owner *Account, mailbox, explicit string) string {
 	if explicit == SeenShared || explicit == SeenPrivate {
 		return explicit
@@ -176,8 +177,8 @@ func (d *Directory) SeenMode(owner *Account, mailbox, explicit string) string {
 	if mode := d.ConfiguredSeen(owner, mailbox); mode != "" {
 		return mode
 	}
-	if owner.Team {
-		return SeenShared
+	if owner.Team || !owner.CanLogin() {
+		return SeenShared // nobody reads it as its owner: a team's
 	}
 	return SeenPrivate
 }

@@ -79,11 +79,16 @@ func TestNamespaces(t *testing.T) {
 // then one of the whole account, then shared for teams and private for
 // people; the owner never keeps a private \Seen.
 func TestSeenMode(t *testing.T) {
+	h, err := HashPassword("password")
+	if err != nil {
+		t.Fatal(err)
+	}
 	d, err := NewDirectory([]AccountSpec{
-		{Address: "alice@example.test", Plan: "pro", Groups: []string{"staff"}},
-		{Address: "bob@example.test", Plan: "pro", Groups: []string{"staff"}},
+		{Address: "alice@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}},
+		{Address: "bob@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}},
 		{Address: "info@example.test", Plan: "pro", Groups: []string{"staff"}, Team: true},
 		{Address: "sales@example.test", Plan: "pro", Groups: []string{"staff"}, Team: true},
+		{Address: "desk@example.test", Plan: "pro", Groups: []string{"staff"}},
 	}, []Plan{{Name: "pro", Share: true}}, []string{"staff"}, []Share{
 		{Owner: "alice@example.test", Mailbox: "Boss", Grantee: "bob@example.test", Rights: "lrs", Seen: SeenShared},
 		{Owner: "info@example.test", Grantee: "group:staff", Rights: "lrs", Seen: SeenPrivate},
@@ -102,6 +107,7 @@ func TestSeenMode(t *testing.T) {
 		{"info@example.test", "Orders", "", SeenShared},
 		{"sales@example.test", "INBOX", "", SeenShared},
 		{"sales@example.test", "INBOX", SeenPrivate, SeenPrivate},
+		{"desk@example.test", "INBOX", "", SeenShared}, // no password: nobody's own
 	} {
 		if got := d.SeenMode(acct(tc.owner), tc.mailbox, tc.explicit); got != tc.want {
 			t.Errorf("SeenMode(%s, %s, %q) = %s, want %s", tc.owner, tc.mailbox, tc.explicit, got, tc.want)

@@ -245,7 +245,8 @@ type Share struct {
 	// Seen is how \Seen is kept on the shared mailbox(es): "shared" (one
 	// read state for everyone) or "private" (each grantee keeps their
 	// own; the owner's is the message's). Empty: the mailbox's own
-	// setting, else shared for a team account, private for a person's.
+	// setting, else shared for a team account (or one without a
+	// password), private for a person's.
 	Seen string `toml:"seen"`
 }
 

@@ -146,8 +146,9 @@ IDENTIFIER is an address, group:NAME, anyone, or one of them with a leading
 "-" for a negative entry; RIGHTS are RFC 4314 letters (lrswipkxtea).
 seen: one \Seen for everyone (shared) or each user's own (private) on the
 mailbox; default follows the configuration ([[share]] seen, else shared
-for a team account, private for a person's); without a mode it prints the
-mode in force and where it comes from (mailbox or config).
+for a team account or one without a password, private for a person's);
+without a mode it prints the mode in force and where it comes from
+(mailbox, config or default).
 `
 
 func cmdACL(ctx context.Context, args []string, out io.Writer) error {

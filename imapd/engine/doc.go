@@ -82,7 +82,8 @@
 //   - Shared or private \Seen (seen.go): a mailbox's mode is its
 //     METADATA entry /shared/vendor/mailroom/seen, else the
 //     configuration's (a [[share]]'s seen, else shared for a team
-//     account, private for a person's: acl.Directory.SeenMode), read at
+//     account or one without a password, private for a person's:
+//     acl.Directory.SeenMode), read at
 //     SELECT (a change applies at the next SELECT) and at each STATUS.
 //     In private mode a user other than the owner sees \Seen from their
 //     own state (store/seen.go), loaded into the view at SELECT while the
