@@ -380,10 +380,10 @@ func (s *Store) StoreFlagsIf(ctx context.Context, id MailboxID, uids []UID, op F
 const flagBatch = 5000
 
 func (s *Store) storeFlagsBatch(ctx context.Context, id MailboxID, user string, uids []UID, op FlagOp, flags Flags, keep func(old, proposed Flags) Flags, unchangedSince *uint64) ([]Message, []UID, error) {
-	var changed, recordChanged, seenChanged []Message
+	var changed, recordChanged, oldRecords, seenChanged []Message
 	var modified []UID
 	err := s.update(ctx, []MailboxID{id}, func(tx *txn) error {
-		changed, recordChanged, seenChanged, modified = changed[:0], recordChanged[:0], seenChanged[:0], modified[:0]
+		changed, recordChanged, oldRecords, seenChanged, modified = changed[:0], recordChanged[:0], oldRecords[:0], seenChanged[:0], modified[:0]
 		m, err := getMailbox(tx.Txn, id)
 		if err != nil {
 			return err
@@ -443,6 +443,7 @@ func (s *Store) storeFlagsBatch(ctx context.Context, id MailboxID, user string, 
 					return err
 				}
 				recordChanged = append(recordChanged, *msg)
+				oldRecords = append(oldRecords, Message{UID: uid, Flags: oldFlags})
 			}
 			mine := *msg
 			if user != "" {
@@ -459,8 +460,21 @@ func (s *Store) storeFlagsBatch(ctx context.Context, id MailboxID, user string, 
 		if len(changed) == 0 {
 			return nil
 		}
-		if len(recordChanged) > 0 {
-			tx.publish(Change{Mailbox: id, ModSeq: m.HighestModSeq, Kind: ChangeFlags, Messages: slices.Clone(recordChanged)})
+		// Record changes of \Seen alone are told apart, for the readers
+		// who keep their own \Seen.
+		var seenOnly, others []Message
+		for i, msg := range recordChanged {
+			if old := oldRecords[i].Flags; msg.Flags.Sys&^FlagSeen == old.Sys&^FlagSeen && slices.Equal(msg.Flags.Keywords, old.Keywords) {
+				seenOnly = append(seenOnly, msg)
+			} else {
+				others = append(others, msg)
+			}
+		}
+		if len(others) > 0 {
+			tx.publish(Change{Mailbox: id, ModSeq: m.HighestModSeq, Kind: ChangeFlags, Messages: others})
+		}
+		if len(seenOnly) > 0 {
+			tx.publish(Change{Mailbox: id, ModSeq: m.HighestModSeq, Kind: ChangeFlags, Messages: seenOnly, SeenOnly: true})
 		}
 		if len(seenChanged) > 0 {
 			tx.publish(Change{Mailbox: id, ModSeq: m.HighestModSeq, Kind: ChangeSeen, User: strings.ToLower(user), Messages: slices.Clone(seenChanged)})

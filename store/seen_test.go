@@ -55,8 +55,14 @@ func TestPrivateSeen(t *testing.T) {
 	if got, _, _ := s.StoreFlagsAs(ctx, in.ID, "bob@example.test", []UID{3}, FlagsAdd, seen, nil, nil); len(got) != 0 {
 		t.Fatalf("seen again: %+v", got)
 	}
-	// The owner's \Seen is the record's and does not touch bob's.
-	s.StoreFlags(ctx, in.ID, []UID{4}, FlagsAdd, seen, nil)
+	// The owner's \Seen is the record's and does not touch bob's; its
+	// change is told apart from others.
+	changes = nil
+	s.StoreFlags(ctx, in.ID, []UID{4, 5}, FlagsAdd, seen, nil)
+	s.StoreFlags(ctx, in.ID, []UID{5, 6}, FlagsAdd, ParseFlags([]string{`\Flagged`}), nil)
+	if len(changes) != 2 || !changes[0].SeenOnly || len(changes[0].Messages) != 2 || changes[1].SeenOnly {
+		t.Fatalf("owner's changes: %+v", changes)
+	}
 	uids, _ := s.SeenUIDs(ctx, in.ID, "bob@example.test")
 	if !slices.Equal(uids, []UID{1, 2, 3, blockUIDs + 1}) {
 		t.Fatalf("bob's seen: %v", uids)

@@ -219,6 +219,9 @@ type Change struct {
 	Messages []Message
 	// User: whose private \Seen changed (ChangeSeen), lower case.
 	User string
+	// SeenOnly: a ChangeFlags whose messages changed only \Seen in their
+	// records; a reader keeping a private \Seen sees nothing new in it.
+	SeenOnly bool
 	// UIDs: expunged messages (ChangeExpunge), ascending.
 	UIDs []UID
 	// Origin is the value the writer attached with WithOrigin, if any.

@@ -94,13 +94,15 @@
 //     the other flags to the record, in one transaction, answered with
 //     the user's flags. A ChangeSeen reaches only that user's views and
 //     NOTIFY watchers; a record change reaches everyone, each view
-//     showing its own \Seen (so the owner's \Seen change may reach a
-//     delegate as a FETCH with unchanged flags). CONDSTORE: a private
-//     \Seen change gives the message a new mod-sequence in the record,
-//     so FETCH MODSEQ, CHANGEDSINCE, SEARCH MODSEQ and HIGHESTMODSEQ see
-//     it for every reader (others find a newer MODSEQ with the flags they
-//     had; a spurious resync, never a missed one). COPY, MOVE and APPEND
-//     put into the target what the record carries (the owner's \Seen).
+//     showing its own \Seen, except one of \Seen alone (the owner's
+//     read, store.Change.SeenOnly), which private views skip.
+//     CONDSTORE: a private \Seen change gives the message a new
+//     mod-sequence in the record, so FETCH MODSEQ, CHANGEDSINCE, SEARCH
+//     MODSEQ and HIGHESTMODSEQ see it for every reader (others find a
+//     newer MODSEQ with the flags they had: a spurious resync, never a
+//     missed one; likewise a delegate after the owner's read). COPY,
+//     MOVE and APPEND put into the target what the record carries (the
+//     owner's \Seen).
 //   - COMPRESS=DEFLATE (RFC 4978, compress.go): once authenticated, once
 //     per connection (then NO [COMPRESSIONACTIVE]), above TLS (STARTTLS
 //     after it is refused). A flate writer (~1.2 MB) is taken from the

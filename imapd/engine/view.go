@@ -125,6 +125,9 @@ func (v *view) queue(c store.Change, newKeyword bool) {
 	if c.Kind == store.ChangeSeen && c.User != v.seenUser {
 		return // another user's own \Seen
 	}
+	if c.SeenOnly && v.seenUser != "" {
+		return // the owner's \Seen: nothing changed for this user
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.newKeywords = v.newKeywords || newKeyword
