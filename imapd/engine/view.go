@@ -22,6 +22,7 @@ type view struct {
 
 	uids   []store.UID
 	recent map[store.UID]bool // \Recent in this session
+	told   map[string]bool    // the keywords the client was told in FLAGS
 	// seenUser, when not empty, keeps \Seen privately here (its
 	// lower-case address): the view shows \Seen from seen, its own state,
 	// loaded at SELECT and kept current by its ChangeSeen changes (under
@@ -32,7 +33,6 @@ type view struct {
 	// ChangeSeen messages published meanwhile (under mu).
 	loading bool
 	backlog []store.Message
-	told    map[string]bool // the keywords the client was told in FLAGS
 
 	mu sync.Mutex
 	// wake is signalled (without blocking) after every queued change, for
