@@ -20,7 +20,7 @@ import (
 const aliceInbox = "Other Users/alice@example.test/INBOX"
 
 // seenSetup gives alice five unread messages in her INBOX, delegated to
-// bob with "lrsw", and logs both in.
+// bob with "lrswi", and logs alice in.
 func seenSetup(t *testing.T) (*testServer, *imapclient.Client) {
 	t.Helper()
 	ts := newTestServer(t)
@@ -29,7 +29,7 @@ func seenSetup(t *testing.T) (*testServer, *imapclient.Client) {
 	for i := range 5 {
 		appendMsg(t, alice, "INBOX", fmt.Sprintf("Subject: m%d\r\n\r\nbody %d\r\n", i+1, i+1), nil)
 	}
-	if err := alice.SetACL("INBOX", "bob@example.test", imap.RightModificationReplace, imap.RightSet("lrsw")).Wait(); err != nil {
+	if err := alice.SetACL("INBOX", "bob@example.test", imap.RightModificationReplace, imap.RightSet("lrswi")).Wait(); err != nil {
 		t.Fatal(err)
 	}
 	return ts, alice
@@ -145,6 +145,15 @@ func TestPrivateSeenAssistant(t *testing.T) {
 	}
 	if n := statusUnseen(t, alice, "INBOX"); n != 4 {
 		t.Errorf("alice's UNSEEN: %d, want 4", n)
+	}
+
+	// bob's APPEND with \Seen: read for bob, not for alice.
+	appendMsg(t, bob, aliceInbox, "Subject: note\r\n\r\nfor you\r\n", []imap.Flag{imap.FlagSeen, imap.FlagFlagged})
+	if n := statusUnseen(t, alice, "INBOX"); n != 5 {
+		t.Errorf("alice's UNSEEN after bob appended a \\Seen message: %d, want 5", n)
+	}
+	if n := statusUnseen(t, bob, aliceInbox); n != 3 {
+		t.Errorf("bob's UNSEEN after appending a \\Seen message: %d, want 3", n)
 	}
 
 	// A team mailbox keeps one \Seen: bob's read is alice's too.

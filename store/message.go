@@ -717,11 +717,24 @@ func (s *Store) AppendMany(ctx context.Context, id MailboxID, bodies [][]byte, m
 			if date.IsZero() {
 				date = tx.s.now()
 			}
-			msg := &Message{Flags: msgs[i].Flags, InternalDate: date, Size: int64(len(msgs[i].Prefix) + len(body)), Body: hash, Prefix: msgs[i].Prefix}
+			flags, seenBy := msgs[i].Flags, ""
+			if msgs[i].SeenBy != "" && flags.Sys&FlagSeen != 0 {
+				flags.Sys &^= FlagSeen
+				seenBy = strings.ToLower(msgs[i].SeenBy)
+			}
+			msg := &Message{Flags: flags, InternalDate: date, Size: int64(len(msgs[i].Prefix) + len(body)), Body: hash, Prefix: msgs[i].Prefix}
 			if err := tx.addMessage(m, msg, quota); err != nil {
 				return err
 			}
 			out = append(out, Delivered{Mailbox: id, UID: msg.UID, UIDValidity: m.UIDValidity})
+			if seenBy != "" {
+				if err := tx.markSeen(id, seenBy, msg.UID, true); err != nil {
+					return err
+				}
+				mine := *msg
+				mine.Flags.Sys |= FlagSeen
+				tx.publish(Change{Mailbox: id, ModSeq: msg.ModSeq, Kind: ChangeSeen, User: seenBy, Messages: []Message{mine}})
+			}
 		}
 		return nil
 	})

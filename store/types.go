@@ -206,6 +206,10 @@ type NewMessage struct {
 	Flags        Flags
 	InternalDate time.Time
 	Prefix       []byte
+	// SeenBy, for AppendMany: the user appending it to a mailbox where
+	// they keep a private \Seen (seen.go); a \Seen in Flags is then
+	// theirs, not the record's.
+	SeenBy string
 }
 
 // Change is published after a commit, once per mailbox it touched, in the

@@ -100,9 +100,9 @@
 //     mod-sequence in the record, so FETCH MODSEQ, CHANGEDSINCE, SEARCH
 //     MODSEQ and HIGHESTMODSEQ see it for every reader (others find a
 //     newer MODSEQ with the flags they had: a spurious resync, never a
-//     missed one; likewise a delegate after the owner's read). COPY,
-//     MOVE and APPEND put into the target what the record carries (the
-//     owner's \Seen).
+//     missed one; likewise a delegate after the owner's read). APPEND's
+//     \Seen is the user's own (store.NewMessage.SeenBy); COPY and MOVE
+//     put into the target what the record carries (the owner's \Seen).
 //   - COMPRESS=DEFLATE (RFC 4978, compress.go): once authenticated, once
 //     per connection (then NO [COMPRESSIONACTIVE]), above TLS (STARTTLS
 //     after it is refused). A flate writer (~1.2 MB) is taken from the
