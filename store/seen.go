@@ -22,7 +22,9 @@ import (
 //     CONDSTORE client of that user resyncs, others see a newer MODSEQ
 //     with the flags they had. It is published as ChangeSeen with the
 //     user named; the record's own changes as ChangeFlags, those of the
-//     record's \Seen alone (the owner's) marked SeenOnly.
+//     record's \Seen alone (the owner's) marked SeenOnly. AppendMany
+//     puts a \Seen given with NewMessage.SeenBy into that user's state
+//     in the same transaction.
 //   - Only UIDs of messages present when the bit was set are set; an
 //     expunge clears the expunged UIDs from every user's blocks in its
 //     transaction, a mailbox's purge drops them all, and PurgeAccount
