@@ -95,6 +95,9 @@ type Share struct {
 	// empty: nothing names the member) or "on-behalf" (a Sender: field
 	// names the member, as Exchange's send-on-behalf does).
 	Send string
+	// Seen is how \Seen is kept on the shared mailboxes: SeenShared,
+	// SeenPrivate or empty (the default; see PrivateSeen).
+	Seen string
 }
 
 // NewDirectory builds a directory. It checks what it relies on (unique

@@ -63,7 +63,12 @@
 //     INBOX) and AccountRights (the operator's shares naming no mailbox:
 //     with "k", a grantee creates top-level folders in a team account)
 //     and SendOnBehalf (a share's send = "on-behalf": a member's mail as
-//     the owner carries Sender: member).
+//     the owner carries Sender: member) and SeenMode (how \Seen is kept
+//     on a mailbox: its own setting, the SeenEntry METADATA entry, else a
+//     share's seen for that mailbox, else one for the whole account, else
+//     shared for a team account or one without a password and private
+//     for a person's; PrivateSeen:
+//     never for the owner).
 //     IMAP, SMTP submission and the commands ask; none repeats it.
 //   - Changing an ACL goes through Directory.SetRights (grant.go), from
 //     IMAP SETACL and from `mailroom acl grant` alike: one place decides

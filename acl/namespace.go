@@ -149,3 +149,60 @@ func (d *Directory) SendOnBehalf(owner, user *Account) bool {
 	}
 	return false
 }
+
+// How \Seen is kept on a mailbox others read.
+const (
+	// SeenEntry is the mailbox's own setting, a METADATA entry (RFC
+	// 5464) holding SeenShared or SeenPrivate; absent, the configuration
+	// decides.
+	SeenEntry = "/shared/vendor/mailroom/seen"
+	// SeenShared: one \Seen for everyone, in the message (a team inbox).
+	SeenShared = "shared"
+	// SeenPrivate: each user other than the owner keeps their own
+	// \Seen; the message's is the owner's (an assistant reading the
+	// manager's mail).
+	SeenPrivate = "private"
+)
+
+// SeenMode is how \Seen is kept on owner's mailbox named mailbox:
+// explicit, the mailbox's own setting (METADATA or mailroom acl seen), if
+// it is SeenShared or SeenPrivate; else the seen of an operator share of
+// that mailbox, else of one of the whole account; else SeenShared for a
+// team account (team = true, or one nobody logs in to) and SeenPrivate
+// for a person's.
+func (d *Directory) SeenMode(owner *Account, mailbox, explicit string) string {
+	if explicit == SeenShared || explicit == SeenPrivate {
+		return explicit
+	}
+	if mode := d.ConfiguredSeen(owner, mailbox); mode != "" {
+		return mode
+	}
+	if owner.Team || !owner.CanLogin() {
+		return SeenShared // nobody reads it as its owner: a team's
+	}
+	return SeenPrivate
+}
+
+// ConfiguredSeen is the seen of an operator share of owner's mailbox,
+// else of one of owner's whole account; "" when no share says.
+func (d *Directory) ConfiguredSeen(owner *Account, mailbox string) string {
+	account := ""
+	for _, s := range d.shares {
+		if Fold(s.Owner) != Fold(owner.Address) || s.Seen == "" {
+			continue
+		}
+		if s.Mailbox == mailbox {
+			return s.Seen
+		}
+		if s.Mailbox == "" && account == "" {
+			account = s.Seen
+		}
+	}
+	return account
+}
+
+// PrivateSeen reports whether user keeps their own \Seen on owner's
+// mailbox whose mode is mode (SeenMode): never the owner.
+func PrivateSeen(owner, user *Account, mode string) bool {
+	return mode == SeenPrivate && owner != nil && user != nil && Fold(owner.Address) != Fold(user.Address)
+}

@@ -74,3 +74,47 @@ func TestNamespaces(t *testing.T) {
 		t.Errorf("send-as a stranger: %v", err)
 	}
 }
+
+// TestSeenMode: a mailbox's own setting, then a share of that mailbox,
+// then one of the whole account, then shared for teams and private for
+// people; the owner never keeps a private \Seen.
+func TestSeenMode(t *testing.T) {
+	h, err := HashPassword("password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewDirectory([]AccountSpec{
+		{Address: "alice@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}},
+		{Address: "bob@example.test", PasswordHash: h, Plan: "pro", Groups: []string{"staff"}},
+		{Address: "info@example.test", Plan: "pro", Groups: []string{"staff"}, Team: true},
+		{Address: "sales@example.test", Plan: "pro", Groups: []string{"staff"}, Team: true},
+		{Address: "desk@example.test", Plan: "pro", Groups: []string{"staff"}},
+	}, []Plan{{Name: "pro", Share: true}}, []string{"staff"}, []Share{
+		{Owner: "alice@example.test", Mailbox: "Boss", Grantee: "bob@example.test", Rights: "lrs", Seen: SeenShared},
+		{Owner: "info@example.test", Grantee: "group:staff", Rights: "lrs", Seen: SeenPrivate},
+		{Owner: "info@example.test", Mailbox: "Orders", Grantee: "group:staff", Rights: "lrs", Seen: SeenShared},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := func(a string) *Account { x, _ := d.Lookup(a); return x }
+	for _, tc := range []struct{ owner, mailbox, explicit, want string }{
+		{"alice@example.test", "INBOX", "", SeenPrivate},
+		{"alice@example.test", "Boss", "", SeenShared},
+		{"alice@example.test", "Boss", SeenPrivate, SeenPrivate},
+		{"alice@example.test", "INBOX", "nonsense", SeenPrivate},
+		{"info@example.test", "INBOX", "", SeenPrivate},
+		{"info@example.test", "Orders", "", SeenShared},
+		{"sales@example.test", "INBOX", "", SeenShared},
+		{"sales@example.test", "INBOX", SeenPrivate, SeenPrivate},
+		{"desk@example.test", "INBOX", "", SeenShared}, // no password: nobody's own
+	} {
+		if got := d.SeenMode(acct(tc.owner), tc.mailbox, tc.explicit); got != tc.want {
+			t.Errorf("SeenMode(%s, %s, %q) = %s, want %s", tc.owner, tc.mailbox, tc.explicit, got, tc.want)
+		}
+	}
+	alice, bob := acct("alice@example.test"), acct("bob@example.test")
+	if PrivateSeen(alice, alice, SeenPrivate) || !PrivateSeen(alice, bob, SeenPrivate) || PrivateSeen(alice, bob, SeenShared) {
+		t.Error("PrivateSeen")
+	}
+}

@@ -242,6 +242,12 @@ type Share struct {
 	// nothing outside names the member) or "on-behalf" (a Sender: field
 	// names the member).
 	Send string `toml:"send"`
+	// Seen is how \Seen is kept on the shared mailbox(es): "shared" (one
+	// read state for everyone) or "private" (each grantee keeps their
+	// own; the owner's is the message's). Empty: the mailbox's own
+	// setting, else shared for a team account (or one without a
+	// password), private for a person's.
+	Seen string `toml:"seen"`
 }
 
 // Outbound configures delivery to remote hosts.

@@ -21,7 +21,10 @@
 //   - Operator [[share]] grants obey the same gating as IMAP SETACL: the
 //     owner's plan must allow sharing, the grantee must share a group with
 //     the owner, and the plan's max_grantees counts distinct grantees (a
-//     group counts once).
+//     group counts once). A share's seen ("shared" or "private": how
+//     \Seen is kept on the mailbox, or on all of the owner's when it
+//     names none) must agree with every other share of the same owner
+//     and mailbox that sets one.
 //   - Configured local parts may not contain '/' (the IMAP hierarchy
 //     delimiter, which names Other Users/<address>/...) or '%'.
 //   - postmaster@ every local domain is delivered (RFC 5321 §4.5.1), to

@@ -301,6 +301,11 @@ func (c *Config) checkLocalAddress(v *validator, key, addr string, domains map[s
 
 func (c *Config) validateShares(v *validator, owners map[string]owner) {
 	grantees := map[string]map[string]bool{}
+	type seenMode struct {
+		index int
+		mode  string
+	}
+	seenModes := map[string]seenMode{} // owner NUL mailbox -> the first seen given
 	for i, s := range c.Shares {
 		key := fmt.Sprintf("share[%d]", i)
 		o, ok := owners[FoldAddress(s.Owner)]
@@ -318,6 +323,20 @@ func (c *Config) validateShares(v *validator, owners map[string]owner) {
 		case "", "as", "on-behalf":
 		default:
 			v.add(key+".send", "unknown value %q (want as or on-behalf)", s.Send)
+		}
+		switch s.Seen {
+		case "", "shared", "private":
+			if s.Seen == "" {
+				break
+			}
+			mk := FoldAddress(s.Owner) + "\x00" + s.Mailbox
+			if prev, ok := seenModes[mk]; ok && prev.mode != s.Seen {
+				v.add(key+".seen", "%q contradicts share[%d].seen %q for the same mailbox", s.Seen, prev.index, prev.mode)
+			} else if !ok {
+				seenModes[mk] = seenMode{i, s.Seen}
+			}
+		default:
+			v.add(key+".seen", "unknown value %q (want shared or private)", s.Seen)
 		}
 		for _, r := range s.Rights {
 			if !strings.ContainsRune("lrswipkxtea", r) {

@@ -64,10 +64,10 @@ func (s *Store) AccountSummary(ctx context.Context, account string) (AccountSumm
 
 // PurgeAccount deletes every mailbox of the account with its messages
 // (bodies other accounts still hold stay), its subscriptions and its
-// usage record. Each mailbox goes as DeleteMailbox deletes one, INBOX
-// included, inferiors first; a crash midway is finished by the next Open
-// for the mailboxes already marked, and the rest remain for another
-// PurgeAccount. Rights granted to the account on others' mailboxes are
+// usage record, and its private \Seen state in others' mailboxes. Each
+// mailbox goes as DeleteMailbox deletes one, INBOX included, inferiors
+// first; a crash midway is finished by the next Open for the mailboxes
+// already marked, and the rest remain for another PurgeAccount. Rights granted to the account on others' mailboxes are
 // left: they are the owners' to revoke.
 func (s *Store) PurgeAccount(ctx context.Context, account string) error {
 	mbs, err := s.Mailboxes(ctx, account)
@@ -102,6 +102,9 @@ func (s *Store) PurgeAccount(ctx context.Context, account string) error {
 		if err := s.purgeMailbox(ctx, m.ID); err != nil {
 			return fmt.Errorf("purge %q: %w", m.Name, err)
 		}
+	}
+	if err := s.dropSeenOf(ctx, account); err != nil {
+		return fmt.Errorf("private seen state: %w", err)
 	}
 	return s.update(ctx, nil, func(tx *txn) error {
 		it := tx.NewIterator(badger.IteratorOptions{Prefix: accountKey(kindSub, account)})

@@ -171,6 +171,9 @@ func scan(ctx context.Context, tx *badger.Txn) ([]string, []fix, error) {
 		if err := checkUIDBlocks(ctx, tx, report, func(f fix) { fixes = append(fixes, f) }); err != nil {
 			return err
 		}
+		if err := checkSeenBlocks(ctx, tx, mailboxes, report, func(f fix) { fixes = append(fixes, f) }); err != nil {
+			return err
+		}
 
 		qit := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindQueue}})
 		for qit.Rewind(); qit.Valid(); qit.Next() {

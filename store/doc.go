@@ -69,6 +69,17 @@
 //     transactions that change them: SELECT (OpenState), SEARCH on \Seen
 //     and \Deleted, SELECT's first unseen message and EXPUNGE
 //     (FlagState) read a few small values instead of every record.
+//   - Private \Seen (seen.go): for a mailbox whose \Seen is kept per
+//     user (the protocol layer decides), a user's read state is a bitmap
+//     per 1,024-UID block (kindSeen|mailbox|user|block), apart from the
+//     record, whose \Seen stays the owner's. StoreFlagsAs writes \Seen
+//     there and the other flags to the record in one transaction; each
+//     changed message gets a new mod-sequence (for every reader) and the
+//     change is published as ChangeSeen naming the user. Expunges clear
+//     the UIDs from every user's blocks, a mailbox's purge drops them,
+//     PurgeAccount drops the account's in every mailbox; Check reports
+//     blocks of mailboxes that are gone and bits of UIDs that are not
+//     there, Repair removes them.
 //   - The audit log (audit.go) keeps records keyed by time: what users did
 //     in others' mailboxes, written in batches off the actions' paths,
 //     pruned daily after AuditRetention (180 days by default).

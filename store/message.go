@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -237,6 +238,9 @@ func (tx *txn) removeMessage(id MailboxID, uid UID) (*Mailbox, error) {
 		if err := tx.indexExpunge(id, uid, msg.ModSeq, m.HighestModSeq); err != nil {
 			return nil, err
 		}
+		if err := tx.forgetSeen(id, uid); err != nil {
+			return nil, err
+		}
 	} else if err := tx.Delete(modseqKey(id, msg.ModSeq, uid)); err != nil {
 		return nil, err
 	}
@@ -363,7 +367,7 @@ func (s *Store) StoreFlagsIf(ctx context.Context, id MailboxID, uids []UID, op F
 	var changed []Message
 	var modified []UID
 	err := inBatches(uids, flagBatch, func(batch []UID) error {
-		c, m, err := s.storeFlagsBatch(ctx, id, batch, op, flags, keep, unchangedSince)
+		c, m, err := s.storeFlagsBatch(ctx, id, "", batch, op, flags, keep, unchangedSince)
 		if err == nil {
 			changed, modified = append(changed, c...), append(modified, m...)
 		}
@@ -375,11 +379,11 @@ func (s *Store) StoreFlagsIf(ctx context.Context, id MailboxID, uids []UID, op F
 // flagBatch is the most messages StoreFlagsIf changes in one transaction.
 const flagBatch = 5000
 
-func (s *Store) storeFlagsBatch(ctx context.Context, id MailboxID, uids []UID, op FlagOp, flags Flags, keep func(old, proposed Flags) Flags, unchangedSince *uint64) ([]Message, []UID, error) {
-	var changed []Message
+func (s *Store) storeFlagsBatch(ctx context.Context, id MailboxID, user string, uids []UID, op FlagOp, flags Flags, keep func(old, proposed Flags) Flags, unchangedSince *uint64) ([]Message, []UID, error) {
+	var changed, recordChanged, oldRecords, seenChanged []Message
 	var modified []UID
 	err := s.update(ctx, []MailboxID{id}, func(tx *txn) error {
-		changed, modified = changed[:0], modified[:0]
+		changed, recordChanged, oldRecords, seenChanged, modified = changed[:0], recordChanged[:0], oldRecords[:0], seenChanged[:0], modified[:0]
 		m, err := getMailbox(tx.Txn, id)
 		if err != nil {
 			return err
@@ -396,45 +400,95 @@ func (s *Store) storeFlagsBatch(ctx context.Context, id MailboxID, uids []UID, o
 				modified = append(modified, uid)
 				continue
 			}
-			nf := msg.Flags.apply(op, flags)
-			if keep != nil {
-				nf = keep(msg.Flags, nf)
+			// seen is the \Seen the user sees: the record's, or with
+			// private \Seen the user's own.
+			seen := msg.Flags.Sys&FlagSeen != 0
+			if user != "" {
+				if seen, err = tx.hasSeen(id, user, uid); err != nil {
+					return err
+				}
 			}
-			if nf.equal(msg.Flags) {
+			old := Flags{Sys: msg.Flags.Sys&^FlagSeen | seenBit(seen), Keywords: msg.Flags.Keywords}
+			nf := old.apply(op, flags)
+			if keep != nil {
+				nf = keep(old, nf)
+			}
+			if nf.equal(old) {
 				continue
 			}
-			wasSeen, isSeen := msg.Flags.Sys&FlagSeen != 0, nf.Sys&FlagSeen != 0
-			if wasSeen && !isSeen {
-				m.Unseen++
-			} else if !wasSeen && isSeen {
-				m.Unseen--
+			isSeen := nf.Sys&FlagSeen != 0
+			record := nf
+			if user != "" {
+				record.Sys = nf.Sys&^FlagSeen | msg.Flags.Sys&FlagSeen
 			}
 			m.HighestModSeq++
-			oldFlags := msg.Flags
-			msg.Flags = nf
-			old := msg.ModSeq
-			msg.ModSeq = m.HighestModSeq
+			oldFlags, oldModSeq := msg.Flags, msg.ModSeq
+			msg.Flags, msg.ModSeq = record, m.HighestModSeq
 			if err := tx.Set(messageKey(id, uid), msg.encode()); err != nil {
 				return err
 			}
-			if err := tx.indexMessage(id, uid, old, msg.ModSeq); err != nil {
+			if err := tx.indexMessage(id, uid, oldModSeq, msg.ModSeq); err != nil {
 				return err
 			}
-			if err := tx.noteKeywords(id, nf); err != nil {
-				return err
+			if !record.equal(oldFlags) {
+				if wasSeen, isSeen := oldFlags.Sys&FlagSeen != 0, record.Sys&FlagSeen != 0; wasSeen && !isSeen {
+					m.Unseen++
+				} else if !wasSeen && isSeen {
+					m.Unseen--
+				}
+				if err := tx.noteKeywords(id, record); err != nil {
+					return err
+				}
+				if err := tx.markFlags(id, uid, &oldFlags, &record); err != nil {
+					return err
+				}
+				recordChanged = append(recordChanged, *msg)
+				oldRecords = append(oldRecords, Message{UID: uid, Flags: oldFlags})
 			}
-			if err := tx.markFlags(id, uid, &oldFlags, &nf); err != nil {
-				return err
+			mine := *msg
+			if user != "" {
+				mine.Flags = nf
+				if isSeen != seen {
+					if err := tx.markSeen(id, user, uid, isSeen); err != nil {
+						return err
+					}
+					seenChanged = append(seenChanged, mine)
+				}
 			}
-			changed = append(changed, *msg)
+			changed = append(changed, mine)
 		}
 		if len(changed) == 0 {
 			return nil
 		}
-		tx.publish(Change{Mailbox: id, ModSeq: m.HighestModSeq, Kind: ChangeFlags, Messages: slices.Clone(changed)})
+		// Record changes of \Seen alone are told apart, for the readers
+		// who keep their own \Seen.
+		var seenOnly, others []Message
+		for i, msg := range recordChanged {
+			if old := oldRecords[i].Flags; msg.Flags.Sys&^FlagSeen == old.Sys&^FlagSeen && slices.Equal(msg.Flags.Keywords, old.Keywords) {
+				seenOnly = append(seenOnly, msg)
+			} else {
+				others = append(others, msg)
+			}
+		}
+		if len(others) > 0 {
+			tx.publish(Change{Mailbox: id, ModSeq: m.HighestModSeq, Kind: ChangeFlags, Messages: others})
+		}
+		if len(seenOnly) > 0 {
+			tx.publish(Change{Mailbox: id, ModSeq: m.HighestModSeq, Kind: ChangeFlags, Messages: seenOnly, SeenOnly: true})
+		}
+		if len(seenChanged) > 0 {
+			tx.publish(Change{Mailbox: id, ModSeq: m.HighestModSeq, Kind: ChangeSeen, User: strings.ToLower(user), Messages: slices.Clone(seenChanged)})
+		}
 		return tx.putMailbox(m)
 	})
 	return changed, modified, err
+}
+
+func seenBit(seen bool) SysFlags {
+	if seen {
+		return FlagSeen
+	}
+	return 0
 }
 
 // Expunge removes the given messages (nil: every message flagged
@@ -663,11 +717,24 @@ func (s *Store) AppendMany(ctx context.Context, id MailboxID, bodies [][]byte, m
 			if date.IsZero() {
 				date = tx.s.now()
 			}
-			msg := &Message{Flags: msgs[i].Flags, InternalDate: date, Size: int64(len(msgs[i].Prefix) + len(body)), Body: hash, Prefix: msgs[i].Prefix}
+			flags, seenBy := msgs[i].Flags, ""
+			if msgs[i].SeenBy != "" && flags.Sys&FlagSeen != 0 {
+				flags.Sys &^= FlagSeen
+				seenBy = strings.ToLower(msgs[i].SeenBy)
+			}
+			msg := &Message{Flags: flags, InternalDate: date, Size: int64(len(msgs[i].Prefix) + len(body)), Body: hash, Prefix: msgs[i].Prefix}
 			if err := tx.addMessage(m, msg, quota); err != nil {
 				return err
 			}
 			out = append(out, Delivered{Mailbox: id, UID: msg.UID, UIDValidity: m.UIDValidity})
+			if seenBy != "" {
+				if err := tx.markSeen(id, seenBy, msg.UID, true); err != nil {
+					return err
+				}
+				mine := *msg
+				mine.Flags.Sys |= FlagSeen
+				tx.publish(Change{Mailbox: id, ModSeq: msg.ModSeq, Kind: ChangeSeen, User: seenBy, Messages: []Message{mine}})
+			}
 		}
 		return nil
 	})

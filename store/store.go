@@ -344,6 +344,8 @@ type txn struct {
 	origin  any
 	changes []Change
 	idx     pendingIndex // UID blocks and keyword lists, written at commit
+	// seenBy caches, per mailbox, the users with private \Seen state.
+	seenBy map[MailboxID][]string
 }
 
 // update runs fn in a write transaction holding the given mailboxes' locks,

@@ -206,6 +206,10 @@ type NewMessage struct {
 	Flags        Flags
 	InternalDate time.Time
 	Prefix       []byte
+	// SeenBy, for AppendMany: the user appending it to a mailbox where
+	// they keep a private \Seen (seen.go); a \Seen in Flags is then
+	// theirs, not the record's.
+	SeenBy string
 }
 
 // Change is published after a commit, once per mailbox it touched, in the
@@ -215,8 +219,13 @@ type Change struct {
 	ModSeq  uint64
 	Kind    ChangeKind
 	// Messages: appended messages (ChangeAppend) or their new flags
-	// (ChangeFlags).
+	// (ChangeFlags; ChangeSeen: as User sees them).
 	Messages []Message
+	// User: whose private \Seen changed (ChangeSeen), lower case.
+	User string
+	// SeenOnly: a ChangeFlags whose messages changed only \Seen in their
+	// records; a reader keeping a private \Seen sees nothing new in it.
+	SeenOnly bool
 	// UIDs: expunged messages (ChangeExpunge), ascending.
 	UIDs []UID
 	// Origin is the value the writer attached with WithOrigin, if any.
@@ -232,6 +241,9 @@ const (
 	ChangeExpunge
 	// ChangeDeleted: the mailbox was deleted (or INBOX renamed away).
 	ChangeDeleted
+	// ChangeSeen: User's private \Seen of Messages changed (seen.go);
+	// nobody else's view of them did.
+	ChangeSeen
 )
 
 // NormalizeName returns the canonical form of a mailbox name: "INBOX" in

@@ -257,11 +257,11 @@ func (s *Store) OpenState(ctx context.Context, id MailboxID) (*MailboxState, err
 	return st, nil
 }
 
-// dropUIDBlocks removes a purged mailbox's blocks, flag sets and keyword
-// list.
+// dropUIDBlocks removes a purged mailbox's blocks, flag sets, private
+// \Seen blocks and keyword list.
 func (tx *txn) dropUIDBlocks(id MailboxID) error {
 	var keys [][]byte
-	for _, prefix := range [][]byte{uidBlockPrefix(id), binary.BigEndian.AppendUint64([]byte{kindFlagSet}, uint64(id))} {
+	for _, prefix := range [][]byte{uidBlockPrefix(id), binary.BigEndian.AppendUint64([]byte{kindFlagSet}, uint64(id)), seenPrefix(id)} {
 		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		for it.Rewind(); it.Valid(); it.Next() {
 			keys = append(keys, it.Item().KeyCopy(nil))

@@ -16,11 +16,14 @@ import (
 // aclRequest is an operator's ACL change or query, the same whether it is
 // carried out here or by a running server through the admin socket.
 type aclRequest struct {
-	Op         string `json:"op"` // list, grant, revoke
+	Op         string `json:"op"` // list, grant, revoke, seen
 	Account    string `json:"account,omitempty"`
 	Mailbox    string `json:"mailbox,omitempty"`
 	Identifier string `json:"identifier,omitempty"`
 	Rights     string `json:"rights,omitempty"`
+	// Seen is seen's new mode: shared, private, default (the configured
+	// one), or empty to ask.
+	Seen string `json:"seen,omitempty"`
 }
 
 // aclRow is one line of `mailroom acl list`.
@@ -46,6 +49,9 @@ func runACL(ctx context.Context, st *store.Store, dir *acl.Directory, req aclReq
 	if err != nil {
 		return nil, fmt.Errorf("%s's mailbox %q: %w", owner.Address, req.Mailbox, err)
 	}
+	if req.Op == "seen" {
+		return seenACL(ctx, st, dir, owner, m, req.Seen)
+	}
 	id, err := dir.CanonicalIdentifier(req.Identifier)
 	if err != nil {
 		return nil, err
@@ -61,6 +67,42 @@ func runACL(ctx context.Context, st *store.Store, dir *acl.Directory, req aclReq
 		return nil, st.SetACL(ctx, m.ID, id, "")
 	}
 	return nil, fmt.Errorf("unknown acl operation %q", req.Op)
+}
+
+// seenACL sets how \Seen is kept on mailbox m (the METADATA entry
+// acl.SeenEntry, as its owner would set it over IMAP; "default" removes
+// it) and returns the mode now in force, with where it comes from.
+func seenACL(ctx context.Context, st *store.Store, dir *acl.Directory, owner *acl.Account, m *store.Mailbox, mode string) ([]aclRow, error) {
+	scope := store.MetadataScope{Mailbox: m.ID}
+	switch mode {
+	case "":
+	case acl.SeenShared, acl.SeenPrivate:
+		if err := st.SetMetadata(ctx, []store.MetadataWrite{{Scope: scope, Name: acl.SeenEntry, Value: []byte(mode)}}, store.MetadataLimits{}); err != nil {
+			return nil, err
+		}
+	case "default":
+		if err := st.SetMetadata(ctx, []store.MetadataWrite{{Scope: scope, Name: acl.SeenEntry}}, store.MetadataLimits{}); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("seen mode %q: want shared, private or default", mode)
+	}
+	var explicit string
+	if err := st.GetMetadata(ctx, scope, acl.SeenEntry, 0, func(e store.MetadataEntry) error {
+		explicit = string(e.Value)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	source := "mailbox"
+	switch {
+	case explicit == acl.SeenShared || explicit == acl.SeenPrivate:
+	case dir.ConfiguredSeen(owner, m.Name) != "":
+		source = "config"
+	default:
+		source = "default"
+	}
+	return []aclRow{{Account: owner.Address, Mailbox: m.Name, Rights: dir.SeenMode(owner, m.Name, explicit), Source: source}}, nil
 }
 
 func listACL(ctx context.Context, st *store.Store, dir *acl.Directory, only string) ([]aclRow, error) {
@@ -99,8 +141,14 @@ const aclUsage = `usage:
   mailroom acl list   [-c FILE] [-data DIR] [ACCOUNT]
   mailroom acl grant  [-c FILE] [-data DIR] ACCOUNT MAILBOX IDENTIFIER RIGHTS
   mailroom acl revoke [-c FILE] [-data DIR] ACCOUNT MAILBOX IDENTIFIER
+  mailroom acl seen   [-c FILE] [-data DIR] ACCOUNT MAILBOX [shared|private|default]
 IDENTIFIER is an address, group:NAME, anyone, or one of them with a leading
 "-" for a negative entry; RIGHTS are RFC 4314 letters (lrswipkxtea).
+seen: one \Seen for everyone (shared) or each user's own (private) on the
+mailbox; default follows the configuration ([[share]] seen, else shared
+for a team account or one without a password, private for a person's);
+without a mode it prints the mode in force and where it comes from
+(mailbox, config or default).
 `
 
 func cmdACL(ctx context.Context, args []string, out io.Writer) error {
@@ -126,6 +174,11 @@ func cmdACL(ctx context.Context, args []string, out io.Writer) error {
 		req.Account, req.Mailbox, req.Identifier, req.Rights = rest[0], rest[1], rest[2], rest[3]
 	case op == "revoke" && len(rest) == 3:
 		req.Account, req.Mailbox, req.Identifier = rest[0], rest[1], rest[2]
+	case op == "seen" && (len(rest) == 2 || len(rest) == 3):
+		req.Account, req.Mailbox = rest[0], rest[1]
+		if len(rest) == 3 {
+			req.Seen = rest[2]
+		}
 	default:
 		fmt.Fprint(out, aclUsage)
 		return usageError{errors.New("bad arguments")}
@@ -139,6 +192,10 @@ func cmdACL(ctx context.Context, args []string, out io.Writer) error {
 		return runACL(ctx, st, dir, req)
 	}); err != nil {
 		return err
+	}
+	if op == "seen" && len(rows) == 1 {
+		fmt.Fprintf(out, "%s %s: %s (%s)\n", rows[0].Account, rows[0].Mailbox, rows[0].Rights, rows[0].Source)
+		return nil
 	}
 	if op != "list" {
 		fmt.Fprintln(out, "ok")

@@ -118,9 +118,9 @@ func (s *server) serveAdmin(c net.Conn, log *slog.Logger) {
 		var req aclRequest
 		if err = json.Unmarshal([]byte(arg), &req); err == nil {
 			data, err = runACL(context.Background(), s.store, s.dir.Load(), req)
-			if err == nil && req.Op != "list" {
+			if err == nil && req.Op != "list" && (req.Op != "seen" || req.Seen != "") {
 				log.Info("acl changed by the operator", "account", req.Account, "mailbox", req.Mailbox,
-					"identifier", req.Identifier, "op", req.Op, "rights", req.Rights)
+					"identifier", req.Identifier, "op", req.Op, "rights", req.Rights, "seen", req.Seen)
 			}
 		}
 	case "account":

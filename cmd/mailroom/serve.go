@@ -91,7 +91,7 @@ func buildDirectory(cfg *config.Config) (*acl.Directory, error) {
 	}
 	var shares []acl.Share
 	for _, s := range cfg.Shares {
-		shares = append(shares, acl.Share{Owner: s.Owner, Mailbox: s.Mailbox, Grantee: s.Grantee, Rights: s.Rights, Send: s.Send})
+		shares = append(shares, acl.Share{Owner: s.Owner, Mailbox: s.Mailbox, Grantee: s.Grantee, Rights: s.Rights, Send: s.Send, Seen: s.Seen})
 	}
 	return acl.NewDirectory(specs, plans, groups, shares)
 }

@@ -258,6 +258,14 @@ func cmdAppend(c *conn, cmd *proto.Command) error {
 	if err := c.checkMessageQuota(dp.owner, len(bodies)); err != nil {
 		return err
 	}
+	// With private \Seen, a \Seen given here is the user's own.
+	seenUser, err := c.seenUser(dp.mailbox)
+	if err != nil {
+		return err
+	}
+	for i := range msgs {
+		msgs[i].SeenBy = seenUser
+	}
 	ds, err := c.srv.opts.Store.AppendMany(c.ctx, dp.mailbox.ID, bodies, msgs, dp.owner.Plan.Quota)
 	if err != nil {
 		return err

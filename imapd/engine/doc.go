@@ -76,8 +76,33 @@
 //     and one of "rswip" to read or set, "w" too for a mailbox's /shared
 //     entries, shared server entries read-only; values up to 16 KiB
 //     (a larger literal is refused before it is sent), 1000 entries and
-//     1 MiB per account; /shared/vendor/mailroom/seen is reserved
-//     ("shared" or "private", set with "a"); no unsolicited METADATA.
+//     1 MiB per account; /shared/vendor/mailroom/seen is Mailroom's
+//     ("shared" or "private", set by the owner or with "a", no "w"
+//     needed; see below); no unsolicited METADATA.
+//   - Shared or private \Seen (seen.go): a mailbox's mode is its
+//     METADATA entry /shared/vendor/mailroom/seen, else the
+//     configuration's (a [[share]]'s seen, else shared for a team
+//     account or one without a password, private for a person's:
+//     acl.Directory.SeenMode), read at
+//     SELECT (a change applies at the next SELECT) and at each STATUS.
+//     In private mode a user other than the owner sees \Seen from their
+//     own state (store/seen.go), loaded into the view at SELECT while the
+//     mailbox's changes wait, kept current by ChangeSeen: FETCH FLAGS,
+//     SEARCH/ESEARCH SEEN and UNSEEN, SORT, SELECT's first unseen, STATUS
+//     UNSEEN (also LIST-STATUS and NOTIFY's) and QRESYNC's FETCH follow
+//     it; STORE and FETCH BODY[]'s implicit \Seen write \Seen to it and
+//     the other flags to the record, in one transaction, answered with
+//     the user's flags. A ChangeSeen reaches only that user's views and
+//     NOTIFY watchers; a record change reaches everyone, each view
+//     showing its own \Seen, except one of \Seen alone (the owner's
+//     read, store.Change.SeenOnly), which private views skip.
+//     CONDSTORE: a private \Seen change gives the message a new
+//     mod-sequence in the record, so FETCH MODSEQ, CHANGEDSINCE, SEARCH
+//     MODSEQ and HIGHESTMODSEQ see it for every reader (others find a
+//     newer MODSEQ with the flags they had: a spurious resync, never a
+//     missed one; likewise a delegate after the owner's read). APPEND's
+//     \Seen is the user's own (store.NewMessage.SeenBy); COPY and MOVE
+//     put into the target what the record carries (the owner's \Seen).
 //   - COMPRESS=DEFLATE (RFC 4978, compress.go): once authenticated, once
 //     per connection (then NO [COMPRESSIONACTIVE]), above TLS (STARTTLS
 //     after it is refused). A flate writer (~1.2 MB) is taken from the

@@ -71,6 +71,7 @@ func (c *conn) recordsWithEnvelopes(uids []store.UID, fn func(*store.Message, []
 		uids = uids[len(chunk):]
 		var msgs []*store.Message
 		if err := st.MessagesByUID(c.ctx, c.sel.id, chunk, false, func(m *store.Message, _ []byte) error {
+			c.sel.overlay(m)
 			msgs = append(msgs, m)
 			return nil
 		}); err != nil {

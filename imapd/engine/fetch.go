@@ -303,6 +303,7 @@ func (c *conn) records(uids []store.UID, fn func(*store.Message) error) error {
 			return err
 		}
 		for _, m := range msgs {
+			c.sel.overlay(m)
 			if err := fn(m); err != nil {
 				return err
 			}
@@ -364,6 +365,7 @@ func (c *conn) recordsWithContentUpTo(uids []store.UID, max int64, fn func(*stor
 			next, _ = slices.BinarySearch(uids, last+1)
 		}
 		for _, it := range batch {
+			c.sel.overlay(it.m)
 			if err := fn(it.m, it.b); err != nil {
 				return err
 			}
@@ -467,8 +469,7 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 		c.audit(p, "read", auditUIDs(uids))
 	}
 	if len(seen) > 0 {
-		ctx := store.WithOrigin(c.ctx, c.sel)
-		if _, err := c.srv.opts.Store.StoreFlags(ctx, c.sel.id, seen, store.FlagsAdd, store.Flags{Sys: store.FlagSeen}, nil); err != nil {
+		if _, _, err := c.storeFlagsIf(seen, store.FlagsAdd, store.Flags{Sys: store.FlagSeen}, nil, nil); err != nil {
 			return err
 		}
 	}

@@ -67,7 +67,12 @@ func (c *conn) writeStatus(name string, m *store.Mailbox, items []string) {
 		case "UIDVALIDITY":
 			c.enc.Number(uint64(m.UIDValidity))
 		case "UNSEEN":
-			c.enc.Number(uint64(m.Unseen))
+			// With private \Seen, the user's own count.
+			n, err := c.unseen(m)
+			if err != nil {
+				c.log.Warn("status unseen", "err", err)
+			}
+			c.enc.Number(uint64(n))
 		case "SIZE":
 			c.enc.Number(uint64(m.Size))
 		case "HIGHESTMODSEQ":

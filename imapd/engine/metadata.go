@@ -28,11 +28,12 @@ const (
 	maxEntrySpecifiers = 100
 )
 
-// seenEntry is reserved for the team-workflows issue: whether \Seen on a
-// mailbox is shared by everyone who reads it or kept per user.
+// seenEntry says whether \Seen on a mailbox is shared by everyone who
+// reads it or kept per user (seen.go): "shared" or "private"; absent, the
+// configuration decides. The owner or a holder of "a" sets it.
 const (
 	mailroomVendor = "vendor/mailroom"
-	seenEntry      = "/shared/vendor/mailroom/seen"
+	seenEntry      = acl.SeenEntry
 )
 
 // metadataLiteral refuses, before it is sent, a SETMETADATA literal that
@@ -320,7 +321,7 @@ func (c *conn) mayAnnotate(t *metadataTarget, name string, private bool, value [
 		if !private {
 			return no("NOPERM", "Shared server annotations are set by the operator")
 		}
-	} else if !private {
+	} else if !private && lower != seenEntry {
 		if err := need(t.place, acl.RightWrite, "change shared annotations"); err != nil {
 			return err
 		}
@@ -339,8 +340,8 @@ func (c *conn) mayAnnotate(t *metadataTarget, name string, private bool, value [
 	if err := need(t.place, acl.RightAdmin, "change how \\Seen is kept"); err != nil {
 		return err
 	}
-	if value != nil && string(value) != "shared" && string(value) != "private" {
-		return no("CANNOT", seenEntry+" is \"shared\" or \"private\"")
+	if value != nil && string(value) != acl.SeenShared && string(value) != acl.SeenPrivate {
+		return no("CANNOT", seenEntry+" is \"shared\" (one \\Seen for everyone) or \"private\" (each user's own), or NIL")
 	}
 	return nil
 }

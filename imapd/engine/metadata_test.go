@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"mailroom/store"
 )
 
 // TestMetadataRoundTrip: SETMETADATA stores private and shared mailbox
@@ -250,5 +253,56 @@ func TestMetadataImapclient(t *testing.T) {
 	got, err = c.GetMetadata("INBOX", []string{"/private/comment"}, nil).Wait()
 	if err != nil || got.Entries["/private/comment"] != nil {
 		t.Fatalf("after removal: %+v %v", got.Entries, err)
+	}
+}
+
+// TestMetadataSeenMode: the seen entry decides how \Seen is kept; a
+// delegate holding "a" without "w" may set it, a bad value is refused
+// with the values it takes. Shared: bob's read is alice's; private:
+// it is bob's only, and bob starts from his own (empty) state.
+func TestMetadataSeenMode(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	a := login(t, ts, "alice@example.test")
+	a.send("a1 CREATE Team\r\na2 SETACL Team bob@example.test lrsa\r\n")
+	a.expect("a1", "OK")
+	a.expect("a2", "OK")
+	team, _ := ts.st.MailboxByName(ctx, "alice@example.test", "Team")
+	for range 2 {
+		if _, err := ts.st.Append(ctx, team.ID, []byte("Subject: x\r\n\r\nx\r\n"), store.NewMessage{}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := login(t, ts, "bob@example.test")
+	const box = `"Other Users/alice@example.test/Team"`
+	b.send("b1 SETMETADATA " + box + " (/shared/vendor/mailroom/seen \"mine\")\r\n")
+	if l := b.expect("b1", "NO [CANNOT]"); !strings.Contains(l[len(l)-1], `"shared"`) || !strings.Contains(l[len(l)-1], `"private"`) {
+		t.Errorf("bad value: %q", l)
+	}
+	b.send("b2 SETMETADATA " + box + " (/shared/vendor/mailroom/seen \"shared\")\r\nb3 SELECT " + box + "\r\nb4 FETCH 1 BODY[]\r\n")
+	b.expect("b2", "OK")
+	b.expect("b3", "OK")
+	b.expect("b4", "OK")
+	a.send("a3 STATUS Team (UNSEEN)\r\n")
+	if l := a.expect("a3", "OK"); l[0] != `* STATUS "Team" (UNSEEN 1)` {
+		t.Errorf("shared: alice's STATUS after bob read one: %q", l)
+	}
+	b.send("b5 SETMETADATA " + box + " (/shared/vendor/mailroom/seen \"private\")\r\nb6 SELECT " + box + "\r\n")
+	b.expect("b5", "OK")
+	if l := b.expect("b6", "OK"); !has(l, "* OK [UNSEEN 1] First unseen") {
+		t.Errorf("private: bob's SELECT: %q", l)
+	}
+	b.send("b7 FETCH 2 BODY[]\r\nb8 STATUS " + box + " (UNSEEN)\r\n")
+	b.expect("b7", "OK")
+	// Message 1, read while \Seen was shared, is alice's read, not bob's.
+	if l := b.expect("b8", "OK"); !strings.HasSuffix(l[0], "(UNSEEN 1)") {
+		t.Errorf("private: bob's STATUS: %q", l)
+	}
+	a.send("a4 STATUS Team (UNSEEN)\r\n")
+	if l := a.expect("a4", "OK"); l[0] != `* STATUS "Team" (UNSEEN 1)` {
+		t.Errorf("private: alice's STATUS after bob read another: %q", l)
+	}
+	if p, err := ts.st.Check(ctx); err != nil || len(p) > 0 {
+		t.Errorf("store check: %v %v", p, err)
 	}
 }

@@ -57,6 +57,7 @@ type watcher struct {
 	names   map[store.MailboxID]string
 	pending map[store.MailboxID]uint8
 	wake    chan struct{}
+	user    string // the session's user, lower case: only their own private \Seen changes concern it
 }
 
 // note records a change to a watched mailbox; it must not block (the
@@ -69,6 +70,11 @@ func (w *watcher) note(c store.Change) {
 	case store.ChangeExpunge:
 		ev = evExpunge
 	case store.ChangeFlags:
+		ev = evFlags
+	case store.ChangeSeen:
+		if c.User != w.user {
+			return
+		}
 		ev = evFlags
 	default:
 		return
@@ -149,7 +155,7 @@ func cmdNotify(c *conn, cmd *proto.Command) error {
 		groups = append(groups, g)
 	}
 	spec := &notifySpec{}
-	w := &watcher{ids: map[store.MailboxID]uint8{}, names: map[store.MailboxID]string{}, wake: make(chan struct{}, 1)}
+	w := &watcher{ids: map[store.MailboxID]uint8{}, names: map[store.MailboxID]string{}, wake: make(chan struct{}, 1), user: strings.ToLower(c.account.Address)}
 	entries, err := c.visibleMailboxes()
 	if err != nil {
 		return err

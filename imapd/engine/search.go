@@ -452,7 +452,7 @@ func flagOnly(k *key) bool {
 // reading a record: the messages of the view the store still has, in or
 // out of each set.
 func (c *conn) searchByFlags(k *key) ([]store.UID, error) {
-	fs, err := c.srv.opts.Store.FlagState(c.ctx, c.sel.id)
+	fs, err := c.flagState(c.sel)
 	if err != nil {
 		return nil, err
 	}

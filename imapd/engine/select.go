@@ -53,7 +53,18 @@ func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 		return err
 	}
 	readOnly := examine || p.rights&(acl.RightSeen|acl.RightWrite|acl.RightDeleteMsg|acl.RightInsert|acl.RightExpunge) == 0
-	v := newView(sh, m.ID, p.display, readOnly)
+	seenUser, err := c.seenUser(m)
+	if err != nil {
+		c.srv.opts.Registry.release(sh)
+		return err
+	}
+	v, err := newView(sh, m.ID, p.display, readOnly, seenUser, func() ([]store.UID, error) {
+		return st.SeenUIDs(c.ctx, m.ID, seenUser)
+	})
+	if err != nil {
+		c.srv.opts.Registry.release(sh)
+		return err
+	}
 	c.sel, c.selRights, c.state = v, p.rights, selected
 	c.searchRes = nil // RFC 5182 §2.1
 
@@ -62,7 +73,7 @@ func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 	if !c.rev2 {
 		c.enc.Raw("* ").Number(uint64(len(v.recent))).Raw(" RECENT").CRLF()
 	}
-	if !c.rev2 && m.Unseen > 0 {
+	if !c.rev2 && (m.Unseen > 0 || v.seenUser != "") {
 		// IMAP4rev1's UNSEEN: the first unseen message's number.
 		if seq, err := c.firstUnseen(v); err != nil {
 			c.log.Warn("select: first unseen", "err", err)
@@ -135,7 +146,7 @@ func (c *conn) writeFlags(v *view) {
 // firstUnseen returns the number of the view's first message without
 // \Seen (0: none), from the store's flag sets.
 func (c *conn) firstUnseen(v *view) (uint32, error) {
-	fs, err := c.srv.opts.Store.FlagState(c.ctx, v.id)
+	fs, err := c.flagState(v)
 	if err != nil {
 		return 0, err
 	}

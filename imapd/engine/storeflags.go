@@ -83,8 +83,9 @@ func (c *conn) storeFlags(cmd *proto.Command, uid bool) error {
 	if p.rights&(acl.RightSeen|acl.RightWrite|acl.RightDeleteMsg) == 0 {
 		return no("NOPERM", "You may not change flags in "+p.display)
 	}
-	ctx := store.WithOrigin(c.ctx, c.sel)
-	changed, modified, err := c.srv.opts.Store.StoreFlagsIf(ctx, c.sel.id, uids, op, store.ParseFlags(names), keep, unchangedSince)
+	// With private \Seen, \Seen goes to the user's own state and the
+	// answer shows the user's flags.
+	changed, modified, err := c.storeFlagsIf(uids, op, store.ParseFlags(names), keep, unchangedSince)
 	if err != nil {
 		return err
 	}

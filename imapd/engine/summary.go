@@ -37,6 +37,7 @@ func (c *conn) recordsWithSummaries(uids []store.UID, fn func(*store.Message, *m
 		uids = uids[len(chunk):]
 		msgs = msgs[:0]
 		if err := st.MessagesByUID(c.ctx, c.sel.id, chunk, false, func(m *store.Message, _ []byte) error {
+			c.sel.overlay(m)
 			msgs = append(msgs, m)
 			return nil
 		}); err != nil {

@@ -23,6 +23,16 @@ type view struct {
 	uids   []store.UID
 	recent map[store.UID]bool // \Recent in this session
 	told   map[string]bool    // the keywords the client was told in FLAGS
+	// seenUser, when not empty, keeps \Seen privately here (its
+	// lower-case address): the view shows \Seen from seen, its own state,
+	// loaded at SELECT and kept current by its ChangeSeen changes (under
+	// mu), instead of the message records' (the owner's).
+	seenUser string
+	seen     seenSet
+	// loading: the user's \Seen is being read; backlog keeps the
+	// ChangeSeen messages published meanwhile (under mu).
+	loading bool
+	backlog []store.Message
 
 	mu sync.Mutex
 	// wake is signalled (without blocking) after every queued change, for
@@ -42,11 +52,17 @@ type view struct {
 
 // newView selects mailbox sh for a session: the view starts from the
 // shared UID list, claiming \Recent for messages no session has claimed
-// unless the session only examines.
-func newView(sh *shared, id store.MailboxID, display string, readOnly bool) *view {
-	v := &view{sh: sh, id: id, display: display, readOnly: readOnly, wake: make(chan struct{}, 1), recent: map[store.UID]bool{}}
+// unless the session only examines. With seenUser set, loadSeen reads
+// that user's private \Seen after the view is registered (no lock is
+// held while the store is read); the user's \Seen changes published
+// meanwhile are applied again on top of what it read, in their order, so
+// none is missed and none goes back.
+func newView(sh *shared, id store.MailboxID, display string, readOnly bool, seenUser string, loadSeen func() ([]store.UID, error)) (*view, error) {
+	v := &view{sh: sh, id: id, display: display, readOnly: readOnly, wake: make(chan struct{}, 1), recent: map[store.UID]bool{}, seenUser: seenUser}
+	if seenUser != "" {
+		v.seen, v.loading = seenSet{}, true
+	}
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	v.uids = slices.Clone(sh.uids)
 	// Messages no session has claimed are recent here; EXAMINE shows them
 	// so without claiming them (RFC 3501 §6.3.2).
@@ -57,7 +73,30 @@ func newView(sh *shared, id store.MailboxID, display string, readOnly bool) *vie
 		sh.recent = max(sh.recent, sh.uids[n-1])
 	}
 	sh.views[v] = struct{}{}
-	return v
+	sh.mu.Unlock()
+	if seenUser == "" {
+		return v, nil
+	}
+	uids, err := loadSeen()
+	if err != nil {
+		v.close()
+		return nil, err
+	}
+	seen := seenSet{}
+	for _, u := range uids {
+		seen.set(u, true)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, m := range v.backlog {
+		seen.set(m.UID, m.Flags.Sys&store.FlagSeen != 0)
+	}
+	v.seen, v.backlog, v.loading = seen, nil, false
+	for u, m := range v.flags {
+		v.overlayLocked(&m.Flags, u)
+		v.flags[u] = m
+	}
+	return v, nil
 }
 
 // close deselects: the view stops receiving changes.
@@ -83,6 +122,12 @@ func (v *view) withdraw() {
 // Registry.Publish).
 func (v *view) queue(c store.Change, newKeyword bool) {
 	own := c.Origin == v
+	if c.Kind == store.ChangeSeen && c.User != v.seenUser {
+		return // another user's own \Seen
+	}
+	if c.SeenOnly && v.seenUser != "" {
+		return // the owner's \Seen: nothing changed for this user
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.newKeywords = v.newKeywords || newKeyword
@@ -99,6 +144,14 @@ func (v *view) queue(c store.Change, newKeyword bool) {
 				v.newUIDs = append(v.newUIDs, m.UID)
 			}
 		}
+	case store.ChangeSeen:
+		for _, m := range c.Messages {
+			v.seen.set(m.UID, m.Flags.Sys&store.FlagSeen != 0)
+		}
+		if v.loading {
+			v.backlog = append(v.backlog, c.Messages...)
+		}
+		fallthrough
 	case store.ChangeFlags:
 		if own {
 			// The session answers its own STORE; its search contexts
@@ -117,7 +170,9 @@ func (v *view) queue(c store.Change, newKeyword bool) {
 			if v.flags == nil {
 				v.flags = map[store.UID]store.Message{}
 			}
-			v.flags[m.UID] = store.Message{UID: m.UID, Flags: m.Flags, ModSeq: m.ModSeq}
+			f := m.Flags
+			v.overlayLocked(&f, m.UID)
+			v.flags[m.UID] = store.Message{UID: m.UID, Flags: f, ModSeq: m.ModSeq}
 		}
 	case store.ChangeExpunge:
 		for _, u := range c.UIDs {
@@ -133,6 +188,7 @@ func (v *view) queue(c store.Change, newKeyword bool) {
 			}
 			delete(v.flags, u)
 			delete(v.touched, u)
+			v.seen.set(u, false)
 		}
 	case store.ChangeDeleted:
 		v.deleted = true
@@ -245,4 +301,67 @@ func (v *view) claimRecent(uids []store.UID) {
 		}
 	}
 	v.sh.recent = max(v.sh.recent, uids[len(uids)-1])
+}
+
+// overlay shows m's \Seen as the view's user sees it: with private
+// \Seen, from the user's own state.
+func (v *view) overlay(m *store.Message) {
+	if v.seenUser == "" {
+		return
+	}
+	v.mu.Lock()
+	v.overlayLocked(&m.Flags, m.UID)
+	v.mu.Unlock()
+}
+
+func (v *view) overlayLocked(f *store.Flags, uid store.UID) {
+	if v.seenUser == "" {
+		return
+	}
+	f.Sys &^= store.FlagSeen
+	if v.seen.has(uid) {
+		f.Sys |= store.FlagSeen
+	}
+}
+
+// seenUIDs returns, with private \Seen, which of uids (ascending) the
+// user has seen.
+func (v *view) seenUIDs(uids []store.UID) []store.UID {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []store.UID
+	for _, u := range uids {
+		if v.seen.has(u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// seenSet is a set of UIDs as bitmaps of 1,024 UIDs, present blocks
+// only: a user's private \Seen in a view.
+type seenSet map[uint32]*[16]uint64
+
+func (s seenSet) has(u store.UID) bool {
+	b := s[uint32(u)/1024]
+	return b != nil && b[uint32(u)%1024/64]&(1<<(uint32(u)%64)) != 0
+}
+
+func (s seenSet) set(u store.UID, on bool) {
+	if s == nil {
+		return
+	}
+	b := s[uint32(u)/1024]
+	if b == nil {
+		if !on {
+			return
+		}
+		b = new([16]uint64)
+		s[uint32(u)/1024] = b
+	}
+	if on {
+		b[uint32(u)%1024/64] |= 1 << (uint32(u) % 64)
+	} else {
+		b[uint32(u)%1024/64] &^= 1 << (uint32(u) % 64)
+	}
 }
