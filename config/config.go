@@ -64,7 +64,7 @@ type Audit struct {
 type DNS struct {
 	// Resolver is host:port of the DNS server asked for everything (a
 	// local validating resolver such as unbound); empty means the
-	// system's (/etc/resolv.conf).
+	// nameservers of /etc/resolv.conf. Answers are cached either way.
 	Resolver string `toml:"resolver"`
 }
 

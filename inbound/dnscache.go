@@ -20,16 +20,28 @@ const (
 	dnsUDPSize      = 1232            // EDNS0 buffer (the DNS flag day's)
 )
 
-// cachingResolver sends every query to one server (the [dns] resolver)
-// and keeps answers, positive and negative, for their TTL (RFC 2308 for
-// the negative ones): a message from a sender seen a minute ago costs no
-// lookup. Go's resolver has no cache and hides TTLs, hence miekg/dns.
+// cachingResolver sends every query to its servers (the [dns] resolver,
+// or the system's nameservers), the next one only when one does not
+// answer, and keeps answers, positive and negative, for their TTL (RFC
+// 2308 for the negative ones): a message from a sender seen a minute ago
+// costs no lookup. Queries for the same name and type asked at the same
+// time share one exchange. Go's resolver has no cache and hides TTLs,
+// hence miekg/dns.
 type cachingResolver struct {
-	addr string
-	now  func() time.Time
+	addrs []string
+	now   func() time.Time
 
-	mu    sync.Mutex
-	cache map[cacheKey]*cacheEntry
+	mu       sync.Mutex
+	cache    map[cacheKey]*cacheEntry
+	inflight map[cacheKey]*lookup
+}
+
+// lookup is an exchange in progress that other queries wait for.
+type lookup struct {
+	done    chan struct{}
+	e       *cacheEntry
+	err     error
+	waiters int // queries waiting for it besides the one asking
 }
 
 type cacheKey struct {
@@ -41,12 +53,13 @@ type cacheEntry struct {
 	rrs      []dns.RR // answers of the type asked; nil with notFound
 	notFound bool
 	expires  time.Time
+	server   string // the one that answered
 }
 
 var _ Resolver = (*cachingResolver)(nil)
 
-func newCachingResolver(addr string) *cachingResolver {
-	return &cachingResolver{addr: addr, now: time.Now, cache: map[cacheKey]*cacheEntry{}}
+func newCachingResolver(addrs ...string) *cachingResolver {
+	return &cachingResolver{addrs: addrs, now: time.Now, cache: map[cacheKey]*cacheEntry{}, inflight: map[cacheKey]*lookup{}}
 }
 
 // query returns the answers of type qtype for name, from the cache or the
@@ -58,57 +71,94 @@ func (r *cachingResolver) query(ctx context.Context, name string, qtype uint16) 
 	now := r.now()
 	r.mu.Lock()
 	e := r.cache[key]
-	r.mu.Unlock()
 	if e == nil || !now.Before(e.expires) {
-		var err error
-		if e, err = r.exchange(ctx, name, qtype); err != nil {
-			return nil, err
-		}
-		r.mu.Lock()
-		if len(r.cache) >= cacheMaxEntries {
-			for k, old := range r.cache {
-				if !now.Before(old.expires) {
-					delete(r.cache, k)
-				}
+		if l := r.inflight[key]; l != nil {
+			l.waiters++
+			r.mu.Unlock()
+			select {
+			case <-l.done:
+			case <-ctx.Done():
+				return nil, &net.DNSError{Err: ctx.Err().Error(), Name: name, IsTimeout: true, IsTemporary: true}
 			}
-			for k := range r.cache { // still full: drop any tenth
-				if len(r.cache) < cacheMaxEntries*9/10 {
-					break
-				}
-				delete(r.cache, k)
+			if l.err != nil {
+				return nil, l.err
 			}
+			e = l.e
+		} else {
+			l := &lookup{done: make(chan struct{})}
+			r.inflight[key] = l
+			r.mu.Unlock()
+			l.e, l.err = r.exchange(ctx, name, qtype)
+			r.mu.Lock()
+			delete(r.inflight, key)
+			if l.err == nil {
+				r.keep(now, key, l.e)
+			}
+			r.mu.Unlock()
+			close(l.done)
+			if l.err != nil {
+				return nil, l.err
+			}
+			e = l.e
 		}
-		r.cache[key] = e
+	} else {
 		r.mu.Unlock()
 	}
 	if e.notFound {
-		return nil, &net.DNSError{Err: "no such host", Name: name, Server: r.addr, IsNotFound: true}
+		return nil, &net.DNSError{Err: "no such host", Name: name, Server: e.server, IsNotFound: true}
 	}
 	return e.rrs, nil
 }
 
-// exchange asks the server, over UDP and then TCP when the answer was
-// truncated.
+// keep caches e under key, making room when the cache is full; r.mu is
+// held.
+func (r *cachingResolver) keep(now time.Time, key cacheKey, e *cacheEntry) {
+	if len(r.cache) >= cacheMaxEntries {
+		for k, old := range r.cache {
+			if !now.Before(old.expires) {
+				delete(r.cache, k)
+			}
+		}
+		for k := range r.cache { // still full: drop any tenth
+			if len(r.cache) < cacheMaxEntries*9/10 {
+				break
+			}
+			delete(r.cache, k)
+		}
+	}
+	r.cache[key] = e
+}
+
+// exchange asks the servers in turn until one answers, over UDP and then
+// TCP when the answer was truncated.
 func (r *cachingResolver) exchange(ctx context.Context, name string, qtype uint16) (*cacheEntry, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.SetEdns0(dnsUDPSize, false)
-	c := &dns.Client{Timeout: dnsTimeout}
-	in, _, err := c.ExchangeContext(ctx, m, r.addr)
-	if err == nil && in.Truncated {
-		c.Net = "tcp"
-		in, _, err = c.ExchangeContext(ctx, m, r.addr)
+	var in *dns.Msg
+	var err error
+	var server string
+	for _, server = range r.addrs {
+		c := &dns.Client{Timeout: dnsTimeout}
+		in, _, err = c.ExchangeContext(ctx, m, server)
+		if err == nil && in.Truncated {
+			c.Net = "tcp"
+			in, _, err = c.ExchangeContext(ctx, m, server)
+		}
+		if err == nil || ctx.Err() != nil {
+			break
+		}
 	}
 	if err != nil {
 		var ne net.Error
 		timeout := errors.As(err, &ne) && ne.Timeout()
-		return nil, &net.DNSError{Err: err.Error(), Name: name, Server: r.addr, IsTimeout: timeout, IsTemporary: true}
+		return nil, &net.DNSError{Err: err.Error(), Name: name, Server: server, IsTimeout: timeout, IsTemporary: true}
 	}
 	now := r.now()
 	switch in.Rcode {
 	case dns.RcodeSuccess, dns.RcodeNameError:
 	default:
-		return nil, &net.DNSError{Err: "server answered " + dns.RcodeToString[in.Rcode], Name: name, Server: r.addr, IsTemporary: true}
+		return nil, &net.DNSError{Err: "server answered " + dns.RcodeToString[in.Rcode], Name: name, Server: server, IsTemporary: true}
 	}
 	var rrs []dns.RR
 	ttl := cacheMaxTTL
@@ -119,7 +169,7 @@ func (r *cachingResolver) exchange(ctx context.Context, name string, qtype uint1
 		}
 	}
 	if len(rrs) > 0 {
-		return &cacheEntry{rrs: rrs, expires: now.Add(ttl)}, nil
+		return &cacheEntry{rrs: rrs, expires: now.Add(ttl), server: server}, nil
 	}
 	// NXDOMAIN or NODATA: kept for the SOA's negative TTL (RFC 2308 §5).
 	ttl = cacheNegTTL
@@ -128,7 +178,7 @@ func (r *cachingResolver) exchange(ctx context.Context, name string, qtype uint1
 			ttl = min(cacheMaxTTL, time.Duration(min(soa.Minttl, soa.Hdr.Ttl))*time.Second)
 		}
 	}
-	return &cacheEntry{notFound: true, expires: now.Add(ttl)}, nil
+	return &cacheEntry{notFound: true, expires: now.Add(ttl), server: server}, nil
 }
 
 func (r *cachingResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {

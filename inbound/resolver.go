@@ -3,6 +3,8 @@ package inbound
 import (
 	"context"
 	"net"
+
+	"github.com/miekg/dns"
 )
 
 // Resolver is what the checks ask DNS. *net.Resolver satisfies it.
@@ -29,13 +31,31 @@ type FullResolver interface {
 }
 
 // NewResolver returns the resolver every DNS lookup of the server goes
-// through: the system's (Go's resolver, /etc/resolv.conf, no cache) when
-// addr is empty; else every query goes to addr (host:port, e.g. a local
-// validating unbound), over UDP and, for truncated answers, TCP, and the
-// answers are cached for their TTL (see cachingResolver).
+// through. Every query goes to addr (host:port, e.g. a local validating
+// unbound) or, when addr is empty, to the system's nameservers (those of
+// /etc/resolv.conf, in order), over UDP and, for truncated answers, TCP,
+// and the answers are cached for their TTL (see cachingResolver). Only a
+// system without a readable resolv.conf gets Go's resolver, uncached.
 func NewResolver(addr string) FullResolver {
-	if addr == "" {
-		return net.DefaultResolver
+	if addr != "" {
+		return newCachingResolver(addr)
 	}
-	return newCachingResolver(addr)
+	if servers := systemNameservers("/etc/resolv.conf"); len(servers) > 0 {
+		return newCachingResolver(servers...)
+	}
+	return net.DefaultResolver
+}
+
+// systemNameservers returns the nameservers of a resolv.conf file as
+// host:port.
+func systemNameservers(path string) []string {
+	cc, err := dns.ClientConfigFromFile(path)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(cc.Servers))
+	for _, s := range cc.Servers {
+		out = append(out, net.JoinHostPort(s, cc.Port))
+	}
+	return out
 }

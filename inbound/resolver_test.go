@@ -4,9 +4,16 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"mailroom/internal/testutil"
 )
@@ -89,5 +96,89 @@ func TestResolverCache(t *testing.T) {
 	}
 	if _, err := r.LookupTXT(ctx, "nowhere.test."); !isNotFound(err) {
 		t.Fatalf("cached NXDOMAIN: %v", err)
+	}
+}
+
+// TestSystemNameservers: with no [dns] resolver, the server's lookups go
+// through the cache to the nameservers of resolv.conf, in order.
+func TestSystemNameservers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "resolv.conf")
+	os.WriteFile(path, []byte("# comment\nsearch example.test\nnameserver 127.0.0.53\nnameserver ::1\noptions edns0\n"), 0o600)
+	if got := systemNameservers(path); !slices.Equal(got, []string{"127.0.0.53:53", "[::1]:53"}) {
+		t.Fatalf("nameservers %q", got)
+	}
+	if got := systemNameservers(filepath.Join(t.TempDir(), "missing")); got != nil {
+		t.Fatalf("missing file: %q", got)
+	}
+}
+
+// TestResolverNextServer: a server that does not answer is passed over
+// for the next one.
+func TestResolverNextServer(t *testing.T) {
+	d := testutil.NewDNS(t)
+	d.TXT("example.test", "v=spf1 -all")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := pc.LocalAddr().String() // nothing listens once closed: refused at once
+	pc.Close()
+	r := newCachingResolver(dead, d.Addr)
+	if txt, err := r.LookupTXT(context.Background(), "example.test."); err != nil || len(txt) != 1 {
+		t.Fatalf("TXT = %q, %v", txt, err)
+	}
+}
+
+// TestResolverSharedLookup: queries for one name asked while a lookup of
+// it is under way wait for that lookup instead of asking again (a burst
+// of mail from one sender asks once).
+func TestResolverSharedLookup(t *testing.T) {
+	release := make(chan struct{})
+	var queries atomic.Int32
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		queries.Add(1)
+		<-release
+		m := new(dns.Msg)
+		m.SetRcode(q, dns.RcodeNameError)
+		w.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+
+	r := newCachingResolver(pc.LocalAddr().String())
+	const n = 10
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := r.LookupTXT(context.Background(), "_dmarc.remote.test.")
+			errs <- err
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r.mu.Lock()
+		l := r.inflight[cacheKey{"_dmarc.remote.test.", dns.TypeTXT}]
+		waiting := l != nil && l.waiters == n-1
+		r.mu.Unlock()
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the queries did not meet on one lookup")
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	for range n {
+		if err := <-errs; !isNotFound(err) {
+			t.Fatalf("shared answer: %v", err)
+		}
+	}
+	if q := queries.Load(); q != 1 {
+		t.Fatalf("%d queries reached the server, want 1", q)
 	}
 }
