@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -38,11 +37,11 @@ type AuditFilter struct {
 	Since          time.Time
 }
 
-var auditSeq atomic.Uint32 // orders records of the same nanosecond
-
-func auditKey(t time.Time) []byte {
+// auditKey orders records by time, then by s.auditSeq among records of
+// the same nanosecond.
+func (s *Store) auditKey(t time.Time) []byte {
 	k := binary.BigEndian.AppendUint64([]byte{kindAudit}, uint64(t.UnixNano()))
-	return binary.BigEndian.AppendUint32(k, auditSeq.Add(1))
+	return binary.BigEndian.AppendUint32(k, s.auditSeq.Add(1))
 }
 
 // AddAudit stores records, in one transaction.
@@ -55,7 +54,7 @@ func (s *Store) AddAudit(ctx context.Context, recs []AuditRecord) error {
 			e.str(r.Action)
 			e.str(r.Mailbox)
 			e.str(r.Detail)
-			if err := tx.Set(auditKey(r.Time), e.b); err != nil {
+			if err := tx.Set(s.auditKey(r.Time), e.b); err != nil {
 				return err
 			}
 		}

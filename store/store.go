@@ -80,8 +80,9 @@ type Store struct {
 	chunkSize int
 
 	// gate lets Close wait for operations in progress and refuse new ones.
-	gate   sync.RWMutex
-	closed bool
+	gate     sync.RWMutex
+	closed   bool
+	auditSeq atomic.Uint32 // orders audit records of the same nanosecond
 }
 
 // ErrClosed is returned by operations on a closed store.

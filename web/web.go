@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"mailroom/store"
 )
 
 // Endpoint is one service clients connect to: a port, and whether TLS
@@ -38,6 +40,11 @@ type Options struct {
 	Metrics http.Handler
 	// MetricsAuth checks basic authentication for /metrics; nil: open.
 	MetricsAuth func(ctx context.Context, user, password string) bool
+	// Audit, if set, serves /audit: the audit records the user whose
+	// credentials came with the request may read (see acl.AuditReader),
+	// since the given time, oldest first; ErrUnauthorized for wrong
+	// credentials.
+	Audit func(ctx context.Context, remote net.Addr, user, password string, since time.Time, limit int) ([]store.AuditRecord, error)
 	// HTTPChallenge, when set, wraps the router on plain HTTP listeners
 	// to answer an ACME CA's HTTP-01 challenges (autocert's HTTPHandler).
 	HTTPChallenge func(http.Handler) http.Handler
@@ -139,6 +146,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /apple/mail.mobileconfig", s.mobileconfig)
 	mux.HandleFunc("GET /.well-known/mta-sts.txt", s.mtasts)
 	mux.HandleFunc("GET /metrics", s.metrics)
+	mux.HandleFunc("GET /audit", s.audit)
 	return mux
 }
 

@@ -28,6 +28,7 @@ import (
 	"mailroom/fts"
 	"mailroom/imapd"
 	"mailroom/inbound"
+	"mailroom/internal/netlimit"
 	"mailroom/internal/trace"
 	"mailroom/metrics"
 	"mailroom/mtasts"
@@ -154,7 +155,9 @@ type server struct {
 
 	resolver inbound.FullResolver // [dns] resolver: every lookup of the server
 	checker  *inbound.Checker     // inbound trust checks (SPF, DKIM, DMARC, spam)
-	sts      *mtasts.Fetcher      // MTA-STS policies of recipient domains, cached across reloads
+	// webLogins slows repeated failed logins to the web listeners' /audit.
+	webLogins *netlimit.Throttle
+	sts       *mtasts.Fetcher // MTA-STS policies of recipient domains, cached across reloads
 
 	queue        liveQueue
 	stopOutbound func() // stops the current outbound queue's workers and waits
@@ -206,7 +209,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 	if err != nil {
 		return nil, err
 	}
-	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir), certs: certs, acme: acmeMgr, resolver: inbound.NewResolver(cfg.DNS.Resolver)}
+	s := &server{log: log, cfg: cfg, store: st, dir: acl.NewLive(dir), certs: certs, acme: acmeMgr, resolver: inbound.NewResolver(cfg.DNS.Resolver),
+		webLogins: netlimit.NewThrottle(time.Second, 30*time.Second, nil)}
 	s.sts = &mtasts.Fetcher{Resolver: s.resolver, Logger: log.With("component", "mta-sts")}
 	ictx, stopIndexer := context.WithCancel(context.Background())
 	s.stopIndexer = stopIndexer

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strconv"
+	"time"
 
+	"mailroom/acl"
 	"mailroom/config"
+	"mailroom/store"
 	"mailroom/web"
 )
 
@@ -24,6 +29,7 @@ func (s *server) webOptions(cfg *config.Config) (web.Options, error) {
 	if s.acme != nil {
 		o.HTTPChallenge = s.acme.HTTPHandler
 	}
+	o.Audit = s.readAudit
 	if cfg.Web.Metrics {
 		auth, err := metricsAuth(cfg.Web)
 		if err != nil {
@@ -105,4 +111,51 @@ func listenerPort(cfg *config.Config, name string) int {
 	}
 	port, _ := strconv.Atoi(p)
 	return port
+}
+
+// readAudit is web.Options.Audit: it checks the credentials (slowed
+// after failures as every login is) and returns the records of the log
+// since the given time that the user may read (acl.AuditReader).
+func (s *server) readAudit(ctx context.Context, remote net.Addr, user, pass string, since time.Time, limit int) ([]store.AuditRecord, error) {
+	name := acl.Fold(user)
+	if d := s.webLogins.Delay(name, remote); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+	dir := s.dir.Load()
+	a, err := dir.Authenticate(user, pass)
+	if err != nil {
+		s.webLogins.Fail(name, remote)
+		s.metrics.Login("http", false)
+		s.log.Warn("login failed", "proto", "http", "user", user, "remote", remote)
+		return nil, web.ErrUnauthorized
+	}
+	s.webLogins.Succeed(name, remote)
+	s.metrics.Login("http", true)
+	if s.audit != nil {
+		s.audit.sync(ctx) // what is pending is part of the answer
+	}
+	reader := dir.AuditReader(s.store, a)
+	var out []store.AuditRecord
+	errFull := errors.New("enough records")
+	err = s.store.AuditLog(ctx, store.AuditFilter{Since: since}, func(r store.AuditRecord) error {
+		may, err := reader.May(ctx, r)
+		if err != nil || !may {
+			return err
+		}
+		out = append(out, r)
+		if len(out) == limit {
+			return errFull
+		}
+		return nil
+	})
+	if errors.Is(err, errFull) {
+		err = nil
+	}
+	return out, err
 }
