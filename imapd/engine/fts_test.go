@@ -1,8 +1,12 @@
 package engine
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +84,34 @@ func TestSearchWithIndex(t *testing.T) {
 	a.send("q4 SEARCH BODY xylophone\r\n")
 	if l := a.expect("q4", "OK"); l[len(l)-2] != "* SEARCH 8 31 41" {
 		t.Errorf("not yet indexed: %q", l)
+	}
+}
+
+// TestSearchBodyInAttachment: SEARCH BODY finds words in an attached Word
+// document, with and without the full-text index (both read the same
+// text: part.BodyText).
+func TestSearchBodyInAttachment(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("word/document.xml")
+	w.Write([]byte(`<w:document><w:body><w:p><w:r><w:t>Quar</w:t></w:r><w:r><w:t>terly budget</w:t></w:r></w:p></w:body></w:document>`))
+	zw.Close()
+	enc := base64.StdEncoding.EncodeToString(buf.Bytes())
+	msg := "Subject: report\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n--b\r\n" +
+		"Content-Type: application/octet-stream; name=\"Budget.docx\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		enc + "\r\n--b--\r\n"
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	appendMsgs(t, a, "Subject: other\r\n\r\nNothing here\r\n", msg)
+	a.send("s SELECT INBOX\r\nq1 SEARCH BODY quarterly\r\nq2 SEARCH TEXT budget\r\nq3 SEARCH BODY spreadsheet\r\n")
+	a.expect("s", "OK")
+	for _, q := range []struct{ tag, want string }{{"q1", "* SEARCH 2"}, {"q2", "* SEARCH 2"}, {"q3", "* SEARCH"}} {
+		if l := a.expect(q.tag, "OK"); l[0] != q.want {
+			t.Errorf("%s: %q", q.tag, l)
+		}
+	}
+	if got := fts.Text([]byte(msg)); !strings.Contains(got, "Quarterly budget") {
+		t.Errorf("the index's text: %q", got)
 	}
 }

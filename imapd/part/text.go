@@ -192,7 +192,8 @@ func foldSpace(b []byte, n int) string {
 
 // BodyText is a message's text as SEARCH BODY and the full-text index
 // read it: every text part with its transfer encoding removed and its
-// charset converted to UTF-8, one after another; a message that is not
+// charset converted to UTF-8, and the text of office document
+// attachments (OfficeText), one after another; a message that is not
 // text at all gives its raw body.
 func BodyText(b []byte, root *Part) []byte {
 	var out bytes.Buffer
@@ -208,9 +209,17 @@ func BodyText(b []byte, root *Part) []byte {
 		case p.Type == "text" || p.Type == "message":
 			out.Write(Text(b, p))
 			out.WriteByte('\n')
+		default:
+			if t := OfficeText(b, p); t != nil {
+				out.Write(t)
+				out.WriteByte('\n')
+			}
 		}
 	}
 	if len(root.Children) == 0 && root.Message == nil && root.Type != "text" {
+		if t := OfficeText(b, root); t != nil {
+			return t
+		}
 		return b[root.BodyStart:root.End]
 	}
 	walk(root)
