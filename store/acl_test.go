@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"testing"
 )
 
@@ -42,5 +43,33 @@ func TestSharedMailboxes(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Mailbox.ID != orders.ID || got[0].Mailbox.Account != a || len(got[0].ACL) != 2 {
 		t.Fatalf("shared mailboxes: %+v", got)
+	}
+}
+
+// TestInboxSubscribed: an INBOX created before the first login (mail came
+// first, or the server's start) is subscribed at that login with the
+// special folders, and stays unsubscribed once the user unsubscribes it.
+func TestInboxSubscribed(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{Dir: t.TempDir()})
+	const a = "alice@example.test"
+	if _, err := s.Inbox(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureAccount(ctx, a, true); err != nil {
+		t.Fatal(err)
+	}
+	subs, _ := s.Subscriptions(ctx, a)
+	if !slices.Contains(subs, Inbox) || !slices.Contains(subs, "Sent") {
+		t.Fatalf("after the first login: %q", subs)
+	}
+	if err := s.Unsubscribe(ctx, a, Inbox); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureAccount(ctx, a, true); err != nil {
+		t.Fatal(err)
+	}
+	if subs, _ := s.Subscriptions(ctx, a); slices.Contains(subs, Inbox) {
+		t.Fatalf("unsubscribed INBOX came back: %q", subs)
 	}
 }

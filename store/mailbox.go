@@ -270,7 +270,17 @@ func (s *Store) EnsureAccount(ctx context.Context, account string, withSpecial b
 				}
 			}
 		}
-		return nil
+		if !withSpecial {
+			return nil
+		}
+		// INBOX is usually created first, without them (mail that came
+		// before the first login, the server's start): it is subscribed
+		// too, unless the user has subscribed or unsubscribed it.
+		_, ok, err := getValue(tx.Txn, nameKey(kindSub, account, Inbox))
+		if err != nil || ok {
+			return err
+		}
+		return tx.Set(nameKey(kindSub, account, Inbox), nil)
 	})
 }
 

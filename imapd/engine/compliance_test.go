@@ -125,7 +125,7 @@ func TestKeywordsAnnounced(t *testing.T) {
 func TestLsubNoselect(t *testing.T) {
 	ts := newTestServer(t)
 	a := login(t, ts, "alice@example.test")
-	a.send("a1 CREATE top/child\r\na2 SUBSCRIBE top/child\r\na3 LSUB \"\" %\r\na4 LSUB \"\" top/%\r\n")
+	a.send("a1 CREATE top/child\r\na2 SUBSCRIBE top/child\r\na3 LSUB \"\" %\r\na4 LSUB \"\" top/%\r\na5 LSUB \"\" *\r\n")
 	a.expect("a1", "OK")
 	a.expect("a2", "OK")
 	if l := a.expect("a3", "OK"); !has(l, `* LSUB (\Noselect) "/" "top"`) {
@@ -133,6 +133,10 @@ func TestLsubNoselect(t *testing.T) {
 	}
 	if l := a.expect("a4", "OK"); !has(l, `* LSUB () "/" "top/child"`) {
 		t.Errorf("LSUB top/%%: %q", l)
+	}
+	// "*" reaches the child itself: the unsubscribed parent is not listed.
+	if l := a.expect("a5", "OK"); !has(l, `* LSUB () "/" "top/child"`) || has(l, `* LSUB (\Noselect) "/" "top"`) {
+		t.Errorf("LSUB *: %q", l)
 	}
 }
 

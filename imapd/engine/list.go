@@ -128,7 +128,7 @@ func cmdList(c *conn, cmd *proto.Command) error {
 
 // cmdLsub is IMAP4rev1's LSUB (RFC 3501 §6.3.9): subscribed names; a
 // name that "%" stops at whose children are subscribed comes with
-// \Noselect.
+// \Noselect (with "*" the children are listed themselves, not it).
 func cmdLsub(c *conn, cmd *proto.Command) error {
 	if len(cmd.Args) != 2 {
 		return syntax("LSUB takes a reference and a pattern")
@@ -164,6 +164,9 @@ func cmdLsub(c *conn, cmd *proto.Command) error {
 		}
 	}
 	for _, n := range subs {
+		if written[n] {
+			continue // the pattern reaches the name itself ("*"): no parent is owed
+		}
 		for _, sup := range store.Superiors(n) {
 			if !written[sup] && matchPattern(sup, ref+pat) {
 				c.enc.Raw("* LSUB (\\Noselect) \"/\" ")
