@@ -16,6 +16,9 @@ type command struct {
 	// keepNumbers: no EXPUNGE may be sent with this command's responses
 	// (FETCH, STORE, SEARCH by sequence number; RFC 9051 §7.5.1).
 	keepNumbers bool
+	// seqNumbers: the command takes message sequence numbers, which
+	// UIDONLY refuses (RFC 9586).
+	seqNumbers bool
 }
 
 // lookup is the dispatch table (RFC 9051 §6): every command the engine
@@ -110,33 +113,33 @@ func lookup(name string) (command, bool) {
 	case "UID EXPUNGE":
 		return command{states: selected, run: cmdUIDExpunge}, true
 	case "FETCH":
-		return command{states: selected, run: cmdFetch, keepNumbers: true}, true
+		return command{states: selected, run: cmdFetch, keepNumbers: true, seqNumbers: true}, true
 	case "UID FETCH":
 		return command{states: selected, run: cmdUIDFetch}, true
 	case "STORE":
-		return command{states: selected, run: cmdStore, keepNumbers: true}, true
+		return command{states: selected, run: cmdStore, keepNumbers: true, seqNumbers: true}, true
 	case "UID STORE":
 		return command{states: selected, run: cmdUIDStore}, true
 	case "SEARCH":
-		return command{states: selected, run: cmdSearch, keepNumbers: true}, true
+		return command{states: selected, run: cmdSearch, keepNumbers: true, seqNumbers: true}, true
 	case "UID SEARCH":
 		return command{states: selected, run: cmdUIDSearch}, true
 	case "SORT":
-		return command{states: selected, run: cmdSort, keepNumbers: true}, true
+		return command{states: selected, run: cmdSort, keepNumbers: true, seqNumbers: true}, true
 	case "UID SORT":
 		return command{states: selected, run: cmdUIDSort}, true
 	case "CANCELUPDATE":
 		return command{states: selected, run: cmdCancelUpdate}, true
 	case "THREAD":
-		return command{states: selected, run: cmdThread, keepNumbers: true}, true
+		return command{states: selected, run: cmdThread, keepNumbers: true, seqNumbers: true}, true
 	case "UID THREAD":
 		return command{states: selected, run: cmdUIDThread}, true
 	case "COPY":
-		return command{states: selected, run: cmdCopy}, true
+		return command{states: selected, run: cmdCopy, seqNumbers: true}, true
 	case "UID COPY":
 		return command{states: selected, run: cmdUIDCopy}, true
 	case "MOVE":
-		return command{states: selected, run: cmdMove}, true
+		return command{states: selected, run: cmdMove, seqNumbers: true}, true
 	case "UID MOVE":
 		return command{states: selected, run: cmdUIDMove}, true
 	}
@@ -149,7 +152,7 @@ func lookup(name string) (command, bool) {
 func (c *conn) capabilities() []string {
 	caps := []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS",
 		"MOVE", "ESEARCH", "SEARCHRES", "LIST-EXTENDED", "LIST-STATUS", "LIST-MYRIGHTS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN",
-		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "CONDSTORE", "QRESYNC", "CONTEXT=SEARCH", "CONTEXT=SORT", "NOTIFY", "OBJECTID", "SAVEDATE", "SORT", "SORT=DISPLAY", "ESORT", "MULTIAPPEND", "CATENATE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN", "PREVIEW",
+		"STATUS=SIZE", "BINARY", "UNAUTHENTICATE", "UTF8=ACCEPT", "ACL", "RIGHTS=texk", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "CONDSTORE", "QRESYNC", "UIDONLY", "CONTEXT=SEARCH", "CONTEXT=SORT", "NOTIFY", "OBJECTID", "SAVEDATE", "SORT", "SORT=DISPLAY", "ESORT", "MULTIAPPEND", "CATENATE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN", "PREVIEW",
 		"METADATA", "METADATA-SERVER"}
 	if c.srv.opts.AppendLimit > 0 {
 		caps = append(caps, "APPENDLIMIT="+formatUint(uint64(c.srv.opts.AppendLimit)))
@@ -264,6 +267,11 @@ func cmdEnable(c *conn, cmd *proto.Command) error {
 			if !c.rev2 {
 				c.rev2, c.utf8, c.enc.UTF8 = true, true, true
 				enabled = append(enabled, "IMAP4rev2")
+			}
+		case "UIDONLY":
+			if !c.uidOnly {
+				c.uidOnly = true
+				enabled = append(enabled, "UIDONLY")
 			}
 		case "UTF8=ACCEPT":
 			if !c.utf8 {

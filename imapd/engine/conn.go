@@ -70,6 +70,7 @@ type conn struct {
 	rev2        bool             // ENABLE IMAP4rev2: no \Recent, ESEARCH for SEARCH
 	condstore   bool             // RFC 7162 enabled: MODSEQ with every FLAGS
 	qresync     bool             // ENABLE QRESYNC: VANISHED instead of EXPUNGE
+	uidOnly     bool             // ENABLE UIDONLY (RFC 9586): UIDs only, both ways
 	contexts    []*searchContext // SEARCH/SORT RETURN (UPDATE), RFC 5267
 	notify      *notifySpec      // NOTIFY SET, RFC 5465
 	start       time.Time
@@ -242,6 +243,8 @@ func (c *conn) begin(tag, name string) error {
 	switch {
 	case !ok:
 		return &proto.Error{Tag: tag, Text: "Unknown command " + name}
+	case cmd.states&c.state != 0 && cmd.seqNumbers && c.uidOnly:
+		return &proto.Error{Tag: tag, Code: "UIDREQUIRED", Text: name + " uses message sequence numbers, which UIDONLY does not allow; use UID " + name}
 	case cmd.states&c.state != 0:
 		return nil
 	case c.state == notAuthenticated:

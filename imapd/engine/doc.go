@@ -69,7 +69,11 @@
 //     (ORDEREDSUBJECT and REFERENCES per RFC 5256), MULTIAPPEND (one
 //     store transaction; the messages of one APPEND share a byte budget
 //     checked before their literals are read), CATENATE (URL parts must
-//     name a message the user may read; the destination is checked first).
+//     name a message the user may read; the destination is checked first),
+//     UIDONLY (RFC 9586, uidonly.go: commands with sequence numbers and
+//     sequence-set SEARCH keys refused with BAD [UIDREQUIRED], UIDFETCH
+//     responses, VANISHED for expunges; the session still keeps its UID
+//     list for EXISTS).
 //   - METADATA/METADATA-SERVER (RFC 5464, metadata.go): server ("") and
 //     mailbox entries, /private per user and /shared per mailbox, in the
 //     store by mailbox id (RENAME keeps them, DELETE purges them); "l"

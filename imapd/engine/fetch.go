@@ -423,7 +423,7 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 		setSeen = setSeen || (!it.peek && (it.name == "BODY[]" || it.name == "BINARY[]" || it.name == "RFC822" || it.name == "RFC822.TEXT"))
 	}
 	setSeen = setSeen && !c.sel.readOnly && p.rights.Has(acl.RightSeen)
-	if uid && !slices.ContainsFunc(items, func(it fetchItem) bool { return it.name == "UID" }) {
+	if uid && !c.uidOnly && !slices.ContainsFunc(items, func(it fetchItem) bool { return it.name == "UID" }) {
 		items = append([]fetchItem{{name: "UID", echo: "UID"}}, items...)
 	}
 	var seen []store.UID
@@ -487,7 +487,7 @@ func (c *conn) writeFetch(m *store.Message, content []byte, items []fetchItem, f
 	if flagsChanged || slices.ContainsFunc(items, func(it fetchItem) bool { return it.name == "FLAGS" }) {
 		c.tellKeywords(m.Flags)
 	}
-	e.Raw("* ").Number(uint64(c.sel.seq(m.UID))).Raw(" FETCH (")
+	c.fetchStart(c.sel.seq(m.UID), m.UID)
 	var root *part.Part
 	tree := func() *part.Part {
 		if root == nil {

@@ -50,7 +50,7 @@ func (c *conn) parseSelectParams(name string, v proto.Value) (condstore bool, q 
 				return false, nil, syntax("QRESYNC takes one parameter list")
 			}
 			i++
-			if q, err = parseQresync(v.List[i]); err != nil {
+			if q, err = parseQresync(v.List[i], c.uidOnly); err != nil {
 				return false, nil, err
 			}
 		default:
@@ -60,7 +60,7 @@ func (c *conn) parseSelectParams(name string, v proto.Value) (condstore bool, q 
 	return condstore, q, nil
 }
 
-func parseQresync(v proto.Value) (*qresyncParams, error) {
+func parseQresync(v proto.Value, uidOnly bool) (*qresyncParams, error) {
 	bad := syntax("QRESYNC takes (uidvalidity modseq [known-uids] [(known-sequence-set known-uid-set)])")
 	if v.Kind != proto.List || len(v.List) < 2 || len(v.List) > 4 {
 		return nil, bad
@@ -86,6 +86,9 @@ func parseQresync(v proto.Value) (*qresyncParams, error) {
 		m := rest[0]
 		if m.Kind != proto.List || len(m.List) != 2 || len(rest) > 1 {
 			return nil, bad
+		}
+		if uidOnly {
+			return nil, errUIDRequired("QRESYNC's sequence match data")
 		}
 		for _, s := range m.List {
 			if _, err := parseUIDSet(s); err != nil {
@@ -135,7 +138,10 @@ func (c *conn) resync(v *view, m *store.Mailbox, q *qresyncParams) error {
 	}
 	return c.records(changed, func(msg *store.Message) error {
 		c.tellKeywords(msg.Flags)
-		c.enc.Raw("* ").Number(uint64(v.seq(msg.UID))).Raw(" FETCH (UID ").Number(uint64(msg.UID)).Raw(" FLAGS ")
+		if !c.fetchStart(v.seq(msg.UID), msg.UID) {
+			c.enc.Raw("UID ").Number(uint64(msg.UID)).SP()
+		}
+		c.enc.Raw("FLAGS ")
 		c.writeFlagList(msg.Flags, v.recent[msg.UID])
 		c.enc.Raw(" MODSEQ (").Number(msg.ModSeq).Raw("))").CRLF()
 		return c.enc.Err()

@@ -283,6 +283,9 @@ func (p *searchParser) key(depth int) (*key, error) {
 		return &key{op: "SET", set: set}, nil
 	}
 	// A sequence set (or $).
+	if p.c.uidOnly && string(v.Bytes) != "$" && v.Kind == proto.Atom && len(v.Bytes) > 0 && (v.Bytes[0] == '*' || v.Bytes[0] >= '0' && v.Bytes[0] <= '9') {
+		return nil, errUIDRequired("A SEARCH key")
+	}
 	set, err := p.c.setArg(v, false)
 	if err != nil {
 		return nil, syntax("Unknown SEARCH key " + strconv.Quote(string(v.Bytes)))

@@ -73,7 +73,7 @@ func (c *conn) selectMailbox(cmd *proto.Command, examine bool) error {
 	if !c.rev2 {
 		c.enc.Raw("* ").Number(uint64(len(v.recent))).Raw(" RECENT").CRLF()
 	}
-	if !c.rev2 && (m.Unseen > 0 || v.seenUser != "") {
+	if !c.rev2 && !c.uidOnly && (m.Unseen > 0 || v.seenUser != "") {
 		// IMAP4rev1's UNSEEN: the first unseen message's number.
 		if seq, err := c.firstUnseen(v); err != nil {
 			c.log.Warn("select: first unseen", "err", err)
@@ -300,7 +300,7 @@ func (c *conn) announce(allowExpunge bool) {
 		}
 		v.uids = slices.Delete(v.uids, int(seq-1), int(seq))
 		delete(v.recent, u)
-		if c.qresync {
+		if c.qresync || c.uidOnly {
 			vanished = append(vanished, u)
 			continue
 		}
@@ -338,7 +338,10 @@ func (c *conn) announce(allowExpunge bool) {
 				continue
 			}
 			c.tellKeywords(flags[u].Flags)
-			c.enc.Raw("* ").Number(uint64(seq)).Raw(" FETCH (UID ").Number(uint64(u)).Raw(" FLAGS ")
+			if !c.fetchStart(seq, u) {
+				c.enc.Raw("UID ").Number(uint64(u)).SP()
+			}
+			c.enc.Raw("FLAGS ")
 			c.writeFlagList(flags[u].Flags, v.recent[u])
 			c.writeModSeq(flags[u].ModSeq)
 			c.enc.Raw(")").CRLF()

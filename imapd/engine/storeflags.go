@@ -111,8 +111,7 @@ func (c *conn) storeFlags(cmd *proto.Command, uid bool) error {
 		}
 		c.tellKeywords(m.Flags)
 		c.sel.supersede(m.UID, m.ModSeq)
-		c.enc.Raw("* ").Number(uint64(seq)).Raw(" FETCH (")
-		if uid {
+		if told := c.fetchStart(seq, m.UID); uid && !told {
 			c.enc.Raw("UID ").Number(uint64(m.UID)).SP()
 		}
 		if silent {
