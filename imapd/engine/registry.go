@@ -27,6 +27,9 @@ type Registry struct {
 	floors map[store.MailboxID]store.UID
 	// watchers are the sessions' NOTIFY watchers: they see every change.
 	watchers map[*watcher]struct{}
+	// beforeLoad, if set, is called as a mailbox's state is about to be
+	// read from the store (tests).
+	beforeLoad func(store.MailboxID)
 }
 
 // Bounds of the idle mailboxes kept: UIDs in all (4 bytes each) and
@@ -55,6 +58,14 @@ type shared struct {
 	recent  store.UID
 	views   map[*view]struct{}
 	deleted bool
+	// loaded is closed once the state is read from the store; until then
+	// loading is set and gone collects the UIDs Publish expunged (open
+	// merges them). loadErr is set before loaded closes when the read
+	// failed.
+	loaded  chan struct{}
+	loading bool
+	gone    []store.UID
+	loadErr error
 	// dates caches the sent date (from the Date field, else the internal
 	// date) of messages a SORT (DATE) has seen, ascending by UID: a
 	// mailbox sorted by date again reads nothing. Dates never change;
@@ -102,32 +113,82 @@ func (sh *shared) cacheDates(add []uidDate) {
 }
 
 // open returns the shared state of mailbox id, loading it if no session
-// has it open. Changes committed while it loads are applied on top
-// idempotently by UID.
+// has it open. The store is read without the registry's lock held (a
+// store operation waiting on that lock must not wait on this read): the
+// entry is registered first, marked loading, so changes committed
+// meanwhile reach it through Publish; they are merged with what the
+// store said, idempotently by UID. A second session opening the same
+// mailbox waits for the load.
 func (r *Registry) open(ctx context.Context, st *store.Store, id store.MailboxID) (*shared, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if sh := r.boxes[id]; sh != nil {
 		if sh.refs == 0 {
 			r.unidleLocked(sh)
 		}
 		sh.refs++
+		r.mu.Unlock()
+		sh.mu.Lock()
+		loaded := sh.loaded
+		sh.mu.Unlock()
+		select {
+		case <-loaded:
+		case <-ctx.Done():
+			r.release(sh)
+			return nil, ctx.Err()
+		}
+		if sh.loadErr != nil {
+			return nil, sh.loadErr // the loader took the entry away
+		}
 		return sh, nil
 	}
+	floor, hasFloor := r.floors[id]
+	sh := &shared{id: id, refs: 1, views: map[*view]struct{}{}, loaded: make(chan struct{}), loading: true}
+	r.boxes[id] = sh
+	r.mu.Unlock()
+
 	// The UIDs and keywords come from the store's UID blocks and keyword
 	// list, not from the message records: a few small values even for a
 	// large mailbox. The keywords are those ever set in the mailbox.
+	if r.beforeLoad != nil {
+		r.beforeLoad(id)
+	}
 	state, err := st.OpenState(ctx, id)
 	if err != nil {
+		r.mu.Lock()
+		if r.boxes[id] == sh {
+			delete(r.boxes, id)
+		}
+		r.mu.Unlock()
+		sh.loadErr = err
+		close(sh.loaded)
 		return nil, err
 	}
-	sh := &shared{id: id, refs: 1, views: map[*view]struct{}{}, uids: state.UIDs, keywords: state.Keywords}
-	if floor, ok := r.floors[id]; ok {
-		sh.recent = floor
-	} else if n := len(sh.uids); n > 0 {
-		sh.recent = sh.uids[n-1]
+	sh.mu.Lock()
+	// What Publish added while loading is in sh.uids and sh.keywords;
+	// what it expunged, in sh.gone.
+	uids := slices.DeleteFunc(state.UIDs, func(u store.UID) bool {
+		_, found := slices.BinarySearch(sh.gone, u)
+		return found
+	})
+	for _, u := range sh.uids {
+		if i, found := slices.BinarySearch(uids, u); !found {
+			uids = slices.Insert(uids, i, u)
+		}
 	}
-	r.boxes[id] = sh
+	sh.uids = uids
+	for _, k := range state.Keywords {
+		sh.addKeywordLocked(k)
+	}
+	if hasFloor {
+		sh.recent = floor
+	} else if n := len(state.UIDs); n > 0 {
+		// Messages stored before this load are not recent; those that
+		// arrived during it are.
+		sh.recent = state.UIDs[n-1]
+	}
+	sh.loading, sh.gone = false, nil
+	sh.mu.Unlock()
+	close(sh.loaded)
 	return sh, nil
 }
 
@@ -195,6 +256,17 @@ func (r *Registry) recentCount(ctx context.Context, st *store.Store, id store.Ma
 	r.mu.Lock()
 	if sh := r.boxes[id]; sh != nil {
 		r.mu.Unlock()
+		sh.mu.Lock()
+		loaded := sh.loaded
+		sh.mu.Unlock()
+		select {
+		case <-loaded:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		if sh.loadErr != nil {
+			return 0, sh.loadErr
+		}
 		sh.mu.Lock()
 		defer sh.mu.Unlock()
 		i, _ := slices.BinarySearch(sh.uids, sh.recent+1)
@@ -279,6 +351,13 @@ func (r *Registry) Publish(c store.Change) {
 			_, found := slices.BinarySearch(c.UIDs, u)
 			return found
 		})
+		if sh.loading {
+			for _, u := range c.UIDs {
+				if i, found := slices.BinarySearch(sh.gone, u); !found {
+					sh.gone = slices.Insert(sh.gone, i, u)
+				}
+			}
+		}
 	case store.ChangeDeleted:
 		sh.deleted = true
 	}
