@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -67,8 +68,9 @@ func (s *Store) AccountSummary(ctx context.Context, account string) (AccountSumm
 // usage record, and its private \Seen state in others' mailboxes. Each
 // mailbox goes as DeleteMailbox deletes one, INBOX included, inferiors
 // first; a crash midway is finished by the next Open for the mailboxes
-// already marked, and the rest remain for another PurgeAccount. Rights granted to the account on others' mailboxes are
-// left: they are the owners' to revoke.
+// already marked, and the rest remain for another PurgeAccount. The
+// rights others granted the account on their mailboxes go too: whoever
+// is given the address later starts with none of them.
 func (s *Store) PurgeAccount(ctx context.Context, account string) error {
 	mbs, err := s.Mailboxes(ctx, account)
 	if err != nil {
@@ -106,6 +108,9 @@ func (s *Store) PurgeAccount(ctx context.Context, account string) error {
 	if err := s.dropSeenOf(ctx, account); err != nil {
 		return fmt.Errorf("private seen state: %w", err)
 	}
+	if err := s.dropGrantsTo(ctx, account); err != nil {
+		return fmt.Errorf("rights granted to it: %w", err)
+	}
 	return s.update(ctx, nil, func(tx *txn) error {
 		it := tx.NewIterator(badger.IteratorOptions{Prefix: accountKey(kindSub, account)})
 		var keys [][]byte
@@ -114,6 +119,39 @@ func (s *Store) PurgeAccount(ctx context.Context, account string) error {
 		}
 		it.Close()
 		keys = append(keys, usageKey(account))
+		for _, k := range keys {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// dropGrantsTo removes the ACL entries that name account (positive or
+// negative) on other accounts' mailboxes: an address configured again
+// later must not find the rights its predecessor was given.
+func (s *Store) dropGrantsTo(ctx context.Context, account string) error {
+	id := strings.ToLower(account)
+	var keys [][]byte
+	err := s.view(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: []byte{kindACL}, PrefetchValues: false})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			k := it.Item().Key()
+			if len(k) > 9 && (string(k[9:]) == id || string(k[9:]) == "-"+id) {
+				keys = append(keys, it.Item().KeyCopy(nil))
+			}
+		}
+		return nil
+	})
+	if err != nil || len(keys) == 0 {
+		return err
+	}
+	return s.update(ctx, nil, func(tx *txn) error {
 		for _, k := range keys {
 			if err := tx.Delete(k); err != nil {
 				return err

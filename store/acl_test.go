@@ -73,3 +73,32 @@ func TestInboxSubscribed(t *testing.T) {
 		t.Fatalf("unsubscribed INBOX came back: %q", subs)
 	}
 }
+
+// TestPurgeDropsGrants: purging an account takes away the ACL entries
+// naming it on other accounts' mailboxes, and only those.
+func TestPurgeDropsGrants(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{Dir: t.TempDir()})
+	a, b := "alice@example.test", "bob@example.test"
+	for _, acct := range []string{a, b} {
+		if err := s.EnsureAccount(ctx, acct, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, _ := s.Inbox(ctx, a)
+	for who, r := range map[string]string{"Bob@example.test": "lr", "-bob@example.test": "w", "carol@example.test": "lrs"} {
+		if err := s.SetACL(ctx, in.ID, who, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PurgeAccount(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.ACL(ctx, in.ID)
+	if len(got) != 1 || got[0].Identifier != "carol@example.test" {
+		t.Fatalf("ACL after purging bob: %+v", got)
+	}
+	if p, err := s.Check(ctx); err != nil || len(p) != 0 {
+		t.Fatalf("check: %q %v", p, err)
+	}
+}
