@@ -64,9 +64,10 @@
 //     A store written before the index gets it at its next Open (its
 //     expunge history starts then); Check and Repair cover it.
 //   - Each mailbox's UIDs, the UIDs without \Seen and those with
-//     \Deleted are also kept as 4,096-UID bitmaps, and the keywords ever
+//     \Deleted are also kept as 1,024-UID bitmaps, and the keywords ever
 //     set in it as one list (uidset.go), written at commit by the
-//     transactions that change them: SELECT (OpenState), SEARCH on \Seen
+//     transactions that change them, only the blocks a change altered
+//     (blocks of another size are rebuilt at Open): SELECT (OpenState), SEARCH on \Seen
 //     and \Deleted, SELECT's first unseen message and EXPUNGE
 //     (FlagState) read a few small values instead of every record.
 //   - Private \Seen (seen.go): for a mailbox whose \Seen is kept per
