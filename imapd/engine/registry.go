@@ -127,17 +127,11 @@ func (r *Registry) open(ctx context.Context, st *store.Store, id store.MailboxID
 		}
 		sh.refs++
 		r.mu.Unlock()
-		sh.mu.Lock()
-		loaded := sh.loaded
-		sh.mu.Unlock()
-		select {
-		case <-loaded:
-		case <-ctx.Done():
-			r.release(sh)
-			return nil, ctx.Err()
-		}
-		if sh.loadErr != nil {
-			return nil, sh.loadErr // the loader took the entry away
+		if err := sh.waitLoaded(ctx); err != nil {
+			if ctx.Err() != nil {
+				r.release(sh)
+			}
+			return nil, err // else the loader took the entry away
 		}
 		return sh, nil
 	}
@@ -190,6 +184,17 @@ func (r *Registry) open(ctx context.Context, st *store.Store, id store.MailboxID
 	sh.mu.Unlock()
 	close(sh.loaded)
 	return sh, nil
+}
+
+// waitLoaded waits until sh's state is read from the store, and returns
+// the error of that read, or ctx's.
+func (sh *shared) waitLoaded(ctx context.Context) error {
+	select {
+	case <-sh.loaded:
+		return sh.loadErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (r *Registry) release(sh *shared) {
@@ -256,16 +261,8 @@ func (r *Registry) recentCount(ctx context.Context, st *store.Store, id store.Ma
 	r.mu.Lock()
 	if sh := r.boxes[id]; sh != nil {
 		r.mu.Unlock()
-		sh.mu.Lock()
-		loaded := sh.loaded
-		sh.mu.Unlock()
-		select {
-		case <-loaded:
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
-		if sh.loadErr != nil {
-			return 0, sh.loadErr
+		if err := sh.waitLoaded(ctx); err != nil {
+			return 0, err
 		}
 		sh.mu.Lock()
 		defer sh.mu.Unlock()
