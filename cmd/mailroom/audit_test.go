@@ -17,16 +17,16 @@ import (
 // expunge) is in `mailroom audit`, read from the running server and from
 // the data directory after it stops, filtered by user; the owner-side
 // and alice's own actions are not there.
-func TestAuditCommand(t *testing.T) {
-	dir := t.TempDir()
-	cfg := sieveConfig(t, dir, "127.0.0.1:9")
-	p := startServe(t, "-c", cfg)
-	p.waitFor(t, 0, "mailroom started")
-	c, err := imapclient.DialInsecure(p.listenAddr(t, "imap"), nil)
+// bobInTeamInbox has bob append a customer mail to info@'s INBOX,
+// select it and set flag on the message: what the audit log records of a
+// team member. The client stays logged in, the mailbox selected.
+func bobInTeamInbox(t *testing.T, addr string, flag imap.Flag) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialInsecure(addr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	if err := c.Login("bob@example.test", "password").Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +41,18 @@ func TestAuditCommand(t *testing.T) {
 	if _, err := c.Select(team, nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+	if err := c.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{flag}}, nil).Close(); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+func TestAuditCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := sieveConfig(t, dir, "127.0.0.1:9")
+	p := startServe(t, "-c", cfg)
+	p.waitFor(t, 0, "mailroom started")
+	c := bobInTeamInbox(t, p.listenAddr(t, "imap"), imap.FlagDeleted)
 	if err := c.Expunge().Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"mailroom/store"
 )
@@ -28,29 +27,7 @@ func TestAuditOverHTTP(t *testing.T) {
 	p.waitFor(t, 0, "mailroom started")
 	base := "http://" + p.listenAddr(t, "http") + "/audit"
 
-	c, err := imapclient.DialInsecure(p.listenAddr(t, "imap"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login("bob@example.test", "password").Wait(); err != nil {
-		t.Fatal(err)
-	}
-	team := "Shared/info@example.test/INBOX"
-	msg := "Subject: customer\r\n\r\nhello\r\n"
-	ac := c.Append(team, int64(len(msg)), nil)
-	ac.Write([]byte(msg))
-	ac.Close()
-	if _, err := ac.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Select(team, nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Close(); err != nil {
-		t.Fatal(err)
-	}
-	c.Logout().Wait()
+	bobInTeamInbox(t, p.listenAddr(t, "imap"), imap.FlagFlagged).Logout().Wait()
 
 	get := func(user, pass, query string) (int, []store.AuditRecord) {
 		t.Helper()
