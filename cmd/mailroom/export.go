@@ -22,6 +22,9 @@ type exportRequest struct {
 	Account string `json:"account"`
 	Dir     string `json:"dir"`    // absolute
 	Format  string `json:"format"` // maildir or mbox
+	// CRLF keeps the stored CRLF line endings instead of writing LF: a
+	// source whose files had CRLF comes back byte for byte.
+	CRLF bool `json:"crlf,omitempty"`
 }
 
 type exportResult struct {
@@ -35,7 +38,8 @@ const exportBatch = 500
 // runExport writes every mailbox of an account under req.Dir: a Maildir
 // with Maildir++ subfolders (flags in the names, internal dates as
 // modification times) or one mbox file per mailbox. Message bytes are
-// the stored ones with LF line endings (see mailfile).
+// the stored ones with LF line endings (see mailfile), or CRLF as stored
+// with req.CRLF.
 func runExport(ctx context.Context, st *store.Store, req exportRequest) (exportResult, error) {
 	var res exportResult
 	if !filepath.IsAbs(req.Dir) {
@@ -54,6 +58,10 @@ func runExport(ctx context.Context, st *store.Store, req exportRequest) (exportR
 	if err := os.MkdirAll(req.Dir, 0o700); err != nil {
 		return res, err
 	}
+	endings := mailfile.ToLF
+	if req.CRLF {
+		endings = func(b []byte) []byte { return b }
+	}
 	for _, mb := range mbs {
 		uids, err := st.UIDs(ctx, mb.ID)
 		if err != nil {
@@ -68,7 +76,7 @@ func runExport(ctx context.Context, st *store.Store, req exportRequest) (exportR
 				return res, err
 			}
 			write = func(m *store.Message, data []byte) error {
-				return w.Write(mailfile.ToLF(data), m.Flags.Names(), m.InternalDate, strconv.FormatUint(uint64(m.UID), 10)+"_"+strconv.FormatUint(uint64(mb.UIDValidity), 10))
+				return w.Write(endings(data), m.Flags.Names(), m.InternalDate, strconv.FormatUint(uint64(m.UID), 10)+"_"+strconv.FormatUint(uint64(mb.UIDValidity), 10))
 			}
 			closeFn = w.Close
 		case "mbox":
@@ -82,7 +90,7 @@ func runExport(ctx context.Context, st *store.Store, req exportRequest) (exportR
 			}
 			bw := bufio.NewWriterSize(f, 256<<10)
 			write = func(m *store.Message, data []byte) error {
-				return mailfile.WriteMboxMessage(bw, mailfile.ToLF(data), m.InternalDate)
+				return mailfile.WriteMboxMessage(bw, endings(data), m.InternalDate)
 			}
 			closeFn = func() error {
 				err := bw.Flush()
@@ -119,12 +127,13 @@ func cmdExport(ctx context.Context, args []string, out io.Writer) error {
 	cfgPath := fs.String("c", "mailroom.toml", "configuration `file`")
 	dataDir := fs.String("data", "", "data `directory` (overrides data_dir)")
 	format := fs.String("format", "maildir", "maildir or mbox")
+	crlf := fs.Bool("crlf", false, "keep CRLF line endings (for sources whose files had them); default LF")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
 	if fs.NArg() != 2 {
 		fs.Usage()
-		return usageError{errors.New("usage: mailroom export [-c FILE] [-data DIR] [-format maildir|mbox] ACCOUNT DIR")}
+		return usageError{errors.New("usage: mailroom export [-c FILE] [-data DIR] [-format maildir|mbox] [-crlf] ACCOUNT DIR")}
 	}
 	dir, err := filepath.Abs(fs.Arg(1))
 	if err != nil {
@@ -134,7 +143,7 @@ func cmdExport(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	req := exportRequest{Account: fs.Arg(0), Dir: dir, Format: *format}
+	req := exportRequest{Account: fs.Arg(0), Dir: dir, Format: *format, CRLF: *crlf}
 	var res exportResult
 	err = errNoSocket
 	if sock := cfg.AdminSocket(); sock != "" {

@@ -216,3 +216,53 @@ func TestImportResumeExport(t *testing.T) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// TestExportCRLF: a Maildir whose files have CRLF line endings, imported
+// and exported with -crlf, comes back byte for byte; without -crlf the
+// files get LF.
+func TestExportCRLF(t *testing.T) {
+	dir := t.TempDir()
+	cfg := opsConfig(t, dir, "", "", "alice@example.test")
+	src := filepath.Join(dir, "Maildir")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(src, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, body := range []string{
+		"From: a@example.test\r\nSubject: one\r\n\r\nfirst\r\nline two\r\n",
+		"From: b@example.test\r\nSubject: two\r\n\r\nsecond\r\n",
+	} {
+		name := filepath.Join(src, "cur", fmt.Sprintf("%d.msg%d.host:2,S", 1700000000+i, i))
+		if err := os.WriteFile(name, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, "import", "-c", cfg, "alice@example.test", src)
+	crlf, lf := filepath.Join(dir, "crlf"), filepath.Join(dir, "lf")
+	run(t, "export", "-c", cfg, "-crlf", "alice@example.test", crlf)
+	run(t, "export", "-c", cfg, "alice@example.test", lf)
+	files := func(root string) []string {
+		t.Helper()
+		paths, _ := filepath.Glob(filepath.Join(root, "cur", "*"))
+		var out []string
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(b))
+		}
+		slices.Sort(out)
+		return out
+	}
+	want := files(src)
+	if got := files(crlf); len(want) != 2 || !slices.Equal(got, want) {
+		t.Fatalf("-crlf export: %q, source %q", got, want)
+	}
+	for _, m := range files(lf) {
+		if strings.Contains(m, "\r") || !strings.Contains(m, "\n") {
+			t.Fatalf("LF export: %q", m)
+		}
+	}
+}

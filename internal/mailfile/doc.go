@@ -6,8 +6,9 @@
 //   - Files hold LF line endings, as Dovecot, Postfix and mail clients
 //     write them; the store holds CRLF, as IMAP sends. ToCRLF and ToLF
 //     convert, so a Maildir or mbox written by export from an import of
-//     LF files is byte-identical to its source; a source message with CR
-//     already in it is exported with LF endings.
+//     LF files is byte-identical to its source; a source whose files
+//     have CRLF endings comes back byte for byte with mailroom export
+//     -crlf (which writes what the store holds).
 //   - Maildir flags are the letters after ":2,": D \Draft, F \Flagged,
 //     P $Forwarded, R \Answered, S \Seen, T \Deleted; a..z are keywords
 //     named by the folder's dovecot-keywords file (Dovecot's convention).
