@@ -47,6 +47,7 @@ func TestIndexer(t *testing.T) {
 		"Subject: Quarterly budget\r\n\r\nThe xylophone arrives Monday.\r\n",
 		"Subject: =?utf-8?q?R=C3=A9union?=\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=E9 au lait\r\n",
 		"Subject: lunch\r\n\r\nnothing here\r\n",
+		"Subject: pi\r\n\r\nIt is 3.14, don't round; e-mail me.\r\n",
 	} {
 		if _, err := st.Append(ctx, in.ID, []byte(m), store.NewMessage{}, 0); err != nil {
 			t.Fatal(err)
@@ -65,7 +66,7 @@ func TestIndexer(t *testing.T) {
 		}
 	}
 	wm := func(id store.MailboxID) store.UID { u, _ := idx.Watermark(id); return u }
-	waitFor("INBOX indexed", func() bool { return wm(in.ID) == 3 && wm(arch.ID) == 1 })
+	waitFor("INBOX indexed", func() bool { return wm(in.ID) == 4 && wm(arch.ID) == 1 })
 
 	for _, tc := range []struct {
 		words string
@@ -78,6 +79,10 @@ func TestIndexer(t *testing.T) {
 		{"réunion", []store.UID{2}},       // from the encoded subject
 		{"budget monday", []store.UID{1}}, // every word
 		{"budget lunch", nil},
+		{"14", []store.UID{4}},      // split as a query is: "3.14" is 3 and 14
+		{"3.14", []store.UID{4}},    // the query split the same way
+		{"t round", []store.UID{4}}, // "don't"
+		{"mail me", []store.UID{4}}, // "e-mail"
 	} {
 		got, _, ok, err := idx.Candidates(ctx, in.ID, Words(tc.words))
 		slices.Sort(got)
@@ -108,7 +113,35 @@ func TestIndexer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idx.Close()
-	if got, wmk, ok, _ := idx.Candidates(ctx, in.ID, Words("café")); !ok || wmk != 3 || !slices.Equal(got, []store.UID{2}) {
+	if got, wmk, ok, _ := idx.Candidates(ctx, in.ID, Words("café")); !ok || wmk != 4 || !slices.Equal(got, []store.UID{2}) {
 		t.Errorf("after reopening: %v %d %v", got, wmk, ok)
+	}
+}
+
+// TestOldIndexRebuilt: an index made another way (no or another version)
+// is deleted at Open, so the indexer builds it again from the store.
+func TestOldIndexRebuilt(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fts")
+	idx, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := idx.idx.NewBatch()
+	b.SetInternal(watermarkKey(1), []byte("7"))
+	b.DeleteInternal(versionKey)
+	if err := idx.idx.Batch(b); err != nil {
+		t.Fatal(err)
+	}
+	if wm, _ := idx.Watermark(1); wm != 7 {
+		t.Fatalf("watermark %d", wm)
+	}
+	idx.Close()
+	idx, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	if wm, err := idx.Watermark(1); err != nil || wm != 0 {
+		t.Fatalf("after reopening an index of another version: watermark %d, %v", wm, err)
 	}
 }

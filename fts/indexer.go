@@ -180,7 +180,7 @@ func (ix *Indexer) indexFrom(ctx context.Context, b *bleve.Batch, mailbox store.
 			more = true
 			return errFull
 		}
-		if err := b.Index(docID(mailbox, m.UID), doc{M: mailboxTerm(mailbox), T: Text(content)}); err != nil {
+		if err := b.Index(docID(mailbox, m.UID), doc{M: mailboxTerm(mailbox), T: strings.Join(Words(Text(content)), " ")}); err != nil {
 			return err
 		}
 		last, n = m.UID, n+1
