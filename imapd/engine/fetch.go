@@ -423,7 +423,9 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 		setSeen = setSeen || (!it.peek && (it.name == "BODY[]" || it.name == "BINARY[]" || it.name == "RFC822" || it.name == "RFC822.TEXT"))
 	}
 	setSeen = setSeen && !c.sel.readOnly && p.rights.Has(acl.RightSeen)
-	if uid && !c.uidOnly && !slices.ContainsFunc(items, func(it fetchItem) bool { return it.name == "UID" }) {
+	// UID FETCH always tells the UID, and so does every FETCH once
+	// QRESYNC is enabled (RFC 7162 §3.2.4); UIDFETCH carries it already.
+	if (uid || c.qresync) && !c.uidOnly && !slices.ContainsFunc(items, func(it fetchItem) bool { return it.name == "UID" }) {
 		items = append([]fetchItem{{name: "UID", echo: "UID"}}, items...)
 	}
 	var seen []store.UID

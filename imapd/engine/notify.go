@@ -444,7 +444,7 @@ func (c *conn) waitForCommand() {
 // for new messages of the selected mailbox. Nothing is marked \Seen: the
 // client did not ask to read them.
 func (c *conn) fetchNew(uids []store.UID, items []fetchItem) error {
-	if !slices.ContainsFunc(items, func(it fetchItem) bool { return it.name == "UID" }) {
+	if !c.uidOnly && !slices.ContainsFunc(items, func(it fetchItem) bool { return it.name == "UID" }) {
 		items = append([]fetchItem{{name: "UID", echo: "UID"}}, items...)
 	}
 	needContent := slices.ContainsFunc(items, func(it fetchItem) bool { return it.content() })

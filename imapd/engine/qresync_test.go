@@ -156,3 +156,25 @@ func TestQresyncPrunedHistory(t *testing.T) {
 		t.Errorf("pruned history, all UIDs: %q", l)
 	}
 }
+
+// TestQresyncFetchHasUID: once QRESYNC is enabled every FETCH response
+// carries the UID (RFC 7162 §3.2.4), that of a FETCH or STORE by sequence
+// number too (imaptest's stress load with qresync found them without).
+func TestQresyncFetchHasUID(t *testing.T) {
+	ts := newTestServer(t)
+	a := login(t, ts, "alice@example.test")
+	appendMsgs(t, a, "Subject: 1\r\n\r\none\r\n", "Subject: 2\r\n\r\ntwo\r\n")
+	a.send("e ENABLE QRESYNC\r\ns SELECT INBOX\r\nf FETCH 2 FLAGS\r\nst STORE 1 +FLAGS (\\Seen)\r\nsi STORE 2 +FLAGS.SILENT (\\Flagged)\r\nb FETCH 1 BODY[]\r\n")
+	a.expect("e", "OK")
+	a.expect("s", "OK")
+	for _, c := range []struct{ tag, want string }{
+		{"f", "* 2 FETCH (UID 2 FLAGS ("},
+		{"st", "* 1 FETCH (UID 1 FLAGS ("},
+		{"si", "* 2 FETCH (UID 2 MODSEQ ("},
+		{"b", "* 1 FETCH (UID 1 BODY[] "},
+	} {
+		if l := a.expect(c.tag, "OK"); !strings.HasPrefix(l[0], c.want) {
+			t.Errorf("%s: %q, want %q…", c.tag, l, c.want)
+		}
+	}
+}

@@ -111,7 +111,7 @@ func (c *conn) storeFlags(cmd *proto.Command, uid bool) error {
 		}
 		c.tellKeywords(m.Flags)
 		c.sel.supersede(m.UID, m.ModSeq)
-		if told := c.fetchStart(seq, m.UID); uid && !told {
+		if told := c.fetchStart(seq, m.UID); (uid || c.qresync) && !told { // RFC 7162 §3.2.4
 			c.enc.Raw("UID ").Number(uint64(m.UID)).SP()
 		}
 		if silent {
