@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"golang.org/x/text/secure/precis"
 )
 
 // SCRAM-SHA-256 (RFC 7677, RFC 5802): the server keeps StoredKey and
@@ -46,10 +48,19 @@ type SCRAMKeys struct {
 }
 
 // NewSCRAMCredential derives a credential for password with a random salt.
+// The password is prepared as RFC 7677 asks (SASLprep, whose successor
+// is RFC 8265's OpaqueString profile): non-ASCII spaces become spaces and
+// the text is normalised (NFC), so a client that prepares the password it
+// is given, as SCRAM clients do, derives the same keys whichever way the
+// user's keyboard composed it. A password the profile refuses (control
+// characters) is used as it is.
 func NewSCRAMCredential(password string, iterations int) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
+	}
+	if prepared, err := precis.OpaqueString.String(password); err == nil {
+		password = prepared
 	}
 	k, err := scramKeys(password, salt, iterations)
 	if err != nil {
@@ -60,9 +71,7 @@ func NewSCRAMCredential(password string, iterations int) (string, error) {
 		b64.EncodeToString(k.StoredKey), b64.EncodeToString(k.ServerKey)), nil
 }
 
-// scramKeys computes RFC 5802 §3's keys. The password should be
-// SASLprep'd; it is used as UTF-8 as it is (clients do the same for the
-// ASCII and normalised passwords people use).
+// scramKeys computes RFC 5802 §3's keys from a prepared password.
 func scramKeys(password string, salt []byte, iterations int) (SCRAMKeys, error) {
 	salted, err := pbkdf2.Key(sha256.New, password, salt, iterations, sha256.Size)
 	if err != nil {

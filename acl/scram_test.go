@@ -92,3 +92,28 @@ func FuzzSCRAM(f *testing.F) {
 		s.Next(final)
 	})
 }
+
+// TestSCRAMPreparedPassword: the credential is derived from the password
+// prepared as SCRAM clients prepare it (RFC 8265 OpaqueString): a
+// no-break space is a space, a decomposed é the composed one; ASCII is
+// unchanged.
+func TestSCRAMPreparedPassword(t *testing.T) {
+	for _, c := range []struct{ typed, client string }{
+		{"pencil", "pencil"},
+		{"I\u00a0love\u00a0mail", "I love mail"},
+		{"caf\u0065\u0301", "caf\u00e9"},
+	} {
+		cred, err := NewSCRAMCredential(c.typed, 4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := ParseSCRAMCredential(cred)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := scramKeys(c.client, k.Salt, 4096)
+		if string(want.StoredKey) != string(k.StoredKey) {
+			t.Errorf("%q: keys differ from those of %q", c.typed, c.client)
+		}
+	}
+}
