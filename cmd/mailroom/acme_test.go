@@ -61,6 +61,26 @@ func writeServerCert(t *testing.T, dir string) (certFile, keyFile string) {
 
 // startLogged starts a helper process and waits for a line of its output
 // matching ready.
+// waitListening waits until something accepts connections on port.
+func waitListening(t *testing.T, port int) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("nothing listens on %d: %v", port, err)
+		}
+	}
+}
+
 func startLogged(t *testing.T, ready string, env []string, name string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
@@ -194,6 +214,9 @@ func startPebbleAndServe(t *testing.T, withHTTPS bool) (*proc, *x509.CertPool, i
 	os.WriteFile(pcfgPath, pcfg, 0o600)
 	startLogged(t, "Listening on: 127.0.0.1", []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0"},
 		pebble, "-config", pcfgPath, "-dnsserver", fmt.Sprintf("127.0.0.1:%d", dnsPort))
+	// Pebble logs its addresses before its listeners are bound.
+	waitListening(t, acmePort)
+	waitListening(t, mgmtPort)
 
 	cfg := opsConfig(t, dir, "", fmt.Sprintf(`[tls.acme]
 email = "admin@example.test"
