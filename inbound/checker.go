@@ -91,6 +91,55 @@ type Message struct {
 	User string
 	// Data is the message as received. Check does not keep it.
 	Data []byte
+	// Envelope holds the envelope checks if Begin started them already
+	// (for this IP, HELO and MailFrom); nil to run them in Check.
+	Envelope *Envelope
+}
+
+// Envelope is the checks that need only the envelope (SPF and DNSBL),
+// begun when the transaction has its first recipient so that their
+// lookups overlap the rest of the transaction instead of adding to the
+// wait after the message.
+type Envelope struct {
+	ip             net.IP
+	helo, mailFrom string
+	cancel         context.CancelFunc
+	done           chan struct{}
+
+	spf       SPFResult
+	spfDomain string
+	listed    *DNSBLListing
+	failed    []string
+}
+
+// Begin starts the envelope checks for a transaction. Stop ends them
+// when the transaction ends; Check waits for their outcome.
+func (c *Checker) Begin(ip net.IP, helo, mailFrom string) *Envelope {
+	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+	e := &Envelope{ip: ip, helo: helo, mailFrom: mailFrom, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		var wg sync.WaitGroup
+		if len(c.opts.DNSBL) > 0 && ip != nil {
+			wg.Go(func() { e.listed, e.failed = checkDNSBL(ctx, c.opts.Resolver, c.opts.DNSBL, ip) })
+		}
+		e.spf, e.spfDomain, _ = SPF(ctx, c.opts.Resolver, ip, helo, mailFrom)
+		wg.Wait()
+	}()
+	return e
+}
+
+// Stop abandons the envelope checks: lookups still running fail at once.
+// Safe on nil and more than once.
+func (e *Envelope) Stop() {
+	if e != nil {
+		e.cancel()
+	}
+}
+
+// matches reports whether e was begun for m's envelope.
+func (e *Envelope) matches(m *Message) bool {
+	return e != nil && e.ip.Equal(m.IP) && e.helo == m.Helo && e.mailFrom == m.MailFrom
 }
 
 // Action is what to do with a message.
@@ -184,32 +233,32 @@ func (c *Checker) Check(ctx context.Context, m *Message) *Verdict {
 	defer func() { v.Took = time.Since(start) }()
 	fields := headerFields(m.Data)
 	v.From = fromDomain(m.Data, fields)
-	// The lookups of the checks are independent: they run at once, so a
-	// message waits for the slowest, not for their sum.
-	var (
-		wg      sync.WaitGroup
-		listed  *DNSBLListing
-		failed  []string
-		sigs    []*dkim.Verification
-		sigsErr error
-		rec     dmarcRecord
-	)
-	if len(c.opts.DNSBL) > 0 && m.IP != nil {
-		wg.Go(func() { listed, failed = checkDNSBL(ctx, c.opts.Resolver, c.opts.DNSBL, m.IP) })
+	env := m.Envelope
+	if !env.matches(m) {
+		env = c.Begin(m.IP, m.Helo, m.MailFrom)
+		defer env.Stop()
 	}
-	wg.Go(func() { v.SPF, v.SPFDomain, _ = SPF(ctx, c.opts.Resolver, m.IP, m.Helo, m.MailFrom) })
-	wg.Go(func() {
-		sigs, sigsErr = dkim.VerifyWithOptions(bytes.NewReader(m.Data), &dkim.VerifyOptions{LookupTXT: c.lookupTXT(ctx), MaxVerifications: maxDKIMSignatures})
-	})
-	wg.Go(func() { rec = c.lookupDMARC(ctx, v.From) })
-	wg.Wait()
+	// The lookups of the checks are independent: they run at once, so a
+	// message waits for the slowest, not for their sum. DKIM, the one
+	// that computes most, runs here (a new goroutine would grow its
+	// stack for it on every message).
+	var rec dmarcRecord
+	dmarcDone := make(chan struct{})
+	go func() {
+		defer close(dmarcDone)
+		rec = c.lookupDMARC(ctx, v.From)
+	}()
+	sigs, sigsErr := dkim.VerifyWithOptions(bytes.NewReader(m.Data), &dkim.VerifyOptions{LookupTXT: c.lookupTXT(ctx), MaxVerifications: maxDKIMSignatures})
+	<-dmarcDone
+	<-env.done
+	v.SPF, v.SPFDomain = env.spf, env.spfDomain
 
-	for _, f := range failed {
+	for _, f := range env.failed {
 		c.opts.Logger.Warn("dnsbl lookup failed", "err", f)
 	}
-	if listed != nil {
-		v.DNSBL = listed.Zone
-		v.decide(Reject, "dnsbl", 554, [3]int{5, 7, 1}, fmt.Sprintf("Client address %s is listed by %s", m.IP, listed.Zone))
+	if env.listed != nil {
+		v.DNSBL = env.listed.Zone
+		v.decide(Reject, "dnsbl", 554, [3]int{5, 7, 1}, fmt.Sprintf("Client address %s is listed by %s", m.IP, env.listed.Zone))
 	}
 	var results []authres.Result
 	spfRes := &authres.SPFResult{Value: authres.ResultValue(v.SPF)}

@@ -97,6 +97,15 @@ sv=$($GO test -run '^$' -bench 'BenchmarkSieveDelivery' -benchtime 3s ./smtpd 2>
 svrate() { echo "$sv" | grep -E "$1-" | awk '{for (i = 2; i <= NF; i++) if ($i == "msgs/s") printf "%.0f", $(i-1)}'; }
 row "MX delivery, 4 KB, 1 client: no Sieve script vs a 20-rule one" "$(svrate noscript) vs $(svrate 20rules) msgs/s"
 
+ic=$($GO test -run '^$' -bench 'BenchmarkInboundChecks' -benchtime 4s -count 3 ./smtpd 2>/dev/null)
+# The median of three runs of each, the checks' cost per message in CPU.
+icrate() { echo "$ic" | grep -E "$1-" | awk '{for (i = 2; i <= NF; i++) if ($i == "msgs/s") print $(i-1)}' | sort -n | sed -n 2p; }
+iccpu() { echo "$ic" | grep -E "$1-" | awk '{for (i = 2; i <= NF; i++) if ($i == "cpu-µs/msg") print $(i-1)}' | sort -n | sed -n 2p; }
+for c in 1 16; do
+	off=$(icrate "${c}clients/off"); on=$(icrate "${c}clients/on")
+	row "MX delivery, 4 KB, $c client(s): inbound checks off vs on (SPF, DKIM RSA-2048, DMARC, DNSBL; fake DNS)" "$off vs $on msgs/s = $(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.0f%%", 100*a/b}') ($(iccpu "${c}clients/off") vs $(iccpu "${c}clients/on") cpu-µs/msg)"
+done
+
 start=$($GO test -run '^$' -bench 'BenchmarkStartup' -benchtime 3x -timeout 20m ./store 2>/dev/null)
 row "Opening a data directory with 1,000,000 messages" "$(echo "$start" | sed -n 's/.* \([0-9.]*\) ms_to_open.*/\1 ms/p')"
 

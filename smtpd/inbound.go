@@ -23,11 +23,7 @@ func (s *session) checkTrust(msg []byte) ([]byte, error) {
 	if c == nil {
 		return msg, nil
 	}
-	var ip net.IP
-	if a, ok := s.conn.Conn().RemoteAddr().(*net.TCPAddr); ok {
-		ip = a.IP
-	}
-	v := c.Check(context.Background(), &inbound.Message{IP: ip, Helo: s.conn.Hostname(), MailFrom: s.from, Rcpts: s.rcpts, Data: msg})
+	v := c.Check(context.Background(), &inbound.Message{IP: s.clientIP(), Helo: s.conn.Hostname(), MailFrom: s.from, Rcpts: s.rcpts, Data: msg, Envelope: s.envChecks})
 	switch v.Action {
 	case inbound.Reject, inbound.TempFail:
 		s.log.Info("refused", append([]any{"from", s.from, "rcpts", s.rcpts, "code", v.Code}, v.LogAttrs()...)...)
@@ -37,6 +33,25 @@ func (s *session) checkTrust(msg []byte) ([]byte, error) {
 	// The message is in the session's own buffer (see readData): the
 	// fields are cut out of it there, without a copy.
 	return inbound.StripAuthResults(msg, s.srv.opts.Hostname), nil
+}
+
+// beginChecks starts the envelope checks (SPF, DNSBL) of a transaction
+// from outside once it has a local recipient, so that their lookups run
+// while the client sends the message.
+func (s *session) beginChecks() {
+	c := s.srv.opts.Inbound
+	if c == nil || s.mode == ModeSubmission || s.envChecks != nil {
+		return
+	}
+	s.envChecks = c.Begin(s.clientIP(), s.conn.Hostname(), s.from)
+}
+
+// clientIP is the client's address; nil on a unix socket (LMTP).
+func (s *session) clientIP() net.IP {
+	if a, ok := s.conn.Conn().RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP
+	}
+	return nil
 }
 
 // trustHeader is the fields the checks put in front of each copy.

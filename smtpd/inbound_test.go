@@ -343,3 +343,52 @@ func TestUnauthenticatedFromPolicy(t *testing.T) {
 		t.Fatalf("INBOX has %d messages", len(got))
 	}
 }
+
+// TestInboundEnvelopeChecksPerTransaction: SPF and DNSBL start at the
+// first recipient; a later transaction on the same connection, after
+// RSET or a delivered message, is judged by its own envelope.
+func TestInboundEnvelopeChecksPerTransaction(t *testing.T) {
+	e := newTrustEnv(t, nil)
+	d := e.dns
+	d.TXT("spf.test", "v=spf1 ip4:127.0.0.1 -all")
+	d.TXT("_dmarc.spf.test", "v=DMARC1; p=reject")
+	d.TXT("bad.test", "v=spf1 ip4:192.0.2.1 -all")
+	d.TXT("_dmarc.bad.test", "v=DMARC1; p=reject")
+	msg := func(from string) string {
+		return "From: " + from + "\r\nTo: bob@example.test\r\nSubject: tx\r\n\r\nHello.\r\n"
+	}
+	c := dial(t, e.mx)
+	// A transaction from bad.test reaches RCPT, then is abandoned.
+	if err := c.Mail("a@bad.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("bob@example.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.SendMail(c, "a@spf.test", []string{"bob@example.test"}, msg("a@spf.test")); err != nil {
+		t.Fatalf("after RSET, a passing sender: %v", err)
+	}
+	got := mailboxContents(t, e.st, "bob@example.test", "INBOX")
+	if res := ourAuthResults(t, got[len(got)-1]); res["spf"] != authres.ResultPass {
+		t.Errorf("spf=%s, want pass (the abandoned transaction's result was used)", res["spf"])
+	}
+	// And the other way round, right after a delivered message.
+	err := testutil.SendMail(c, "a@bad.test", []string{"bob@example.test"}, msg("a@bad.test"))
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 550 {
+		t.Fatalf("a failing sender after a passing one: %v, want 550", err)
+	}
+	// A message with no local recipient accepted runs no check at all.
+	if err := c.Mail("a@spf.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("nobody@example.test", nil); err == nil {
+		t.Fatal("unknown recipient accepted")
+	}
+	if err := c.Reset(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -47,6 +47,9 @@ type session struct {
 	// trust is the inbound checks' verdict on the message (see
 	// checkTrust); nil when there are none.
 	trust *inbound.Verdict
+	// envChecks are the inbound envelope checks, begun at the first
+	// local recipient (see beginChecks).
+	envChecks *inbound.Envelope
 
 	// env carries the transaction's DSN (RFC 3461) and REQUIRETLS (RFC
 	// 8689) parameters: Ret, EnvID and RequireTLS from MAIL, each
@@ -152,12 +155,15 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (s *session) Reset() {
+	s.envChecks.Stop()
+	s.envChecks = nil
 	s.from, s.local, s.rcpts, s.remote, s.sentAs, s.trust = "", nil, nil, nil, nil, nil
 	s.env, s.localDSN = store.QueueEntry{}, nil
 	s.setInTx(false)
 }
 
 func (s *session) Logout() error {
+	s.envChecks.Stop()
 	s.srv.mu.Lock()
 	delete(s.srv.sessions, s)
 	s.srv.mu.Unlock()
@@ -327,6 +333,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
 	s.local = append(s.local, acct)
 	s.rcpts = append(s.rcpts, a.String())
 	s.localDSN = append(s.localDSN, dsnRcpt(a.String(), opts))
+	s.beginChecks()
 	return nil
 }
 
