@@ -162,6 +162,14 @@ type Limits struct {
 	// (try again later) and the message is not buffered. It must be at
 	// least MessageSize.
 	Receiving Size `toml:"receiving"`
+	// Memory is a soft limit on the server's own memory (Go's memory
+	// limit): near it the garbage collector works harder; it follows the
+	// live heap when that needs more. 0: no limit (Go's default pacing).
+	Memory Size `toml:"memory"`
+	// MappedBodies bounds the message bodies the store keeps mapped into
+	// the process (they count in its resident memory); beyond it their
+	// pages are handed back to the kernel. 0: no bound.
+	MappedBodies Size `toml:"mapped_bodies"`
 }
 
 // MaxMessageSize is the largest limits.message_size: the store holds a
@@ -306,6 +314,8 @@ func Defaults() Config {
 			SMTPTimeout:         Duration(5 * time.Minute),
 			MinFreeSpace:        512 << 20,
 			Receiving:           256 << 20,
+			Memory:              80 << 20,
+			MappedBodies:        16 << 20,
 		},
 		Plans: map[string]Plan{
 			DefaultPlan: {Share: true},

@@ -41,7 +41,8 @@
 //     need about 300. Abuse from one address is bounded by the failed-login
 //     throttle rather than by a connection count that locks offices out.
 //   - SIGHUP reloads everything but the listeners, data_dir, hostname,
-//     log.format, admin.socket, min_free_space, limits.receiving and the SMTP message limits
+//     log.format, admin.socket, min_free_space, limits.receiving, limits.memory,
+//     limits.mapped_bodies and the SMTP message limits
 //     (message_size, recipients, smtp_timeout: go-smtp reads them unlocked
 //     while serving); a change to those is logged as needing a restart.
 package config

@@ -117,4 +117,9 @@
 // protocol layers (imapd keeps each body's encoded ENVELOPE there); it is
 // written only while the body exists, deleted with it, and fsck reports
 // and repairs any left behind.
+//
+// Memory: Badger maps its value log into the process, so every body
+// written or read stays in the resident set until the kernel needs the
+// memory; Options.MappedBudget bounds those pages (resident.go: measured
+// once a second, handed back with MADV_PAGEOUT over the budget).
 package store

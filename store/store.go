@@ -48,6 +48,9 @@ type Options struct {
 	// ExpungeRetention is how long a record of each expunge is kept for
 	// clients resynchronising (QRESYNC); 0 means DefaultExpungeRetention.
 	ExpungeRetention time.Duration
+	// MappedBudget bounds the value log's pages resident in the process
+	// (see resident.go); 0 means DefaultMappedBudget, negative no bound.
+	MappedBudget int64
 }
 
 // Store is Mailroom's database. All methods are safe for concurrent use.
@@ -64,6 +67,8 @@ type Store struct {
 
 	gcStop chan struct{}
 	gcDone chan struct{}
+	// trimDone is closed when trimLoop has returned.
+	trimDone chan struct{}
 
 	expungeRetention time.Duration
 	auditRetention   time.Duration
@@ -117,7 +122,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		WithValueThreshold(4 << 10).
 		WithMemTableSize(16 << 20).
 		WithNumMemtables(3).
-		WithBlockCacheSize(32 << 20).
+		WithBlockCacheSize(16 << 20).
 		WithValueLogFileSize(valueLogFileSize).
 		WithNumCompactors(2).
 		WithMetricsEnabled(false).
@@ -138,6 +143,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		locks:    map[MailboxID]*mailboxLock{},
 		gcStop:   make(chan struct{}),
 		gcDone:   make(chan struct{}),
+		trimDone: make(chan struct{}),
 
 		chunkSize: bodyChunk,
 
@@ -175,6 +181,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	go s.gcLoop()
+	switch budget := opts.MappedBudget; {
+	case budget == 0:
+		go s.trimLoop(DefaultMappedBudget)
+	case budget > 0:
+		go s.trimLoop(budget)
+	default:
+		close(s.trimDone)
+	}
 	return s, nil
 }
 
@@ -217,6 +231,7 @@ func (s *Store) Close() error {
 	s.gate.Unlock()
 	close(s.gcStop)
 	<-s.gcDone
+	<-s.trimDone
 	if s.bodyIDs != nil {
 		s.bodyIDs.Release() // the unused rest of the lease is not lost
 	}

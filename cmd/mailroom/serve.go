@@ -113,6 +113,7 @@ func cmdServe(ctx context.Context, args []string) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	limitMemory(ctx, int64(cfg.Limits.Memory), log)
 	srv, err := start(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -205,7 +206,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, 
 		}
 	}
 	st, err := store.Open(ctx, store.Options{Dir: cfg.DataDir, Logger: log.With("component", "store"), OnChange: onChange,
-		MinFreeBytes: int64(cfg.Limits.MinFreeSpace), Derive: imapd.DeriveBodyInfo, AuditRetention: cfg.Audit.Retention.D()})
+		MinFreeBytes: int64(cfg.Limits.MinFreeSpace), MappedBudget: mappedBudget(cfg), Derive: imapd.DeriveBodyInfo, AuditRetention: cfg.Audit.Retention.D()})
 	if err != nil {
 		return nil, err
 	}
@@ -521,6 +522,8 @@ var restartSettings = []struct {
 	{"limits.smtp_timeout", func(c *config.Config) any { return c.Limits.SMTPTimeout }},
 	{"limits.min_free_space", func(c *config.Config) any { return c.Limits.MinFreeSpace }},
 	{"limits.receiving", func(c *config.Config) any { return c.Limits.Receiving }},
+	{"limits.memory", func(c *config.Config) any { return c.Limits.Memory }},
+	{"limits.mapped_bodies", func(c *config.Config) any { return c.Limits.MappedBodies }},
 	{"dns.resolver", func(c *config.Config) any { return c.DNS.Resolver }},
 	{"spam", func(c *config.Config) any { return fmt.Sprint(c.Spam) }},
 }
@@ -554,7 +557,7 @@ func keepRunning(running, next *config.Config) *config.Config {
 	c.TLS.ACME = running.TLS.ACME
 	c.Limits.MessageSize, c.Limits.Recipients = running.Limits.MessageSize, running.Limits.Recipients
 	c.Limits.SMTPTimeout, c.Limits.MinFreeSpace = running.Limits.SMTPTimeout, running.Limits.MinFreeSpace
-	c.Limits.Receiving = running.Limits.Receiving
+	c.Limits.Receiving, c.Limits.Memory, c.Limits.MappedBodies = running.Limits.Receiving, running.Limits.Memory, running.Limits.MappedBodies
 	c.DNS, c.Spam = running.DNS, running.Spam
 	return &c
 }
