@@ -43,7 +43,7 @@ deps:
 
 # Fuzz targets, package:Name. `make lint` checks that every Fuzz function
 # in the tree is listed here.
-FUZZ_TARGETS := config:FuzzParse smtpd:FuzzParseAddress smtpd:FuzzLoginServer smtpd:FuzzHeaderCheck smtpd:FuzzDKIMSignature \
+FUZZ_TARGETS := config:FuzzParse smtpd:FuzzParseAddress internal/saslogin:FuzzServer smtpd:FuzzHeaderCheck smtpd:FuzzDKIMSignature \
 	imapd:FuzzFetchRoundTrip imapd:FuzzWireInput imapd/proto:FuzzDecode imapd/proto:FuzzMUTF7 \
 	imapd/proto:FuzzNumSet imapd/part:FuzzParse imapd/part:FuzzParseDate imapd/part:FuzzOfficeText store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights acl:FuzzSCRAM \
 	internal/trace:FuzzTranscript internal/inflate:FuzzInflate inbound:FuzzSPFRecord inbound:FuzzStripAuthResults mtasts:FuzzParsePolicy \

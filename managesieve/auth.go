@@ -8,6 +8,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"mailroom/acl"
+	"mailroom/internal/saslogin"
 	"mailroom/store"
 )
 
@@ -58,7 +59,7 @@ func (sess *session) cmdAuthenticate(args []arg) (bool, error) {
 	case sasl.Plain:
 		server = sasl.NewPlainServer(check)
 	case sasl.Login:
-		server = &loginServer{check: func(u, p string) error { return check("", u, p) }}
+		server = saslogin.NewServer(func(u, p string) error { return check("", u, p) })
 	default:
 		return false, sess.enc.status("NO", "", "Unsupported mechanism")
 	}
@@ -134,33 +135,4 @@ func (sess *session) authorize(a *acl.Account, identity string) (string, error) 
 		return "", errAuthz
 	}
 	return owner.Address, nil
-}
-
-// loginServer is the server side of LOGIN (draft-murchison-sasl-login):
-// user name, then password.
-type loginServer struct {
-	step     int
-	username string
-	check    func(username, password string) error
-}
-
-func (l *loginServer) Next(response []byte) ([]byte, bool, error) {
-	switch l.step {
-	case 0:
-		l.step++
-		if len(response) == 0 {
-			return []byte("Username:"), false, nil
-		}
-		l.username = string(response)
-		l.step++
-		return []byte("Password:"), false, nil
-	case 1:
-		l.username = string(response)
-		l.step++
-		return []byte("Password:"), false, nil
-	case 2:
-		l.step++
-		return nil, true, l.check(l.username, string(response))
-	}
-	return nil, true, errAuthFailed
 }

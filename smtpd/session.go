@@ -16,6 +16,7 @@ import (
 
 	"mailroom/acl"
 	"mailroom/inbound"
+	"mailroom/internal/saslogin"
 	"mailroom/store"
 )
 
@@ -149,7 +150,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	case sasl.Plain:
 		return sasl.NewPlainServer(check), nil
 	case sasl.Login:
-		return newLoginServer(func(u, p string) error { return check("", u, p) }), nil
+		return saslogin.NewServer(func(u, p string) error { return check("", u, p) }), nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
 }

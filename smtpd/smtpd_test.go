@@ -476,21 +476,6 @@ func FuzzParseAddress(f *testing.F) {
 	})
 }
 
-func FuzzLoginServer(f *testing.F) {
-	f.Add([]byte(""), []byte("user"), []byte("pass"))
-	f.Add([]byte("user"), []byte("pass"), []byte("extra"))
-	f.Fuzz(func(t *testing.T, a, b, c []byte) {
-		var gotU, gotP string
-		s := newLoginServer(func(u, p string) error { gotU, gotP = u, p; return nil })
-		for _, r := range [][]byte{a, b, c, nil} {
-			if _, done, err := s.Next(r); done || err != nil {
-				break
-			}
-		}
-		_ = gotU + gotP
-	})
-}
-
 // TestShutdownFinishesTransactions: at shutdown an idle client is
 // disconnected at once, and a client in the middle of DATA finishes and
 // gets its reply before its connection closes.

@@ -218,10 +218,15 @@ func callOrRun[T any](ctx context.Context, cfg *config.Config, cmd string, args 
 		return err
 	}
 	st, err := store.Open(ctx, store.Options{Dir: cfg.DataDir})
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("%w, and its admin socket did not answer", err)
+	}
 	if err != nil {
 		return err
 	}
-	defer st.Close()
 	*out, err = local(ctx, st, dir)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"mailroom/acl"
 	"mailroom/store"
 )
 
@@ -84,26 +85,11 @@ func cmdBackup(ctx context.Context, args []string, out io.Writer) error {
 	var res backupResult
 	// A running server takes the backup itself, consistent while it
 	// serves; else the directory is opened here.
-	err = errNoSocket
-	if sock := cfg.AdminSocket(); sock != "" {
-		bctx, cancel := context.WithTimeout(ctx, 24*time.Hour)
-		err = adminCallArgs(bctx, sock, "backup", req, &res)
-		cancel()
-	}
-	if errors.Is(err, errNoSocket) {
-		var st *store.Store
-		st, err = store.Open(ctx, store.Options{Dir: cfg.DataDir})
-		if errors.Is(err, store.ErrLocked) {
-			return fmt.Errorf("%w, and its admin socket did not answer", err)
-		}
-		if err != nil {
-			return err
-		}
-		res, err = writeBackup(ctx, st, req)
-		if cerr := st.Close(); err == nil {
-			err = cerr
-		}
-	}
+	bctx, cancel := context.WithTimeout(ctx, 24*time.Hour)
+	defer cancel()
+	err = callOrRun(bctx, cfg, "backup", req, &res, func(ctx context.Context, st *store.Store, _ *acl.Directory) (backupResult, error) {
+		return writeBackup(ctx, st, req)
+	})
 	if err != nil {
 		return err
 	}

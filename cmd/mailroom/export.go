@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"mailroom/acl"
 	"mailroom/internal/mailfile"
 	"mailroom/store"
 )
@@ -145,22 +146,11 @@ func cmdExport(ctx context.Context, args []string, out io.Writer) error {
 	}
 	req := exportRequest{Account: fs.Arg(0), Dir: dir, Format: *format, CRLF: *crlf}
 	var res exportResult
-	err = errNoSocket
-	if sock := cfg.AdminSocket(); sock != "" {
-		actx, cancel := context.WithTimeout(ctx, 24*time.Hour)
-		err = adminCallArgs(actx, sock, "export", req, &res)
-		cancel()
-	}
-	if errors.Is(err, errNoSocket) {
-		st, serr := store.Open(ctx, store.Options{Dir: cfg.DataDir})
-		if serr != nil {
-			return serr
-		}
-		res, err = runExport(ctx, st, req)
-		if cerr := st.Close(); err == nil {
-			err = cerr
-		}
-	}
+	actx, cancel := context.WithTimeout(ctx, 24*time.Hour)
+	defer cancel()
+	err = callOrRun(actx, cfg, "export", req, &res, func(ctx context.Context, st *store.Store, _ *acl.Directory) (exportResult, error) {
+		return runExport(ctx, st, req)
+	})
 	if err != nil {
 		return err
 	}
