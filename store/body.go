@@ -435,20 +435,21 @@ func (s *Store) SetBodyInfo(ctx context.Context, tag byte, values map[BodyID][]b
 	})
 }
 
-// appendBody appends the bytes of body h to dst, assembling a manifest
-// from its parts.
-func appendBody(tx *badger.Txn, h BodyID, dst []byte) ([]byte, error) {
+// walkBody visits the bytes of body h in order, following a manifest into
+// its parts: inline gets bytes held in the records (valid only during the
+// call), chunk the key of each chunk of a chunked body.
+func walkBody(tx *badger.Txn, h BodyID, inline func([]byte), chunk func(key []byte) error) error {
 	item, err := tx.Get(bodyKey(h))
 	if err != nil {
-		return dst, err
+		return err
 	}
-	err = item.Value(func(v []byte) error {
+	return item.Value(func(v []byte) error {
 		if len(v) == 0 {
 			return errCorrupt
 		}
 		switch v[0] {
 		case bodyRaw:
-			dst = append(dst, v[1:]...)
+			inline(v[1:])
 			return nil
 		case bodyChunked:
 			_, n, err := decodeChunked(v)
@@ -456,16 +457,16 @@ func appendBody(tx *badger.Txn, h BodyID, dst []byte) ([]byte, error) {
 				return err
 			}
 			for i := range n {
-				if dst, err = appendValue(tx, chunkKey(h, i), dst); err != nil {
+				if err := chunk(chunkKey(h, i)); err != nil {
 					return fmt.Errorf("chunk %d: %w", i, err)
 				}
 			}
 			return nil
 		case bodyManifest:
 			var perr error
-			err := decodeManifest(v, func(b []byte) { dst = append(dst, b...) }, func(p manifestPart) {
+			err := decodeManifest(v, inline, func(p manifestPart) {
 				if perr == nil {
-					dst, perr = appendBody(tx, p.id, dst)
+					perr = walkBody(tx, p.id, inline, chunk)
 				}
 			})
 			if err == nil {
@@ -474,6 +475,15 @@ func appendBody(tx *badger.Txn, h BodyID, dst []byte) ([]byte, error) {
 			return err
 		}
 		return errCorrupt
+	})
+}
+
+// appendBody appends the bytes of body h to dst, assembling a manifest
+// from its parts.
+func appendBody(tx *badger.Txn, h BodyID, dst []byte) ([]byte, error) {
+	err := walkBody(tx, h, func(b []byte) { dst = append(dst, b...) }, func(key []byte) (err error) {
+		dst, err = appendValue(tx, key, dst)
+		return err
 	})
 	return dst, err
 }

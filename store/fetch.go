@@ -147,40 +147,9 @@ type contentPiece struct {
 
 // bodyLayout lists the pieces of body h in order.
 func bodyLayout(tx *badger.Txn, h BodyID, out []contentPiece) ([]contentPiece, error) {
-	item, err := tx.Get(bodyKey(h))
-	if err != nil {
-		return out, err
-	}
-	err = item.Value(func(v []byte) error {
-		if len(v) == 0 {
-			return errCorrupt
-		}
-		switch v[0] {
-		case bodyRaw:
-			out = append(out, contentPiece{data: append([]byte(nil), v[1:]...)})
-			return nil
-		case bodyChunked:
-			_, n, err := decodeChunked(v)
-			if err != nil {
-				return err
-			}
-			for i := range n {
-				out = append(out, contentPiece{key: chunkKey(h, i)})
-			}
-			return nil
-		case bodyManifest:
-			var perr error
-			err := decodeManifest(v, func(b []byte) { out = append(out, contentPiece{data: append([]byte(nil), b...)}) }, func(p manifestPart) {
-				if perr == nil {
-					out, perr = bodyLayout(tx, p.id, out)
-				}
-			})
-			if err == nil {
-				err = perr
-			}
-			return err
-		}
-		return errCorrupt
+	err := walkBody(tx, h, func(b []byte) { out = append(out, contentPiece{data: append([]byte(nil), b...)}) }, func(key []byte) error {
+		out = append(out, contentPiece{key: key})
+		return nil
 	})
 	return out, err
 }
