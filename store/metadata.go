@@ -171,6 +171,20 @@ func getMetaUsage(tx *badger.Txn, account string) (metaUsage, error) {
 	return u, nil
 }
 
+// addMetaUsages changes each account's usage by its delta ("" is no
+// account: entries nobody pays for).
+func (tx *txn) addMetaUsages(deltas map[string]metaUsage) error {
+	for account, d := range deltas {
+		if account == "" {
+			continue
+		}
+		if _, err := tx.addMetaUsage(account, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // addMetaUsage changes account's usage by delta.
 func (tx *txn) addMetaUsage(account string, delta metaUsage) (metaUsage, error) {
 	u, err := getMetaUsage(tx.Txn, account)
@@ -306,15 +320,7 @@ func (s *Store) purgeMetadata(ctx context.Context, id MailboxID) error {
 					return err
 				}
 			}
-			for account, d := range deltas {
-				if account == "" {
-					continue
-				}
-				if _, err := tx.addMetaUsage(account, d); err != nil {
-					return err
-				}
-			}
-			return nil
+			return tx.addMetaUsages(deltas)
 		})
 		if err != nil || done {
 			return err
@@ -357,13 +363,5 @@ func (tx *txn) copyMetadata(from, to MailboxID) error {
 			return err
 		}
 	}
-	for account, d := range deltas {
-		if account == "" {
-			continue
-		}
-		if _, err := tx.addMetaUsage(account, d); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tx.addMetaUsages(deltas)
 }
