@@ -45,7 +45,7 @@ deps:
 # in the tree is listed here.
 FUZZ_TARGETS := config:FuzzParse smtpd:FuzzParseAddress internal/saslogin:FuzzServer smtpd:FuzzHeaderCheck smtpd:FuzzDKIMSignature \
 	imapd:FuzzFetchRoundTrip imapd:FuzzWireInput imapd/proto:FuzzDecode imapd/proto:FuzzMUTF7 \
-	imapd/proto:FuzzNumSet imapd/part:FuzzParse imapd/part:FuzzParseDate imapd/part:FuzzOfficeText store:FuzzSplitParts store:FuzzDecodeQueueEntry acl:FuzzRights acl:FuzzSCRAM \
+	imapd/proto:FuzzNumSet imapd/part:FuzzParse imapd/part:FuzzParseDate imapd/part:FuzzOfficeText store:FuzzSplitParts store:FuzzDecodeQueueEntry store:FuzzHeaderScan acl:FuzzRights acl:FuzzSCRAM \
 	internal/trace:FuzzTranscript internal/inflate:FuzzInflate inbound:FuzzSPFRecord inbound:FuzzStripAuthResults mtasts:FuzzParsePolicy \
 	web:FuzzAutodiscover internal/mailfile:FuzzMbox
 

@@ -110,6 +110,16 @@ func FuzzFetchRoundTrip(f *testing.F) {
 		if got, want := envKey(gotEnv), envKey(refEnv); got != want {
 			t.Errorf("ENVELOPE through the server:\n%s\nwant\n%s", got, want)
 		}
+		// The header alone is read only as far as it goes (the store's
+		// header scan): it must be the message's header exactly.
+		hdr := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
+		hm, err := c.Fetch(uids, &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{hdr}}).Collect()
+		if err != nil || len(hm) != 1 {
+			t.Fatalf("FETCH BODY.PEEK[HEADER]: %v, %v", hm, err)
+		}
+		if got, want := hm[0].FindBodySection(hdr), msg[:part.HeaderEnd(msg, 0)]; !bytes.Equal(got, want) {
+			t.Errorf("BODY[HEADER] = %q, want %q", got, want)
+		}
 		// Without close delimiters, how many parts there are and where the
 		// last one ends is a matter of reading (go-message drops the last
 		// part; the server, like Dovecot, keeps it): only the envelope is

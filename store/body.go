@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -486,6 +487,87 @@ func appendBody(tx *badger.Txn, h BodyID, dst []byte) ([]byte, error) {
 		return err
 	})
 	return dst, err
+}
+
+// errHeaderRead stops appendHeader's walk over a body once its header
+// has ended.
+var errHeaderRead = errors.New("header read")
+
+// appendHeader appends prefix and the start of body h to dst up to the
+// end of the header they make (headerScan), reading none of the body's
+// chunks or parts after it.
+func appendHeader(tx *badger.Txn, prefix []byte, h BodyID, dst []byte) ([]byte, error) {
+	var sc headerScan
+	add := func(b []byte) {
+		if !sc.done {
+			dst = append(dst, b[:sc.feed(b)]...)
+		}
+	}
+	add(prefix)
+	if sc.done {
+		return dst, nil
+	}
+	err := walkBody(tx, h, add, func(key []byte) error {
+		if sc.done {
+			return errHeaderRead
+		}
+		item, err := tx.Get(key)
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			add(v)
+			return nil
+		})
+	})
+	if errors.Is(err, errHeaderRead) {
+		err = nil
+	}
+	return dst, err
+}
+
+// headerScan finds the end of a message's header in its bytes given
+// piece by piece: the first empty line ("\n" or "\r\n" at the start of a
+// line), included, as part.HeaderEnd finds it in the whole.
+type headerScan struct {
+	midLine bool // the last byte fed was inside a line
+	cr      bool // the last byte fed was a CR starting a line
+	done    bool // the empty line was found
+}
+
+// feed returns how many bytes of b, the next piece, belong to the
+// header; done is set when the header ended within them.
+func (h *headerScan) feed(b []byte) int {
+	for i := 0; i < len(b); {
+		if !h.midLine {
+			if h.cr {
+				h.cr = false
+				if b[i] == '\n' {
+					h.done = true
+					return i + 1
+				}
+				h.midLine = true
+				continue
+			}
+			switch b[i] {
+			case '\n':
+				h.done = true
+				return i + 1
+			case '\r':
+				h.cr = true
+				i++
+				continue
+			}
+			h.midLine = true
+		}
+		nl := bytes.IndexByte(b[i:], '\n')
+		if nl < 0 {
+			return len(b)
+		}
+		i += nl + 1
+		h.midLine = false
+	}
+	return len(b)
 }
 
 // appendValue appends the value of key to dst.

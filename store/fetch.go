@@ -19,21 +19,48 @@ const maxSkip = 8
 // messages are read: a sparse set such as 1,5000 reads two records and two
 // bodies, not the span between.
 func (s *Store) MessagesByUID(ctx context.Context, id MailboxID, uids []UID, content bool, fn func(*Message, []byte) error) error {
+	r := contentRead{max: math.MaxInt64}
 	if !content {
-		return s.MessagesByUIDUpTo(ctx, id, uids, -1, fn)
+		r.max = -1
 	}
-	return s.MessagesByUIDUpTo(ctx, id, uids, math.MaxInt64, fn)
+	_, err := s.messagesByUID(ctx, id, uids, r, nil, fn)
+	return err
 }
 
 // MessagesByUIDUpTo is MessagesByUID reading the content of messages of
 // at most maxContent bytes only (negative: of none); the others come with
-// nil content, for a caller that streams them (WriteContent).
-func (s *Store) MessagesByUIDUpTo(ctx context.Context, id MailboxID, uids []UID, maxContent int64, fn func(*Message, []byte) error) error {
+// nil content, for a caller that streams them (WriteContent). The
+// contents are appended to arena one after another and stay valid after
+// fn returns, for a caller that gathers a batch to write once the read
+// transaction has ended; it returns the arena grown, to be reused.
+func (s *Store) MessagesByUIDUpTo(ctx context.Context, id MailboxID, uids []UID, maxContent int64, arena []byte, fn func(*Message, []byte) error) ([]byte, error) {
+	return s.messagesByUID(ctx, id, uids, contentRead{max: maxContent, keep: true}, arena, fn)
+}
+
+// MessageHeadersByUID is MessagesByUIDUpTo giving each message's content
+// up to the end of its header (the empty line included; all of it if it
+// has none) and reading no more of it: the header of a message with a
+// large attachment costs what the header does.
+func (s *Store) MessageHeadersByUID(ctx context.Context, id MailboxID, uids []UID, arena []byte, fn func(*Message, []byte) error) ([]byte, error) {
+	return s.messagesByUID(ctx, id, uids, contentRead{max: math.MaxInt64, keep: true, header: true}, arena, fn)
+}
+
+// contentRead says what messagesByUID reads of each message's content:
+// nothing of messages over max bytes, only the header with header. With
+// keep, each content is appended to the buffer after the ones before it;
+// without, the buffer is reused for each.
+type contentRead struct {
+	max          int64
+	header, keep bool
+}
+
+// messagesByUID is MessagesByUID, MessagesByUIDUpTo and
+// MessageHeadersByUID.
+func (s *Store) messagesByUID(ctx context.Context, id MailboxID, uids []UID, r contentRead, buf []byte, fn func(*Message, []byte) error) ([]byte, error) {
 	if len(uids) == 0 {
-		return nil
+		return buf, nil
 	}
-	var buf []byte
-	return s.view(func(tx *badger.Txn) error {
+	err := s.view(func(tx *badger.Txn) error {
 		it := tx.NewIterator(badger.IteratorOptions{Prefix: messagePrefix(id)})
 		defer it.Close()
 		sought := false
@@ -71,13 +98,23 @@ func (s *Store) MessagesByUIDUpTo(ctx context.Context, id MailboxID, uids []UID,
 				return err
 			}
 			var c []byte
-			if msg.Size <= maxContent {
+			if msg.Size <= r.max {
 				s.bodyReads.Add(1)
-				buf = append(buf[:0], msg.Prefix...)
-				if buf, err = appendBody(tx, msg.Body, buf); err != nil {
+				if !r.keep {
+					buf = buf[:0]
+				}
+				start := len(buf)
+				if r.header {
+					buf, err = appendHeader(tx, msg.Prefix, msg.Body, buf)
+				} else {
+					buf = grow(buf, int(msg.Size))
+					buf = append(buf, msg.Prefix...)
+					buf, err = appendBody(tx, msg.Body, buf)
+				}
+				if err != nil {
 					return fmt.Errorf("body of message %d: %w", uid, err)
 				}
-				c = buf
+				c = buf[start:len(buf):len(buf)]
 			}
 			if err := fn(msg, c); err != nil {
 				return err
@@ -85,6 +122,20 @@ func (s *Store) MessagesByUIDUpTo(ctx context.Context, id MailboxID, uids []UID,
 		}
 		return nil
 	})
+	return buf, err
+}
+
+// grow makes room for n more bytes in b, at least doubling its capacity
+// when it must move (slices.Grow adds a quarter to a large slice, so a
+// batch of contents gathered one after another was copied many times
+// over).
+func grow(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	nb := make([]byte, len(b), max(len(b)+n, 2*cap(b)))
+	copy(nb, b)
+	return nb
 }
 
 // Streamed returns how many message contents WriteContent has written:

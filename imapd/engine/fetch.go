@@ -35,6 +35,20 @@ func (it fetchItem) content() bool {
 	return true
 }
 
+// headerOnly reports whether the item needs no more of the content than
+// the message's header (top-level HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT,
+// RFC822.HEADER).
+func (it fetchItem) headerOnly() bool {
+	if it.name != "RFC822.HEADER" && it.name != "BODY[]" || len(it.section.Path) > 0 {
+		return false
+	}
+	switch it.section.Spec {
+	case "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT":
+		return true
+	}
+	return false
+}
+
 // parseFetchItems reads FETCH's item list or macro.
 func parseFetchItems(v proto.Value) ([]fetchItem, error) {
 	var vals []proto.Value
@@ -341,16 +355,36 @@ func (c *conn) recordsWithContent(uids []store.UID, fn func(*store.Message, []by
 // recordsWithContentUpTo is recordsWithContent that gives messages over
 // max bytes with nil content (the caller streams them).
 func (c *conn) recordsWithContentUpTo(uids []store.UID, max int64, fn func(*store.Message, []byte) error) error {
+	return c.inContentBatches(uids, func(chunk []store.UID, arena []byte, each func(*store.Message, []byte) error) ([]byte, error) {
+		return c.srv.opts.Store.MessagesByUIDUpTo(c.ctx, c.sel.id, chunk, max, arena, each)
+	}, fn)
+}
+
+// recordsWithHeaders is recordsWithContent giving each message's content
+// up to the end of its header only.
+func (c *conn) recordsWithHeaders(uids []store.UID, fn func(*store.Message, []byte) error) error {
+	return c.inContentBatches(uids, func(chunk []store.UID, arena []byte, each func(*store.Message, []byte) error) ([]byte, error) {
+		return c.srv.opts.Store.MessageHeadersByUID(c.ctx, c.sel.id, chunk, arena, each)
+	}, fn)
+}
+
+// inContentBatches reads uids' messages with read, a batch at a time into
+// one arena, and calls fn for each once its batch's read has ended.
+func (c *conn) inContentBatches(uids []store.UID, read func(chunk []store.UID, arena []byte, each func(*store.Message, []byte) error) ([]byte, error), fn func(*store.Message, []byte) error) error {
 	type item struct {
 		m *store.Message
 		b []byte
 	}
+	arena := c.srv.getArena()
+	defer func() { c.srv.putArena(arena) }()
+	var batch []item
 	for len(uids) > 0 {
 		chunk := uids[:min(len(uids), contentBatch)]
-		var batch []item
-		size := 0
-		err := c.srv.opts.Store.MessagesByUIDUpTo(c.ctx, c.sel.id, chunk, max, func(m *store.Message, b []byte) error {
-			batch = append(batch, item{m, bytes.Clone(b)})
+		batch = batch[:0]
+		var err error
+		var size int
+		arena, err = read(chunk, arena[:0], func(m *store.Message, b []byte) error {
+			batch = append(batch, item{m, b})
 			if size += len(b); size >= contentBatchBytes {
 				return errBatchFull
 			}
@@ -373,6 +407,41 @@ func (c *conn) recordsWithContentUpTo(uids []store.UID, max int64, fn func(*stor
 		uids = uids[next:]
 	}
 	return nil
+}
+
+// A FETCH of message contents reads a batch into an arena, writes it
+// out, and reads the next into the same arena, so each content is copied
+// once, from the store. The server keeps pooledArenas arenas of at most
+// maxPooledArena bytes for the next FETCH of any connection: a few, since
+// only as many FETCHes as there are CPUs read at once, and small, since a
+// kept arena is memory the server holds while idle (a sync.Pool keeps
+// nothing here: under load the collector runs many times a second and
+// empties it each time). A larger batch allocates its own.
+const (
+	pooledArenas   = 4
+	maxPooledArena = 1 << 20
+)
+
+// getArena returns an empty arena.
+func (s *Server) getArena() []byte {
+	select {
+	case a := <-s.arenas:
+		return a
+	default:
+		return nil
+	}
+}
+
+// putArena keeps a for the next FETCH if it is small enough and there is
+// room.
+func (s *Server) putArena(a []byte) {
+	if cap(a) == 0 || cap(a) > maxPooledArena {
+		return
+	}
+	select {
+	case s.arenas <- a[:0]:
+	default:
+	}
 }
 
 func cmdFetch(c *conn, cmd *proto.Command) error    { return c.fetch(cmd, false) }
@@ -455,6 +524,9 @@ func (c *conn) fetch(cmd *proto.Command, uid bool) error {
 			defer func() { c.envelope = nil }()
 			return each(m, nil)
 		})
+	case needContent && !slices.ContainsFunc(items, func(it fetchItem) bool { return it.content() && !it.headerOnly() }):
+		// Only headers: the rest of each message is not read.
+		err = c.recordsWithHeaders(uids, each)
 	case needContent && !slices.ContainsFunc(items, func(it fetchItem) bool { return it.content() && !it.whole() }):
 		// Only whole messages: large ones are streamed from the store,
 		// not held (streamMin).

@@ -90,7 +90,8 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	deflaters sync.Pool // *flate.Writer between COMPRESS batches (compress.go)
+	deflaters sync.Pool   // *flate.Writer between COMPRESS batches (compress.go)
+	arenas    chan []byte // buffers for a batch of message contents (fetch.go)
 
 	keeping chan keepRequest // to keeper
 	keepWG  sync.WaitGroup
@@ -132,6 +133,7 @@ func New(opts Options) *Server {
 		sessions: sessionCounter{n: map[string]int{}},
 		ctx:      ctx,
 		cancel:   cancel,
+		arenas:   make(chan []byte, pooledArenas),
 	}
 	s.SetOptions(opts)
 	s.keeping = make(chan keepRequest, 16)
