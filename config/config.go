@@ -314,7 +314,7 @@ func Defaults() Config {
 			SMTPTimeout:         Duration(5 * time.Minute),
 			MinFreeSpace:        512 << 20,
 			Receiving:           256 << 20,
-			Memory:              80 << 20,
+			Memory:              72 << 20,
 			MappedBodies:        16 << 20,
 		},
 		Plans: map[string]Plan{

@@ -562,32 +562,36 @@ func (s *Store) Move(ctx context.Context, src MailboxID, uids []UID, dst Mailbox
 	return s.copyMove(ctx, src, uids, dst, quota, true)
 }
 
-// copyChunk bounds the messages one COPY or MOVE transaction handles,
-// well below Badger's transaction size limit.
+// copyChunk bounds the messages one COPY or MOVE transaction handles; a
+// chunk Badger finds too large for one transaction is split (inBatches).
 const copyChunk = 2000
 
-// copyMove copies or moves in transactions of copyChunk messages. COPY is
+// copyMove copies or moves in transactions of at most copyChunk messages. COPY is
 // all or nothing (RFC 9051 §6.4.7): if a later chunk fails, the copies
 // already made are removed again. MOVE keeps the chunks already moved;
 // each is complete and announced, and the client is told of the failure.
 func (s *Store) copyMove(ctx context.Context, src MailboxID, uids []UID, dst MailboxID, quota int64, move bool) (*Copied, error) {
 	all := &Copied{}
-	for chunk := range slices.Chunk(uids, copyChunk) {
+	err := inBatches(uids, copyChunk, func(chunk []UID) error {
 		cp, err := s.copyMoveChunk(ctx, src, chunk, dst, quota, move)
 		if err != nil {
-			if !move && len(all.Dest) > 0 {
-				if rerr := s.removeCopies(ctx, dst, all.Dest); rerr != nil {
-					return nil, fmt.Errorf("%w (and undoing the partial copy: %v)", err, rerr)
-				}
-			}
-			if move && len(all.Source) > 0 {
-				return all, err
-			}
-			return nil, err
+			return err
 		}
 		all.UIDValidity = cp.UIDValidity
 		all.Source = append(all.Source, cp.Source...)
 		all.Dest = append(all.Dest, cp.Dest...)
+		return nil
+	})
+	if err != nil {
+		if !move && len(all.Dest) > 0 {
+			if rerr := s.removeCopies(ctx, dst, all.Dest); rerr != nil {
+				return nil, fmt.Errorf("%w (and undoing the partial copy: %v)", err, rerr)
+			}
+		}
+		if move && len(all.Source) > 0 {
+			return all, err
+		}
+		return nil, err
 	}
 	if all.UIDValidity == 0 {
 		dm, err := s.Mailbox(ctx, dst)

@@ -120,7 +120,13 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		WithSyncWrites(true).
 		WithLogger(badgerLogger{log}).
 		WithValueThreshold(4 << 10).
-		WithMemTableSize(16 << 20).
+		// Memtables of 8 MiB: Badger builds a memtable's arena and, when
+		// flushing it, the table from it in Go memory, so a flush holds
+		// about three times this at once; 16 MiB put the live heap
+		// past 60 MB under load. It also sets the largest transaction
+		// (about an eighth of it): COPY, MOVE and expunge split theirs
+		// (inBatches).
+		WithMemTableSize(8 << 20).
 		WithNumMemtables(3).
 		WithBlockCacheSize(16 << 20).
 		WithValueLogFileSize(valueLogFileSize).
