@@ -17,7 +17,9 @@ import (
 )
 
 // deliverLocal files head followed by msg in every local recipient's
-// INBOX in one store transaction and returns only after it is durable.
+// INBOX in one store transaction (store.Deliver splits one too large for
+// a transaction, a couple of thousand recipients) and returns only after
+// it is durable.
 // msg is stored as the body, head in each copy's prefix after that
 // recipient's own fields. With status (LMTP), every recipient gets the
 // outcome.

@@ -93,7 +93,10 @@
 //     purge. Large expunges are batched the same way, so no operation on a
 //     big mailbox hits Badger's transaction size limit; a batch whose
 //     bodies have more chunks to write or delete than one transaction
-//     takes is split in two until it fits (inBatches).
+//     takes is split in two until it fits (inBatches). COPY and MOVE
+//     split the same way; a delivery to more mailboxes than one
+//     transaction holds (a couple of thousand) is split in halves that
+//     share its one body (Deliver).
 //   - A second process opening the directory gets ErrLocked; Close waits
 //     for operations in progress, and later calls get ErrClosed.
 //   - Check recomputes every counter and reference count from the records;

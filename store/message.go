@@ -100,8 +100,13 @@ type Delivered struct {
 }
 
 // Deliver stores body once and adds a message referring to it to every
-// delivery's mailbox, all in one transaction: either every mailbox has the
-// message when Deliver returns, or none has.
+// delivery's mailbox, in one transaction: either every mailbox has the
+// message when Deliver returns, or none has. Deliveries too many for one
+// Badger transaction (a couple of thousand mailboxes: the memtable size
+// sets it) are split in halves, each one transaction sharing the one
+// body; the split is decided before anything is committed, so only a
+// later half failing for another reason (the disk full) leaves some
+// mailboxes with the message and the error returned.
 func (s *Store) Deliver(ctx context.Context, body []byte, deliveries []Delivery) ([]Delivered, error) {
 	if len(body) > maxBodySize {
 		return nil, ErrTooLarge
@@ -110,6 +115,19 @@ func (s *Store) Deliver(ctx context.Context, body []byte, deliveries []Delivery)
 		return nil, err
 	}
 	hash := sha256.Sum256(body)
+	var out []Delivered
+	err := splitTooBig(deliveries, func(part []Delivery) error {
+		d, err := s.deliverOnce(ctx, hash, body, part)
+		if err == nil {
+			out = append(out, d...)
+		}
+		return err
+	})
+	return out, err
+}
+
+// deliverOnce is Deliver in one transaction.
+func (s *Store) deliverOnce(ctx context.Context, hash [32]byte, body []byte, deliveries []Delivery) ([]Delivered, error) {
 	ids := make([]MailboxID, len(deliveries))
 	for i, d := range deliveries {
 		ids[i] = d.Mailbox

@@ -663,3 +663,39 @@ func TestBodyInfoRacesDeletion(t *testing.T) {
 		t.Fatalf("Check: %v %v", problems, err)
 	}
 }
+
+// TestDeliverManyMailboxes: a delivery to more mailboxes than one Badger
+// transaction holds (6,000; about 2,500 fit with 8 MiB memtables) reaches
+// every mailbox, with the body stored once.
+func TestDeliverManyMailboxes(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	const n = 6000
+	var ds []Delivery
+	for i := range n {
+		in, err := s.Inbox(ctx, fmt.Sprintf("u%d@example.test", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, Delivery{Mailbox: in.ID, NewMessage: NewMessage{Prefix: fmt.Appendf(nil, "Delivered-To: u%d@example.test\r\n", i)}})
+	}
+	got, err := s.Deliver(ctx, []byte("Subject: to everyone\r\n\r\nhello\r\n"), ds)
+	if err != nil || len(got) != n {
+		t.Fatalf("Deliver to %d mailboxes: %d delivered, %v", n, len(got), err)
+	}
+	for i, d := range got {
+		if d.Mailbox != ds[i].Mailbox || d.UID != 1 {
+			t.Fatalf("delivery %d: %+v, want mailbox %d UID 1", i, d, ds[i].Mailbox)
+		}
+	}
+	if m, _ := s.Mailbox(ctx, ds[n-1].Mailbox); m.Messages != 1 {
+		t.Fatalf("last mailbox holds %d messages", m.Messages)
+	}
+	if st, _ := s.Stats(ctx); st.Bodies != 1 {
+		t.Fatalf("%d bodies stored, want 1", st.Bodies)
+	}
+	if p, err := s.Check(ctx); err != nil || len(p) > 0 {
+		t.Fatalf("check: %q %v", p, err)
+	}
+}
