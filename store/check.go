@@ -54,9 +54,8 @@ func (s *Store) Repair(ctx context.Context) ([]string, error) {
 	if err != nil || len(fixes) == 0 {
 		return problems, err
 	}
-	for start := 0; start < len(fixes); start += purgeBatch {
-		batch := fixes[start:min(start+purgeBatch, len(fixes))]
-		err := s.db.Update(func(tx *badger.Txn) error {
+	err = inBatches(fixes, purgeBatch, func(batch []fix) error {
+		return s.db.Update(func(tx *badger.Txn) error {
 			for _, f := range batch {
 				var err error
 				if f.delete {
@@ -70,9 +69,9 @@ func (s *Store) Repair(ctx context.Context) ([]string, error) {
 			}
 			return nil
 		})
-		if err != nil {
-			return problems, fmt.Errorf("repair: %w", err)
-		}
+	})
+	if err != nil {
+		return problems, fmt.Errorf("repair: %w", err)
 	}
 	return problems, nil
 }
