@@ -22,10 +22,10 @@
 //     inside a longer word is missed (as with Dovecot's full-text search).
 //     A word in more than MaxCandidates messages narrows too little: the
 //     mailbox is read as without an index.
-//   - Batches: the indexer waits for changes to stop for a second, at
-//     most five seconds, or until 200 messages wait; each batch is a
-//     segment bleve merges later. The merge planner counts segments as
-//     their size down to 10 messages (bleve's default floor, 2,000,
-//     made a small index merge continually).
+//   - Batches: the indexer lets changes gather for a second after the
+//     first, then indexes what is waiting, 500 messages a batch; each
+//     batch is a segment bleve merges later. The merge planner counts
+//     segments as their size down to 10 messages (bleve's default floor,
+//     2,000, made a small index merge continually).
 //   - Attachments other than text/* are not indexed.
 package fts

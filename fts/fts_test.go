@@ -2,7 +2,6 @@ package fts
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -144,67 +143,5 @@ func TestOldIndexRebuilt(t *testing.T) {
 	defer idx.Close()
 	if wm, err := idx.Watermark(1); err != nil || wm != 0 {
 		t.Fatalf("after reopening an index of another version: watermark %d, %v", wm, err)
-	}
-}
-
-// TestIndexerGathers: changes that keep coming are indexed no later than
-// MaxDelay after the first, and a batch's worth of messages at once,
-// however long Settle is (a steady stream of deliveries makes few large
-// segments, not one each Settle).
-func TestIndexerGathers(t *testing.T) {
-	for _, tc := range []struct {
-		name             string
-		settle, maxDelay time.Duration
-		messages         int
-	}{
-		{"max delay", time.Hour, 50 * time.Millisecond, 1},
-		{"a batch's worth", time.Hour, time.Hour, batchSize},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			dir := t.TempDir()
-			var ix *Indexer
-			st, err := store.Open(ctx, store.Options{Dir: filepath.Join(dir, "data"), OnChange: func(c store.Change) {
-				if ix != nil {
-					ix.Note(c)
-				}
-			}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			idx, err := Open(filepath.Join(dir, "fts"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer idx.Close()
-			in, _ := st.Inbox(ctx, "a@example.test")
-			ix = NewIndexer(idx, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			ix.Settle, ix.MaxDelay = tc.settle, tc.maxDelay
-			indexed := make(chan struct{}, 100)
-			ix.OnIndexed = func() { indexed <- struct{}{} }
-			runCtx, stop := context.WithCancel(ctx)
-			defer stop()
-			go ix.Run(runCtx)
-
-			var bodies [][]byte
-			for i := range tc.messages {
-				bodies = append(bodies, fmt.Appendf(nil, "Subject: %d\r\n\r\nzeppelin\r\n", i))
-			}
-			if err := st.AppendBatch(ctx, in.ID, bodies, make([]store.NewMessage, len(bodies))); err != nil {
-				t.Fatal(err)
-			}
-			deadline := time.After(10 * time.Second)
-			for {
-				if u, _ := idx.Watermark(in.ID); u == store.UID(tc.messages) {
-					return
-				}
-				select {
-				case <-indexed:
-				case <-deadline:
-					t.Fatal("not indexed: the indexer is still waiting for changes to stop")
-				}
-			}
-		})
 	}
 }

@@ -15,17 +15,11 @@ import (
 	"mailroom/store"
 )
 
-// batchSize is how many messages go into the index per batch. bleve
-// holds a batch's analysed words in memory until it is a segment: 500
-// messages of imaptest's mail held 27 MB.
-const batchSize = 200
+// batchSize is how many messages go into the index per batch.
+const batchSize = 500
 
-// DefaultSettle is how long the indexer waits for the changes to stop
-// before it indexes them.
+// DefaultSettle is how long the indexer lets changes gather.
 const DefaultSettle = time.Second
-
-// DefaultMaxDelay bounds how long changes that keep coming wait.
-const DefaultMaxDelay = 5 * time.Second
 
 // Indexer keeps the index current from the store's committed changes:
 // Note (wired to store.Options.OnChange beside the IMAP registry) only
@@ -43,27 +37,19 @@ type Indexer struct {
 	dirty    map[store.MailboxID]bool
 	expunged map[store.MailboxID][]store.UID
 	gone     []store.MailboxID
-	pending  int // messages appended since the last batch began
 	wake     chan struct{}
 	// OnIndexed, if set, is called after each piece of work is committed
 	// (tests wait on it).
 	OnIndexed func()
-	// Settle is how long Run waits for changes to stop before indexing
-	// (NewIndexer: DefaultSettle); MaxDelay how long at most, from the
-	// first, while they keep coming (DefaultMaxDelay), unless a batch's
-	// worth of messages (batchSize) arrived first. Each batch is a
-	// segment bleve writes and later merges again, so a steady stream of
-	// deliveries makes few large batches rather than one a second: under
-	// imaptest's stress load, merging took a fifth of the server's CPU
-	// with a batch each second and half that with one each five. Searches
-	// never wait for the index: what is above a mailbox's watermark is
-	// searched in the store.
-	Settle, MaxDelay time.Duration
+	// Settle is how long Run waits after a change before indexing
+	// (NewIndexer: DefaultSettle). Searches never wait for it: what is
+	// above a mailbox's watermark is searched in the store.
+	Settle time.Duration
 }
 
 // NewIndexer returns an indexer writing to idx from st.
 func NewIndexer(idx *Index, st *store.Store, log *slog.Logger) *Indexer {
-	return &Indexer{idx: idx, st: st, log: log, Settle: DefaultSettle, MaxDelay: DefaultMaxDelay, dirty: map[store.MailboxID]bool{}, expunged: map[store.MailboxID][]store.UID{}, wake: make(chan struct{}, 1)}
+	return &Indexer{idx: idx, st: st, log: log, Settle: DefaultSettle, dirty: map[store.MailboxID]bool{}, expunged: map[store.MailboxID][]store.UID{}, wake: make(chan struct{}, 1)}
 }
 
 // Note records a committed change; it never blocks.
@@ -72,7 +58,6 @@ func (ix *Indexer) Note(c store.Change) {
 	switch c.Kind {
 	case store.ChangeAppend:
 		ix.dirty[c.Mailbox] = true
-		ix.pending += len(c.Messages)
 	case store.ChangeExpunge:
 		ix.expunged[c.Mailbox] = append(ix.expunged[c.Mailbox], c.UIDs...)
 	case store.ChangeDeleted:
@@ -103,18 +88,26 @@ func (ix *Indexer) signal() {
 	}
 }
 
-// Run indexes until ctx ends. After a change it lets more gather
-// (Settle, MaxDelay), so a burst of deliveries becomes one index batch
-// rather than one per message.
+// Run indexes until ctx ends. After a change it waits Settle for more
+// to arrive, so a burst of deliveries becomes one index batch rather than
+// one per message (each batch is a segment bleve writes and merges).
 func (ix *Indexer) Run(ctx context.Context) {
+	settle := time.NewTimer(0)
+	<-settle.C
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ix.wake:
 		}
-		if !ix.gather(ctx) {
-			return
+		if ix.Settle > 0 {
+			settle.Reset(ix.Settle)
+			select {
+			case <-ctx.Done():
+				settle.Stop()
+				return
+			case <-settle.C:
+			}
 		}
 		for ctx.Err() == nil && ix.step(ctx) {
 			if ix.OnIndexed != nil {
@@ -124,49 +117,11 @@ func (ix *Indexer) Run(ctx context.Context) {
 	}
 }
 
-// gather waits, after a first change, until changes stop for Settle,
-// MaxDelay has passed (if set) or batchSize messages are waiting; false
-// when ctx ended.
-func (ix *Indexer) gather(ctx context.Context) bool {
-	if ix.Settle <= 0 {
-		return true
-	}
-	limit := ix.Settle
-	if ix.MaxDelay > 0 {
-		limit = min(limit, ix.MaxDelay)
-	}
-	deadline := time.Now().Add(ix.MaxDelay)
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	for {
-		ix.mu.Lock()
-		full := ix.pending >= batchSize
-		ix.mu.Unlock()
-		if full {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-			return true
-		case <-ix.wake:
-			wait := ix.Settle
-			if ix.MaxDelay > 0 {
-				if wait = min(wait, time.Until(deadline)); wait <= 0 {
-					return true
-				}
-			}
-			t.Reset(wait)
-		}
-	}
-}
-
 // step does one batch of work and reports whether there may be more.
 func (ix *Indexer) step(ctx context.Context) bool {
 	ix.mu.Lock()
 	gone, expunged := ix.gone, ix.expunged
-	ix.gone, ix.expunged, ix.pending = nil, map[store.MailboxID][]store.UID{}, 0
+	ix.gone, ix.expunged = nil, map[store.MailboxID][]store.UID{}
 	dirty := make([]store.MailboxID, 0, len(ix.dirty))
 	for id := range ix.dirty {
 		dirty = append(dirty, id)
