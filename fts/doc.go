@@ -23,7 +23,8 @@
 //     A word in more than MaxCandidates messages narrows too little: the
 //     mailbox is read as without an index.
 //   - Batches: the indexer lets changes gather for a second after the
-//     first, then indexes what is waiting, 500 messages a batch; each
+//     first, then indexes what is waiting, 500 messages or 4 MiB of
+//     their text a batch (bleve holds a batch in memory); each
 //     batch is a segment bleve merges later. The merge planner counts
 //     segments as their size down to 10 messages (bleve's default floor,
 //     2,000, made a small index merge continually).

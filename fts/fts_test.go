@@ -2,10 +2,12 @@ package fts
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,5 +145,68 @@ func TestOldIndexRebuilt(t *testing.T) {
 	defer idx.Close()
 	if wm, err := idx.Watermark(1); err != nil || wm != 0 {
 		t.Fatalf("after reopening an index of another version: watermark %d, %v", wm, err)
+	}
+}
+
+// TestIndexerBatchText: a batch stops once it holds batchText bytes of
+// text, so large messages are indexed a few at a time (bleve holds a
+// batch's analysed words in memory) and all of them in the end.
+func TestIndexerBatchText(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var ix *Indexer
+	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(dir, "data"), OnChange: func(c store.Change) {
+		if ix != nil {
+			ix.Note(c)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	idx, err := Open(filepath.Join(dir, "fts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	in, _ := st.Inbox(ctx, "a@example.test")
+	ix = NewIndexer(idx, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ix.Settle = 0
+	batches := make(chan struct{}, 100)
+	ix.OnIndexed = func() { batches <- struct{}{} }
+
+	// Four messages of 3/4 of batchText each, stored before the indexer
+	// runs: two batches of two.
+	var bodies [][]byte
+	for i := range 4 {
+		text := strings.Repeat(fmt.Sprintf("word%d ", i), batchText*3/4/6)
+		bodies = append(bodies, []byte("Subject: big\r\n\r\n"+text+"\r\n"))
+	}
+	if err := st.AppendBatch(ctx, in.ID, bodies, make([]store.NewMessage, len(bodies))); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go ix.Run(runCtx)
+	n := 0
+	deadline := time.After(30 * time.Second)
+	for {
+		if u, _ := idx.Watermark(in.ID); u == 4 {
+			break
+		}
+		select {
+		case <-batches:
+			n++
+		case <-deadline:
+			t.Fatal("not indexed")
+		}
+	}
+	if n < 2 {
+		t.Fatalf("four messages of %d KB each indexed in %d batch(es), want two or more", batchText*3/4>>10, n)
+	}
+	for i := range 4 {
+		if got, _, ok, err := idx.Candidates(ctx, in.ID, Words(fmt.Sprintf("word%d", i))); err != nil || !ok || len(got) != 1 {
+			t.Errorf("word%d: %v %v %v", i, got, ok, err)
+		}
 	}
 }

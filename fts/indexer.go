@@ -15,8 +15,20 @@ import (
 	"mailroom/store"
 )
 
-// batchSize is how many messages go into the index per batch.
-const batchSize = 500
+// A batch holds at most batchSize messages and batchText bytes of their
+// text (always at least one message): bleve keeps a batch's analysed
+// words in memory until it is a segment, about three and a half times
+// the text (500 messages of imaptest's mail held 27 MB), so 500 large
+// messages would have held hundreds of megabytes.
+const (
+	batchSize = 500
+	batchText = 4 << 20
+)
+
+// budget is what is left of a batch.
+type budget struct{ docs, text int }
+
+func (b *budget) full() bool { return b.docs <= 0 || b.text <= 0 }
 
 // DefaultSettle is how long the indexer lets changes gather.
 const DefaultSettle = time.Second
@@ -139,14 +151,13 @@ func (ix *Indexer) step(ctx context.Context) bool {
 			b.Delete(docID(id, u))
 		}
 	}
-	n := 0
+	left := budget{docs: batchSize, text: batchText}
 	for _, id := range dirty {
-		if n >= batchSize || ctx.Err() != nil {
+		if left.full() || ctx.Err() != nil {
 			ix.Touch(id) // the next batch
 			continue
 		}
-		k, more, err := ix.indexFrom(ctx, b, id, batchSize-n)
-		n += k
+		more, err := ix.indexFrom(ctx, b, id, &left)
 		if err != nil {
 			if ctx.Err() == nil {
 				ix.log.Warn("full-text index", "mailbox", id, "err", err)
@@ -166,33 +177,37 @@ func (ix *Indexer) step(ctx context.Context) bool {
 	return true
 }
 
-// indexFrom adds up to limit messages of mailbox above its watermark to
-// b, moving the watermark in the same batch, and says how many.
-func (ix *Indexer) indexFrom(ctx context.Context, b *bleve.Batch, mailbox store.MailboxID, limit int) (n int, more bool, err error) {
+// indexFrom adds messages of mailbox above its watermark to b while left
+// allows, moving the watermark in the same batch, and says whether more
+// are waiting.
+func (ix *Indexer) indexFrom(ctx context.Context, b *bleve.Batch, mailbox store.MailboxID, left *budget) (more bool, err error) {
 	wm, err := ix.idx.Watermark(mailbox)
 	if err != nil {
-		return 0, false, err
+		return false, err
 	}
 	last := wm
 	errFull := context.Canceled // any sentinel: stops the scan
 	err = ix.st.MessagesWithContent(ctx, mailbox, wm+1, 0, func(m *store.Message, content []byte) error {
-		if n == limit {
+		if left.full() {
 			more = true
 			return errFull
 		}
-		if err := b.Index(docID(mailbox, m.UID), doc{M: mailboxTerm(mailbox), T: strings.Join(Words(Text(content)), " ")}); err != nil {
+		text := strings.Join(Words(Text(content)), " ")
+		if err := b.Index(docID(mailbox, m.UID), doc{M: mailboxTerm(mailbox), T: text}); err != nil {
 			return err
 		}
-		last, n = m.UID, n+1
+		last = m.UID
+		left.docs--
+		left.text -= len(text)
 		return nil
 	})
 	if err != nil && err != errFull {
-		return n, false, err
+		return false, err
 	}
-	if n > 0 {
+	if last != wm {
 		b.SetInternal(watermarkKey(mailbox), []byte(strconv.FormatUint(uint64(last), 10)))
 	}
-	return n, more, nil
+	return more, nil
 }
 
 // Text is what is indexed of a message: its header fields decoded
