@@ -33,6 +33,9 @@ type aclRow struct {
 	Identifier string `json:"identifier"`
 	Rights     string `json:"rights"`
 	Source     string `json:"source"` // "imap" (SETACL or this command) or "config"
+	// Seen is how \Seen is kept on the mailbox (list: "shared" or
+	// "private"; "" for the operator's grants of all of an account).
+	Seen string `json:"seen,omitempty"`
 }
 
 // runACL carries out req against a store and directory, with the same
@@ -87,14 +90,25 @@ func seenACL(ctx context.Context, st *store.Store, dir *acl.Directory, owner *ac
 	default:
 		return nil, fmt.Errorf("seen mode %q: want shared, private or default", mode)
 	}
+	mode, source, err := seenOf(ctx, st, dir, owner, m)
+	if err != nil {
+		return nil, err
+	}
+	return []aclRow{{Account: owner.Address, Mailbox: m.Name, Rights: mode, Source: source}}, nil
+}
+
+// seenOf returns how \Seen is kept on mailbox m of owner, and where that
+// comes from: the mailbox's own setting, the configuration or the
+// default.
+func seenOf(ctx context.Context, st *store.Store, dir *acl.Directory, owner *acl.Account, m *store.Mailbox) (mode, source string, err error) {
 	var explicit string
-	if err := st.GetMetadata(ctx, scope, acl.SeenEntry, 0, func(e store.MetadataEntry) error {
+	if err := st.GetMetadata(ctx, store.MetadataScope{Mailbox: m.ID}, acl.SeenEntry, 0, func(e store.MetadataEntry) error {
 		explicit = string(e.Value)
 		return nil
 	}); err != nil {
-		return nil, err
+		return "", "", err
 	}
-	source := "mailbox"
+	source = "mailbox"
 	switch {
 	case explicit == acl.SeenShared || explicit == acl.SeenPrivate:
 	case dir.ConfiguredSeen(owner, m.Name) != "":
@@ -102,7 +116,7 @@ func seenACL(ctx context.Context, st *store.Store, dir *acl.Directory, owner *ac
 	default:
 		source = "default"
 	}
-	return []aclRow{{Account: owner.Address, Mailbox: m.Name, Rights: dir.SeenMode(owner, m.Name, explicit), Source: source}}, nil
+	return dir.SeenMode(owner, m.Name, explicit), source, nil
 }
 
 func listACL(ctx context.Context, st *store.Store, dir *acl.Directory, only string) ([]aclRow, error) {
@@ -111,26 +125,43 @@ func listACL(ctx context.Context, st *store.Store, dir *acl.Directory, only stri
 		if only != "" && acl.Fold(only) != acl.Fold(a.Address) {
 			continue
 		}
-		for _, sh := range dir.Shares() {
-			if acl.Fold(sh.Owner) == acl.Fold(a.Address) {
-				mbox := sh.Mailbox
-				if mbox == "" {
-					mbox = "*"
-				}
-				rows = append(rows, aclRow{a.Address, mbox, sh.Grantee, sh.Rights, "config"})
-			}
-		}
 		boxes, err := st.Mailboxes(ctx, a.Address)
 		if err != nil {
 			return nil, err
+		}
+		seen := func(name string) (string, error) {
+			for _, m := range boxes {
+				if m.Name == name {
+					mode, _, err := seenOf(ctx, st, dir, a, m)
+					return mode, err
+				}
+			}
+			return "", nil // not created yet
+		}
+		for _, sh := range dir.Shares() {
+			if acl.Fold(sh.Owner) == acl.Fold(a.Address) {
+				row := aclRow{Account: a.Address, Mailbox: sh.Mailbox, Identifier: sh.Grantee, Rights: sh.Rights, Source: "config"}
+				if row.Mailbox == "" {
+					row.Mailbox = "*"
+				} else if row.Seen, err = seen(sh.Mailbox); err != nil {
+					return nil, err
+				}
+				rows = append(rows, row)
+			}
 		}
 		for _, m := range boxes {
 			entries, err := st.ACL(ctx, m.ID)
 			if err != nil {
 				return nil, err
 			}
+			var mode string
+			if len(entries) > 0 {
+				if mode, _, err = seenOf(ctx, st, dir, a, m); err != nil {
+					return nil, err
+				}
+			}
 			for _, e := range entries {
-				rows = append(rows, aclRow{a.Address, m.Name, e.Identifier, e.Rights, "imap"})
+				rows = append(rows, aclRow{Account: a.Address, Mailbox: m.Name, Identifier: e.Identifier, Rights: e.Rights, Source: "imap", Seen: mode})
 			}
 		}
 	}
@@ -144,6 +175,8 @@ const aclUsage = `usage:
   mailroom acl seen   [-c FILE] [-data DIR] ACCOUNT MAILBOX [shared|private|default]
 IDENTIFIER is an address, group:NAME, anyone, or one of them with a leading
 "-" for a negative entry; RIGHTS are RFC 4314 letters (lrswipkxtea).
+list shows each grant with its source (imap or config) and how \Seen is kept
+on its mailbox (SEEN: shared or private; - for a grant of a whole account).
 seen: one \Seen for everyone (shared) or each user's own (private) on the
 mailbox; default follows the configuration ([[share]] seen, else shared
 for a team account or one without a password, private for a person's);
@@ -202,9 +235,13 @@ func cmdACL(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ACCOUNT\tMAILBOX\tIDENTIFIER\tRIGHTS\tSOURCE")
+	fmt.Fprintln(tw, "ACCOUNT\tMAILBOX\tIDENTIFIER\tRIGHTS\tSOURCE\tSEEN")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Account, r.Mailbox, r.Identifier, r.Rights, r.Source)
+		seen := r.Seen
+		if seen == "" {
+			seen = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Account, r.Mailbox, r.Identifier, r.Rights, r.Source, seen)
 	}
 	return tw.Flush()
 }

@@ -79,6 +79,24 @@ seen = "shared"
 	if out, err := run("seen", "alice@example.test", "INBOX"); err != nil || out != "alice@example.test INBOX: shared (config)" {
 		t.Fatalf("acl seen: %v %s", err, out)
 	}
+	// acl list shows the mode beside each grant of the mailbox.
+	listed := func() string {
+		t.Helper()
+		out, err := run("list", "alice@example.test")
+		if err != nil || !strings.Contains(out, "SEEN") {
+			t.Fatalf("acl list: %v\n%s", err, out)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) == 6 && f[1] == "INBOX" && f[2] == "bob@example.test" {
+				return f[5]
+			}
+		}
+		t.Fatalf("acl list has no grant of INBOX to bob:\n%s", out)
+		return ""
+	}
+	if got := listed(); got != "shared" {
+		t.Errorf("acl list: seen %q, want shared", got)
+	}
 	read(1)
 	if n := unseen(alice, "INBOX"); n != 1 {
 		t.Errorf("shared by the config: alice's UNSEEN after bob read one: %d, want 1", n)
@@ -91,6 +109,9 @@ seen = "shared"
 	}
 	if _, i := p.waitFor(t, 0, `acl changed by the operator.*op=seen`); i < 0 {
 		t.Fatal("not done by the running server")
+	}
+	if got := listed(); got != "private" {
+		t.Errorf("acl list after acl seen private: seen %q, want private", got)
 	}
 	read(2)
 	if n := unseen(alice, "INBOX"); n != 1 {
