@@ -14,15 +14,12 @@ import (
 	"mailroom/store"
 )
 
-// TestIndexer: messages are indexed from the store's changes in the
-// background; words and word starts are found per mailbox; expunged
-// messages and deleted mailboxes leave the index; the watermark tells how
-// far it is complete; a reopened index keeps it all.
-func TestIndexer(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
+// newIndexer opens a store (closed with the test) and an index in dir,
+// the store's changes noted by the Indexer it returns, not yet running.
+func newIndexer(t *testing.T, dir string) (*store.Store, *Index, *Indexer) {
+	t.Helper()
 	var ix *Indexer
-	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(dir, "data"), OnChange: func(c store.Change) {
+	st, err := store.Open(context.Background(), store.Options{Dir: filepath.Join(dir, "data"), OnChange: func(c store.Change) {
 		if ix != nil {
 			ix.Note(c)
 		}
@@ -30,12 +27,23 @@ func TestIndexer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	idx, err := Open(filepath.Join(dir, "fts"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ix = NewIndexer(idx, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return st, idx, ix
+}
+
+// TestIndexer: messages are indexed from the store's changes in the
+// background; words and word starts are found per mailbox; expunged
+// messages and deleted mailboxes leave the index; the watermark tells how
+// far it is complete; a reopened index keeps it all.
+func TestIndexer(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, idx, ix := newIndexer(t, dir)
 	indexed := make(chan struct{}, 100)
 	ix.OnIndexed = func() { indexed <- struct{}{} }
 	runCtx, stop := context.WithCancel(ctx)
@@ -110,7 +118,7 @@ func TestIndexer(t *testing.T) {
 
 	// Reopened, the index has what it had.
 	idx.Close()
-	idx, err = Open(filepath.Join(dir, "fts"))
+	idx, err := Open(filepath.Join(dir, "fts"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,24 +161,9 @@ func TestOldIndexRebuilt(t *testing.T) {
 // batch's analysed words in memory) and all of them in the end.
 func TestIndexerBatchText(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	var ix *Indexer
-	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(dir, "data"), OnChange: func(c store.Change) {
-		if ix != nil {
-			ix.Note(c)
-		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	idx, err := Open(filepath.Join(dir, "fts"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, idx, ix := newIndexer(t, t.TempDir())
 	defer idx.Close()
 	in, _ := st.Inbox(ctx, "a@example.test")
-	ix = NewIndexer(idx, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ix.Settle = 0
 	batches := make(chan struct{}, 100)
 	ix.OnIndexed = func() { batches <- struct{}{} }
